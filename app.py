@@ -1,0 +1,12 @@
+"""The Chalice application: the app object with its middleware and blueprints."""
+
+from chalicelib.application import PlatformApp
+from chalicelib.ingest.handler import bp as ingest
+from chalicelib.middleware import http_middleware
+from chalicelib.observability import SERVICE
+from chalicelib.routes.health import bp as health
+
+app = PlatformApp(app_name=SERVICE, configure_logs=False)
+app.register_middleware(http_middleware, "http")
+app.register_blueprint(health)
+app.register_blueprint(ingest)

@@ -1,0 +1,1 @@
+"""The ingest path: S3 object-created notifications arriving through SQS."""

@@ -1,0 +1,58 @@
+"""`python -m localplatform` (what `make run` runs): the platform on 127.0.0.1 until a signal."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from chalicelib.settings import SettingsError
+from localplatform.runner import LocalPlatform
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="localplatform", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    parser.add_argument("--port", type=int, default=8000, help="API port; 0 picks a free one (default %(default)s)")
+    parser.add_argument(
+        "--aws-port", type=int, default=5000, help="local AWS (moto) port; 0 picks a free one (default %(default)s)"
+    )
+    parser.add_argument(
+        "--retry-delay",
+        type=int,
+        default=1,
+        help="seconds before a failed ingest message is retried (default %(default)s)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    try:
+        platform = LocalPlatform(args.host, args.port, args.aws_port, retry_delay_seconds=args.retry_delay).start()
+    except (OSError, SettingsError) as exc:
+        print(f"Could not start the local platform: {exc} (--port and --aws-port choose others)", file=sys.stderr)
+        return 1
+    try:
+        print(
+            "Serverless Data Platform, running locally\n"
+            f"  API        {platform.api_url}\n"
+            f"  local AWS  {platform.aws_url}\n"
+            f"Try:  curl -s {platform.api_url}/health\n"
+            "Ctrl-C stops everything.",
+            flush=True,
+        )
+        stop.wait()
+    finally:
+        platform.stop()
+        print("Stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Create, in the local AWS, every resource the app needs, from template.yaml's definitions."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from localplatform.template import literal, load_template, resource_properties
+
+STAGE = "local"
+
+
+@dataclass(frozen=True)
+class LocalQueue:
+    name: str
+    url: str
+    arn: str
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    """Names and ids of what `provision` created: the local stage's settings come from these."""
+
+    table: str
+    data_bucket: str
+    ingest_queue: LocalQueue
+    ingest_dlq: LocalQueue
+    user_pool_id: str
+    user_pool_client_id: str
+    kms_key_id: str
+
+    def settings_environment(self, aws_endpoint: str) -> dict[str, str]:
+        """The SDP_* variables the app's settings model reads."""
+        return {
+            "SDP_STAGE": STAGE,
+            "SDP_TABLE_NAME": self.table,
+            "SDP_DATA_BUCKET": self.data_bucket,
+            "SDP_INGEST_QUEUE_NAME": self.ingest_queue.name,
+            "SDP_INGEST_DLQ_NAME": self.ingest_dlq.name,
+            "SDP_USER_POOL_ID": self.user_pool_id,
+            "SDP_USER_POOL_CLIENT_ID": self.user_pool_client_id,
+            # moto serves the pool's keys here; in AWS the issuer's host serves them.
+            "SDP_JWKS_URL": f"{aws_endpoint}/{self.user_pool_id}/.well-known/jwks.json",
+        }
+
+
+def provision(session: Any) -> LocalResources:
+    """Create the key, queues, table, bucket (with its S3→SQS notification) and user pool."""
+    template = load_template()
+    kms_key_id = session.client("kms").create_key(Description=f"sdp-{STAGE}")["KeyMetadata"]["KeyId"]
+    queues = _create_queues(session.client("sqs"), template, kms_key_id)
+    table = _create_table(session.client("dynamodb"), template)
+    bucket = _create_bucket(session.client("s3"), template, kms_key_id, queues["IngestQueue"].arn)
+    pool_id, client_id = _create_user_pool(session.client("cognito-idp"), template)
+    return LocalResources(
+        table=table,
+        data_bucket=bucket,
+        ingest_queue=queues["IngestQueue"],
+        ingest_dlq=queues["IngestDeadLetterQueue"],
+        user_pool_id=pool_id,
+        user_pool_client_id=client_id,
+        kms_key_id=kms_key_id,
+    )
+
+
+def _create_queues(sqs: Any, template: dict[str, Any], kms_key_id: str) -> dict[str, LocalQueue]:
+    """Both queues by logical id, the dead-letter one first (the other's redrive names it)."""
+    created: dict[str, LocalQueue] = {}
+    for logical_id, name in (
+        ("IngestDeadLetterQueue", f"sdp-{STAGE}-ingest-dlq"),
+        ("IngestQueue", f"sdp-{STAGE}-ingest"),
+    ):
+        properties = resource_properties(template, logical_id)
+        attributes = {
+            key: str(value) for key, value in literal(properties, "VisibilityTimeout", "MessageRetentionPeriod").items()
+        }
+        attributes["KmsMasterKeyId"] = kms_key_id
+        if "RedrivePolicy" in properties:
+            redrive = properties["RedrivePolicy"]
+            attributes["RedrivePolicy"] = json.dumps(
+                {
+                    "deadLetterTargetArn": created["IngestDeadLetterQueue"].arn,
+                    "maxReceiveCount": redrive["maxReceiveCount"],
+                }
+            )
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        created[logical_id] = LocalQueue(name=name, url=url, arn=arn)
+    return created
+
+
+def _create_table(dynamodb: Any, template: dict[str, Any]) -> str:
+    properties = resource_properties(template, "Table")
+    name = f"sdp-{STAGE}"
+    dynamodb.create_table(
+        TableName=name,
+        **literal(properties, "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode"),
+    )
+    ttl = properties.get("TimeToLiveSpecification")
+    if ttl:
+        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+    return name
+
+
+def _create_bucket(s3: Any, template: dict[str, Any], kms_key_id: str, queue_arn: str) -> str:
+    properties = resource_properties(template, "DataBucket")
+    name = f"sdp-{STAGE}-data"
+    s3.create_bucket(Bucket=name)
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=properties["PublicAccessBlockConfiguration"])
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=properties["VersioningConfiguration"])
+    s3.put_bucket_encryption(
+        Bucket=name,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key_id},
+                    "BucketKeyEnabled": True,
+                }
+            ]
+        },
+    )
+    s3.put_bucket_notification_configuration(
+        Bucket=name,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                _queue_notification(entry, queue_arn)
+                for entry in properties["NotificationConfiguration"]["QueueConfigurations"]
+            ]
+        },
+    )
+    return name
+
+
+def _queue_notification(entry: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """CloudFormation's notification shape (Event, Filter.S3Key.Rules) in the API's (Events, Filter.Key.FilterRules)."""
+    notification: dict[str, Any] = {"QueueArn": queue_arn, "Events": [entry["Event"]]}
+    rules = entry.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+    if rules:
+        notification["Filter"] = {
+            "Key": {"FilterRules": [{"Name": rule["Name"], "Value": rule["Value"]} for rule in rules]}
+        }
+    return notification
+
+
+def _create_user_pool(cognito: Any, template: dict[str, Any]) -> tuple[str, str]:
+    pool = resource_properties(template, "UserPool")
+    pool_id = cognito.create_user_pool(
+        PoolName=f"sdp-{STAGE}",
+        **literal(pool, "Policies", "UsernameAttributes", "AutoVerifiedAttributes", "Schema"),
+    )["UserPool"]["Id"]
+    client = resource_properties(template, "UserPoolClient")
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName=f"sdp-{STAGE}-api",
+        **literal(
+            client,
+            "GenerateSecret",
+            "ExplicitAuthFlows",
+            "PreventUserExistenceErrors",
+            "ReadAttributes",
+            "WriteAttributes",
+            "AccessTokenValidity",
+            "IdTokenValidity",
+            "RefreshTokenValidity",
+            "TokenValidityUnits",
+        ),
+    )["UserPoolClient"]["ClientId"]
+    return pool_id, client_id

@@ -1,0 +1,119 @@
+"""Start and stop the local platform: local AWS, resources, API server and ingest pump."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from localplatform.aws import LocalAws
+from localplatform.resources import LocalResources, provision
+
+REGION = "us-east-1"
+
+# What boto3 needs to talk to the local AWS; moto accepts any credentials.
+FAKE_AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+class LocalPlatform:
+    """The whole platform in this process. Use as a context manager or call start() and stop()."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        api_port: int = 8000,
+        aws_port: int = 5000,
+        *,
+        pump_wait_seconds: int = 1,
+        retry_delay_seconds: int = 1,
+    ) -> None:
+        self.host = host
+        self._api_port = api_port
+        self._aws_port = aws_port
+        self._pump_wait_seconds = pump_wait_seconds
+        self._retry_delay_seconds = retry_delay_seconds
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._aws: LocalAws | None = None
+        self._server: Any = None
+        self.resources: LocalResources | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self._server.server.server_address[1]}"
+
+    @property
+    def aws_url(self) -> str:
+        assert self._aws is not None, "start() first"
+        return self._aws.url
+
+    def start(self) -> LocalPlatform:
+        """Start everything; on any failure, stop what was started and raise."""
+        try:
+            self._aws = LocalAws(self.host, self._aws_port)
+            self._start_platform()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_platform(self) -> None:
+        import boto3
+
+        os.environ.update(FAKE_AWS_ENVIRONMENT)
+        os.environ["AWS_ENDPOINT_URL"] = self.aws_url
+        # EMF lines would drown the console; set POWERTOOLS_METRICS_DISABLED=false to see them.
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        session = boto3.session.Session()
+        self.resources = provision(session)
+        os.environ.update(self.resources.settings_environment(self.aws_url))
+
+        from chalicelib.settings import get_settings
+
+        get_settings()  # a missing or invalid setting stops the start here, naming it
+
+        from app import app
+        from localplatform.pump import IngestPump
+        from localplatform.server import create_server
+
+        self._server = create_server(app, self.host, self._api_port)
+        pump = IngestPump(
+            session.client("sqs"),
+            self.resources.ingest_queue.url,
+            self.resources.ingest_queue.arn,
+            app.handler_map["ingest"],
+            region=REGION,
+            wait_seconds=self._pump_wait_seconds,
+            retry_delay_seconds=self._retry_delay_seconds,
+        )
+        self._threads = [
+            threading.Thread(target=self._server.server.serve_forever, name="api", daemon=True),
+            threading.Thread(target=pump.run, args=(self._stop,), name="ingest-pump", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        """Stop the pump, close the API socket, stop the local AWS; nothing keeps listening."""
+        self._stop.set()
+        if self._server is not None:
+            if self._threads:
+                self._server.server.shutdown()  # waits for serve_forever, so only once it runs
+            self._server.server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        if self._aws is not None:
+            self._aws.stop()
+
+    def __enter__(self) -> LocalPlatform:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -1,0 +1,89 @@
+"""Fixtures shared by every layer: settings for the `local` stage and moto-backed AWS clients."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = Path(__file__).resolve().parent / "events"
+
+# Set before the app is imported: the settings model reads them once. moto answers every
+# AWS call in-process (mock_aws), so no real account is ever reached.
+TEST_ENVIRONMENT = {
+    "SDP_STAGE": "local",
+    "SDP_TABLE_NAME": "sdp-test",
+    "SDP_DATA_BUCKET": "sdp-test-data",
+    "SDP_INGEST_QUEUE_NAME": "sdp-test-ingest",
+    "SDP_INGEST_DLQ_NAME": "sdp-test-ingest-dlq",
+    "SDP_USER_POOL_ID": "us-east-1_test",
+    "SDP_USER_POOL_CLIENT_ID": "testclient",
+    "SDP_JWKS_URL": "http://127.0.0.1:5000/us-east-1_test/.well-known/jwks.json",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+}
+for _name, _value in TEST_ENVIRONMENT.items():
+    os.environ[_name] = _value
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A recorded event from tests/events/."""
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def app() -> Any:
+    from app import app as chalice_app
+
+    return chalice_app
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[Any]:
+    from chalice.test import Client
+
+    with Client(app, stage_name="local") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def aws() -> Iterator[Any]:
+    """A boto3 session whose every client talks to moto, in-process."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        yield boto3.session.Session()
+
+
+@pytest.fixture
+def logs() -> Iterator[list[dict[str, Any]]]:
+    """The platform's log records during the test, as the JSON documents it writes."""
+    import logging
+
+    from chalicelib.observability import SERVICE, logger
+
+    records: list[dict[str, Any]] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(json.loads(self.format(record)))
+
+    handler = Collect()
+    handler.setFormatter(logger.registered_formatter)
+    logging.getLogger(SERVICE).addHandler(handler)
+    try:
+        yield records
+    finally:
+        logging.getLogger(SERVICE).removeHandler(handler)

@@ -1,0 +1,127 @@
+"""The local platform as a user meets it: over HTTP, with the real ingest path behind it."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlparse
+
+import pytest
+import requests
+
+from tests.conftest import ROOT
+from tests.e2e.conftest import RunningPlatform
+from tests.openapi import assert_conforms
+
+pytestmark = pytest.mark.e2e
+
+
+def test_health_answers_per_the_contract(platform: RunningPlatform) -> None:
+    response = requests.get(f"{platform.api_url}/health", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["X-Request-Id"]
+    assert_conforms("GET", "/health", 200, response.json())
+
+
+def test_a_path_with_no_route_answers_404_in_the_error_shape(platform: RunningPlatform) -> None:
+    response = requests.get(f"{platform.api_url}/no/such/path", timeout=10)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert response.json()["error"]["request_id"] == response.headers["X-Request-Id"]
+    assert_conforms("GET", "/health", 404, response.json())
+
+
+def test_a_body_over_the_gateway_limit_is_refused_before_it_is_read(platform: RunningPlatform) -> None:
+    url = urlparse(platform.api_url)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as connection:
+        connection.sendall(
+            b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Length: 10737418240\r\n\r\n"
+        )
+        chunks = []
+        while chunk := connection.recv(65536):  # the server closes the connection after answering
+            chunks.append(chunk)
+        reply = b"".join(chunks).decode()
+    head, _, body = reply.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 413")
+    assert json.loads(body)["error"]["code"] == "payload_too_large"
+
+
+def test_concurrent_requests_each_keep_their_own_request_id(platform: RunningPlatform) -> None:
+    def call(_: int) -> tuple[str, str]:
+        response = requests.get(f"{platform.api_url}/health", timeout=10)
+        return response.headers["X-Request-Id"], response.json()["status"]
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(call, range(64)))
+    assert len({request_id for request_id, _ in results}) == 64
+    logged = {entry["request_id"] for entry in platform.logs() if entry.get("message") == "request"}
+    assert {request_id for request_id, _ in results} <= logged
+
+
+def test_an_object_in_the_bucket_reaches_the_ingest_handler_through_sqs(platform: RunningPlatform) -> None:
+    key = f"tenants/t-{uuid.uuid4().hex}/raw/file one.csv"
+    bucket = platform.aws_client("s3").list_buckets()["Buckets"][0]["Name"]
+    platform.aws_client("s3").put_object(Bucket=bucket, Key=key, Body=b"a,b\n1,2\n")
+    [received] = platform.wait_for_log(lambda entry: entry.get("message") == "object received" and entry["key"] == key)
+    assert received["size"] == 8
+    assert received["event_name"] == "ObjectCreated:Put"
+
+
+def test_a_failing_message_is_retried_then_dead_lettered(platform: RunningPlatform) -> None:
+    sqs = platform.aws_client("sqs")
+    queue_url = sqs.get_queue_url(QueueName="sdp-local-ingest")["QueueUrl"]
+    dlq_url = sqs.get_queue_url(QueueName="sdp-local-ingest-dlq")["QueueUrl"]
+    body = f"poison {uuid.uuid4()}"
+    message_id = sqs.send_message(QueueUrl=queue_url, MessageBody=body)["MessageId"]
+
+    attempts = platform.wait_for_log(
+        lambda entry: (
+            entry.get("message") == "message failed"
+            and entry["message_id"] == message_id
+            and entry["receive_count"] == 5
+        )
+    )
+    assert attempts
+    counts = [e["receive_count"] for e in platform.logs() if e.get("message_id") == message_id and "receive_count" in e]
+    assert counts == [1, 2, 3, 4, 5]
+    dead: list[str] = []
+    for _ in range(20):
+        dead += [m["Body"] for m in sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=1).get("Messages", [])]
+        if body in dead:
+            break
+    assert body in dead
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_everything_and_nothing_keeps_listening(signum: int) -> None:
+    running = RunningPlatform()
+    ports = [urlparse(running.api_url).port, urlparse(running.aws_url).port]
+    assert requests.get(f"{running.api_url}/health", timeout=10).status_code == 200
+
+    assert running.stop(signum) == 0
+    assert "Stopped." in running.lines
+    for port in ports:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+@pytest.mark.parametrize("option", ["--port", "--aws-port"])
+def test_a_busy_port_is_reported_and_the_process_exits(option: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        ports = {"--port": "0", "--aws-port": "0", option: str(busy.getsockname()[1])}
+        result = subprocess.run(
+            [sys.executable, "-m", "localplatform", *[part for pair in ports.items() for part in pair]],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert "Address already in use" in result.stderr

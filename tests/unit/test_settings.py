@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.settings import Settings, SettingsError, get_settings, load_settings
+
+
+def test_reads_every_setting_from_the_environment() -> None:
+    settings = load_settings()
+    assert settings.stage == "local"
+    assert settings.table_name == "sdp-test"
+    assert settings.ingest_dlq_name == "sdp-test-ingest-dlq"
+    assert settings.max_direct_upload_bytes == 5 * 1024 * 1024
+
+
+def test_is_read_once_per_container() -> None:
+    assert get_settings() is get_settings()
+
+
+def test_a_missing_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SDP_TABLE_NAME")
+    with pytest.raises(SettingsError, match="SDP_TABLE_NAME: Field required"):
+        load_settings()
+
+
+def test_every_invalid_setting_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SDP_STAGE", "qa")
+    monkeypatch.setenv("SDP_JWKS_URL", "file:///etc/passwd")
+    monkeypatch.setenv("SDP_MAX_DIRECT_UPLOAD_BYTES", "-1")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert "SDP_STAGE" in message
+    assert "SDP_JWKS_URL" in message
+    assert "SDP_MAX_DIRECT_UPLOAD_BYTES" in message
+
+
+def test_settings_cannot_be_changed_after_loading() -> None:
+    settings = load_settings()
+    with pytest.raises(ValueError, match="frozen"):
+        settings.table_name = "other"  # type: ignore[misc]
+
+
+def test_the_model_has_no_setting_the_local_platform_does_not_provide() -> None:
+    from localplatform.resources import LocalQueue, LocalResources
+
+    queue = LocalQueue(name="q", url="http://x/q", arn="arn:aws:sqs:us-east-1:1:q")
+    resources = LocalResources(
+        table="t-1",
+        data_bucket="b-1",
+        ingest_queue=queue,
+        ingest_dlq=queue,
+        user_pool_id="p",
+        user_pool_client_id="c",
+        kms_key_id="k",
+    )
+    provided = set(resources.settings_environment("http://127.0.0.1:5000"))
+    required = {f"SDP_{name.upper()}" for name, field in Settings.model_fields.items() if field.is_required()}
+    assert required <= provided
