@@ -27,7 +27,7 @@ class AppError(ChaliceUnhandledError):
 
 class BadRequest(AppError):
     status = HTTPStatus.BAD_REQUEST
-    code = "bad_request"
+    code = "invalid_request"
     message = "The request is not valid."
 
 
@@ -69,7 +69,7 @@ class TooManyRequests(AppError):
 
 # Error codes Chalice produces itself (body {"Code", "Message"}), as our code and message.
 _FRAMEWORK_ERRORS: dict[str, tuple[str, str]] = {
-    "BadRequestError": ("bad_request", "The request is not valid: {message}"),
+    "BadRequestError": (BadRequest.code, "The request is not valid: {message}"),
     "UnauthorizedError": (Unauthenticated.code, Unauthenticated.message),
     "ForbiddenError": (Forbidden.code, Forbidden.message),
     "NotFoundError": (NotFound.code, NotFound.message),

@@ -42,6 +42,8 @@ class LocalResources:
             "SDP_USER_POOL_CLIENT_ID": self.user_pool_client_id,
             # moto serves the pool's keys here; in AWS the issuer's host serves them.
             "SDP_JWKS_URL": f"{aws_endpoint}/{self.user_pool_id}/.well-known/jwks.json",
+            # No e-mail here: sign-ups are confirmed at once, new members get the password given.
+            "SDP_AUTO_CONFIRM_SIGNUP": "true",
         }
 
 
@@ -147,7 +149,7 @@ def _create_user_pool(cognito: Any, template: dict[str, Any]) -> tuple[str, str]
     pool = resource_properties(template, "UserPool")
     pool_id = cognito.create_user_pool(
         PoolName=f"sdp-{STAGE}",
-        **literal(pool, "Policies", "UsernameAttributes", "AutoVerifiedAttributes", "Schema"),
+        **literal(pool, "Policies", "UsernameAttributes", "UsernameConfiguration", "AutoVerifiedAttributes", "Schema"),
     )["UserPool"]["Id"]
     client = resource_properties(template, "UserPoolClient")
     client_id = cognito.create_user_pool_client(

@@ -75,15 +75,19 @@ class LocalPlatform:
         self.resources = provision(session)
         os.environ.update(self.resources.settings_environment(self.aws_url))
 
-        from chalicelib.settings import get_settings
+        from chalicelib.aws.clients import AwsClients
+        from chalicelib.services import Services, install
+        from chalicelib.settings import load_settings
 
-        get_settings()  # a missing or invalid setting stops the start here, naming it
+        settings = load_settings()  # a missing or invalid setting stops the start here, naming it
+        install(Services(settings, AwsClients(session)))
 
         from app import app
+        from localplatform.gateway import IdTokenVerifier
         from localplatform.pump import IngestPump
         from localplatform.server import create_server
 
-        self._server = create_server(app, self.host, self._api_port)
+        self._server = create_server(app, IdTokenVerifier(settings), self.host, self._api_port)
         pump = IngestPump(
             session.client("sqs"),
             self.resources.ingest_queue.url,

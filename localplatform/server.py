@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from chalice.app import Chalice
 from chalice.cli.factory import CLIFactory
+from chalice.config import Config
 from chalice.local import (
     ChaliceRequestHandler,
     ForbiddenError,
@@ -18,6 +22,7 @@ from chalice.local import (
 
 from chalicelib.errors import AppError, NotFound, PayloadTooLarge, Unauthenticated, error_body
 from chalicelib.middleware import REQUEST_ID_HEADER
+from localplatform.gateway import IdTokenVerifier, VerifyingGateway
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -26,10 +31,23 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
 
 class LocalRequestHandler(ChaliceRequestHandler):
-    """Chalice's local handler with Nagle off, a request-size cap and API.md's error bodies."""
+    """Chalice's local handler with token verification, Nagle off, a request-size cap and API.md's error bodies."""
 
     # Without this, keep-alive clients wait ~40 ms per request (Nagle plus delayed ACK).
     disable_nagle_algorithm = True
+
+    def __init__(
+        self,
+        request: Any,
+        client_address: Any,
+        server: Any,
+        app_object: Chalice,
+        config: Config,
+        verifier: IdTokenVerifier,
+    ) -> None:
+        self.local_gateway = VerifyingGateway(app_object, config, verifier)
+        # The base __init__ serves the request, so it is skipped for the one that sets the gateway.
+        BaseHTTPRequestHandler.__init__(self, request, client_address, server)
 
     def _generic_handle(self) -> None:
         declared = self.headers.get("content-length", "0")
@@ -65,7 +83,8 @@ class LocalRequestHandler(ChaliceRequestHandler):
         """Silent: the app writes one JSON access log line per request instead."""
 
 
-def create_server(app: Any, host: str, port: int) -> LocalDevServer:
+def create_server(app: Chalice, verifier: IdTokenVerifier, host: str, port: int) -> LocalDevServer:
     """A threaded server for `app` with the `local` stage's configuration (port 0: any free one)."""
     config = CLIFactory(str(PROJECT_DIR)).create_config_obj(chalice_stage_name="local")
-    return LocalDevServer(app, config, host, port, handler_cls=LocalRequestHandler)
+    handler = functools.partial(LocalRequestHandler, verifier=verifier)
+    return LocalDevServer(app, config, host, port, handler_cls=handler)

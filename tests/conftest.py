@@ -87,3 +87,45 @@ def logs() -> Iterator[list[dict[str, Any]]]:
         yield records
     finally:
         logging.getLogger(SERVICE).removeHandler(handler)
+
+
+@pytest.fixture
+def platform_services(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The local stage's resources in moto (in-process), and the app's services using them."""
+    from chalicelib.aws.clients import AwsClients
+    from chalicelib.services import Services, install
+    from chalicelib.settings import load_settings
+    from localplatform.resources import provision
+
+    resources = provision(aws)
+    for name, value in resources.settings_environment("http://127.0.0.1:5000").items():
+        monkeypatch.setenv(name, value)
+    services = Services(load_settings(), AwsClients(aws))
+    install(services)
+    try:
+        yield services
+    finally:
+        install(None)
+
+
+@pytest.fixture(scope="session")
+def running_platform() -> Iterator[Any]:
+    """One `python -m localplatform` for the whole session, on free ports."""
+    from tests.local_platform import RunningPlatform
+
+    running = RunningPlatform("--retry-delay", "0")
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(params=["chalice", "http"])
+def api(request: pytest.FixtureRequest) -> Any:
+    """The API through chalice's test client (moto in-process) and over HTTP (the local platform)."""
+    from tests.api import ChaliceApi, HttpApi
+
+    if request.param == "http":
+        return HttpApi(request.getfixturevalue("running_platform").api_url)
+    request.getfixturevalue("platform_services")
+    return ChaliceApi(request.getfixturevalue("client"))

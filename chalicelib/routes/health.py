@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.settings import get_settings
+from chalicelib.services import services
 
 bp = Blueprint(__name__)
 
 
 @bp.route("/health", methods=["GET"])
 def health() -> dict[str, str]:
-    return {"status": "ok", "version": get_settings().version}
+    return {"status": "ok", "version": services().settings.version}

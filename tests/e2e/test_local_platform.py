@@ -15,29 +15,29 @@ import pytest
 import requests
 
 from tests.conftest import ROOT
-from tests.e2e.conftest import RunningPlatform
+from tests.local_platform import RunningPlatform
 from tests.openapi import assert_conforms
 
 pytestmark = pytest.mark.e2e
 
 
-def test_health_answers_per_the_contract(platform: RunningPlatform) -> None:
-    response = requests.get(f"{platform.api_url}/health", timeout=10)
+def test_health_answers_per_the_contract(running_platform: RunningPlatform) -> None:
+    response = requests.get(f"{running_platform.api_url}/health", timeout=10)
     assert response.status_code == 200
     assert response.headers["X-Request-Id"]
     assert_conforms("GET", "/health", 200, response.json())
 
 
-def test_a_path_with_no_route_answers_404_in_the_error_shape(platform: RunningPlatform) -> None:
-    response = requests.get(f"{platform.api_url}/no/such/path", timeout=10)
+def test_a_path_with_no_route_answers_404_in_the_error_shape(running_platform: RunningPlatform) -> None:
+    response = requests.get(f"{running_platform.api_url}/no/such/path", timeout=10)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     assert response.json()["error"]["request_id"] == response.headers["X-Request-Id"]
     assert_conforms("GET", "/health", 404, response.json())
 
 
-def test_a_body_over_the_gateway_limit_is_refused_before_it_is_read(platform: RunningPlatform) -> None:
-    url = urlparse(platform.api_url)
+def test_a_body_over_the_gateway_limit_is_refused_before_it_is_read(running_platform: RunningPlatform) -> None:
+    url = urlparse(running_platform.api_url)
     with socket.create_connection((url.hostname, url.port), timeout=10) as connection:
         connection.sendall(
             b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
@@ -52,35 +52,37 @@ def test_a_body_over_the_gateway_limit_is_refused_before_it_is_read(platform: Ru
     assert json.loads(body)["error"]["code"] == "payload_too_large"
 
 
-def test_concurrent_requests_each_keep_their_own_request_id(platform: RunningPlatform) -> None:
+def test_concurrent_requests_each_keep_their_own_request_id(running_platform: RunningPlatform) -> None:
     def call(_: int) -> tuple[str, str]:
-        response = requests.get(f"{platform.api_url}/health", timeout=10)
+        response = requests.get(f"{running_platform.api_url}/health", timeout=10)
         return response.headers["X-Request-Id"], response.json()["status"]
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(pool.map(call, range(64)))
     assert len({request_id for request_id, _ in results}) == 64
-    logged = {entry["request_id"] for entry in platform.logs() if entry.get("message") == "request"}
+    logged = {entry["request_id"] for entry in running_platform.logs() if entry.get("message") == "request"}
     assert {request_id for request_id, _ in results} <= logged
 
 
-def test_an_object_in_the_bucket_reaches_the_ingest_handler_through_sqs(platform: RunningPlatform) -> None:
+def test_an_object_in_the_bucket_reaches_the_ingest_handler_through_sqs(running_platform: RunningPlatform) -> None:
     key = f"tenants/t-{uuid.uuid4().hex}/raw/file one.csv"
-    bucket = platform.aws_client("s3").list_buckets()["Buckets"][0]["Name"]
-    platform.aws_client("s3").put_object(Bucket=bucket, Key=key, Body=b"a,b\n1,2\n")
-    [received] = platform.wait_for_log(lambda entry: entry.get("message") == "object received" and entry["key"] == key)
+    bucket = running_platform.aws_client("s3").list_buckets()["Buckets"][0]["Name"]
+    running_platform.aws_client("s3").put_object(Bucket=bucket, Key=key, Body=b"a,b\n1,2\n")
+    [received] = running_platform.wait_for_log(
+        lambda entry: entry.get("message") == "object received" and entry["key"] == key
+    )
     assert received["size"] == 8
     assert received["event_name"] == "ObjectCreated:Put"
 
 
-def test_a_failing_message_is_retried_then_dead_lettered(platform: RunningPlatform) -> None:
-    sqs = platform.aws_client("sqs")
+def test_a_failing_message_is_retried_then_dead_lettered(running_platform: RunningPlatform) -> None:
+    sqs = running_platform.aws_client("sqs")
     queue_url = sqs.get_queue_url(QueueName="sdp-local-ingest")["QueueUrl"]
     dlq_url = sqs.get_queue_url(QueueName="sdp-local-ingest-dlq")["QueueUrl"]
     body = f"poison {uuid.uuid4()}"
     message_id = sqs.send_message(QueueUrl=queue_url, MessageBody=body)["MessageId"]
 
-    attempts = platform.wait_for_log(
+    attempts = running_platform.wait_for_log(
         lambda entry: (
             entry.get("message") == "message failed"
             and entry["message_id"] == message_id
@@ -88,7 +90,11 @@ def test_a_failing_message_is_retried_then_dead_lettered(platform: RunningPlatfo
         )
     )
     assert attempts
-    counts = [e["receive_count"] for e in platform.logs() if e.get("message_id") == message_id and "receive_count" in e]
+    counts = [
+        e["receive_count"]
+        for e in running_platform.logs()
+        if e.get("message_id") == message_id and "receive_count" in e
+    ]
     assert counts == [1, 2, 3, 4, 5]
     dead: list[str] = []
     for _ in range(20):

@@ -24,10 +24,12 @@ def test_the_table_has_the_templates_keys_and_indexes(provisioned: tuple[Any, Lo
     assert table["KeySchema"] == declared["KeySchema"]
     assert sorted(table["AttributeDefinitions"], key=str) == sorted(declared["AttributeDefinitions"], key=str)
     local_indexes = {
-        index["IndexName"]: (index["KeySchema"], index["Projection"]) for index in table["GlobalSecondaryIndexes"]
+        index["IndexName"]: (index["KeySchema"], index["Projection"])
+        for index in table.get("GlobalSecondaryIndexes", [])
     }
     declared_indexes = {
-        index["IndexName"]: (index["KeySchema"], index["Projection"]) for index in declared["GlobalSecondaryIndexes"]
+        index["IndexName"]: (index["KeySchema"], index["Projection"])
+        for index in declared.get("GlobalSecondaryIndexes", [])
     }
     assert local_indexes == declared_indexes
     assert table["BillingModeSummary"]["BillingMode"] == declared["BillingMode"]

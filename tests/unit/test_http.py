@@ -96,7 +96,7 @@ def test_an_unexpected_error_is_a_plain_500_and_the_stack_goes_to_the_log(
 def test_a_body_that_is_not_json_is_a_400(probe: Client) -> None:
     response = probe.http.post("/bad-json", body=b"{not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 400
-    assert response.json_body["error"]["code"] == "bad_request"
+    assert response.json_body["error"]["code"] == "invalid_request"
 
 
 def test_every_request_is_logged_with_id_route_status_and_latency(client: Client, logs: list[dict[str, Any]]) -> None:

@@ -1,4 +1,4 @@
-"""Start the real local platform (`python -m localplatform`) on free ports and talk HTTP to it."""
+"""The real local platform (`python -m localplatform`), started on free ports for tests."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.conftest import ROOT
+ROOT = Path(__file__).resolve().parent.parent
 
 STARTUP_SECONDS = 60
 
@@ -88,12 +87,3 @@ class RunningPlatform:
                 self.process.wait()
         self._reader.join(timeout=5)
         return self.process.returncode
-
-
-@pytest.fixture(scope="session")
-def platform() -> Iterator[RunningPlatform]:
-    running = RunningPlatform("--retry-delay", "0")
-    try:
-        yield running
-    finally:
-        running.stop()

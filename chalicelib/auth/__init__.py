@@ -1,0 +1,1 @@
+"""Who is calling: verified identity, tenant membership and role."""

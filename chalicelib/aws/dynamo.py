@@ -1,0 +1,68 @@
+"""DynamoDB attribute values to and from plain Python, and reading a cancelled transaction."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+
+@cache
+def _codec() -> tuple[Any, Any]:
+    # boto3's (de)serializers, loaded on first use: importing boto3 costs ~140 ms of cold start.
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
+
+def to_item(values: dict[str, Any]) -> dict[str, Any]:
+    """A dict of Python values as DynamoDB attribute values; None values are left out."""
+    serializer = _codec()[0]
+    return {name: serializer.serialize(_decimals(value)) for name, value in values.items() if value is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB attribute values as plain Python (numbers as int or float, not Decimal)."""
+    deserializer = _codec()[1]
+    return {name: _numbers(deserializer.deserialize(value)) for name, value in item.items()}
+
+
+def value(python_value: Any) -> dict[str, Any]:
+    """One Python value as a DynamoDB attribute value (for expression values)."""
+    return _codec()[0].serialize(_decimals(python_value))
+
+
+def cancellation_codes(error: ClientError) -> list[str]:
+    """Why each item of a cancelled transaction failed, in order ('None' where it did not)."""
+    reasons = error.response.get("CancellationReasons", [])
+    return [reason.get("Code", "None") for reason in reasons]
+
+
+def is_condition_failure(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def is_cancelled_transaction(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == "TransactionCanceledException"
+
+
+def _decimals(python_value: Any) -> Any:
+    if isinstance(python_value, float):
+        return Decimal(str(python_value))
+    if isinstance(python_value, dict):
+        return {key: _decimals(item) for key, item in python_value.items()}
+    if isinstance(python_value, list | tuple):
+        return [_decimals(item) for item in python_value]
+    return python_value
+
+
+def _numbers(python_value: Any) -> Any:
+    if isinstance(python_value, Decimal):
+        return int(python_value) if python_value == python_value.to_integral_value() else float(python_value)
+    if isinstance(python_value, dict):
+        return {key: _numbers(item) for key, item in python_value.items()}
+    if isinstance(python_value, list):
+        return [_numbers(item) for item in python_value]
+    return python_value

@@ -1,0 +1,44 @@
+"""Request bodies: JSON parsed and validated against a pydantic model, errors as 400s."""
+
+from __future__ import annotations
+
+import json
+from typing import TypeVar
+
+from chalice.app import Request
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from chalicelib.errors import BadRequest
+
+
+class RequestBody(BaseModel):
+    """Base of every request model: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Body = TypeVar("Body", bound=RequestBody)
+
+
+def parse_body(request: Request, model: type[Body]) -> Body:
+    """The request's JSON body as `model`, or 400 `invalid_request` naming each bad field."""
+    raw = request.raw_body or b""
+    try:
+        document = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        raise BadRequest("invalid_request", "The body is not valid JSON.") from None
+    if not isinstance(document, dict):
+        raise BadRequest("invalid_request", "The body must be a JSON object.")
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise BadRequest("invalid_request", describe(exc)) from None
+
+
+def describe(error: ValidationError) -> str:
+    """pydantic's report as one line a person can act on: 'email: Field required; x: …'."""
+    problems = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"]) or "body"
+        problems.append(f"{where}: {item['msg']}")
+    return "; ".join(problems)

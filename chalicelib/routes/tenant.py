@@ -1,0 +1,102 @@
+"""GET /me and the tenant's members: who you are, who else is here, and (admins) managing them."""
+
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel
+
+from chalicelib.auth.caller import current_caller
+from chalicelib.auth.identity import cognito_authorizer
+from chalicelib.bodies import RequestBody, parse_body
+from chalicelib.fields import Email, Password
+from chalicelib.services import services
+from chalicelib.tenancy import accounts
+from chalicelib.tenancy.roles import Action, Role
+from chalicelib.tenancy.store import Membership
+
+bp = Blueprint(__name__)
+
+
+class MeView(BaseModel):
+    user_id: str
+    email: str
+    tenant_id: str
+    tenant_name: str
+    role: Role
+
+
+class MemberView(BaseModel):
+    user_id: str
+    email: str
+    role: Role
+
+    @classmethod
+    def of(cls, member: Membership) -> dict[str, str]:
+        return cls(user_id=member.user_id, email=member.email, role=member.role).model_dump(mode="json")
+
+
+class AddMemberBody(RequestBody):
+    email: Email
+    role: Role
+    # For a new account: locally its password; in AWS the temporary one Cognito e-mails.
+    password: Password | None = None
+
+
+class ChangeRoleBody(RequestBody):
+    role: Role
+
+
+@bp.route("/me", methods=["GET"], authorizer=cognito_authorizer)
+def me() -> dict[str, str]:
+    platform = services()
+    caller = current_caller(bp.current_request, platform)
+    tenant = platform.tenants.tenant(caller.tenant_id)
+    view = MeView(
+        user_id=caller.user_id,
+        email=caller.email,
+        tenant_id=caller.tenant_id,
+        tenant_name=tenant.name if tenant else "",
+        role=caller.role,
+    )
+    return view.model_dump(mode="json")
+
+
+@bp.route("/tenant/members", methods=["GET"], authorizer=cognito_authorizer)
+def list_members() -> dict[str, list[dict[str, str]]]:
+    platform = services()
+    caller = current_caller(bp.current_request, platform)
+    members = sorted(platform.tenants.members(caller.tenant_id), key=lambda member: member.email)
+    return {"members": [MemberView.of(member) for member in members]}
+
+
+@bp.route("/tenant/members", methods=["POST"], authorizer=cognito_authorizer)
+def add_member() -> Response:
+    platform = services()
+    caller = current_caller(bp.current_request, platform, Action.MANAGE_MEMBERS)
+    body = parse_body(bp.current_request, AddMemberBody)
+    member = accounts.add_member(
+        platform.users,
+        platform.tenants,
+        caller.tenant_id,
+        body.email,
+        body.role,
+        body.password.get_secret_value() if body.password else None,
+        permanent_password=platform.settings.auto_confirm_signup,
+    )
+    return Response(body=MemberView.of(member), status_code=201)
+
+
+@bp.route("/tenant/members/{user_id}", methods=["PATCH"], authorizer=cognito_authorizer)
+def change_role(user_id: str) -> dict[str, str]:
+    platform = services()
+    caller = current_caller(bp.current_request, platform, Action.MANAGE_MEMBERS)
+    body = parse_body(bp.current_request, ChangeRoleBody)
+    return MemberView.of(accounts.change_role(platform.tenants, caller.tenant_id, user_id, body.role))
+
+
+@bp.route("/tenant/members/{user_id}", methods=["DELETE"], authorizer=cognito_authorizer)
+def remove_member(user_id: str) -> Response:
+    platform = services()
+    caller = current_caller(bp.current_request, platform, Action.MANAGE_MEMBERS)
+    accounts.remove_member(platform.tenants, caller.tenant_id, user_id)
+    return Response(body="", status_code=204)

@@ -1,0 +1,47 @@
+"""The composition root: settings and the AWS-backed services built on them, once per container."""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+from chalicelib.auth.cognito import CognitoUsers
+from chalicelib.aws.clients import AwsClients
+from chalicelib.settings import Settings, get_settings
+from chalicelib.tenancy.store import TenantStore
+
+
+class Services:
+    """What routes and handlers use. Tests and the local platform build one with their own clients."""
+
+    def __init__(self, settings: Settings, clients: AwsClients) -> None:
+        self.settings = settings
+        self.clients = clients
+
+    @cached_property
+    def tenants(self) -> TenantStore:
+        return TenantStore(self.clients.dynamodb, self.settings.table_name)
+
+    @cached_property
+    def users(self) -> CognitoUsers:
+        return CognitoUsers(self.clients.cognito, self.settings.user_pool_id, self.settings.user_pool_client_id)
+
+
+_installed: Services | None = None
+_lock = threading.Lock()
+
+
+def services() -> Services:
+    """This container's services, built from the environment on first use."""
+    global _installed
+    if _installed is None:
+        with _lock:
+            if _installed is None:
+                _installed = Services(get_settings(), AwsClients())
+    return _installed
+
+
+def install(replacement: Services | None) -> None:
+    """Use `replacement` from now on (None: build from the environment again on next use)."""
+    global _installed
+    _installed = replacement

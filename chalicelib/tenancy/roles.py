@@ -1,0 +1,30 @@
+"""Roles and the actions each may take (API.md's role matrix)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+class Action(StrEnum):
+    READ = "read"  # files, tables, members; run queries and read one's own
+    UPLOAD = "upload"
+    DELETE_OWN_FILE = "delete_own_file"
+    DELETE_ANY_FILE = "delete_any_file"
+    MANAGE_MEMBERS = "manage_members"
+
+
+PERMISSIONS: dict[Role, frozenset[Action]] = {
+    Role.VIEWER: frozenset({Action.READ}),
+    Role.ANALYST: frozenset({Action.READ, Action.UPLOAD, Action.DELETE_OWN_FILE}),
+    Role.ADMIN: frozenset(Action),
+}
+
+
+def allows(role: Role, action: Action) -> bool:
+    return action in PERMISSIONS[role]

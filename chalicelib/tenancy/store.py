@@ -1,0 +1,259 @@
+"""Tenants and memberships in the platform's DynamoDB table.
+
+Items (one table, `PK`/`SK`):
+
+| PK             | SK              | what |
+|----------------|-----------------|------|
+| TENANT#{t}     | TENANT          | the tenant: name, created_at, admin_count |
+| TENANT#{t}     | MEMBER#{user}   | a member: email, role (lists the tenant's members) |
+| USER#{user}    | MEMBERSHIP      | the user's one membership: tenant_id, role (read on every request) |
+
+A member's role lives in both of its items; every change writes both in one transaction, and
+keeps the tenant's admin_count, so that the last admin can never be removed or demoted even
+when two admins act at once.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.aws.dynamo import cancellation_codes, from_item, is_cancelled_transaction, to_item, value
+from chalicelib.errors import Conflict
+from chalicelib.tenancy.roles import Role
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    name: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Membership:
+    tenant_id: str
+    user_id: str
+    email: str
+    role: Role
+
+
+class LastAdmin(Conflict):
+    code = "last_admin"
+    message = "A tenant keeps at least one admin: make another member admin first."
+
+
+class UserExists(Conflict):
+    code = "user_exists"
+    message = "A user with this e-mail address already belongs to a tenant."
+
+
+def now() -> str:
+    """The current time as API.md writes times: ISO 8601 UTC, milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _tenant_key(tenant_id: str) -> dict[str, str]:
+    return {"PK": f"TENANT#{tenant_id}", "SK": "TENANT"}
+
+
+def _member_key(tenant_id: str, user_id: str) -> dict[str, str]:
+    return {"PK": f"TENANT#{tenant_id}", "SK": f"MEMBER#{user_id}"}
+
+
+def _membership_key(user_id: str) -> dict[str, str]:
+    return {"PK": f"USER#{user_id}", "SK": "MEMBERSHIP"}
+
+
+class TenantStore:
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self._dynamodb = dynamodb
+        self._table = table
+
+    def create_tenant(self, tenant_id: str, name: str, admin_user_id: str, admin_email: str) -> Tenant:
+        """The tenant with its first admin, all or nothing."""
+        created_at = now()
+        admin = Membership(tenant_id, admin_user_id, admin_email, Role.ADMIN)
+        try:
+            self._dynamodb.transact_write_items(
+                TransactItems=[
+                    self._put(
+                        {
+                            **_tenant_key(tenant_id),
+                            "tenant_id": tenant_id,
+                            "name": name,
+                            "created_at": created_at,
+                            "admin_count": 1,
+                        },
+                        "attribute_not_exists(PK)",
+                    ),
+                    *self._put_membership(admin, created_at),
+                ]
+            )
+        except ClientError as error:
+            # Items: the tenant, the member, the user's membership; only the last can already exist.
+            if is_cancelled_transaction(error) and cancellation_codes(error)[2:3] == ["ConditionalCheckFailed"]:
+                raise UserExists() from error
+            raise
+        return Tenant(tenant_id, name, created_at)
+
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        item = self._get(_tenant_key(tenant_id))
+        return Tenant(item["tenant_id"], item["name"], item["created_at"]) if item else None
+
+    def membership(self, user_id: str) -> Membership | None:
+        """The user's membership, read consistently: a removal takes effect on the next request."""
+        item = self._get(_membership_key(user_id))
+        return _membership(item) if item else None
+
+    def member(self, tenant_id: str, user_id: str) -> Membership | None:
+        item = self._get(_member_key(tenant_id, user_id))
+        return _membership(item) if item else None
+
+    def members(self, tenant_id: str) -> list[Membership]:
+        """Every member of the tenant, by user id."""
+        paginator = self._dynamodb.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :member)",
+            ExpressionAttributeValues={":pk": value(f"TENANT#{tenant_id}"), ":member": value("MEMBER#")},
+            ConsistentRead=True,
+        )
+        return [_membership(from_item(item)) for page in pages for item in page["Items"]]
+
+    def add_member(self, member: Membership) -> None:
+        """Add a user to the tenant; UserExists if the user already belongs to a tenant."""
+        items = [*self._put_membership(member, now()), self._tenant_exists(member.tenant_id)]
+        if member.role is Role.ADMIN:
+            items[-1] = self._count_admins(member.tenant_id, +1)
+        try:
+            self._transact(items)
+        except ClientError as error:
+            if not is_cancelled_transaction(error):
+                raise
+            codes = cancellation_codes(error)
+            if "ConditionalCheckFailed" in codes[:2]:
+                raise UserExists() from error
+            raise Conflict("tenant_gone", "The tenant no longer exists.") from error
+
+    def change_role(self, member: Membership, new_role: Role) -> Membership:
+        """Give a member another role; LastAdmin if it would leave the tenant without one."""
+        items = [
+            self._update_role(_member_key(member.tenant_id, member.user_id), member.role, new_role),
+            self._update_role(_membership_key(member.user_id), member.role, new_role),
+        ]
+        if member.role is Role.ADMIN:
+            items.append(self._count_admins(member.tenant_id, -1))
+        if new_role is Role.ADMIN:
+            items.append(self._count_admins(member.tenant_id, +1))
+        self._write_member_change(items, member.role)
+        return Membership(member.tenant_id, member.user_id, member.email, new_role)
+
+    def remove_member(self, member: Membership) -> None:
+        """Remove a member; LastAdmin if it is the tenant's only admin."""
+        items = [
+            self._delete(_member_key(member.tenant_id, member.user_id), member.role),
+            self._delete(_membership_key(member.user_id), member.role),
+        ]
+        if member.role is Role.ADMIN:
+            items.append(self._count_admins(member.tenant_id, -1))
+        self._write_member_change(items, member.role)
+
+    def _write_member_change(self, items: list[dict[str, Any]], old_role: Role) -> None:
+        try:
+            self._transact(items)
+        except ClientError as error:
+            if not is_cancelled_transaction(error):
+                raise
+            codes = cancellation_codes(error)
+            if old_role is Role.ADMIN and codes[2:3] == ["ConditionalCheckFailed"]:
+                raise LastAdmin() from error
+            raise Conflict("member_changed", "The member changed meanwhile; read it again and retry.") from error
+
+    def _transact(self, items: list[dict[str, Any]], attempts: int = 4) -> None:
+        """Write all items or none. DynamoDB cancels a transaction that races another on the same
+        item (TransactionConflict, no condition failed): that is retried, after a short wait."""
+        for attempt in range(attempts):
+            try:
+                self._dynamodb.transact_write_items(TransactItems=items)
+                return
+            except ClientError as error:
+                codes = cancellation_codes(error) if is_cancelled_transaction(error) else []
+                if "TransactionConflict" not in codes or "ConditionalCheckFailed" in codes or attempt == attempts - 1:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05) * 2**attempt)  # noqa: S311 - jitter, not secrecy
+
+    def _get(self, key: dict[str, str]) -> dict[str, Any] | None:
+        item = self._dynamodb.get_item(TableName=self._table, Key=to_item(key), ConsistentRead=True).get("Item")
+        return from_item(item) if item else None
+
+    def _put(self, item: dict[str, Any], condition: str) -> dict[str, Any]:
+        return {"Put": {"TableName": self._table, "Item": to_item(item), "ConditionExpression": condition}}
+
+    def _put_membership(self, member: Membership, created_at: str) -> list[dict[str, Any]]:
+        fields = {
+            "tenant_id": member.tenant_id,
+            "user_id": member.user_id,
+            "email": member.email,
+            "role": member.role.value,
+            "created_at": created_at,
+        }
+        return [
+            self._put({**_member_key(member.tenant_id, member.user_id), **fields}, "attribute_not_exists(PK)"),
+            # One membership per user: this put fails if the user belongs to any tenant already.
+            self._put({**_membership_key(member.user_id), **fields}, "attribute_not_exists(PK)"),
+        ]
+
+    def _update_role(self, key: dict[str, str], old_role: Role, new_role: Role) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": to_item(key),
+                "UpdateExpression": "SET #role = :new",
+                "ConditionExpression": "#role = :old",
+                "ExpressionAttributeNames": {"#role": "role"},
+                "ExpressionAttributeValues": {":new": value(new_role.value), ":old": value(old_role.value)},
+            }
+        }
+
+    def _delete(self, key: dict[str, str], role: Role) -> dict[str, Any]:
+        return {
+            "Delete": {
+                "TableName": self._table,
+                "Key": to_item(key),
+                "ConditionExpression": "#role = :role",
+                "ExpressionAttributeNames": {"#role": "role"},
+                "ExpressionAttributeValues": {":role": value(role.value)},
+            }
+        }
+
+    def _count_admins(self, tenant_id: str, delta: int) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": to_item(_tenant_key(tenant_id)),
+            "UpdateExpression": "ADD admin_count :delta",
+            "ConditionExpression": "attribute_exists(PK)",
+            "ExpressionAttributeValues": {":delta": value(delta)},
+        }
+        if delta < 0:
+            update["ConditionExpression"] = "admin_count > :one"
+            update["ExpressionAttributeValues"][":one"] = value(1)
+        return {"Update": update}
+
+    def _tenant_exists(self, tenant_id: str) -> dict[str, Any]:
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": to_item(_tenant_key(tenant_id)),
+                "ConditionExpression": "attribute_exists(PK)",
+            }
+        }
+
+
+def _membership(item: dict[str, Any]) -> Membership:
+    return Membership(item["tenant_id"], item["user_id"], item["email"], Role(item["role"]))

@@ -1,0 +1,162 @@
+"""One way to call the API from tests, over chalice's test client or over HTTP.
+
+Scenario tests take an `Api` and run through both entry points; the HTTP one also drives a
+deployed stage (bench and smoke scripts use it too).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+PASSWORD = "Correct-Horse-9!"
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def error_code(self) -> str | None:
+        return self.body.get("error", {}).get("code") if isinstance(self.body, dict) else None
+
+
+class Api(Protocol):
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> Reply: ...
+
+
+def _request_headers(json_body: Any, token: str | None, headers: dict[str, str] | None) -> dict[str, str]:
+    merged = {"Content-Type": "application/json"} if json_body is not None else {}
+    if token is not None:
+        merged["Authorization"] = f"Bearer {token}"
+    return merged | (headers or {})
+
+
+def _decode(payload: bytes) -> Any:
+    try:
+        return json.loads(payload) if payload else None
+    except ValueError:
+        return payload
+
+
+class ChaliceApi:
+    """Through chalice.test.Client: the app in-process, as Lambda runs it behind API Gateway."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> Reply:
+        body = raw if raw is not None else (json.dumps(json_body).encode() if json_body is not None else b"")
+        response = self._client.http.request(
+            method, path, headers=_request_headers(json_body, token, headers), body=body
+        )
+        return Reply(response.status_code, _decode(response.body), dict(response.headers))
+
+
+class HttpApi:
+    """Over HTTP: the local platform, or any deployed stage's URL."""
+
+    def __init__(self, base_url: str) -> None:
+        import requests
+
+        self.base_url = base_url.rstrip("/")
+        self._session = requests.Session()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> Reply:
+        data = raw if raw is not None else (json.dumps(json_body).encode() if json_body is not None else None)
+        response = self._session.request(
+            method, self.base_url + path, data=data, headers=_request_headers(json_body, token, headers), timeout=60
+        )
+        return Reply(response.status_code, _decode(response.content), dict(response.headers))
+
+
+@dataclass(frozen=True)
+class Account:
+    email: str
+    password: str
+    user_id: str
+    tenant_id: str
+    id_token: str
+    access_token: str
+    refresh_token: str
+
+
+def unique_email(label: str = "user") -> str:
+    return f"{label}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def log_in(api: Api, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    reply = api.call("POST", "/auth/login", json_body={"email": email, "password": password})
+    assert reply.status == 200, reply
+    return reply.body
+
+
+def sign_up(api: Api, label: str = "admin", tenant_name: str | None = None) -> Account:
+    """A new tenant whose admin is a new, logged-in user."""
+    email = unique_email(label)
+    body = {"email": email, "password": PASSWORD} | ({"tenant_name": tenant_name} if tenant_name else {})
+    reply = api.call("POST", "/auth/signup", json_body=body)
+    assert reply.status == 201, reply
+    tokens = log_in(api, email)
+    return Account(
+        email,
+        PASSWORD,
+        reply.body["user_id"],
+        reply.body["tenant_id"],
+        tokens["id_token"],
+        tokens["access_token"],
+        tokens["refresh_token"],
+    )
+
+
+def add_member(api: Api, admin: Account, role: str, label: str | None = None) -> Account:
+    """A new user added to the admin's tenant with `role`, logged in."""
+    email = unique_email(label or role)
+    reply = api.call(
+        "POST",
+        "/tenant/members",
+        json_body={"email": email, "role": role, "password": PASSWORD},
+        token=admin.id_token,
+    )
+    assert reply.status == 201, reply
+    tokens = log_in(api, email)
+    return Account(
+        email,
+        PASSWORD,
+        reply.body["user_id"],
+        admin.tenant_id,
+        tokens["id_token"],
+        tokens["access_token"],
+        tokens["refresh_token"],
+    )
