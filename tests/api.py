@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,11 +53,8 @@ def _decode(payload: bytes) -> Any:
         return payload
 
 
-class ChaliceApi:
-    """Through chalice.test.Client: the app in-process, as Lambda runs it behind API Gateway."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
+class _Transport(ABC):
+    """Encodes a call once; subclasses send it."""
 
     def call(
         self,
@@ -69,13 +67,24 @@ class ChaliceApi:
         raw: bytes | None = None,
     ) -> Reply:
         body = raw if raw is not None else (json.dumps(json_body).encode() if json_body is not None else b"")
-        response = self._client.http.request(
-            method, path, headers=_request_headers(json_body, token, headers), body=body
-        )
+        return self._send(method, path, _request_headers(json_body, token, headers), body)
+
+    @abstractmethod
+    def _send(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply: ...
+
+
+class ChaliceApi(_Transport):
+    """Through chalice.test.Client: the app in-process, as Lambda runs it behind API Gateway."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def _send(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        response = self._client.http.request(method, path, headers=headers, body=body)
         return Reply(response.status_code, _decode(response.body), dict(response.headers))
 
 
-class HttpApi:
+class HttpApi(_Transport):
     """Over HTTP: the local platform, or any deployed stage's URL."""
 
     def __init__(self, base_url: str) -> None:
@@ -84,20 +93,8 @@ class HttpApi:
         self.base_url = base_url.rstrip("/")
         self._session = requests.Session()
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        token: str | None = None,
-        headers: dict[str, str] | None = None,
-        raw: bytes | None = None,
-    ) -> Reply:
-        data = raw if raw is not None else (json.dumps(json_body).encode() if json_body is not None else None)
-        response = self._session.request(
-            method, self.base_url + path, data=data, headers=_request_headers(json_body, token, headers), timeout=60
-        )
+    def _send(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        response = self._session.request(method, self.base_url + path, data=body or None, headers=headers, timeout=60)
         return Reply(response.status_code, _decode(response.content), dict(response.headers))
 
 

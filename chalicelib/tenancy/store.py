@@ -79,26 +79,18 @@ class TenantStore:
         """The tenant with its first admin, all or nothing."""
         created_at = now()
         admin = Membership(tenant_id, admin_user_id, admin_email, Role.ADMIN)
+        tenant = {**_tenant_key(tenant_id), "tenant_id": tenant_id, "name": name, "created_at": created_at}
         try:
-            self._dynamodb.transact_write_items(
-                TransactItems=[
-                    self._put(
-                        {
-                            **_tenant_key(tenant_id),
-                            "tenant_id": tenant_id,
-                            "name": name,
-                            "created_at": created_at,
-                            "admin_count": 1,
-                        },
-                        "attribute_not_exists(PK)",
-                    ),
+            self._transact(
+                [
+                    self._put(tenant | {"admin_count": 1}, "attribute_not_exists(PK)"),
                     *self._put_membership(admin, created_at),
                 ]
             )
-        except ClientError as error:
+        except _Cancelled as cancelled:
             # Items: the tenant, the member, the user's membership; only the last can already exist.
-            if is_cancelled_transaction(error) and cancellation_codes(error)[2:3] == ["ConditionalCheckFailed"]:
-                raise UserExists() from error
+            if cancelled.failed(2):
+                raise UserExists() from cancelled.error
             raise
         return Tenant(tenant_id, name, created_at)
 
@@ -133,13 +125,10 @@ class TenantStore:
             items[-1] = self._count_admins(member.tenant_id, +1)
         try:
             self._transact(items)
-        except ClientError as error:
-            if not is_cancelled_transaction(error):
-                raise
-            codes = cancellation_codes(error)
-            if "ConditionalCheckFailed" in codes[:2]:
-                raise UserExists() from error
-            raise Conflict("tenant_gone", "The tenant no longer exists.") from error
+        except _Cancelled as cancelled:
+            if cancelled.failed(0) or cancelled.failed(1):
+                raise UserExists() from cancelled.error
+            raise Conflict("tenant_gone", "The tenant no longer exists.") from cancelled.error
 
     def change_role(self, member: Membership, new_role: Role) -> Membership:
         """Give a member another role; LastAdmin if it would leave the tenant without one."""
@@ -165,28 +154,34 @@ class TenantStore:
         self._write_member_change(items, member.role)
 
     def _write_member_change(self, items: list[dict[str, Any]], old_role: Role) -> None:
+        """Write a role change or removal: its third item, if any, is the admin count's condition."""
         try:
             self._transact(items)
-        except ClientError as error:
-            if not is_cancelled_transaction(error):
-                raise
-            codes = cancellation_codes(error)
-            if old_role is Role.ADMIN and codes[2:3] == ["ConditionalCheckFailed"]:
-                raise LastAdmin() from error
-            raise Conflict("member_changed", "The member changed meanwhile; read it again and retry.") from error
+        except _Cancelled as cancelled:
+            if old_role is Role.ADMIN and cancelled.failed(2):
+                raise LastAdmin() from cancelled.error
+            raise Conflict(
+                "member_changed", "The member changed meanwhile; read it again and retry."
+            ) from cancelled.error
 
     def _transact(self, items: list[dict[str, Any]], attempts: int = 4) -> None:
-        """Write all items or none. DynamoDB cancels a transaction that races another on the same
-        item (TransactionConflict, no condition failed): that is retried, after a short wait."""
+        """Write all items or none; _Cancelled says which conditions failed.
+
+        DynamoDB also cancels a transaction that races another on the same item
+        (TransactionConflict, no condition failed): that one is retried after a short wait.
+        """
         for attempt in range(attempts):
             try:
                 self._dynamodb.transact_write_items(TransactItems=items)
                 return
             except ClientError as error:
-                codes = cancellation_codes(error) if is_cancelled_transaction(error) else []
-                if "TransactionConflict" not in codes or "ConditionalCheckFailed" in codes or attempt == attempts - 1:
+                if not is_cancelled_transaction(error):
                     raise
-                time.sleep(random.uniform(0.01, 0.05) * 2**attempt)  # noqa: S311 - jitter, not secrecy
+                codes = cancellation_codes(error)
+                if "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes and attempt < attempts - 1:
+                    time.sleep(random.uniform(0.01, 0.05) * 2**attempt)  # noqa: S311 - jitter, not secrecy
+                    continue
+                raise _Cancelled(error, codes) from error
 
     def _get(self, key: dict[str, str]) -> dict[str, Any] | None:
         item = self._dynamodb.get_item(TableName=self._table, Key=to_item(key), ConsistentRead=True).get("Item")
@@ -253,6 +248,19 @@ class TenantStore:
                 "ConditionExpression": "attribute_exists(PK)",
             }
         }
+
+
+class _Cancelled(Exception):
+    """A cancelled transaction and why each of its items failed ('None' where it did not)."""
+
+    def __init__(self, error: ClientError, codes: list[str]) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.codes = codes
+
+    def failed(self, index: int) -> bool:
+        """Whether the condition of item `index` failed."""
+        return index < len(self.codes) and self.codes[index] == "ConditionalCheckFailed"
 
 
 def _membership(item: dict[str, Any]) -> Membership:
