@@ -5,12 +5,16 @@ from chalicelib.ingest.handler import bp as ingest
 from chalicelib.middleware import http_middleware
 from chalicelib.observability import SERVICE
 from chalicelib.routes.auth import bp as auth
+from chalicelib.routes.files import bp as files
 from chalicelib.routes.health import bp as health
 from chalicelib.routes.tenant import bp as tenant
+from chalicelib.routes.uploads import bp as uploads
 
 app = PlatformApp(app_name=SERVICE, configure_logs=False)
 app.register_middleware(http_middleware, "http")
 app.register_blueprint(health)
 app.register_blueprint(auth)
 app.register_blueprint(tenant)
+app.register_blueprint(files)
+app.register_blueprint(uploads)
 app.register_blueprint(ingest)

@@ -7,6 +7,10 @@ from functools import cached_property
 
 from chalicelib.auth.cognito import CognitoUsers
 from chalicelib.aws.clients import AwsClients
+from chalicelib.files.objects import ObjectStore
+from chalicelib.files.service import Files
+from chalicelib.files.store import FileStore, Quota
+from chalicelib.pagination import Tokens
 from chalicelib.settings import Settings, get_settings
 from chalicelib.tenancy.store import TenantStore
 
@@ -25,6 +29,21 @@ class Services:
     @cached_property
     def users(self) -> CognitoUsers:
         return CognitoUsers(self.clients.cognito, self.settings.user_pool_id, self.settings.user_pool_client_id)
+
+    @cached_property
+    def files(self) -> Files:
+        quota = Quota(bytes=self.settings.quota_bytes, files=self.settings.quota_files)
+        return Files(
+            FileStore(self.clients.dynamodb, self.settings.table_name, quota),
+            ObjectStore(self.clients.s3, self.settings.data_bucket),
+            self.settings,
+        )
+
+    @cached_property
+    def tokens(self) -> Tokens:
+        """Pagination tokens, signed with the secret read once per container."""
+        secret = self.clients.secrets.get_secret_value(SecretId=self.settings.pagination_secret_id)["SecretString"]
+        return Tokens(secret.encode())
 
 
 _installed: Services | None = None

@@ -12,6 +12,10 @@ from chalicelib import __version__
 
 ENV_PREFIX = "SDP_"
 
+MIB = 1024**2
+GIB = 1024**3
+TIB = 1024**4
+
 Stage = Literal["local", "dev", "stage", "prod"]
 
 
@@ -42,7 +46,24 @@ class Settings(BaseSettings):
     # Confirm sign-ups at once, without the e-mailed code. Only where there is no e-mail: locally.
     auto_confirm_signup: bool = False
 
-    max_direct_upload_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    # The secret that signs pagination tokens (Secrets Manager id or ARN).
+    pagination_secret_id: str = Field(min_length=1)
+
+    # POST /files takes the body itself up to this size. In AWS the body reaches Lambda base64
+    # encoded inside a 6 MB invocation, so the deployed stages set 4 MiB (see docs/api.md).
+    max_direct_upload_bytes: int = Field(default=5 * MIB, gt=0)
+    # POST /uploads: a presigned POST up to this size, multipart above it.
+    multipart_threshold_bytes: int = Field(default=100 * MIB, gt=0)
+    multipart_part_bytes: int = Field(default=16 * MIB, ge=5 * MIB)
+    max_file_bytes: int = Field(default=5 * TIB, gt=0)
+    upload_url_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    download_url_seconds: int = Field(default=300, ge=60, le=7 * 24 * 3600)
+    # A multipart upload may take a day (the bucket aborts older ones); its quota is held as long.
+    multipart_upload_seconds: int = Field(default=24 * 3600, ge=3600)
+
+    # Each tenant's default quota; a tenant item's quota_bytes / quota_files override it.
+    quota_bytes: int = Field(default=50 * GIB, gt=0)
+    quota_files: int = Field(default=10_000, gt=0)
 
     @field_validator("auto_confirm_signup")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from secrets import token_urlsafe
 from typing import Any
 
 from localplatform.template import literal, load_template, resource_properties
@@ -29,6 +30,7 @@ class LocalResources:
     user_pool_id: str
     user_pool_client_id: str
     kms_key_id: str
+    pagination_secret_id: str
 
     def settings_environment(self, aws_endpoint: str) -> dict[str, str]:
         """The SDP_* variables the app's settings model reads."""
@@ -42,19 +44,21 @@ class LocalResources:
             "SDP_USER_POOL_CLIENT_ID": self.user_pool_client_id,
             # moto serves the pool's keys here; in AWS the issuer's host serves them.
             "SDP_JWKS_URL": f"{aws_endpoint}/{self.user_pool_id}/.well-known/jwks.json",
+            "SDP_PAGINATION_SECRET_ID": self.pagination_secret_id,
             # No e-mail here: sign-ups are confirmed at once, new members get the password given.
             "SDP_AUTO_CONFIRM_SIGNUP": "true",
         }
 
 
 def provision(session: Any) -> LocalResources:
-    """Create the key, queues, table, bucket (with its S3→SQS notification) and user pool."""
+    """Create the key, queues, table, bucket (with its S3→SQS notification), user pool and secret."""
     template = load_template()
     kms_key_id = session.client("kms").create_key(Description=f"sdp-{STAGE}")["KeyMetadata"]["KeyId"]
     queues = _create_queues(session.client("sqs"), template, kms_key_id)
     table = _create_table(session.client("dynamodb"), template)
     bucket = _create_bucket(session.client("s3"), template, kms_key_id, queues["IngestQueue"].arn)
     pool_id, client_id = _create_user_pool(session.client("cognito-idp"), template)
+    secret_id = _create_secret(session.client("secretsmanager"), template, kms_key_id)
     return LocalResources(
         table=table,
         data_bucket=bucket,
@@ -63,6 +67,7 @@ def provision(session: Any) -> LocalResources:
         user_pool_id=pool_id,
         user_pool_client_id=client_id,
         kms_key_id=kms_key_id,
+        pagination_secret_id=secret_id,
     )
 
 
@@ -111,6 +116,14 @@ def _create_bucket(s3: Any, template: dict[str, Any], kms_key_id: str, queue_arn
     s3.create_bucket(Bucket=name)
     s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=properties["PublicAccessBlockConfiguration"])
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=properties["VersioningConfiguration"])
+    cors_rules = [_cors_rule(rule) for rule in properties["CorsConfiguration"]["CorsRules"]]
+    s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": cors_rules})
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=name,
+        LifecycleConfiguration={
+            "Rules": [_lifecycle_rule(rule) for rule in properties["LifecycleConfiguration"]["Rules"]]
+        },
+    )
     s3.put_bucket_encryption(
         Bucket=name,
         ServerSideEncryptionConfiguration={
@@ -132,6 +145,37 @@ def _create_bucket(s3: Any, template: dict[str, Any], kms_key_id: str, queue_arn
         },
     )
     return name
+
+
+def _cors_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's CORS rule in the API's shape; any origin locally (the stage parameter decides in AWS)."""
+    return {
+        "AllowedMethods": rule["AllowedMethods"],
+        "AllowedOrigins": ["*"],
+        "AllowedHeaders": rule.get("AllowedHeaders", []),
+        "ExposeHeaders": rule.get("ExposedHeaders", []),
+        "MaxAgeSeconds": rule.get("MaxAge", 0),
+    }
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's lifecycle rule shape in the API's."""
+    api_rule: dict[str, Any] = {"ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": ""}}
+    if "AbortIncompleteMultipartUpload" in rule:
+        api_rule["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+    if "NoncurrentVersionExpiration" in rule:
+        api_rule["NoncurrentVersionExpiration"] = rule["NoncurrentVersionExpiration"]
+    if rule.get("ExpiredObjectDeleteMarker"):
+        api_rule["Expiration"] = {"ExpiredObjectDeleteMarker": True}
+    return api_rule
+
+
+def _create_secret(secrets: Any, template: dict[str, Any], kms_key_id: str) -> str:
+    """The pagination secret, generated here as Secrets Manager generates it in AWS."""
+    length = resource_properties(template, "PaginationSecret")["GenerateSecretString"]["PasswordLength"]
+    return secrets.create_secret(
+        Name=f"sdp-{STAGE}-pagination", KmsKeyId=kms_key_id, SecretString=token_urlsafe(length)[:length]
+    )["ARN"]
 
 
 def _queue_notification(entry: dict[str, Any], queue_arn: str) -> dict[str, Any]:

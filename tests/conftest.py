@@ -24,6 +24,7 @@ TEST_ENVIRONMENT = {
     "SDP_USER_POOL_ID": "us-east-1_test",
     "SDP_USER_POOL_CLIENT_ID": "testclient",
     "SDP_JWKS_URL": "http://127.0.0.1:5000/us-east-1_test/.well-known/jwks.json",
+    "SDP_PAGINATION_SECRET_ID": "sdp-test-pagination",
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
@@ -126,6 +127,11 @@ def api(request: pytest.FixtureRequest) -> Any:
     from tests.api import ChaliceApi, HttpApi
 
     if request.param == "http":
-        return HttpApi(request.getfixturevalue("running_platform").api_url)
-    request.getfixturevalue("platform_services")
-    return ChaliceApi(request.getfixturevalue("client"))
+        running = request.getfixturevalue("running_platform")
+        transport: Any = HttpApi(running.api_url)
+        transport.aws_client = running.aws_client
+        return transport
+    services = request.getfixturevalue("platform_services")
+    transport = ChaliceApi(request.getfixturevalue("client"))
+    transport.aws_client = services.clients.client
+    return transport

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chalice.app import Request
 
 from chalicelib.auth.identity import identity_of
 from chalicelib.errors import Forbidden
 from chalicelib.observability import logger
-from chalicelib.services import Services
 from chalicelib.tenancy.roles import Action, Role, allows
+
+if TYPE_CHECKING:  # the services build on Caller; only the type is needed here
+    from chalicelib.services import Services
 
 
 class NoTenant(Forbidden):

@@ -38,6 +38,9 @@ class AwsClients:
         if self._session is None:
             self._session = boto3.session.Session()
         config = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=30)
+        if service == "s3":
+            # Presigned URLs and POSTs signed with SigV4 (boto3 would sign a POST with SigV2).
+            config = config.merge(Config(signature_version="s3v4", s3={"addressing_style": "auto"}))
         return self._session.client(service, config=config)
 
     @property
@@ -47,3 +50,11 @@ class AwsClients:
     @property
     def dynamodb(self) -> Any:
         return self.client("dynamodb")
+
+    @property
+    def s3(self) -> Any:
+        return self.client("s3")
+
+    @property
+    def secrets(self) -> Any:
+        return self.client("secretsmanager")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -34,18 +36,41 @@ def value(python_value: Any) -> dict[str, Any]:
     return _codec()[0].serialize(_decimals(python_value))
 
 
-def cancellation_codes(error: ClientError) -> list[str]:
-    """Why each item of a cancelled transaction failed, in order ('None' where it did not)."""
-    reasons = error.response.get("CancellationReasons", [])
-    return [reason.get("Code", "None") for reason in reasons]
-
-
 def is_condition_failure(error: ClientError) -> bool:
     return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
-def is_cancelled_transaction(error: ClientError) -> bool:
-    return error.response["Error"]["Code"] == "TransactionCanceledException"
+class TransactionCancelled(Exception):
+    """A cancelled transaction and why each of its items failed ('None' where it did not)."""
+
+    def __init__(self, error: ClientError, codes: list[str]) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.codes = codes
+
+    def failed(self, index: int) -> bool:
+        """Whether the condition of item `index` failed."""
+        return index < len(self.codes) and self.codes[index] == "ConditionalCheckFailed"
+
+
+def transact(dynamodb: Any, items: list[dict[str, Any]], attempts: int = 4) -> None:
+    """Write all items or none; TransactionCancelled says which conditions failed.
+
+    DynamoDB also cancels a transaction that races another on the same item
+    (TransactionConflict, no condition failed): that one is retried after a short wait.
+    """
+    for attempt in range(attempts):
+        try:
+            dynamodb.transact_write_items(TransactItems=items)
+            return
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            codes = [reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])]
+            if "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes and attempt < attempts - 1:
+                time.sleep(random.uniform(0.01, 0.05) * 2**attempt)  # noqa: S311 - jitter, not secrecy
+                continue
+            raise TransactionCancelled(error, codes) from error
 
 
 def _decimals(python_value: Any) -> Any:

@@ -1,29 +1,19 @@
-"""Tenants and memberships in the platform's DynamoDB table.
+"""Tenants and memberships in the platform's DynamoDB table (layout: chalicelib/keys.py).
 
-Items (one table, `PK`/`SK`):
-
-| PK             | SK              | what |
-|----------------|-----------------|------|
-| TENANT#{t}     | TENANT          | the tenant: name, created_at, admin_count |
-| TENANT#{t}     | MEMBER#{user}   | a member: email, role (lists the tenant's members) |
-| USER#{user}    | MEMBERSHIP      | the user's one membership: tenant_id, role (read on every request) |
-
-A member's role lives in both of its items; every change writes both in one transaction, and
-keeps the tenant's admin_count, so that the last admin can never be removed or demoted even
-when two admins act at once.
+A member's role lives in two items, the tenant's MEMBER item (to list members) and the user's
+MEMBERSHIP item (read on every request); every change writes both in one transaction, and keeps
+the tenant's admin_count, so that the last admin can never be removed or demoted even when two
+admins act at once.
 """
 
 from __future__ import annotations
 
-import random
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from chalicelib.aws.dynamo import cancellation_codes, from_item, is_cancelled_transaction, to_item, value
+from chalicelib import keys
+from chalicelib.aws.dynamo import TransactionCancelled, from_item, to_item, transact, value
 from chalicelib.errors import Conflict
 from chalicelib.tenancy.roles import Role
 
@@ -58,18 +48,6 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _tenant_key(tenant_id: str) -> dict[str, str]:
-    return {"PK": f"TENANT#{tenant_id}", "SK": "TENANT"}
-
-
-def _member_key(tenant_id: str, user_id: str) -> dict[str, str]:
-    return {"PK": f"TENANT#{tenant_id}", "SK": f"MEMBER#{user_id}"}
-
-
-def _membership_key(user_id: str) -> dict[str, str]:
-    return {"PK": f"USER#{user_id}", "SK": "MEMBERSHIP"}
-
-
 class TenantStore:
     def __init__(self, dynamodb: Any, table: str) -> None:
         self._dynamodb = dynamodb
@@ -79,15 +57,18 @@ class TenantStore:
         """The tenant with its first admin, all or nothing."""
         created_at = now()
         admin = Membership(tenant_id, admin_user_id, admin_email, Role.ADMIN)
-        tenant = {**_tenant_key(tenant_id), "tenant_id": tenant_id, "name": name, "created_at": created_at}
+        tenant = {**keys.tenant(tenant_id), "tenant_id": tenant_id, "name": name, "created_at": created_at}
         try:
-            self._transact(
+            transact(
+                self._dynamodb,
                 [
-                    self._put(tenant | {"admin_count": 1}, "attribute_not_exists(PK)"),
+                    self._put(
+                        tenant | {"admin_count": 1, "bytes_used": 0, "file_count": 0}, "attribute_not_exists(PK)"
+                    ),
                     *self._put_membership(admin, created_at),
-                ]
+                ],
             )
-        except _Cancelled as cancelled:
+        except TransactionCancelled as cancelled:
             # Items: the tenant, the member, the user's membership; only the last can already exist.
             if cancelled.failed(2):
                 raise UserExists() from cancelled.error
@@ -95,16 +76,16 @@ class TenantStore:
         return Tenant(tenant_id, name, created_at)
 
     def tenant(self, tenant_id: str) -> Tenant | None:
-        item = self._get(_tenant_key(tenant_id))
+        item = self._get(keys.tenant(tenant_id))
         return Tenant(item["tenant_id"], item["name"], item["created_at"]) if item else None
 
     def membership(self, user_id: str) -> Membership | None:
         """The user's membership, read consistently: a removal takes effect on the next request."""
-        item = self._get(_membership_key(user_id))
+        item = self._get(keys.membership(user_id))
         return _membership(item) if item else None
 
     def member(self, tenant_id: str, user_id: str) -> Membership | None:
-        item = self._get(_member_key(tenant_id, user_id))
+        item = self._get(keys.member(tenant_id, user_id))
         return _membership(item) if item else None
 
     def members(self, tenant_id: str) -> list[Membership]:
@@ -113,7 +94,10 @@ class TenantStore:
         pages = paginator.paginate(
             TableName=self._table,
             KeyConditionExpression="PK = :pk AND begins_with(SK, :member)",
-            ExpressionAttributeValues={":pk": value(f"TENANT#{tenant_id}"), ":member": value("MEMBER#")},
+            ExpressionAttributeValues={
+                ":pk": value(keys.tenant_partition(tenant_id)),
+                ":member": value(keys.MEMBER_PREFIX),
+            },
             ConsistentRead=True,
         )
         return [_membership(from_item(item)) for page in pages for item in page["Items"]]
@@ -124,8 +108,8 @@ class TenantStore:
         if member.role is Role.ADMIN:
             items[-1] = self._count_admins(member.tenant_id, +1)
         try:
-            self._transact(items)
-        except _Cancelled as cancelled:
+            transact(self._dynamodb, items)
+        except TransactionCancelled as cancelled:
             if cancelled.failed(0) or cancelled.failed(1):
                 raise UserExists() from cancelled.error
             raise Conflict("tenant_gone", "The tenant no longer exists.") from cancelled.error
@@ -133,8 +117,8 @@ class TenantStore:
     def change_role(self, member: Membership, new_role: Role) -> Membership:
         """Give a member another role; LastAdmin if it would leave the tenant without one."""
         items = [
-            self._update_role(_member_key(member.tenant_id, member.user_id), member.role, new_role),
-            self._update_role(_membership_key(member.user_id), member.role, new_role),
+            self._update_role(keys.member(member.tenant_id, member.user_id), member.role, new_role),
+            self._update_role(keys.membership(member.user_id), member.role, new_role),
         ]
         if member.role is Role.ADMIN:
             items.append(self._count_admins(member.tenant_id, -1))
@@ -146,8 +130,8 @@ class TenantStore:
     def remove_member(self, member: Membership) -> None:
         """Remove a member; LastAdmin if it is the tenant's only admin."""
         items = [
-            self._delete(_member_key(member.tenant_id, member.user_id), member.role),
-            self._delete(_membership_key(member.user_id), member.role),
+            self._delete(keys.member(member.tenant_id, member.user_id), member.role),
+            self._delete(keys.membership(member.user_id), member.role),
         ]
         if member.role is Role.ADMIN:
             items.append(self._count_admins(member.tenant_id, -1))
@@ -156,32 +140,13 @@ class TenantStore:
     def _write_member_change(self, items: list[dict[str, Any]], old_role: Role) -> None:
         """Write a role change or removal: its third item, if any, is the admin count's condition."""
         try:
-            self._transact(items)
-        except _Cancelled as cancelled:
+            transact(self._dynamodb, items)
+        except TransactionCancelled as cancelled:
             if old_role is Role.ADMIN and cancelled.failed(2):
                 raise LastAdmin() from cancelled.error
             raise Conflict(
                 "member_changed", "The member changed meanwhile; read it again and retry."
             ) from cancelled.error
-
-    def _transact(self, items: list[dict[str, Any]], attempts: int = 4) -> None:
-        """Write all items or none; _Cancelled says which conditions failed.
-
-        DynamoDB also cancels a transaction that races another on the same item
-        (TransactionConflict, no condition failed): that one is retried after a short wait.
-        """
-        for attempt in range(attempts):
-            try:
-                self._dynamodb.transact_write_items(TransactItems=items)
-                return
-            except ClientError as error:
-                if not is_cancelled_transaction(error):
-                    raise
-                codes = cancellation_codes(error)
-                if "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes and attempt < attempts - 1:
-                    time.sleep(random.uniform(0.01, 0.05) * 2**attempt)  # noqa: S311 - jitter, not secrecy
-                    continue
-                raise _Cancelled(error, codes) from error
 
     def _get(self, key: dict[str, str]) -> dict[str, Any] | None:
         item = self._dynamodb.get_item(TableName=self._table, Key=to_item(key), ConsistentRead=True).get("Item")
@@ -199,9 +164,9 @@ class TenantStore:
             "created_at": created_at,
         }
         return [
-            self._put({**_member_key(member.tenant_id, member.user_id), **fields}, "attribute_not_exists(PK)"),
+            self._put({**keys.member(member.tenant_id, member.user_id), **fields}, "attribute_not_exists(PK)"),
             # One membership per user: this put fails if the user belongs to any tenant already.
-            self._put({**_membership_key(member.user_id), **fields}, "attribute_not_exists(PK)"),
+            self._put({**keys.membership(member.user_id), **fields}, "attribute_not_exists(PK)"),
         ]
 
     def _update_role(self, key: dict[str, str], old_role: Role, new_role: Role) -> dict[str, Any]:
@@ -230,7 +195,7 @@ class TenantStore:
     def _count_admins(self, tenant_id: str, delta: int) -> dict[str, Any]:
         update: dict[str, Any] = {
             "TableName": self._table,
-            "Key": to_item(_tenant_key(tenant_id)),
+            "Key": to_item(keys.tenant(tenant_id)),
             "UpdateExpression": "ADD admin_count :delta",
             "ConditionExpression": "attribute_exists(PK)",
             "ExpressionAttributeValues": {":delta": value(delta)},
@@ -244,23 +209,10 @@ class TenantStore:
         return {
             "ConditionCheck": {
                 "TableName": self._table,
-                "Key": to_item(_tenant_key(tenant_id)),
+                "Key": to_item(keys.tenant(tenant_id)),
                 "ConditionExpression": "attribute_exists(PK)",
             }
         }
-
-
-class _Cancelled(Exception):
-    """A cancelled transaction and why each of its items failed ('None' where it did not)."""
-
-    def __init__(self, error: ClientError, codes: list[str]) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.codes = codes
-
-    def failed(self, index: int) -> bool:
-        """Whether the condition of item `index` failed."""
-        return index < len(self.codes) and self.codes[index] == "ConditionalCheckFailed"
 
 
 def _membership(item: dict[str, Any]) -> Membership:

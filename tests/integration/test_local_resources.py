@@ -89,3 +89,25 @@ def test_intrinsics_are_kept_as_written_not_guessed() -> None:
     assert table["TableName"] == Intrinsic("Sub", "sdp-${Stage}")
     with pytest.raises(KeyError, match="NoSuchResource"):
         resource_properties(load_template(), "NoSuchResource")
+
+
+def test_the_bucket_has_the_templates_cors_and_lifecycle_rules(provisioned: tuple[Any, LocalResources]) -> None:
+    session, resources = provisioned
+    s3 = session.client("s3")
+    declared = resource_properties(load_template(), "DataBucket")
+    [cors] = s3.get_bucket_cors(Bucket=resources.data_bucket)["CORSRules"]
+    [declared_cors] = declared["CorsConfiguration"]["CorsRules"]
+    assert sorted(cors["AllowedMethods"]) == sorted(declared_cors["AllowedMethods"])
+    assert cors["ExposeHeaders"] == declared_cors["ExposedHeaders"]
+    rules = {rule["ID"]: rule for rule in s3.get_bucket_lifecycle_configuration(Bucket=resources.data_bucket)["Rules"]}
+    for declared_rule in declared["LifecycleConfiguration"]["Rules"]:
+        rule = rules[declared_rule["Id"]]
+        for field in ("AbortIncompleteMultipartUpload", "NoncurrentVersionExpiration"):
+            assert rule.get(field) == declared_rule.get(field)
+
+
+def test_the_pagination_secret_is_made_as_the_template_declares(provisioned: tuple[Any, LocalResources]) -> None:
+    session, resources = provisioned
+    declared = resource_properties(load_template(), "PaginationSecret")["GenerateSecretString"]
+    secret = session.client("secretsmanager").get_secret_value(SecretId=resources.pagination_secret_id)["SecretString"]
+    assert len(secret) == declared["PasswordLength"]

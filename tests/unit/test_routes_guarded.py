@@ -27,7 +27,7 @@ def test_every_protected_route_refuses_a_request_without_a_token(
     for path, method, _ in _routes(app):
         if path in PUBLIC:
             continue
-        concrete = path.replace("{user_id}", "someone")
+        concrete = path.replace("{user_id}", "someone").replace("{file_id}", "01HZZZZZZZZZZZZZZZZZZZZZZZ")
         response = client.http.request(method, concrete, headers={"Content-Type": "application/json"}, body=b"{}")
         assert response.status_code == 401, f"{method} {path}"
         assert response.json_body["error"]["code"] == "unauthenticated"

@@ -53,6 +53,7 @@ def test_the_model_has_no_setting_the_local_platform_does_not_provide() -> None:
         user_pool_id="p",
         user_pool_client_id="c",
         kms_key_id="k",
+        pagination_secret_id="s",
     )
     provided = set(resources.settings_environment("http://127.0.0.1:5000"))
     required = {f"SDP_{name.upper()}" for name, field in Settings.model_fields.items() if field.is_required()}

@@ -1,0 +1,1 @@
+"""Files: uploads, their records, their bytes, quotas."""

@@ -1,0 +1,147 @@
+"""The data bucket: where a file's bytes live, and presigned access to them.
+
+Keys are chosen here, never by a client: `tenants/{tenant_id}/raw/{file_id}` for the bytes as
+uploaded, `tenants/{tenant_id}/curated/{file_id}/` for the typed copy ingest makes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import BadRequest, Conflict
+
+
+def tenant_prefix(tenant_id: str) -> str:
+    return f"tenants/{tenant_id}/"
+
+
+def raw_key(tenant_id: str, file_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}raw/{file_id}"
+
+
+def curated_prefix(tenant_id: str, file_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}curated/{file_id}/"
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    part_number: int
+    etag: str
+    size: int
+
+
+class ObjectStore:
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=content_type)
+
+    def presigned_post(self, key: str, size: int, content_type: str, expires_in: int) -> tuple[str, dict[str, str]]:
+        """A browser-style POST for exactly this key and exactly `size` bytes, valid `expires_in` seconds.
+
+        A presigned PUT cannot cap the size; a POST policy can. Its conditions pin the bucket,
+        the key (an exact match, not a prefix) and the content length.
+        """
+        post = self._s3.generate_presigned_post(
+            Bucket=self._bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            # boto3 adds the exact bucket and key conditions itself.
+            Conditions=[["content-length-range", size, size], {"Content-Type": content_type}],
+            ExpiresIn=expires_in,
+        )
+        return post["url"], post["fields"]
+
+    def start_multipart(self, key: str, content_type: str) -> str:
+        return self._s3.create_multipart_upload(Bucket=self._bucket, Key=key, ContentType=content_type)["UploadId"]
+
+    def part_url(self, key: str, upload_id: str, part_number: int, expires_in: int) -> str:
+        return self._s3.generate_presigned_url(
+            "upload_part",
+            Params={"Bucket": self._bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
+            ExpiresIn=expires_in,
+        )
+
+    def uploaded_parts(self, key: str, upload_id: str) -> dict[int, UploadedPart]:
+        """The parts S3 holds for a multipart upload, by part number; {} if the upload is gone."""
+        parts: dict[int, UploadedPart] = {}
+        try:
+            for page in self._s3.get_paginator("list_parts").paginate(Bucket=self._bucket, Key=key, UploadId=upload_id):
+                for part in page.get("Parts", []):
+                    parts[part["PartNumber"]] = UploadedPart(part["PartNumber"], part["ETag"], part["Size"])
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("NoSuchUpload", "404"):
+                return {}
+            raise
+        return parts
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
+        try:
+            self._s3.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": number, "ETag": etag} for number, etag in parts]},
+            )
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code == "NoSuchUpload":
+                raise Conflict(
+                    "upload_not_found", "The multipart upload no longer exists; start a new upload."
+                ) from error
+            if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall"):
+                raise BadRequest("invalid_parts", error.response["Error"].get("Message", code)) from error
+            raise
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        try:
+            self._s3.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("NoSuchUpload", "404"):
+                raise
+
+    def download_url(self, key: str, filename: str, expires_in: int) -> str:
+        """A presigned GET of the object that saves as `filename` (RFC 6266, UTF-8)."""
+        fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
+        disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+        return self._s3.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self._bucket, "Key": key, "ResponseContentDisposition": disposition},
+            ExpiresIn=expires_in,
+        )
+
+    def size_of(self, key: str) -> int | None:
+        """The object's size, or None if there is no such object."""
+        try:
+            return self._s3.head_object(Bucket=self._bucket, Key=key)["ContentLength"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    def delete_all_versions(self, prefix: str, *, exact: bool = False) -> int:
+        """Delete every version and delete marker under `prefix` (or of exactly that key); how many.
+
+        The bucket is versioned: deleting only the current version would leave the bytes behind.
+        """
+        deleted = 0
+        paginator = self._s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+            batch = [
+                {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+                for entry in page.get("Versions", []) + page.get("DeleteMarkers", [])
+                if not exact or entry["Key"] == prefix
+            ]
+            # A page holds at most 1,000 entries, as many as one DeleteObjects call takes.
+            if batch:
+                response = self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True})
+                if response.get("Errors"):
+                    raise RuntimeError(f"S3 refused to delete {len(response['Errors'])} object versions")
+                deleted += len(batch)
+        return deleted

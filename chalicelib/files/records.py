@@ -1,0 +1,98 @@
+"""A file's record: what the platform knows of one upload, from its first byte to its table."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from chalicelib.errors import BadRequest
+
+
+class Status(StrEnum):
+    UPLOADING = "UPLOADING"
+    PROCESSING = "PROCESSING"
+    READY = "READY"
+    FAILED = "FAILED"
+
+
+class UploadMethod(StrEnum):
+    DIRECT = "DIRECT"  # POST /files: the body itself
+    POST = "POST"  # a presigned POST
+    MULTIPART = "MULTIPART"  # presigned part URLs, then POST /uploads/{id}/complete
+
+
+@dataclass(frozen=True)
+class Upload:
+    method: UploadMethod
+    # Epoch seconds after which an upload that never arrived is given up and its quota freed.
+    expires_at: int | None = None
+    upload_id: str | None = None
+    part_size: int | None = None
+    part_count: int | None = None
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    tenant_id: str
+    file_id: str
+    name: str
+    owner_id: str
+    size: int
+    content_type: str
+    status: Status
+    created_at: str
+    updated_at: str
+    upload: Upload
+    format: str | None = None
+    compression: str | None = None
+    sha256: str | None = None
+    row_count: int | None = None
+    columns: list[dict[str, str]] = field(default_factory=list)
+    table: str | None = None
+    error: dict[str, str] | None = None
+    # Set while DELETE /files/{id} removes the file's objects; ingest then stops short.
+    deleting: bool = False
+
+    def to_fields(self) -> dict[str, Any]:
+        fields = asdict(self)
+        fields["status"] = self.status.value
+        fields["upload"] = {key: value for key, value in fields["upload"].items() if value is not None}
+        fields["upload"]["method"] = self.upload.method.value
+        return fields
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> FileRecord:
+        known = {name: fields[name] for name in cls.__dataclass_fields__ if name in fields}
+        upload = dict(known.pop("upload"))
+        upload["method"] = UploadMethod(upload["method"])
+        return cls(**known | {"status": Status(known["status"]), "upload": Upload(**upload)})
+
+    def view(self) -> dict[str, Any]:
+        """The record as API.md shows it."""
+        return {
+            "file_id": self.file_id,
+            "name": self.name,
+            "status": self.status.value,
+            "size": self.size,
+            "content_type": self.content_type,
+            "format": self.format,
+            "compression": self.compression,
+            "sha256": self.sha256,
+            "row_count": self.row_count,
+            "columns": self.columns,
+            "table": self.table,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "error": self.error,
+            "owner_id": self.owner_id,
+        }
+
+
+def check_name(name: str | None) -> str:
+    """API.md's rule for file names: 1-255 characters, none a control character, no / or \\."""
+    if name is None or not 1 <= len(name) <= 255:
+        raise BadRequest("invalid_name", "Give the file a name of 1 to 255 characters (?name=…).")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name) or "/" in name or "\\" in name:
+        raise BadRequest("invalid_name", "A file name cannot contain control characters, '/' or '\\'.")
+    return name

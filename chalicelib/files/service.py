@@ -1,0 +1,265 @@
+"""Files: the three ways to upload, reading, downloading and deleting, within a tenant's quota."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+from chalicelib.auth.caller import Caller
+from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
+from chalicelib.files.objects import ObjectStore, UploadedPart, curated_prefix, raw_key
+from chalicelib.files.records import FileRecord, Status, Upload, UploadMethod, check_name
+from chalicelib.files.store import FileStore, QuotaExceeded
+from chalicelib.ids import new_id
+from chalicelib.settings import Settings
+from chalicelib.tenancy.roles import Action
+from chalicelib.tenancy.store import now
+
+MAX_PARTS = 10_000  # S3's limit for one multipart upload
+PARTS_PER_RESPONSE = 1_000
+# An upload whose URL expired may still be arriving: its record waits this much longer.
+ARRIVAL_GRACE_SECONDS = 3600
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+class FileNotFound(NotFound):
+    code = "file_not_found"
+    message = "No file with that id."
+
+
+@dataclass(frozen=True)
+class StartedUpload:
+    record: FileRecord
+    upload: dict[str, Any]
+    expires_in: int
+
+
+class Files:
+    def __init__(self, records: FileStore, objects: ObjectStore, settings: Settings) -> None:
+        self._records = records
+        self._objects = objects
+        self._settings = settings
+
+    def upload_direct(self, caller: Caller, name: str | None, body: bytes, content_type: str | None) -> FileRecord:
+        """POST /files: the body is the file; stored at once."""
+        caller.require(Action.UPLOAD)
+        name = check_name(name)
+        if not body:
+            raise BadRequest("empty_file", "The body is empty: send the file's bytes.")
+        if len(body) > self._settings.max_direct_upload_bytes:
+            raise PayloadTooLarge(
+                message=f"POST /files takes up to {self._settings.max_direct_upload_bytes} bytes; use POST /uploads."
+            )
+        record = self._new_record(caller, name, len(body), content_type, Upload(UploadMethod.DIRECT))
+        with self._undone_on_failure(record):
+            self._objects.put(raw_key(caller.tenant_id, record.file_id), body, record.content_type)
+        return record
+
+    def start_upload(self, caller: Caller, name: str, size: int, content_type: str | None) -> StartedUpload:
+        """POST /uploads: a presigned POST, or for a large file presigned multipart part URLs."""
+        caller.require(Action.UPLOAD)
+        name = check_name(name)
+        if not 1 <= size <= self._settings.max_file_bytes:
+            raise BadRequest(
+                "invalid_size", f"size: give the file's size in bytes, 1 to {self._settings.max_file_bytes}."
+            )
+        expires_in = self._settings.upload_url_seconds
+        key_of = lambda record: raw_key(caller.tenant_id, record.file_id)  # noqa: E731
+        if size <= self._settings.multipart_threshold_bytes:
+            upload = Upload(UploadMethod.POST, expires_at=int(time.time()) + expires_in + ARRIVAL_GRACE_SECONDS)
+            record = self._new_record(caller, name, size, content_type, upload)
+            with self._undone_on_failure(record):
+                url, fields = self._objects.presigned_post(key_of(record), size, record.content_type, expires_in)
+            return StartedUpload(record, {"method": "POST", "url": url, "fields": fields}, expires_in)
+
+        part_size = max(self._settings.multipart_part_bytes, math.ceil(size / MAX_PARTS / 2**20) * 2**20)
+        upload = Upload(
+            UploadMethod.MULTIPART,
+            expires_at=int(time.time()) + self._settings.multipart_upload_seconds + ARRIVAL_GRACE_SECONDS,
+            part_size=part_size,
+            part_count=math.ceil(size / part_size),
+        )
+        record = self._new_record(caller, name, size, content_type, upload)
+        with self._undone_on_failure(record):
+            upload_id = self._objects.start_multipart(key_of(record), record.content_type)
+            record = self._records.update_upload(replace(record, upload=replace(upload, upload_id=upload_id)))
+        return StartedUpload(record, self._multipart_view(record, first=1, uploaded={}), expires_in)
+
+    def parts(self, caller: Caller, file_id: str, first: int) -> dict[str, Any]:
+        """Part URLs from part `first` on, fresh, and the parts already uploaded: to resume an upload."""
+        caller.require(Action.UPLOAD)
+        record = self._multipart(caller, file_id)
+        if self._objects.size_of(raw_key(caller.tenant_id, file_id)) == record.size:
+            raise Conflict("upload_finished", "This upload is complete.")
+        if not 1 <= first <= (record.upload.part_count or 0):
+            raise BadRequest("invalid_request", f"from: give a part number from 1 to {record.upload.part_count}.")
+        uploaded = self._objects.uploaded_parts(raw_key(caller.tenant_id, file_id), record.upload.upload_id or "")
+        return {"file_id": file_id, "upload": self._multipart_view(record, first, uploaded)}
+
+    def complete(self, caller: Caller, file_id: str, parts: list[tuple[int, str]]) -> FileRecord:
+        """POST /uploads/{id}/complete: join the parts, once they add up to the declared size."""
+        caller.require(Action.UPLOAD)
+        record = self._multipart(caller, file_id, finished_is_fine=True)
+        key = raw_key(caller.tenant_id, file_id)
+        if record.status is not Status.UPLOADING or self._objects.size_of(key) == record.size:
+            return record  # completed already: completing again changes nothing
+        numbers = [number for number, _ in parts]
+        if numbers != sorted(set(numbers)) or not all(1 <= n <= (record.upload.part_count or 0) for n in numbers):
+            raise BadRequest("invalid_parts", "parts: list each part once, in ascending part_number order.")
+        uploaded = self._objects.uploaded_parts(key, record.upload.upload_id or "")
+        missing = [number for number, etag in parts if _etag(uploaded.get(number)) != _etag_text(etag)]
+        if missing:
+            raise BadRequest("invalid_parts", f"These parts were not uploaded with those ETags: {missing[:20]}.")
+        total = sum(uploaded[number].size for number in numbers)
+        if total != record.size:
+            raise BadRequest("size_mismatch", f"The parts hold {total} bytes; the upload declared {record.size}.")
+        self._objects.complete_multipart(key, record.upload.upload_id or "", parts)
+        return record
+
+    def get(self, caller: Caller, file_id: str) -> FileRecord:
+        record = self._records.get(caller.tenant_id, file_id)
+        if record is None or record.deleting or self._expired(record):
+            raise FileNotFound()
+        return record
+
+    def page(self, caller: Caller, limit: int, after: str | None) -> tuple[list[FileRecord], str | None]:
+        """Newest first; records being deleted or uploads given up are left out."""
+        records, last = self._records.page(caller.tenant_id, limit, after)
+        return [record for record in records if not record.deleting and not self._expired(record)], last
+
+    def download_url(self, caller: Caller, file_id: str) -> str:
+        """A presigned GET of the bytes as uploaded (also of a FAILED file's)."""
+        record = self.get(caller, file_id)
+        key = raw_key(caller.tenant_id, file_id)
+        if record.status is Status.UPLOADING and self._objects.size_of(key) is None:
+            raise Conflict("file_not_uploaded", "The file's bytes have not arrived yet.")
+        return self._objects.download_url(key, record.name, self._settings.download_url_seconds)
+
+    def delete(self, caller: Caller, file_id: str) -> None:
+        """Remove the raw object with all its versions, the curated copy, the table and the record.
+
+        The record is flagged first, so an ingest running at the same time stops short and
+        cleans up after itself; the record goes last, so a failure midway can be retried.
+        """
+        record = self._records.get(caller.tenant_id, file_id)
+        if record is None:
+            raise FileNotFound()
+        if not (
+            caller.can(Action.DELETE_ANY_FILE)
+            or (caller.can(Action.DELETE_OWN_FILE) and record.owner_id == caller.user_id)
+        ):
+            raise Forbidden(message="You may delete only files you uploaded; an admin may delete any.")
+        record = self._records.mark_deleting(caller.tenant_id, file_id)
+        if record is None:
+            raise FileNotFound()
+        self._remove(record)
+
+    def tables(self, caller: Caller) -> list[dict[str, Any]]:
+        return [
+            {
+                "table": item["name"],
+                "file_id": item["file_id"],
+                "columns": item["columns"],
+                "row_count": item["row_count"],
+            }
+            for item in self._records.tables(caller.tenant_id)
+        ]
+
+    def _new_record(self, caller: Caller, name: str, size: int, content_type: str | None, upload: Upload) -> FileRecord:
+        """Store a new UPLOADING record, reserving its quota; an over-quota tenant gets 413 first
+        giving back what uploads that never arrived still hold."""
+        created = now()
+        record = FileRecord(
+            tenant_id=caller.tenant_id,
+            file_id=new_id(),
+            name=name,
+            owner_id=caller.user_id,
+            size=size,
+            content_type=(content_type or DEFAULT_CONTENT_TYPE)[:255],
+            status=Status.UPLOADING,
+            created_at=created,
+            updated_at=created,
+            upload=upload,
+        )
+        try:
+            self._records.create(record)
+        except QuotaExceeded:
+            if not self._release_abandoned(caller.tenant_id):
+                raise
+            self._records.create(record)
+        return record
+
+    @contextmanager
+    def _undone_on_failure(self, record: FileRecord) -> Iterator[None]:
+        """If storing the upload fails, its record goes and its quota comes back."""
+        try:
+            yield
+        except BaseException:
+            self._records.delete(record)
+            raise
+
+    def _release_abandoned(self, tenant_id: str) -> int:
+        """Remove the tenant's uploads that never arrived, giving their quota back; how many."""
+        return sum(self._expired(record) for record in self._records.uploading(tenant_id))
+
+    def _expired(self, record: FileRecord) -> bool:
+        """Whether this is an upload past its deadline whose bytes never came. Such an upload is
+        given up on the spot (reads repair): removed, its quota freed."""
+        deadline = record.upload.expires_at
+        if record.status is not Status.UPLOADING or deadline is None or deadline > time.time():
+            return False
+        if self._objects.size_of(raw_key(record.tenant_id, record.file_id)) is not None:
+            return False  # the bytes are there; ingest will take it from here
+        self._remove(record)
+        return True
+
+    def _remove(self, record: FileRecord) -> None:
+        if record.upload.method is UploadMethod.MULTIPART and record.upload.upload_id:
+            self._objects.abort_multipart(raw_key(record.tenant_id, record.file_id), record.upload.upload_id)
+        self._objects.delete_all_versions(raw_key(record.tenant_id, record.file_id), exact=True)
+        self._objects.delete_all_versions(curated_prefix(record.tenant_id, record.file_id))
+        self._records.delete(record)
+
+    def _multipart(self, caller: Caller, file_id: str, *, finished_is_fine: bool = False) -> FileRecord:
+        record = self.get(caller, file_id)
+        if record.upload.method is not UploadMethod.MULTIPART:
+            raise Conflict("not_multipart", "This file was not uploaded in parts.")
+        if record.status is not Status.UPLOADING and not finished_is_fine:
+            raise Conflict("upload_finished", "This upload has finished.")
+        return record
+
+    def _multipart_view(self, record: FileRecord, first: int, uploaded: dict[int, UploadedPart]) -> dict[str, Any]:
+        key = raw_key(record.tenant_id, record.file_id)
+        upload = record.upload
+        count = upload.part_count or 0
+        last = min(count, first + PARTS_PER_RESPONSE - 1)
+        expires_in = self._settings.upload_url_seconds
+        parts = []
+        for number in range(first, last + 1):
+            part: dict[str, Any] = {
+                "part_number": number,
+                "url": self._objects.part_url(key, upload.upload_id or "", number, expires_in),
+            }
+            if number in uploaded:
+                part["etag"] = uploaded[number].etag
+            parts.append(part)
+        return {
+            "method": "MULTIPART",
+            "upload_id": upload.upload_id,
+            "part_size": upload.part_size,
+            "part_count": count,
+            "parts": parts,
+            "next_part": last + 1 if last < count else None,
+        }
+
+
+def _etag_text(etag: str) -> str:
+    return etag.strip().strip('"')
+
+
+def _etag(part: UploadedPart | None) -> str | None:
+    return _etag_text(part.etag) if part else None

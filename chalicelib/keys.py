@@ -1,0 +1,45 @@
+"""The single table's keys: every item's PK and SK are spelled here and nowhere else.
+
+| PK            | SK              | item |
+|---------------|-----------------|------|
+| TENANT#{t}    | TENANT          | the tenant: name, admin_count, bytes_used, file_count, quota overrides |
+| TENANT#{t}    | MEMBER#{user}   | a member: e-mail, role |
+| TENANT#{t}    | FILE#{file}     | a file record (file ids sort by time: newest last) |
+| TENANT#{t}    | TABLE#{name}    | a table name taken by a file (unique per tenant) |
+| USER#{user}   | MEMBERSHIP      | the user's one membership: tenant, role |
+
+Every tenant item lives under `TENANT#{t}`, the partition the tenant-scoped IAM role may touch.
+"""
+
+from __future__ import annotations
+
+Key = dict[str, str]
+
+
+def tenant_partition(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}"
+
+
+def tenant(tenant_id: str) -> Key:
+    return {"PK": tenant_partition(tenant_id), "SK": "TENANT"}
+
+
+def member(tenant_id: str, user_id: str) -> Key:
+    return {"PK": tenant_partition(tenant_id), "SK": f"{MEMBER_PREFIX}{user_id}"}
+
+
+def membership(user_id: str) -> Key:
+    return {"PK": f"USER#{user_id}", "SK": "MEMBERSHIP"}
+
+
+def file(tenant_id: str, file_id: str) -> Key:
+    return {"PK": tenant_partition(tenant_id), "SK": f"{FILE_PREFIX}{file_id}"}
+
+
+def table(tenant_id: str, name: str) -> Key:
+    return {"PK": tenant_partition(tenant_id), "SK": f"{TABLE_PREFIX}{name}"}
+
+
+MEMBER_PREFIX = "MEMBER#"
+FILE_PREFIX = "FILE#"
+TABLE_PREFIX = "TABLE#"

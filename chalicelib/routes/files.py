@@ -1,0 +1,73 @@
+"""Files: direct upload, list, read, download, delete; and the tenant's tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.auth.caller import current_caller
+from chalicelib.auth.identity import cognito_authorizer
+from chalicelib.pagination import limit_of
+from chalicelib.services import services
+from chalicelib.tenancy.roles import Action
+
+bp = Blueprint(__name__)
+
+FILES = "files"  # the collection a next_token belongs to
+
+
+@bp.route("/files", methods=["POST"], authorizer=cognito_authorizer, content_types=["*/*"])
+def upload_file() -> Response:
+    platform = services()
+    request = bp.current_request
+    caller = current_caller(request, platform, Action.UPLOAD)
+    body = request.raw_body or b""
+    record = platform.files.upload_direct(
+        caller,
+        (request.query_params or {}).get("name"),
+        body if isinstance(body, bytes) else body.encode(),
+        request.headers.get("content-type"),
+    )
+    return Response(body=record.view(), status_code=201)
+
+
+@bp.route("/files", methods=["GET"], authorizer=cognito_authorizer)
+def list_files() -> dict[str, Any]:
+    platform = services()
+    caller = current_caller(bp.current_request, platform)
+    params = bp.current_request.query_params or {}
+    after = platform.tokens.position(caller.tenant_id, FILES, params.get("next_token"))
+    records, last = platform.files.page(caller, limit_of(params.get("limit")), after)
+    next_token = platform.tokens.issue(caller.tenant_id, FILES, last) if last else None
+    return {"files": [record.view() for record in records], "next_token": next_token}
+
+
+@bp.route("/files/{file_id}", methods=["GET"], authorizer=cognito_authorizer)
+def get_file(file_id: str) -> dict[str, Any]:
+    platform = services()
+    caller = current_caller(bp.current_request, platform)
+    return platform.files.get(caller, file_id).view()
+
+
+@bp.route("/files/{file_id}/content", methods=["GET"], authorizer=cognito_authorizer)
+def file_content(file_id: str) -> dict[str, Any]:
+    platform = services()
+    caller = current_caller(bp.current_request, platform)
+    url = platform.files.download_url(caller, file_id)
+    return {"url": url, "expires_in": platform.settings.download_url_seconds}
+
+
+@bp.route("/files/{file_id}", methods=["DELETE"], authorizer=cognito_authorizer)
+def delete_file(file_id: str) -> Response:
+    platform = services()
+    caller = current_caller(bp.current_request, platform)
+    platform.files.delete(caller, file_id)
+    return Response(body="", status_code=204)
+
+
+@bp.route("/tables", methods=["GET"], authorizer=cognito_authorizer)
+def list_tables() -> dict[str, Any]:
+    platform = services()
+    caller = current_caller(bp.current_request, platform)
+    return {"tables": platform.files.tables(caller)}

@@ -1,0 +1,64 @@
+"""Presigned uploads: a POST for files up to 100 MiB, multipart above, resumable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Response
+from pydantic import Field
+
+from chalicelib.auth.caller import current_caller
+from chalicelib.auth.identity import cognito_authorizer
+from chalicelib.bodies import RequestBody, parse_body
+from chalicelib.errors import BadRequest
+from chalicelib.services import services
+from chalicelib.tenancy.roles import Action
+
+bp = Blueprint(__name__)
+
+
+class StartUploadBody(RequestBody):
+    # The name is checked by the files domain (API.md's invalid_name rule).
+    name: str
+    size: int
+    content_type: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class Part(RequestBody):
+    part_number: int = Field(ge=1, le=10_000)
+    etag: str = Field(min_length=1, max_length=128)
+
+
+class CompleteBody(RequestBody):
+    parts: list[Part] = Field(min_length=1, max_length=10_000)
+
+
+@bp.route("/uploads", methods=["POST"], authorizer=cognito_authorizer)
+def start_upload() -> Response:
+    platform = services()
+    caller = current_caller(bp.current_request, platform, Action.UPLOAD)
+    body = parse_body(bp.current_request, StartUploadBody)
+    started = platform.files.start_upload(caller, body.name, body.size, body.content_type)
+    return Response(
+        body={"file_id": started.record.file_id, "upload": started.upload, "expires_in": started.expires_in},
+        status_code=201,
+    )
+
+
+@bp.route("/uploads/{file_id}/parts", methods=["GET"], authorizer=cognito_authorizer)
+def upload_parts(file_id: str) -> dict[str, Any]:
+    platform = services()
+    caller = current_caller(bp.current_request, platform, Action.UPLOAD)
+    raw = (bp.current_request.query_params or {}).get("from", "1")
+    if not raw.isdigit():
+        raise BadRequest("invalid_request", "from: give a part number.")
+    return platform.files.parts(caller, file_id, int(raw)) | {"expires_in": platform.settings.upload_url_seconds}
+
+
+@bp.route("/uploads/{file_id}/complete", methods=["POST"], authorizer=cognito_authorizer)
+def complete_upload(file_id: str) -> dict[str, Any]:
+    platform = services()
+    caller = current_caller(bp.current_request, platform, Action.UPLOAD)
+    body = parse_body(bp.current_request, CompleteBody)
+    parts = [(part.part_number, part.etag) for part in body.parts]
+    return platform.files.complete(caller, file_id, parts).view()

@@ -1,0 +1,339 @@
+"""Files through chalice's test client and over HTTP: uploads, reads, downloads, deletes, quotas."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+import pytest
+
+from tests.api import Api, add_member, download, sign_up, upload_direct, upload_presigned
+from tests.openapi import assert_conforms
+
+TABLE = "sdp-local"
+BUCKET = "sdp-local-data"
+CSV = b"region,amount\nnorth,1.5\nsouth,2\n"
+
+
+def _tenant_item(api: Api, tenant_id: str) -> dict[str, Any]:
+    item = api.aws_client("dynamodb").get_item(
+        TableName=TABLE, Key={"PK": {"S": f"TENANT#{tenant_id}"}, "SK": {"S": "TENANT"}}, ConsistentRead=True
+    )["Item"]
+    return {name: int(value["N"]) for name, value in item.items() if "N" in value}
+
+
+def _set_quota(api: Api, tenant_id: str, quota_bytes: int, quota_files: int = 1000) -> None:
+    api.aws_client("dynamodb").update_item(
+        TableName=TABLE,
+        Key={"PK": {"S": f"TENANT#{tenant_id}"}, "SK": {"S": "TENANT"}},
+        UpdateExpression="SET quota_bytes = :b, quota_files = :f",
+        ExpressionAttributeValues={":b": {"N": str(quota_bytes)}, ":f": {"N": str(quota_files)}},
+    )
+
+
+def test_a_direct_upload_is_recorded_and_downloads_byte_identical(api: Api) -> None:
+    account = sign_up(api)
+    data = bytes(range(256)) * 100  # not UTF-8: must survive as bytes
+    reply = upload_direct(api, account, "Sales 2024.csv", data, content_type="text/csv")
+    assert reply.status == 201, reply
+    assert_conforms("POST", "/files", 201, reply.body)
+    record = reply.body
+    assert (record["name"], record["size"], record["content_type"]) == ("Sales 2024.csv", len(data), "text/csv")
+    assert record["status"] in ("UPLOADING", "PROCESSING", "READY", "FAILED")
+    assert record["owner_id"] == account.user_id
+
+    fetched = api.call("GET", f"/files/{record['file_id']}", token=account.id_token)
+    assert fetched.status == 200
+    assert_conforms("GET", "/files/{file_id}", 200, fetched.body)
+    assert fetched.body["file_id"] == record["file_id"]
+    assert download(api, account, record["file_id"]) == data
+
+
+def test_a_presigned_post_upload_downloads_byte_identical(api: Api) -> None:
+    account = sign_up(api)
+    data = b"\x1f\x8b" + bytes(range(256)) * 40
+    file_id = upload_presigned(api, account, "packed.csv.gz", data)
+    record = api.call("GET", f"/files/{file_id}", token=account.id_token).body
+    assert (record["name"], record["size"]) == ("packed.csv.gz", len(data))
+    assert download(api, account, file_id) == data
+
+
+def test_the_presigned_post_policy_pins_the_key_the_size_and_a_short_expiry(api: Api) -> None:
+    account = sign_up(api)
+    started = api.call("POST", "/uploads", json_body={"name": "a.csv", "size": 1234}, token=account.id_token)
+    assert started.status == 201
+    assert_conforms("POST", "/uploads", 201, started.body)
+    upload = started.body["upload"]
+    policy = json.loads(base64.b64decode(upload["fields"]["policy"]))
+    key = f"tenants/{account.tenant_id}/raw/{started.body['file_id']}"
+
+    assert upload["fields"]["key"] == key
+    assert {"key": key} in policy["conditions"]
+    assert not [c for c in policy["conditions"] if isinstance(c, list) and c[0] == "starts-with" and c[1] == "$key"]
+    assert ["content-length-range", 1234, 1234] in policy["conditions"]
+    assert {"bucket": BUCKET} in policy["conditions"]
+    assert upload["fields"]["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
+    expiration = time.mktime(time.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+    assert 0 < expiration - time.time() <= started.body["expires_in"] + 5 <= 3600
+
+
+def test_files_list_newest_first_in_pages_with_tokens(api: Api) -> None:
+    account = sign_up(api)
+    ids = [upload_direct(api, account, f"f{n}.csv", CSV).body["file_id"] for n in range(5)]
+    seen: list[str] = []
+    token = None
+    for _ in range(5):
+        path = "/files?limit=2" + (f"&next_token={token}" if token else "")
+        page = api.call("GET", path, token=account.id_token)
+        assert page.status == 200
+        assert_conforms("GET", "/files", 200, page.body)
+        assert len(page.body["files"]) <= 2
+        seen += [record["file_id"] for record in page.body["files"]]
+        token = page.body["next_token"]
+        if token is None:
+            break
+    assert seen == list(reversed(ids))
+
+
+@pytest.mark.parametrize("limit", ["0", "1001", "-1", "abc", "1.5", ""])
+def test_a_bad_limit_is_400(api: Api, limit: str) -> None:
+    account = sign_up(api)
+    reply = api.call("GET", f"/files?limit={limit}", token=account.id_token)
+    assert (reply.status, reply.error_code) == (400, "invalid_request")
+
+
+def test_a_forged_or_foreign_next_token_is_400(api: Api) -> None:
+    first, second = sign_up(api), sign_up(api)
+    for account in (first, second):
+        for n in range(3):
+            upload_direct(api, account, f"f{n}.csv", CSV)
+    token = api.call("GET", "/files?limit=1", token=first.id_token).body["next_token"]
+    _, _, mac = token.partition(".")
+    forged_position = base64.urlsafe_b64encode(b"ZZZZZZZZZZZZZZZZZZZZZZZZZZ").rstrip(b"=").decode()
+    for bad in (
+        f"{forged_position}.{mac}",
+        token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+        "garbage",
+        "a.b.c",
+        "%00",
+    ):
+        reply = api.call("GET", f"/files?next_token={bad}", token=first.id_token)
+        assert (reply.status, reply.error_code) == (400, "invalid_token"), bad
+    foreign = api.call("GET", f"/files?next_token={token}", token=second.id_token)
+    assert (foreign.status, foreign.error_code) == (400, "invalid_token")
+
+
+@pytest.mark.parametrize("name", ["", "a/b.csv", "a\\b.csv", "tab\there.csv", "new\nline.csv", "x" * 256, "\u0085next"])
+def test_a_bad_name_is_400_on_every_upload_path(api: Api, name: str) -> None:
+    account = sign_up(api)
+    direct = upload_direct(api, account, name, CSV)
+    presigned = api.call("POST", "/uploads", json_body={"name": name, "size": 10}, token=account.id_token)
+    assert (direct.status, direct.error_code) == (400, "invalid_name")
+    assert (presigned.status, presigned.error_code) == (400, "invalid_name")
+    assert api.call("GET", "/files", token=account.id_token).body["files"] == []
+
+
+def test_a_missing_name_is_400(api: Api) -> None:
+    account = sign_up(api)
+    reply = api.call("POST", "/files", raw=CSV, token=account.id_token, headers={"Content-Type": "text/csv"})
+    assert (reply.status, reply.error_code) == (400, "invalid_name")
+
+
+def test_unicode_names_are_kept(api: Api) -> None:
+    account = sign_up(api)
+    reply = upload_direct(api, account, "Ventes été 2024 — 売上.csv", CSV)
+    assert reply.status == 201
+    assert (
+        api.call("GET", f"/files/{reply.body['file_id']}", token=account.id_token).body["name"]
+        == "Ventes été 2024 — 売上.csv"
+    )
+
+
+def test_an_empty_body_is_400(api: Api) -> None:
+    account = sign_up(api)
+    reply = upload_direct(api, account, "empty.csv", b"")
+    assert (reply.status, reply.error_code) == (400, "empty_file")
+
+
+def test_a_body_over_the_direct_limit_is_413(api: Api) -> None:
+    account = sign_up(api)
+    reply = upload_direct(
+        api, account, "big.bin", b"x" * (5 * 1024 * 1024 + 1), content_type="application/octet-stream"
+    )
+    assert (reply.status, reply.error_code) == (413, "payload_too_large")
+    assert "/uploads" in reply.body["error"]["message"]
+    assert _tenant_item(api, account.tenant_id)["bytes_used"] == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"name": "a.csv", "size": 0}, "invalid_size"),
+        ({"name": "a.csv", "size": -5}, "invalid_size"),
+        ({"name": "a.csv", "size": 5 * 1024**4 + 1}, "invalid_size"),
+        ({"name": "a.csv", "size": "ten"}, "invalid_request"),
+        ({"name": "a.csv"}, "invalid_request"),
+        ({"name": "a.csv", "size": 10, "key": "tenants/other/raw/x"}, "invalid_request"),
+        ({"name": "a.csv", "size": 10, "tenant_id": "other"}, "invalid_request"),
+    ],
+)
+def test_a_bad_upload_request_is_400(api: Api, body: dict[str, Any], code: str) -> None:
+    account = sign_up(api)
+    reply = api.call("POST", "/uploads", json_body=body, token=account.id_token)
+    assert (reply.status, reply.error_code) == (400, code)
+    assert _tenant_item(api, account.tenant_id)["file_count"] == 0
+
+
+def test_the_quota_refuses_what_does_not_fit_and_deleting_makes_room(api: Api) -> None:
+    account = sign_up(api)
+    _set_quota(api, account.tenant_id, quota_bytes=100, quota_files=3)
+    first = upload_direct(api, account, "a.csv", b"x" * 60)
+    assert first.status == 201
+    over = upload_direct(api, account, "b.csv", b"x" * 41)
+    assert (over.status, over.error_code) == (413, "quota_exceeded")
+    assert_conforms("POST", "/files", 413, over.body)
+    presigned_over = api.call("POST", "/uploads", json_body={"name": "c.csv", "size": 41}, token=account.id_token)
+    assert (presigned_over.status, presigned_over.error_code) == (413, "quota_exceeded")
+    assert upload_direct(api, account, "d.csv", b"x" * 40).status == 201
+    assert _tenant_item(api, account.tenant_id).items() >= {"bytes_used": 100, "file_count": 2}.items()
+
+    assert api.call("DELETE", f"/files/{first.body['file_id']}", token=account.id_token).status == 204
+    assert _tenant_item(api, account.tenant_id)["bytes_used"] == 40
+    assert upload_direct(api, account, "e.csv", b"x" * 60).status == 201
+
+
+def test_the_file_count_quota(api: Api) -> None:
+    account = sign_up(api)
+    _set_quota(api, account.tenant_id, quota_bytes=10**9, quota_files=2)
+    assert upload_direct(api, account, "a.csv", CSV).status == 201
+    assert upload_direct(api, account, "b.csv", CSV).status == 201
+    third = upload_direct(api, account, "c.csv", CSV)
+    assert (third.status, third.error_code) == (413, "quota_exceeded")
+    assert _tenant_item(api, account.tenant_id)["file_count"] == 2
+
+
+def test_deleting_leaves_no_object_version_or_record_and_gives_the_quota_back(api: Api) -> None:
+    account = sign_up(api)
+    file_id = upload_direct(api, account, "a.csv", CSV).body["file_id"]
+    key = f"tenants/{account.tenant_id}/raw/{file_id}"
+    s3 = api.aws_client("s3")
+    s3.put_object(Bucket=BUCKET, Key=f"tenants/{account.tenant_id}/curated/{file_id}/part-0.parquet", Body=b"pq")
+
+    reply = api.call("DELETE", f"/files/{file_id}", token=account.id_token)
+    assert reply.status == 204
+    versions = s3.list_object_versions(Bucket=BUCKET, Prefix=f"tenants/{account.tenant_id}/")
+    assert [v["Key"] for v in versions.get("Versions", []) + versions.get("DeleteMarkers", [])] == []
+    items = api.aws_client("dynamodb").query(
+        TableName=TABLE,
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :sk)",
+        ExpressionAttributeValues={":pk": {"S": f"TENANT#{account.tenant_id}"}, ":sk": {"S": "FILE#"}},
+    )["Items"]
+    assert items == []
+    assert _tenant_item(api, account.tenant_id).items() >= {"bytes_used": 0, "file_count": 0}.items()
+    assert api.call("GET", f"/files/{file_id}", token=account.id_token).error_code == "file_not_found"
+    again = api.call("DELETE", f"/files/{file_id}", token=account.id_token)
+    assert (again.status, again.error_code) == (404, "file_not_found")
+    assert _tenant_item(api, account.tenant_id)["file_count"] == 0
+    assert key not in str(versions)
+
+
+def test_an_upload_whose_bytes_never_came_is_given_up_after_its_deadline(api: Api) -> None:
+    account = sign_up(api)
+    started = api.call("POST", "/uploads", json_body={"name": "late.csv", "size": 50}, token=account.id_token).body
+    assert _tenant_item(api, account.tenant_id)["bytes_used"] == 50
+    content = api.call("GET", f"/files/{started['file_id']}/content", token=account.id_token)
+    assert (content.status, content.error_code) == (409, "file_not_uploaded")
+
+    api.aws_client("dynamodb").update_item(
+        TableName=TABLE,
+        Key={"PK": {"S": f"TENANT#{account.tenant_id}"}, "SK": {"S": f"FILE#{started['file_id']}"}},
+        UpdateExpression="SET upload.expires_at = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+    )
+    assert api.call("GET", f"/files/{started['file_id']}", token=account.id_token).status == 404
+    assert _tenant_item(api, account.tenant_id).items() >= {"bytes_used": 0, "file_count": 0}.items()
+
+
+def test_a_viewer_reads_but_cannot_upload_or_delete(api: Api) -> None:
+    admin = sign_up(api)
+    viewer = add_member(api, admin, "viewer")
+    file_id = upload_direct(api, admin, "a.csv", CSV).body["file_id"]
+
+    assert upload_direct(api, viewer, "b.csv", CSV).error_code == "forbidden"
+    assert (
+        api.call("POST", "/uploads", json_body={"name": "b.csv", "size": 5}, token=viewer.id_token).error_code
+        == "forbidden"
+    )
+    assert api.call("DELETE", f"/files/{file_id}", token=viewer.id_token).error_code == "forbidden"
+    assert api.call("GET", f"/files/{file_id}", token=viewer.id_token).status == 200
+    assert [f["file_id"] for f in api.call("GET", "/files", token=viewer.id_token).body["files"]] == [file_id]
+    assert download(api, viewer, file_id) == CSV
+    assert api.call("GET", "/tables", token=viewer.id_token).status == 200
+
+
+def test_an_analyst_deletes_own_files_only_and_an_admin_any(api: Api) -> None:
+    admin = sign_up(api)
+    analyst = add_member(api, admin, "analyst")
+    other_analyst = add_member(api, admin, "analyst", label="other")
+    own = upload_direct(api, analyst, "own.csv", CSV).body["file_id"]
+    theirs = upload_direct(api, other_analyst, "theirs.csv", CSV).body["file_id"]
+    admins = upload_direct(api, admin, "admins.csv", CSV).body["file_id"]
+
+    refused = api.call("DELETE", f"/files/{theirs}", token=analyst.id_token)
+    assert (refused.status, refused.error_code) == (403, "forbidden")
+    assert api.call("DELETE", f"/files/{admins}", token=analyst.id_token).status == 403
+    assert api.call("DELETE", f"/files/{own}", token=analyst.id_token).status == 204
+    assert api.call("DELETE", f"/files/{theirs}", token=admin.id_token).status == 204
+    assert [f["file_id"] for f in api.call("GET", "/files", token=admin.id_token).body["files"]] == [admins]
+
+
+def test_another_tenants_files_answer_404_and_never_appear(api: Api) -> None:
+    owner, stranger = sign_up(api, label="owner"), sign_up(api, label="stranger")
+    file_id = upload_direct(api, owner, "secret.csv", b"secret,1\n").body["file_id"]
+    upload_direct(api, stranger, "mine.csv", CSV)
+
+    for method, path in (
+        ("GET", f"/files/{file_id}"),
+        ("GET", f"/files/{file_id}/content"),
+        ("DELETE", f"/files/{file_id}"),
+    ):
+        reply = api.call(method, path, token=stranger.id_token)
+        assert (reply.status, reply.error_code) == (404, "file_not_found"), path
+    assert_conforms("GET", "/files/{file_id}", 404, reply.body)
+    for path in ("/uploads/{}/parts", "/uploads/{}/complete"):
+        method = "GET" if path.endswith("parts") else "POST"
+        body = None if method == "GET" else {"parts": [{"part_number": 1, "etag": "x"}]}
+        reply = api.call(method, path.format(file_id), json_body=body, token=stranger.id_token)
+        assert (reply.status, reply.error_code) == (404, "file_not_found"), path
+    listed = api.call("GET", "/files", token=stranger.id_token).body["files"]
+    assert file_id not in {record["file_id"] for record in listed}
+    assert download(api, owner, file_id) == b"secret,1\n"
+
+
+def test_unknown_file_ids_answer_404(api: Api) -> None:
+    account = sign_up(api)
+    for file_id in ("01HZZZZZZZZZZZZZZZZZZZZZZZ", "nope", "..%2F..%2Fx"):
+        reply = api.call("GET", f"/files/{file_id}", token=account.id_token)
+        assert (reply.status, reply.error_code) == (404, "file_not_found")
+
+
+def test_completing_an_upload_that_is_not_multipart_is_409(api: Api) -> None:
+    account = sign_up(api)
+    file_id = upload_presigned(api, account, "a.csv", CSV)
+    reply = api.call(
+        "POST",
+        f"/uploads/{file_id}/complete",
+        json_body={"parts": [{"part_number": 1, "etag": "x"}]},
+        token=account.id_token,
+    )
+    assert (reply.status, reply.error_code) == (409, "not_multipart")
+
+
+def test_a_tenant_without_files_has_no_tables(api: Api) -> None:
+    account = sign_up(api)
+    reply = api.call("GET", "/tables", token=account.id_token)
+    assert reply.status == 200
+    assert_conforms("GET", "/tables", 200, reply.body)
+    assert reply.body == {"tables": []}
