@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 from functools import cached_property
+from pathlib import Path
 
 from chalicelib.auth.cognito import CognitoUsers
 from chalicelib.aws.clients import AwsClients
+from chalicelib.catalog import Catalog, GlueCatalog, LocalCatalog
 from chalicelib.files.objects import ObjectStore
 from chalicelib.files.service import Files
 from chalicelib.files.store import FileStore, Quota
+from chalicelib.ingest.pipeline import Ingest
 from chalicelib.pagination import Tokens
 from chalicelib.settings import Settings, get_settings
 from chalicelib.tenancy.store import TenantStore
@@ -31,13 +34,28 @@ class Services:
         return CognitoUsers(self.clients.cognito, self.settings.user_pool_id, self.settings.user_pool_client_id)
 
     @cached_property
-    def files(self) -> Files:
+    def records(self) -> FileStore:
         quota = Quota(bytes=self.settings.quota_bytes, files=self.settings.quota_files)
-        return Files(
-            FileStore(self.clients.dynamodb, self.settings.table_name, quota),
-            ObjectStore(self.clients.s3, self.settings.data_bucket),
-            self.settings,
-        )
+        return FileStore(self.clients.dynamodb, self.settings.table_name, quota)
+
+    @cached_property
+    def objects(self) -> ObjectStore:
+        return ObjectStore(self.clients.s3, self.settings.data_bucket)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """Glue in AWS; locally the local query engine's own registry."""
+        if self.settings.warehouse_dir is not None:
+            return LocalCatalog(self.objects, Path(self.settings.warehouse_dir))
+        return GlueCatalog(self.clients.glue, self.settings.data_bucket, self.settings.glue_database_prefix)
+
+    @cached_property
+    def files(self) -> Files:
+        return Files(self.records, self.objects, self.catalog, self.settings)
+
+    @cached_property
+    def ingest(self) -> Ingest:
+        return Ingest(self.records, self.objects, self.catalog, self.settings)
 
     @cached_property
     def tokens(self) -> Tokens:

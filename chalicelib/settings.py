@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from functools import lru_cache
 from typing import Literal
 
@@ -61,6 +62,16 @@ class Settings(BaseSettings):
     # A multipart upload may take a day (the bucket aborts older ones); its quota is held as long.
     multipart_upload_seconds: int = Field(default=24 * 3600, ge=3600)
 
+    # Ingest. The lease outlives the ingest function's 15-minute timeout; the receive count
+    # matches the ingest queue's redrive maxReceiveCount in template.yaml.
+    ingest_max_receive_count: int = Field(default=5, ge=1)
+    ingest_lease_seconds: int = Field(default=960, ge=60)
+    ingest_memory_limit: str = Field(default="1GB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")
+    ingest_threads: int = Field(default=0, ge=0)  # 0: DuckDB decides (one per core)
+    scratch_dir: str = Field(default_factory=tempfile.gettempdir)
+    # Locally, the query engine's registry of tables (required in the local stage).
+    warehouse_dir: str | None = Field(default=None, validate_default=True)
+
     # Each tenant's default quota; a tenant item's quota_bytes / quota_files override it.
     quota_bytes: int = Field(default=50 * GIB, gt=0)
     quota_files: int = Field(default=10_000, gt=0)
@@ -71,6 +82,18 @@ class Settings(BaseSettings):
         if value and info.data.get("stage") != "local":
             raise ValueError("allowed only in the local stage")
         return value
+
+    @field_validator("warehouse_dir")
+    @classmethod
+    def _warehouse_locally(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("stage") == "local":
+            raise ValueError("required in the local stage")
+        return value
+
+    @property
+    def glue_database_prefix(self) -> str:
+        """Each tenant's Glue database is this prefix and its lower-cased tenant id."""
+        return f"sdp_{self.stage}_"
 
     @property
     def region(self) -> str:

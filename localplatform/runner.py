@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
 from typing import Any
 
@@ -42,6 +44,7 @@ class LocalPlatform:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._aws: LocalAws | None = None
+        self._warehouse: str | None = None
         self._server: Any = None
         self.resources: LocalResources | None = None
 
@@ -74,6 +77,9 @@ class LocalPlatform:
         session = boto3.session.Session()
         self.resources = provision(session)
         os.environ.update(self.resources.settings_environment(self.aws_url))
+        # The local query engine's tables; like the local AWS, they live as long as the process.
+        self._warehouse = tempfile.mkdtemp(prefix="sdp-warehouse-")
+        os.environ["SDP_WAREHOUSE_DIR"] = self._warehouse
 
         from chalicelib.aws.clients import AwsClients
         from chalicelib.services import Services, install
@@ -115,6 +121,8 @@ class LocalPlatform:
             thread.join(timeout=10)
         if self._aws is not None:
             self._aws.stop()
+        if self._warehouse is not None:
+            shutil.rmtree(self._warehouse, ignore_errors=True)
 
     def __enter__(self) -> LocalPlatform:
         return self.start()

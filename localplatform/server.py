@@ -18,6 +18,7 @@ from chalice.local import (
     LocalDevServer,
     LocalGatewayException,
     NotAuthorizedError,
+    ThreadedHTTPServer,
 )
 
 from chalicelib.errors import AppError, NotFound, PayloadTooLarge, Unauthenticated, error_body
@@ -83,8 +84,13 @@ class LocalRequestHandler(ChaliceRequestHandler):
         """Silent: the app writes one JSON access log line per request instead."""
 
 
+class LocalHTTPServer(ThreadedHTTPServer):
+    # The standard library listens with a backlog of 5: bursts of clients would be reset.
+    request_queue_size = 256
+
+
 def create_server(app: Chalice, verifier: IdTokenVerifier, host: str, port: int) -> LocalDevServer:
     """A threaded server for `app` with the `local` stage's configuration (port 0: any free one)."""
     config = CLIFactory(str(PROJECT_DIR)).create_config_obj(chalice_stage_name="local")
     handler = functools.partial(LocalRequestHandler, verifier=verifier)
-    return LocalDevServer(app, config, host, port, handler_cls=handler)
+    return LocalDevServer(app, config, host, port, handler_cls=handler, server_cls=LocalHTTPServer)

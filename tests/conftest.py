@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ TEST_ENVIRONMENT = {
     "SDP_USER_POOL_CLIENT_ID": "testclient",
     "SDP_JWKS_URL": "http://127.0.0.1:5000/us-east-1_test/.well-known/jwks.json",
     "SDP_PAGINATION_SECRET_ID": "sdp-test-pagination",
+    "SDP_WAREHOUSE_DIR": tempfile.mkdtemp(prefix="sdp-test-warehouse-"),
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
@@ -91,7 +93,7 @@ def logs() -> Iterator[list[dict[str, Any]]]:
 
 
 @pytest.fixture
-def platform_services(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def platform_services(aws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     """The local stage's resources in moto (in-process), and the app's services using them."""
     from chalicelib.aws.clients import AwsClients
     from chalicelib.services import Services, install
@@ -101,6 +103,7 @@ def platform_services(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any
     resources = provision(aws)
     for name, value in resources.settings_environment("http://127.0.0.1:5000").items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SDP_WAREHOUSE_DIR", str(tmp_path / "warehouse"))
     services = Services(load_settings(), AwsClients(aws))
     install(services)
     try:

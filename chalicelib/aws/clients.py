@@ -58,3 +58,7 @@ class AwsClients:
     @property
     def secrets(self) -> Any:
         return self.client("secretsmanager")
+
+    @property
+    def glue(self) -> Any:
+        return self.client("glue")

@@ -6,7 +6,9 @@ uploaded, `tenants/{tenant_id}/curated/{file_id}/` for the typed copy ingest mak
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +27,16 @@ def raw_key(tenant_id: str, file_id: str) -> str:
 
 def curated_prefix(tenant_id: str, file_id: str) -> str:
     return f"{tenant_prefix(tenant_id)}curated/{file_id}/"
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """The current version of an object."""
+
+    size: int
+    etag: str
+    version_id: str | None
+    content_type: str
 
 
 @dataclass(frozen=True)
@@ -118,12 +130,45 @@ class ObjectStore:
 
     def size_of(self, key: str) -> int | None:
         """The object's size, or None if there is no such object."""
+        found = self.head(key)
+        return found.size if found else None
+
+    def head(self, key: str) -> StoredObject | None:
+        """The object's current version, or None if there is no such object."""
         try:
-            return self._s3.head_object(Bucket=self._bucket, Key=key)["ContentLength"]
+            response = self._s3.head_object(Bucket=self._bucket, Key=key)
         except ClientError as error:
             if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
+        return StoredObject(
+            size=response["ContentLength"],
+            etag=response["ETag"].strip('"'),
+            version_id=response.get("VersionId"),
+            content_type=response.get("ContentType") or "application/octet-stream",
+        )
+
+    def chunks(self, key: str, version_id: str | None, chunk_bytes: int = 1024 * 1024) -> Iterator[bytes]:
+        """The bytes of one version of the object, streamed: never all in memory."""
+        request = {"Bucket": self._bucket, "Key": key} | ({"VersionId": version_id} if version_id else {})
+        body = self._s3.get_object(**request)["Body"]
+        try:
+            yield from body.iter_chunks(chunk_bytes)
+        finally:
+            body.close()
+
+    def download(self, key: str, path: Path) -> None:
+        """Copy an object to a local file, streamed (the S3 transfer manager, in parts)."""
+        self._s3.download_file(self._bucket, key, str(path))
+
+    def upload(self, path: Path, key: str, content_type: str) -> None:
+        """Store a local file as an object, streamed (the S3 transfer manager, in parts)."""
+        self._s3.upload_file(str(path), self._bucket, key, ExtraArgs={"ContentType": content_type})
+
+    def keys(self, prefix: str) -> list[str]:
+        """The current objects' keys under `prefix`."""
+        pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix)
+        return [entry["Key"] for page in pages for entry in page.get("Contents", [])]
 
     def delete_all_versions(self, prefix: str, *, exact: bool = False) -> int:
         """Delete every version and delete marker under `prefix` (or of exactly that key); how many.

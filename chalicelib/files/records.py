@@ -33,6 +33,17 @@ class Upload:
 
 
 @dataclass(frozen=True)
+class IngestClaim:
+    """Which object version an ingest works on, and until when it holds the record."""
+
+    etag: str
+    token: str  # tells this attempt from a later one of the same version
+    lease_until: int  # epoch seconds; after it another attempt may take over
+    final: bool  # the queue's last delivery: if it dies too, the file ends FAILED
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
 class FileRecord:
     tenant_id: str
     file_id: str
@@ -53,12 +64,15 @@ class FileRecord:
     error: dict[str, str] | None = None
     # Set while DELETE /files/{id} removes the file's objects; ingest then stops short.
     deleting: bool = False
+    ingest: IngestClaim | None = None
 
     def to_fields(self) -> dict[str, Any]:
         fields = asdict(self)
         fields["status"] = self.status.value
         fields["upload"] = {key: value for key, value in fields["upload"].items() if value is not None}
         fields["upload"]["method"] = self.upload.method.value
+        if self.ingest is None:
+            del fields["ingest"]
         return fields
 
     @classmethod
@@ -66,7 +80,15 @@ class FileRecord:
         known = {name: fields[name] for name in cls.__dataclass_fields__ if name in fields}
         upload = dict(known.pop("upload"))
         upload["method"] = UploadMethod(upload["method"])
-        return cls(**known | {"status": Status(known["status"]), "upload": Upload(**upload)})
+        claim = known.pop("ingest", None)
+        return cls(
+            **known
+            | {
+                "status": Status(known["status"]),
+                "upload": Upload(**upload),
+                "ingest": IngestClaim(**claim) if claim else None,
+            }
+        )
 
     def view(self) -> dict[str, Any]:
         """The record as API.md shows it."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib.auth.caller import Caller
+from chalicelib.catalog import Catalog
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from chalicelib.files.objects import ObjectStore, UploadedPart, curated_prefix, raw_key
 from chalicelib.files.records import FileRecord, Status, Upload, UploadMethod, check_name
@@ -39,9 +40,10 @@ class StartedUpload:
 
 
 class Files:
-    def __init__(self, records: FileStore, objects: ObjectStore, settings: Settings) -> None:
+    def __init__(self, records: FileStore, objects: ObjectStore, catalog: Catalog, settings: Settings) -> None:
         self._records = records
         self._objects = objects
+        self._catalog = catalog
         self._settings = settings
 
     def upload_direct(self, caller: Caller, name: str | None, body: bytes, content_type: str | None) -> FileRecord:
@@ -222,6 +224,8 @@ class Files:
             self._objects.abort_multipart(raw_key(record.tenant_id, record.file_id), record.upload.upload_id)
         self._objects.delete_all_versions(raw_key(record.tenant_id, record.file_id), exact=True)
         self._objects.delete_all_versions(curated_prefix(record.tenant_id, record.file_id))
+        if record.table:
+            self._catalog.drop(record.tenant_id, record.table, record.file_id)
         self._records.delete(record)
 
     def _multipart(self, caller: Caller, file_id: str, *, finished_is_fine: bool = False) -> FileRecord:

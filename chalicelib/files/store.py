@@ -7,13 +7,17 @@ tenant over its quota is refused before a single byte is stored.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib import keys
 from chalicelib.aws.dynamo import TransactionCancelled, from_item, to_item, transact, value
 from chalicelib.errors import Conflict, PayloadTooLarge
-from chalicelib.files.records import FileRecord, Status
+from chalicelib.files.records import FileRecord, IngestClaim, Status
 from chalicelib.tenancy.store import now
 
 
@@ -184,6 +188,188 @@ class FileStore:
             if not cancelled.failed(0):
                 raise
             # Deleted meanwhile by another request: its quota was given back there.
+
+    def record_unannounced(self, record: FileRecord) -> FileRecord | None:
+        """Record an object that arrived without an upload through the API. Its bytes are stored
+        already, so its quota is charged whatever is left; None if the tenant does not exist or
+        a record appeared meanwhile."""
+        charge = {
+            "Update": {
+                "TableName": self._table,
+                "Key": to_item(keys.tenant(record.tenant_id)),
+                "UpdateExpression": "ADD bytes_used :size, file_count :one",
+                "ConditionExpression": "attribute_exists(PK)",
+                "ExpressionAttributeValues": {":size": value(record.size), ":one": value(1)},
+            }
+        }
+        try:
+            transact(self._dynamodb, [self._put_record(record, "attribute_not_exists(PK)"), charge])
+        except TransactionCancelled:
+            return None
+        return record
+
+    def claim(self, record: FileRecord, claim: IngestClaim, size: int) -> FileRecord | None:
+        """Take the record for ingesting object version `claim.etag`, as PROCESSING; None if another
+        attempt holds it, that version is done already, or the file is being deleted.
+
+        The object's real size replaces the declared one, and the quota follows the difference.
+        """
+        condition = (
+            "attribute_exists(PK) AND #deleting = :false AND (attribute_not_exists(#ingest) "
+            "OR #ingest.#etag <> :etag OR (#status = :processing AND #ingest.#lease < :now))"
+        )
+        claimed = replace(record, status=Status.PROCESSING, ingest=claim, size=size, error=None, updated_at=now())
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": to_item(keys.file(record.tenant_id, record.file_id)),
+                    "UpdateExpression": (
+                        "SET #status = :processing, #ingest = :claim, #size = :size, #updated = :at REMOVE #error"
+                    ),
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": {
+                        "#status": "status",
+                        "#error": "error",
+                        "#size": "size",
+                        "#updated": "updated_at",
+                        "#deleting": "deleting",
+                        "#ingest": "ingest",
+                        "#etag": "etag",
+                        "#lease": "lease_until",
+                    },
+                    "ExpressionAttributeValues": {
+                        ":processing": value(Status.PROCESSING.value),
+                        ":claim": value(claimed.to_fields()["ingest"]),
+                        ":size": value(size),
+                        ":at": value(claimed.updated_at),
+                        ":false": value(False),
+                        ":etag": value(claim.etag),
+                        ":now": value(int(time.time())),
+                    },
+                }
+            }
+        ]
+        if size != record.size:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": to_item(keys.tenant(record.tenant_id)),
+                        "UpdateExpression": "ADD bytes_used :delta",
+                        "ExpressionAttributeValues": {":delta": value(size - record.size)},
+                    }
+                }
+            )
+        try:
+            transact(self._dynamodb, items)
+        except TransactionCancelled as cancelled:
+            if cancelled.failed(0):
+                return None
+            raise
+        return claimed
+
+    def take_table_name(self, tenant_id: str, file_id: str, candidates: Iterable[str]) -> str:
+        """The first candidate name free in the tenant (or already this file's), now taken by it."""
+        for name in itertools.islice(candidates, 1000):
+            try:
+                self._dynamodb.put_item(
+                    TableName=self._table,
+                    Item=to_item(
+                        {**keys.table(tenant_id, name), "name": name, "file_id": file_id, "columns": [], "row_count": 0}
+                    ),
+                    ConditionExpression="attribute_not_exists(PK) OR file_id = :file_id",
+                    ExpressionAttributeValues={":file_id": value(file_id)},
+                )
+                return name
+            except self._dynamodb.exceptions.ConditionalCheckFailedException:
+                continue
+        raise RuntimeError(f"no free table name for file {file_id}")
+
+    def release_table_name(self, tenant_id: str, name: str, file_id: str) -> None:
+        """Free the name, if this file still holds it."""
+        with contextlib.suppress(self._dynamodb.exceptions.ConditionalCheckFailedException):
+            self._dynamodb.delete_item(
+                TableName=self._table,
+                Key=to_item(keys.table(tenant_id, name)),
+                ConditionExpression="file_id = :file_id",
+                ExpressionAttributeValues={":file_id": value(file_id)},
+            )
+
+    def finish(self, claimed: FileRecord, ready: FileRecord) -> bool:
+        """Mark the claimed record READY with what ingest found, and publish its table's entry;
+        False if the claim was lost meanwhile (the file is being deleted, or a newer version came)."""
+        assert ready.table is not None
+        changes = {
+            "status": Status.READY.value,
+            "format": ready.format,
+            "compression": ready.compression,
+            "sha256": ready.sha256,
+            "row_count": ready.row_count,
+            "columns": ready.columns,
+            "table": ready.table,
+            "error": None,
+            "updated_at": ready.updated_at,
+        }
+        entry = {
+            **keys.table(claimed.tenant_id, ready.table),
+            "name": ready.table,
+            "file_id": claimed.file_id,
+            "columns": ready.columns,
+            "row_count": ready.row_count,
+        }
+        publish = {
+            "Put": {
+                "TableName": self._table,
+                "Item": to_item(entry),
+                "ConditionExpression": "file_id = :file_id",
+                "ExpressionAttributeValues": {":file_id": value(claimed.file_id)},
+            }
+        }
+        return self._settle(claimed, changes, also=[publish])
+
+    def fail(self, claimed: FileRecord, code: str, message: str) -> bool:
+        """Mark the claimed record FAILED with a reason (it no longer names a table);
+        False if the claim was lost meanwhile."""
+        changes = {
+            "status": Status.FAILED.value,
+            "error": {"code": code, "message": message},
+            "table": None,
+            "updated_at": now(),
+        }
+        return self._settle(claimed, changes)
+
+    def _settle(self, claimed: FileRecord, changes: dict[str, Any], also: list[dict[str, Any]] | None = None) -> bool:
+        """Write an ingest's outcome (a None value removes the attribute), only while that very
+        attempt still holds the record."""
+        assert claimed.ingest is not None
+        names = {"#token": "token"}
+        values = {":false": value(False), ":token": value(claimed.ingest.token)}
+        sets, removes = [], []
+        for index, (attribute, new) in enumerate(changes.items()):
+            names[f"#a{index}"] = attribute
+            if new is None:
+                removes.append(f"#a{index}")
+            else:
+                values[f":v{index}"] = value(new)
+                sets.append(f"#a{index} = :v{index}")
+        update = {
+            "Update": {
+                "TableName": self._table,
+                "Key": to_item(keys.file(claimed.tenant_id, claimed.file_id)),
+                "UpdateExpression": f"SET {', '.join(sets)}" + (f" REMOVE {', '.join(removes)}" if removes else ""),
+                "ConditionExpression": "attribute_exists(PK) AND deleting = :false AND ingest.#token = :token",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
+        try:
+            transact(self._dynamodb, [update, *(also or [])])
+        except TransactionCancelled as cancelled:
+            if cancelled.failed(0):
+                return False
+            raise
+        return True
 
     def tables(self, tenant_id: str) -> list[dict[str, Any]]:
         """The tenant's tables (one per READY file), by name."""

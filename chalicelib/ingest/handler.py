@@ -9,6 +9,7 @@ from chalice.app import SQSEvent
 
 from chalicelib.ingest.events import object_created_records
 from chalicelib.observability import logger
+from chalicelib.services import services
 
 bp = Blueprint(__name__)
 
@@ -39,6 +40,7 @@ def handle_message(record: Any) -> None:
     """One SQS message (Powertools passes it as `record`): each S3 ObjectCreated record in it."""
     logger.thread_safe_clear_keys()
     logger.thread_safe_append_keys(message_id=record.message_id)
+    receive_count = int(record.attributes.approximate_receive_count)
     try:
         for created in object_created_records(record.body):
             logger.info(
@@ -51,8 +53,9 @@ def handle_message(record: Any) -> None:
                     "event_name": created.event_name,
                 },
             )
+            services().ingest.object_created(created, receive_count)
     except Exception:
-        logger.exception("message failed", extra={"receive_count": int(record.attributes.approximate_receive_count)})
+        logger.exception("message failed", extra={"receive_count": receive_count})
         raise
     finally:
         logger.thread_safe_clear_keys()
