@@ -199,3 +199,15 @@ def download(api: Api, account: Account, file_id: str) -> bytes:
     response = requests.get(reply.body["url"], timeout=60)
     assert response.status_code == 200
     return response.content
+
+
+def wait_settled(api: Api, account: Account, file_id: str, timeout: float = 60) -> dict[str, Any]:
+    """The file's record once ingest is done with it (READY or FAILED)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        record = api.call("GET", f"/files/{file_id}", token=account.id_token).body
+        if record.get("status") in ("READY", "FAILED") or time.monotonic() > deadline:
+            return record
+        time.sleep(0.1)

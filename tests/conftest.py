@@ -40,6 +40,15 @@ for _name, _value in TEST_ENVIRONMENT.items():
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Whatever a test (or chalice's test client) puts in os.environ goes with it."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 def load_event(name: str) -> dict[str, Any]:
     """A recorded event from tests/events/."""
     return json.loads((EVENTS / name).read_text(encoding="utf-8"))
@@ -93,15 +102,21 @@ def logs() -> Iterator[list[dict[str, Any]]]:
 
 
 @pytest.fixture
-def platform_services(aws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
-    """The local stage's resources in moto (in-process), and the app's services using them."""
+def local_resources(aws: Any) -> Any:
+    """The local stage's resources, created in moto (in-process) from template.yaml."""
+    from localplatform.resources import provision
+
+    return provision(aws)
+
+
+@pytest.fixture
+def platform_services(aws: Any, local_resources: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+    """The app's services, installed, on the local stage's resources."""
     from chalicelib.aws.clients import AwsClients
     from chalicelib.services import Services, install
     from chalicelib.settings import load_settings
-    from localplatform.resources import provision
 
-    resources = provision(aws)
-    for name, value in resources.settings_environment("http://127.0.0.1:5000").items():
+    for name, value in local_resources.settings_environment("http://127.0.0.1:5000").items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("SDP_WAREHOUSE_DIR", str(tmp_path / "warehouse"))
     services = Services(load_settings(), AwsClients(aws))

@@ -123,15 +123,15 @@ class Files:
         return record
 
     def get(self, caller: Caller, file_id: str) -> FileRecord:
-        record = self._records.get(caller.tenant_id, file_id)
-        if record is None or record.deleting or self._expired(record):
+        record = self._current(self._records.get(caller.tenant_id, file_id))
+        if record is None:
             raise FileNotFound()
         return record
 
     def page(self, caller: Caller, limit: int, after: str | None) -> tuple[list[FileRecord], str | None]:
         """Newest first; records being deleted or uploads given up are left out."""
         records, last = self._records.page(caller.tenant_id, limit, after)
-        return [record for record in records if not record.deleting and not self._expired(record)], last
+        return [current for record in records if (current := self._current(record)) is not None], last
 
     def download_url(self, caller: Caller, file_id: str) -> str:
         """A presigned GET of the bytes as uploaded (also of a FAILED file's)."""
@@ -203,6 +203,18 @@ class Files:
         except BaseException:
             self._records.delete(record)
             raise
+
+    def _current(self, record: FileRecord | None) -> FileRecord | None:
+        """The record as it stands now (reads repair what time has settled); None if it is gone."""
+        if record is None or record.deleting or self._expired(record):
+            return None
+        claim = record.ingest
+        if record.status is Status.PROCESSING and claim and claim.final and claim.lease_until < time.time():
+            # The queue's last delivery died mid-file: its message is dead-lettered, nothing retries.
+            message = "The file could not be ingested after several tries."
+            if self._records.fail(record, "ingest_failed", message, record):
+                return self._records.get(record.tenant_id, record.file_id)
+        return record
 
     def _release_abandoned(self, tenant_id: str) -> int:
         """Remove the tenant's uploads that never arrived, giving their quota back; how many."""

@@ -269,6 +269,19 @@ class FileStore:
             raise
         return claimed
 
+    def release(self, claimed: FileRecord) -> None:
+        """Give up a claim that failed, so that the queue's next delivery may take over at once."""
+        assert claimed.ingest is not None
+        with contextlib.suppress(self._dynamodb.exceptions.ConditionalCheckFailedException):
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key=to_item(keys.file(claimed.tenant_id, claimed.file_id)),
+                UpdateExpression="SET #ingest.#lease = :expired",
+                ConditionExpression="#ingest.#token = :token",
+                ExpressionAttributeNames={"#ingest": "ingest", "#lease": "lease_until", "#token": "token"},
+                ExpressionAttributeValues={":expired": value(0), ":token": value(claimed.ingest.token)},
+            )
+
     def take_table_name(self, tenant_id: str, file_id: str, candidates: Iterable[str]) -> str:
         """The first candidate name free in the tenant (or already this file's), now taken by it."""
         for name in itertools.islice(candidates, 1000):
@@ -328,13 +341,18 @@ class FileStore:
         }
         return self._settle(claimed, changes, also=[publish])
 
-    def fail(self, claimed: FileRecord, code: str, message: str) -> bool:
-        """Mark the claimed record FAILED with a reason (it no longer names a table);
-        False if the claim was lost meanwhile."""
+    def fail(self, claimed: FileRecord, code: str, message: str, found: FileRecord | None = None) -> bool:
+        """Mark the claimed record FAILED with a reason (it no longer names a table), keeping what
+        ingest did learn of the file (`found`: its hash, format); False if the claim was lost."""
         changes = {
             "status": Status.FAILED.value,
             "error": {"code": code, "message": message},
             "table": None,
+            "columns": [],
+            "row_count": None,
+            "sha256": found.sha256 if found else None,
+            "format": found.format if found else None,
+            "compression": found.compression if found else None,
             "updated_at": now(),
         }
         return self._settle(claimed, changes)

@@ -71,6 +71,7 @@ class Converter:
         if limits.threads:
             config["threads"] = limits.threads
         self._con = duckdb.connect(config=config)
+        self._con.execute("SET enable_progress_bar = false")  # it would print into the function's log
         self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute(f"SET allowed_directories = [{_literal(str(scratch))}]")
         self._con.execute("SET enable_external_access = false")
@@ -130,8 +131,10 @@ class Converter:
                 if column not in names or types[names.index(column)] == "VARCHAR":
                     raise FileProblem("malformed_file", _csv_problem(str(error))) from None
                 types[names.index(column)] = "VARCHAR"
-            except (self._duckdb.InvalidInputException, self._duckdb.IOException) as error:
+            except self._duckdb.InvalidInputException as error:
                 raise FileProblem("malformed_file", _csv_problem(str(error))) from None
+            except self._duckdb.IOException as error:
+                raise _compression_problem(error) from None
         result = [
             Column(name, original if dialect.header else None, column_type(self._duckdb.sqltype(kind)))
             for name, original, kind in zip(names, originals, types, strict=True)
@@ -148,6 +151,8 @@ class Converter:
             ).fetchone()
         except (self._duckdb.InvalidInputException, self._duckdb.ConversionException):
             return None
+        except self._duckdb.IOException as error:
+            raise _compression_problem(error) from None
         assert row is not None
         # TIME has no Parquet/Athena peer that round-trips: keep such columns as text.
         return ["VARCHAR" if c["type"] == "TIME" else c["type"] for c in row[0]]
@@ -165,6 +170,8 @@ class Converter:
             )
             try:
                 return self._typed_copy(reader, destination)
+            except self._duckdb.IOException as error:
+                raise _compression_problem(error) from None
             except self._duckdb.InvalidInputException as error:
                 if "transform error" in str(error) and sample_size != -1:
                     continue  # a later record has another type: infer from every record
@@ -234,6 +241,16 @@ def _identifier(name: str) -> str:
 
 def _first_line(message: str) -> str:
     return message.strip().splitlines()[0].removeprefix("Invalid Input Error: ").strip()
+
+
+def _compression_problem(error: Exception) -> Exception:
+    """A decompression failure is the file's problem; any other I/O error is ours (retried)."""
+    message = str(error)
+    if re.search(r"gzip|compress|inflate|deflate", message, re.IGNORECASE):
+        return FileProblem(
+            "malformed_file", f"The compressed data is corrupt: {_first_line(message).removeprefix('IO Error: ')}."
+        )
+    return error
 
 
 def _converting_column(message: str) -> str | None:

@@ -164,23 +164,35 @@ def sniff_dialect(text: str) -> Dialect:
 
 def _records(text: str, delimiter: str) -> list[list[str]]:
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=delimiter, quotechar='"')
-    rows = [row for row in reader if row]
-    if len(rows) > 1 and not text.endswith(("\n", "\r")):
+    rows: list[list[str]] = []
+    complete = text.endswith(("\n", "\r"))
+    try:
+        rows.extend(row for row in reader if row)
+    except csv.Error:
+        complete = False  # a field too long for the sample: judge by the records before it
+    if len(rows) > 1 and not complete:
         rows = rows[:-1]  # cut by the sample's end
     return rows
 
 
 def _has_header(rows: list[list[str]]) -> bool:
-    """A first row is a header unless it looks like data: some cell of it is a number, date or
-    boolean in a column whose other values are too. A lone row is taken as a header."""
+    """Whether the first row names the columns. It does if one of its cells is text where the
+    column's values are numbers, dates or booleans; it does not if, without that, its cells are
+    values of their columns' kind; when everything is text it is taken as a header, as is a lone row."""
     if len(rows) < 2:
         return True
     first, rest = rows[0], rows[1:200]
+    looks_like_data = False
     for index, cell in enumerate(first):
-        column = [row[index] for row in rest if index < len(row) and row[index] != ""]
-        if column and _value_kind(cell) != "text" and all(_value_kind(value) == _value_kind(cell) for value in column):
-            return False
-    return True
+        kinds = {_value_kind(row[index]) for row in rest if index < len(row) and row[index] != ""}
+        if len(kinds) != 1 or cell == "":
+            continue
+        (column_kind,) = kinds
+        if column_kind != "text" and _value_kind(cell) == "text":
+            return True
+        if column_kind != "text" and _value_kind(cell) == column_kind:
+            looks_like_data = True
+    return not looks_like_data
 
 
 def _value_kind(cell: str) -> str:

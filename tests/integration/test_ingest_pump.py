@@ -7,13 +7,14 @@ from typing import Any
 import pytest
 
 from localplatform.pump import IngestPump
-from localplatform.resources import LocalResources, provision
+from localplatform.resources import LocalResources
 from localplatform.template import load_template, resource_properties
 
 
 @pytest.fixture
-def resources(aws: Any) -> LocalResources:
-    return provision(aws)
+def resources(local_resources: LocalResources, platform_services: Any) -> LocalResources:
+    """The local resources, with the app's services installed on them: the handler ingests."""
+    return local_resources
 
 
 def _pump(aws: Any, resources: LocalResources, handler: Any) -> IngestPump:

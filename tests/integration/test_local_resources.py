@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from localplatform.resources import LocalResources, provision
+from localplatform.resources import LocalResources
 from localplatform.template import Intrinsic, load_template, resource_properties
 
 
 @pytest.fixture
-def provisioned(aws: Any) -> tuple[Any, LocalResources]:
-    return aws, provision(aws)
+def provisioned(aws: Any, local_resources: LocalResources) -> tuple[Any, LocalResources]:
+    return aws, local_resources
 
 
 def test_the_table_has_the_templates_keys_and_indexes(provisioned: tuple[Any, LocalResources]) -> None:

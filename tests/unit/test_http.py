@@ -56,7 +56,7 @@ def probe() -> Iterator[Client]:
     def bad_json() -> Any:
         return app.current_request.json_body
 
-    with Client(app) as test_client:
+    with Client(app, stage_name="local") as test_client:
         yield test_client
 
 

@@ -34,6 +34,6 @@ def test_only_the_failed_message_of_a_batch_is_reported() -> None:
     event["Records"].append(poison)
     event["Records"].append(load_event("sqs_s3_test_event.json")["Records"][0])
 
-    with Client(app) as client:
+    with Client(app, stage_name="local") as client:
         response = client.lambda_.invoke("ingest", event)
     assert response.payload == {"batchItemFailures": [{"itemIdentifier": "poison-1"}]}

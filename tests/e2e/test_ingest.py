@@ -1,0 +1,67 @@
+"""Automatic metadata capture on the running local platform: upload, and the table appears."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from tests.api import HttpApi, sign_up, upload_direct, upload_presigned, wait_settled
+from tests.local_platform import RunningPlatform
+from tests.openapi import assert_conforms
+
+pytestmark = pytest.mark.e2e
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
+
+def test_an_upload_becomes_a_typed_table_without_anyone_asking(running_platform: RunningPlatform) -> None:
+    api = HttpApi(running_platform.api_url)
+    account = sign_up(api)
+    reply = upload_direct(api, account, "Quoted Things.csv", (CORPUS / "quoted.csv").read_bytes())
+    record = wait_settled(api, account, reply.body["file_id"])
+    assert_conforms("GET", "/files/{file_id}", 200, record)
+    assert record["status"] == "READY", record["error"]
+    assert (record["table"], record["row_count"], record["format"]) == ("quoted_things", 3, "csv")
+    assert len(record["sha256"]) == 64
+    tables = api.call("GET", "/tables", token=account.id_token).body
+    assert_conforms("GET", "/tables", 200, tables)
+    assert tables["tables"] == [
+        {"table": "quoted_things", "file_id": record["file_id"], "columns": record["columns"], "row_count": 3}
+    ]
+
+
+def test_a_presigned_gzip_upload_is_read_inside(running_platform: RunningPlatform) -> None:
+    api = HttpApi(running_platform.api_url)
+    account = sign_up(api)
+    file_id = upload_presigned(api, account, "Sales 2024.csv.gz", gzip.compress((CORPUS / "tabs.tsv").read_bytes()))
+    record = wait_settled(api, account, file_id)
+    assert (record["status"], record["format"], record["compression"], record["table"]) == (
+        "READY",
+        "tsv",
+        "gzip",
+        "sales_2024",
+    )
+
+
+def test_a_broken_file_fails_with_the_line_and_stays_downloadable(running_platform: RunningPlatform) -> None:
+    api = HttpApi(running_platform.api_url)
+    account = sign_up(api)
+    reply = upload_direct(api, account, "ragged.csv", (CORPUS / "ragged.csv").read_bytes())
+    record = wait_settled(api, account, reply.body["file_id"])
+    assert record["status"] == "FAILED"
+    assert record["error"] == {"code": "malformed_file", "message": "Line 3: expected 3 fields, found 2."}
+    assert api.call("GET", f"/files/{record['file_id']}/content", token=account.id_token).status == 200
+
+
+def test_one_tenants_tables_never_show_up_for_another(running_platform: RunningPlatform) -> None:
+    api = HttpApi(running_platform.api_url)
+    first, second = sign_up(api), sign_up(api)
+    reply = upload_direct(api, first, "secret.csv", b"a,b\n1,2\n")
+    wait_settled(api, first, reply.body["file_id"])
+    mine = upload_direct(api, second, "secret.csv", b"c\n3\n")
+    assert wait_settled(api, second, mine.body["file_id"])["table"] == "secret"  # names are per tenant
+    assert [t["file_id"] for t in api.call("GET", "/tables", token=second.id_token).body["tables"]] == [
+        mine.body["file_id"]
+    ]

@@ -1,0 +1,49 @@
+"""Ingest as Lambda runs it, in-process: upload through the API, then S3's notifications from
+the ingest queue through the real ingest handler, until the queue is empty."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from chalice.test import Client
+
+from chalicelib.services import Services
+from localplatform.pump import IngestPump
+from tests.api import Account, ChaliceApi, sign_up, upload_direct
+
+
+class Ingestor:
+    """Upload through the API, run the queue dry through the ingest handler, read the record."""
+
+    def __init__(self, services: Services, client: Client, app: Any) -> None:
+        self.services = services
+        self.api = ChaliceApi(client)
+        self.account: Account = sign_up(self.api)
+        sqs = services.clients.client("sqs")
+        queue = sqs.get_queue_url(QueueName=services.settings.ingest_queue_name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.pump = IngestPump(
+            sqs, queue, arn, app.handler_map["ingest"], region="us-east-1", wait_seconds=0, retry_delay_seconds=0
+        )
+
+    def drain(self) -> None:
+        while self.pump.poll_once():
+            pass
+
+    def upload(self, name: str, data: bytes) -> dict[str, Any]:
+        reply = upload_direct(self.api, self.account, name, data, "application/octet-stream")
+        assert reply.status == 201, reply
+        self.drain()
+        return self.record(reply.body["file_id"])
+
+    def record(self, file_id: str) -> dict[str, Any]:
+        reply = self.api.call("GET", f"/files/{file_id}", token=self.account.id_token)
+        assert reply.status == 200, reply
+        return reply.body
+
+    def rows(self, record: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """What the table holds, read from the local engine's copy of the curated Parquet."""
+        folder = Path(self.services.settings.warehouse_dir or "") / self.account.tenant_id / record["file_id"]
+        return duckdb.read_parquet(f"{folder}/*.parquet").fetchall()

@@ -1,0 +1,340 @@
+"""Ingest under real delivery: duplicates, both multipart events, late and dead attempts, the
+queue's last delivery, deletes racing ingest, objects uploaded around the API, table names."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from chalice.test import Client
+
+from chalicelib.catalog import LocalCatalog
+from chalicelib.files.objects import curated_prefix, raw_key
+from chalicelib.files.records import IngestClaim
+from chalicelib.ids import new_id
+from chalicelib.ingest.events import object_created_records
+from chalicelib.ingest.pipeline import Ingest
+from chalicelib.services import Services, install
+from chalicelib.settings import MIB
+from tests.api import upload_direct
+from tests.ingestor import Ingestor
+
+CSV = b"region,amount\nnorth,1.5\nsouth,2\n"
+BUCKET = "sdp-local-data"
+TABLE = "sdp-local"
+
+
+def _messages(ingestor: Ingestor) -> list[dict[str, Any]]:
+    """Take every message off the ingest queue without handling it (to deliver by hand)."""
+    sqs = ingestor.services.clients.client("sqs")
+    url = sqs.get_queue_url(QueueName=ingestor.services.settings.ingest_queue_name)["QueueUrl"]
+    taken: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages"):
+        taken += batch
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)]
+        )
+    return [m for m in taken if object_created_records(m["Body"])]
+
+
+def _deliver(app: Any, messages: list[dict[str, Any]], receive_count: int = 1) -> dict[str, Any]:
+    """Invoke the ingest handler with these messages, as Lambda's event source would."""
+    records = [
+        {
+            "messageId": f"{m['MessageId']}-{receive_count}",
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": {"ApproximateReceiveCount": str(receive_count)},
+            "messageAttributes": {},
+            "md5OfBody": m["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:sdp-local-ingest",
+            "awsRegion": "us-east-1",
+        }
+        for m in messages
+    ]
+    with Client(app, stage_name="local") as client:
+        return client.lambda_.invoke("ingest", {"Records": records}).payload
+
+
+def _file_items(ingestor: Ingestor, prefix: str) -> list[dict[str, Any]]:
+    return ingestor.services.clients.dynamodb.query(
+        TableName=TABLE,
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :sk)",
+        ExpressionAttributeValues={":pk": {"S": f"TENANT#{ingestor.account.tenant_id}"}, ":sk": {"S": prefix}},
+        ConsistentRead=True,
+    )["Items"]
+
+
+def _warehouse(ingestor: Ingestor) -> list[str]:
+    folder = Path(ingestor.services.settings.warehouse_dir or "") / ingestor.account.tenant_id
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) if folder.exists() else []
+
+
+def _start(ingestor: Ingestor, name: str, data: bytes) -> str:
+    reply = upload_direct(ingestor.api, ingestor.account, name, data, "text/csv")
+    assert reply.status == 201
+    return reply.body["file_id"]
+
+
+def test_the_same_event_twice_gives_one_record_and_one_table(ingestor: Ingestor, app: Any) -> None:
+    file_id = _start(ingestor, "sales.csv", CSV)
+    [message] = _messages(ingestor)
+    assert _deliver(app, [message]) == {"batchItemFailures": []}
+    first = ingestor.record(file_id)
+    assert _deliver(app, [message, message]) == {"batchItemFailures": []}
+
+    assert ingestor.record(file_id) == first
+    assert first["status"] == "READY"
+    assert len(_file_items(ingestor, "FILE#")) == 1
+    assert [item["name"]["S"] for item in _file_items(ingestor, "TABLE#")] == ["sales"]
+    assert _warehouse(ingestor) == [file_id]
+
+
+def test_both_events_of_a_multipart_upload_give_one_record_and_one_table(
+    platform_services: Services, client: Client, app: Any
+) -> None:
+    settings = platform_services.settings.model_copy(
+        update={"multipart_threshold_bytes": MIB, "multipart_part_bytes": 5 * MIB}
+    )
+    install(Services(settings, platform_services.clients))
+    ingestor = Ingestor(platform_services, client, app)
+    data = b"id,text\n" + b"".join(b"%d,%s\n" % (n, b"x" * 90) for n in range(70_000))
+    started = ingestor.api.call(
+        "POST", "/uploads", json_body={"name": "big.csv", "size": len(data)}, token=ingestor.account.id_token
+    ).body
+    upload = started["upload"]
+    parts = []
+    for part in upload["parts"]:
+        offset = (part["part_number"] - 1) * upload["part_size"]
+        response = requests.put(part["url"], data=data[offset : offset + upload["part_size"]], timeout=60)
+        parts.append({"part_number": part["part_number"], "etag": response.headers["ETag"]})
+    completed = ingestor.api.call(
+        "POST", f"/uploads/{started['file_id']}/complete", json_body={"parts": parts}, token=ingestor.account.id_token
+    )
+    assert completed.status == 200
+
+    messages = _messages(ingestor)
+    assert len(messages) == 2  # S3 (moto too) notifies a completed multipart upload twice
+    _deliver(app, messages)
+    record = ingestor.record(started["file_id"])
+    assert (record["status"], record["row_count"], record["size"]) == ("READY", 70_000, len(data))
+    assert len(_file_items(ingestor, "FILE#")) == 1
+    assert len(_file_items(ingestor, "TABLE#")) == 1
+
+
+def test_a_late_duplicate_of_an_older_version_changes_nothing(ingestor: Ingestor, app: Any) -> None:
+    file_id = _start(ingestor, "sales.csv", CSV)
+    [old] = _messages(ingestor)
+    s3 = ingestor.services.clients.s3
+    s3.put_object(Bucket=BUCKET, Key=raw_key(ingestor.account.tenant_id, file_id), Body=b"region,amount,extra\na,1,x\n")
+    [new] = _messages(ingestor)
+    _deliver(app, [new])
+    after_new = ingestor.record(file_id)
+    _deliver(app, [old])  # the notification of the first version arrives last
+
+    assert ingestor.record(file_id) == after_new
+    assert (after_new["row_count"], [c["name"] for c in after_new["columns"]]) == (1, ["region", "amount", "extra"])
+
+
+def test_an_attempt_that_died_mid_file_is_taken_over_once_its_lease_ran_out(ingestor: Ingestor, app: Any) -> None:
+    file_id = _start(ingestor, "sales.csv", CSV)
+    [message] = _messages(ingestor)
+    records = ingestor.services.records
+    record = records.get(ingestor.account.tenant_id, file_id)
+    assert record is not None
+    etag = ingestor.services.objects.head(raw_key(ingestor.account.tenant_id, file_id)).etag  # type: ignore[union-attr]
+
+    live = IngestClaim(etag=etag, token="other-attempt", lease_until=int(time.time()) + 600, final=False)
+    assert records.claim(record, live, record.size) is not None
+    _deliver(app, [message], receive_count=2)
+    assert ingestor.record(file_id)["status"] == "PROCESSING"  # someone holds it: left alone
+
+    held = records.get(ingestor.account.tenant_id, file_id)
+    assert held is not None
+    assert records.claim(replace(held, ingest=None), replace(live, token="x"), held.size) is None
+    dead = replace(live, token="dead-attempt", lease_until=int(time.time()) - 1)
+    ingestor.services.clients.dynamodb.update_item(
+        TableName=TABLE,
+        Key={"PK": {"S": f"TENANT#{ingestor.account.tenant_id}"}, "SK": {"S": f"FILE#{file_id}"}},
+        UpdateExpression="SET ingest.lease_until = :past",
+        ExpressionAttributeValues={":past": {"N": str(dead.lease_until)}},
+    )
+    _deliver(app, [message], receive_count=3)
+    assert ingestor.record(file_id)["status"] == "READY"
+
+
+def test_the_last_delivery_of_a_failing_file_ends_failed_and_dead_lettered(
+    platform_services: Services, client: Client, app: Any, logs: list[dict[str, Any]]
+) -> None:
+    broken = platform_services.settings.model_copy(update={"scratch_dir": "/nonexistent/scratch"})
+    install(Services(broken, platform_services.clients))
+    ingestor = Ingestor(platform_services, client, app)
+    file_id = _start(ingestor, "sales.csv", CSV)
+    ingestor.drain()  # five deliveries, each failing; SQS then moves the message on
+
+    record = ingestor.record(file_id)
+    assert record["status"] == "FAILED"
+    assert record["error"]["code"] == "ingest_failed"
+    assert [e["receive_count"] for e in logs if e["message"] == "message failed"] == [1, 2, 3, 4, 5]
+    sqs = platform_services.clients.client("sqs")
+    dlq = sqs.get_queue_url(QueueName=platform_services.settings.ingest_dlq_name)["QueueUrl"]
+    dead = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
+    assert any(file_id in message["Body"] for message in dead)
+
+
+def test_a_last_delivery_that_died_shows_failed_once_its_lease_ran_out(ingestor: Ingestor) -> None:
+    file_id = _start(ingestor, "sales.csv", CSV)
+    _messages(ingestor)  # never handled
+    records = ingestor.services.records
+    record = records.get(ingestor.account.tenant_id, file_id)
+    assert record is not None
+    final = IngestClaim(etag="e", token="t", lease_until=int(time.time()) - 1, final=True)
+    assert records.claim(record, final, record.size) is not None
+    shown = ingestor.record(file_id)
+    assert (shown["status"], shown["error"]["code"]) == ("FAILED", "ingest_failed")
+
+
+def test_a_file_deleted_before_its_ingest_is_not_resurrected(ingestor: Ingestor, app: Any) -> None:
+    file_id = _start(ingestor, "sales.csv", CSV)
+    [message] = _messages(ingestor)
+    assert ingestor.api.call("DELETE", f"/files/{file_id}", token=ingestor.account.id_token).status == 204
+    assert _deliver(app, [message]) == {"batchItemFailures": []}
+    assert _file_items(ingestor, "FILE#") == []
+    assert _file_items(ingestor, "TABLE#") == []
+    assert _warehouse(ingestor) == []
+
+
+class _DeletedWhileRegistering(LocalCatalog):
+    """The local catalog, but the file is deleted the moment its table is registered."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(services.objects, Path(services.settings.warehouse_dir or ""))
+        self._records = services.records
+
+    def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any]) -> None:
+        super().register(tenant_id, name, file_id, columns)
+        self._records.mark_deleting(tenant_id, file_id)
+
+
+def test_a_file_deleted_while_being_ingested_is_cleaned_up_by_the_ingest(
+    platform_services: Services, ingestor: Ingestor, app: Any
+) -> None:
+    file_id = _start(ingestor, "sales.csv", CSV)
+    [message] = _messages(ingestor)
+    ingest = Ingest(
+        platform_services.records,
+        platform_services.objects,
+        _DeletedWhileRegistering(platform_services),
+        platform_services.settings,
+    )
+    [created] = object_created_records(message["Body"])
+    ingest.object_created(created, receive_count=1)
+
+    assert _file_items(ingestor, "TABLE#") == []
+    assert _warehouse(ingestor) == []
+    assert platform_services.objects.keys(curated_prefix(ingestor.account.tenant_id, file_id)) == []
+    assert platform_services.records.get(ingestor.account.tenant_id, file_id).status.value == "PROCESSING"  # type: ignore[union-attr]
+
+
+def test_an_object_uploaded_around_the_api_is_recorded_and_ingested(ingestor: Ingestor) -> None:
+    file_id = new_id()
+    key = raw_key(ingestor.account.tenant_id, file_id)
+    ingestor.services.clients.s3.put_object(Bucket=BUCKET, Key=key, Body=CSV, ContentType="text/csv")
+    ingestor.drain()
+    record = ingestor.record(file_id)
+    assert (record["status"], record["name"], record["owner_id"], record["size"]) == ("READY", file_id, "", len(CSV))
+    tenant = ingestor.services.clients.dynamodb.get_item(
+        TableName=TABLE, Key={"PK": {"S": f"TENANT#{ingestor.account.tenant_id}"}, "SK": {"S": "TENANT"}}
+    )["Item"]
+    assert (tenant["bytes_used"]["N"], tenant["file_count"]["N"]) == (str(len(CSV)), "1")
+
+
+def test_an_empty_object_uploaded_around_the_api_fails_as_empty(ingestor: Ingestor) -> None:
+    file_id = new_id()
+    ingestor.services.clients.s3.put_object(Bucket=BUCKET, Key=raw_key(ingestor.account.tenant_id, file_id), Body=b"")
+    ingestor.drain()
+    record = ingestor.record(file_id)
+    assert (record["status"], record["error"]["code"]) == ("FAILED", "empty_file")
+
+
+def test_objects_of_no_tenant_and_other_keys_are_skipped(ingestor: Ingestor, logs: list[dict[str, Any]]) -> None:
+    s3 = ingestor.services.clients.s3
+    s3.put_object(Bucket=BUCKET, Key=f"tenants/NOSUCHTENANT/raw/{new_id()}", Body=CSV)
+    s3.put_object(Bucket=BUCKET, Key=f"tenants/{ingestor.account.tenant_id}/curated/x/part-0.parquet", Body=b"PAR1")
+    s3.put_object(Bucket=BUCKET, Key=f"tenants/{ingestor.account.tenant_id}/raw/../../escape", Body=CSV)
+    ingestor.drain()
+    assert _file_items(ingestor, "FILE#") == []
+    skipped = [e["message"] for e in logs if "skipped" in e["message"]]
+    assert skipped.count("not a raw upload: skipped") == 2
+    assert "object of no known tenant: skipped" in skipped
+
+
+def test_a_new_version_of_a_ready_file_replaces_its_table_under_the_same_name(ingestor: Ingestor) -> None:
+    file_id = _start(ingestor, "sales.csv", CSV)
+    ingestor.drain()
+    assert ingestor.record(file_id)["table"] == "sales"
+    ingestor.services.clients.s3.put_object(
+        Bucket=BUCKET,
+        Key=raw_key(ingestor.account.tenant_id, file_id),
+        Body=b"region,amount,year\na,1,2024\nb,2,2025\nc,3,2026\n",
+    )
+    ingestor.drain()
+    record = ingestor.record(file_id)
+    assert (record["table"], record["row_count"], len(record["columns"])) == ("sales", 3, 3)
+    tables = ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body["tables"]
+    assert [(t["table"], t["row_count"]) for t in tables] == [("sales", 3)]
+
+    ingestor.services.clients.s3.put_object(
+        Bucket=BUCKET, Key=raw_key(ingestor.account.tenant_id, file_id), Body=b"a,b\n1\n"
+    )
+    ingestor.drain()
+    record = ingestor.record(file_id)
+    assert (record["status"], record["table"]) == ("FAILED", None)
+    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {"tables": []}
+    assert _warehouse(ingestor) == []
+
+
+def test_table_names_stay_unique_when_files_of_one_name_are_ingested_at_once(ingestor: Ingestor, app: Any) -> None:
+    for _ in range(6):
+        _start(ingestor, "Sales 2024.csv", CSV)
+    messages = _messages(ingestor)
+    threads = [threading.Thread(target=_deliver, args=(app, [message])) for message in messages]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    tables = ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body["tables"]
+    assert sorted(t["table"] for t in tables) == sorted(["sales_2024", *(f"sales_2024_{n}" for n in range(2, 7))])
+    records = ingestor.api.call("GET", "/files", token=ingestor.account.id_token).body["files"]
+    assert sorted(r["table"] for r in records) == sorted(t["table"] for t in tables)
+
+
+def test_deleting_a_ready_file_leaves_no_table_behind(ingestor: Ingestor) -> None:
+    file_id = _start(ingestor, "sales.csv", CSV)
+    ingestor.drain()
+    assert _warehouse(ingestor) == [file_id]
+    assert ingestor.api.call("DELETE", f"/files/{file_id}", token=ingestor.account.id_token).status == 204
+    assert _file_items(ingestor, "TABLE#") == []
+    assert _warehouse(ingestor) == []
+    assert ingestor.services.objects.keys(f"tenants/{ingestor.account.tenant_id}/") == []
+    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {"tables": []}
+
+
+def test_ingest_is_measured_by_format(
+    ingestor: Ingestor, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    _start(ingestor, "sales.csv", CSV)
+    ingestor.drain()
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"FilesIngested"' in line]
+    [emf] = documents
+    assert emf["format"] == "csv"
+    names = {metric["Name"] for metric in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert names == {"FilesIngested", "IngestDuration", "IngestBytes", "IngestRows", "UploadToReady"}
