@@ -9,12 +9,14 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
 from chalicelib.files.objects import ObjectStore, curated_prefix
-from chalicelib.ingest.convert import Column
+
+if TYPE_CHECKING:  # only ingest registers tables; the API function need not load it
+    from chalicelib.ingest.convert import Column
 
 
 class Catalog(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chalicelib.auth.cognito import CognitoUsers
 from chalicelib.aws.clients import AwsClients
@@ -12,10 +13,12 @@ from chalicelib.catalog import Catalog, GlueCatalog, LocalCatalog
 from chalicelib.files.objects import ObjectStore
 from chalicelib.files.service import Files
 from chalicelib.files.store import FileStore, Quota
-from chalicelib.ingest.pipeline import Ingest
 from chalicelib.pagination import Tokens
 from chalicelib.settings import Settings, get_settings
 from chalicelib.tenancy.store import TenantStore
+
+if TYPE_CHECKING:
+    from chalicelib.ingest.pipeline import Ingest
 
 
 class Services:
@@ -55,6 +58,9 @@ class Services:
 
     @cached_property
     def ingest(self) -> Ingest:
+        # Loaded on first use: the API function never ingests and starts faster without it.
+        from chalicelib.ingest.pipeline import Ingest
+
         return Ingest(self.records, self.objects, self.catalog, self.settings)
 
     @cached_property

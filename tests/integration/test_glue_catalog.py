@@ -1,0 +1,101 @@
+"""In AWS the catalog is Glue: a database per tenant, an external Parquet table per READY file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from chalicelib.catalog import GlueCatalog
+from chalicelib.services import Services, install
+from tests.ingestor import Ingestor
+
+
+@pytest.fixture
+def glue_ingestor(platform_services: Services, client: Client, app: Any) -> Ingestor:
+    """The platform as deployed: no local warehouse, so tables go to Glue (moto's)."""
+    deployed = platform_services.settings.model_copy(
+        update={"stage": "dev", "warehouse_dir": None, "auto_confirm_signup": True}
+    )
+    services = Services(deployed, platform_services.clients)
+    install(services)
+    assert isinstance(services.catalog, GlueCatalog)
+    return Ingestor(services, client, app)
+
+
+def test_a_ready_file_is_an_external_parquet_table_in_its_tenants_database(glue_ingestor: Ingestor) -> None:
+    record = glue_ingestor.upload(
+        "Sales 2024.csv", b"region,amount,day,tags\nnorth,1.5,2024-01-01,a\nsouth,2,2024-01-02,b\n"
+    )
+    assert record["status"] == "READY", record["error"]
+    glue = glue_ingestor.services.clients.glue
+    database = f"sdp_dev_{glue_ingestor.account.tenant_id.lower()}"
+    table = glue.get_table(DatabaseName=database, Name="sales_2024")["Table"]
+
+    descriptor = table["StorageDescriptor"]
+    assert [(c["Name"], c["Type"]) for c in descriptor["Columns"]] == [
+        ("region", "string"),
+        ("amount", "double"),
+        ("day", "date"),
+        ("tags", "string"),
+    ]
+    assert descriptor["Location"] == (
+        f"s3://sdp-local-data/tenants/{glue_ingestor.account.tenant_id}/curated/{record['file_id']}/"
+    )
+    assert descriptor["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
+    assert table["TableType"] == "EXTERNAL_TABLE"
+    assert table["Parameters"]["classification"] == "parquet"
+
+
+def test_each_tenant_has_its_own_database_and_deleting_drops_the_table(
+    glue_ingestor: Ingestor, platform_services: Services, client: Client, app: Any
+) -> None:
+    first = glue_ingestor.upload("a.csv", b"x\n1\n")
+    other = Ingestor(glue_ingestor.services, client, app)
+    other.upload("b.csv", b"y\n2\n")
+    glue = glue_ingestor.services.clients.glue
+    databases = {d["Name"] for d in glue.get_databases()["DatabaseList"]}
+    assert {
+        f"sdp_dev_{glue_ingestor.account.tenant_id.lower()}",
+        f"sdp_dev_{other.account.tenant_id.lower()}",
+    } <= databases
+
+    own = f"sdp_dev_{glue_ingestor.account.tenant_id.lower()}"
+    assert [t["Name"] for t in glue.get_tables(DatabaseName=own)["TableList"]] == ["a"]
+    assert (
+        glue_ingestor.api.call("DELETE", f"/files/{first['file_id']}", token=glue_ingestor.account.id_token).status
+        == 204
+    )
+    assert glue.get_tables(DatabaseName=own)["TableList"] == []
+    assert [
+        t["Name"] for t in glue.get_tables(DatabaseName=f"sdp_dev_{other.account.tenant_id.lower()}")["TableList"]
+    ] == ["b"]
+
+
+def test_nested_types_are_declared_in_hive_terms(glue_ingestor: Ingestor) -> None:
+    record = glue_ingestor.upload(
+        "events.jsonl", b'{"id": 1, "user": {"name": "ann", "tags": ["a"]}, "at": "2024-01-01T10:00:00"}\n'
+    )
+    glue = glue_ingestor.services.clients.glue
+    table = glue.get_table(DatabaseName=f"sdp_dev_{glue_ingestor.account.tenant_id.lower()}", Name=record["table"])[
+        "Table"
+    ]
+    assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [
+        ("id", "bigint"),
+        ("user", "struct<name:string,tags:array<string>>"),
+        ("at", "timestamp"),
+    ]
+
+
+def test_registering_again_updates_the_table(glue_ingestor: Ingestor) -> None:
+    record = glue_ingestor.upload("s.csv", b"a\n1\n")
+    glue_ingestor.services.clients.s3.put_object(
+        Bucket="sdp-local-data",
+        Key=f"tenants/{glue_ingestor.account.tenant_id}/raw/{record['file_id']}",
+        Body=b"a,b\n1,2\n",
+    )
+    glue_ingestor.drain()
+    glue = glue_ingestor.services.clients.glue
+    table = glue.get_table(DatabaseName=f"sdp_dev_{glue_ingestor.account.tenant_id.lower()}", Name="s")["Table"]
+    assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == ["a", "b"]
