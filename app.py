@@ -7,6 +7,7 @@ from chalicelib.observability import SERVICE
 from chalicelib.routes.auth import bp as auth
 from chalicelib.routes.files import bp as files
 from chalicelib.routes.health import bp as health
+from chalicelib.routes.queries import bp as queries
 from chalicelib.routes.tenant import bp as tenant
 from chalicelib.routes.uploads import bp as uploads
 
@@ -17,4 +18,5 @@ app.register_blueprint(auth)
 app.register_blueprint(tenant)
 app.register_blueprint(files)
 app.register_blueprint(uploads)
+app.register_blueprint(queries)
 app.register_blueprint(ingest)

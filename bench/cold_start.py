@@ -25,6 +25,7 @@ SETTINGS = {
     "SDP_USER_POOL_ID": "us-east-1_example",
     "SDP_USER_POOL_CLIENT_ID": "exampleclient",
     "SDP_JWKS_URL": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example/.well-known/jwks.json",
+    "SDP_RESULTS_BUCKET": "sdp-dev-results",
     "SDP_PAGINATION_SECRET_ID": "sdp-dev-pagination",
     "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_METRICS_DISABLED": "true",

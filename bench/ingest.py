@@ -27,26 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-MIB = 1024 * 1024
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-GENERATE = """
-import duckdb, sys
-rows = int(sys.argv[2])
-duckdb.sql("SET enable_progress_bar = false")
-duckdb.sql(f'''
-COPY (
-  SELECT i AS id,
-         TIMESTAMP '2024-01-01' + INTERVAL (i % 86400000) SECOND AS event_time,
-         DATE '2020-01-01' + (i % 2000)::INTEGER AS day,
-         round((i * 7919 % 1000003) / 100.0, 2) AS amount,
-         i % 97 AS quantity,
-         ['north', 'south', 'east', 'west'][1 + i % 4] AS region,
-         CASE WHEN i % 5 = 0 THEN 'with, a comma' ELSE 'plain note ' || (i % 1000)::VARCHAR END AS note,
-         i % 2 = 0 AS flag
-  FROM range({rows}) t(i)
-) TO '{sys.argv[1]}' (HEADER, DELIMITER ',')''')
-"""
+from bench.data import MIB, ROOT, generate_events_csv
 
 SHA256SUM = ["sha256sum", "{source}"]
 
@@ -107,8 +90,7 @@ def main() -> None:
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     with tempfile.TemporaryDirectory(prefix="sdp-bench-") as folder:
         source = Path(folder) / "events.csv"
-        rows = size_mib * MIB // 75  # about 75 bytes a row
-        run([sys.executable, "-c", GENERATE, str(source), str(rows)])
+        rows = generate_events_csv(source, size_mib)
         actual = source.stat().st_size
         # Into the page cache, as it is for every variant after. Output discarded: a child's peak
         # RSS starts at its parent's (Linux), so the parent must stay small.

@@ -6,6 +6,7 @@
 | TENANT#{t}    | MEMBER#{user}   | a member: e-mail, role |
 | TENANT#{t}    | FILE#{file}     | a file record (file ids sort by time: newest last) |
 | TENANT#{t}    | TABLE#{name}    | a table name taken by a file (unique per tenant) |
+| TENANT#{t}    | QUERY#{user}#{q}| a query job (a user reads only their own: the key says whose) |
 | USER#{user}   | MEMBERSHIP      | the user's one membership: tenant, role |
 
 Every tenant item lives under `TENANT#{t}`, the partition the tenant-scoped IAM role may touch.
@@ -40,6 +41,16 @@ def table(tenant_id: str, name: str) -> Key:
     return {"PK": tenant_partition(tenant_id), "SK": f"{TABLE_PREFIX}{name}"}
 
 
+def query(tenant_id: str, user_id: str, query_id: str) -> Key:
+    return {"PK": tenant_partition(tenant_id), "SK": f"{queries_of(user_id)}{query_id}"}
+
+
+def queries_of(user_id: str) -> str:
+    """The sort-key prefix of one user's queries."""
+    return f"{QUERY_PREFIX}{user_id}#"
+
+
 MEMBER_PREFIX = "MEMBER#"
 FILE_PREFIX = "FILE#"
 TABLE_PREFIX = "TABLE#"
+QUERY_PREFIX = "QUERY#"

@@ -11,10 +11,13 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Callable
+from typing import TypeVar
 
 from chalicelib.errors import BadRequest
 
 _MAC_BYTES = 16
+T = TypeVar("T")
 
 
 class InvalidToken(BadRequest):
@@ -44,17 +47,25 @@ class Tokens:
             raise InvalidToken()
         return position
 
+    def paged(
+        self, tenant_id: str, collection: str, token: str | None, fetch: Callable[[str | None], tuple[T, str | None]]
+    ) -> tuple[T, str | None]:
+        """One page of `collection`: `fetch(position)` gives the page and where the next starts (None
+        after the last); the page and the token for the next."""
+        page, following = fetch(self.position(tenant_id, collection, token))
+        return page, self.issue(tenant_id, collection, following) if following is not None else None
+
     def _mac(self, tenant_id: str, collection: str, payload: str) -> bytes:
         message = "\x1f".join((tenant_id, collection, payload)).encode()
         return hmac.new(self._key, message, hashlib.sha256).digest()[:_MAC_BYTES]
 
 
-def limit_of(raw: str | None, default: int = 100, maximum: int = 1000) -> int:
-    """The `limit` query parameter: 1 to `maximum`, `default` when absent."""
+def limit_of(raw: str | None, default: int = 100, maximum: int = 1000, *, minimum: int = 1, name: str = "limit") -> int:
+    """A whole-number query parameter (`limit` by default): `minimum` to `maximum`, `default` when absent."""
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise BadRequest("invalid_request", f"limit: give a whole number from 1 to {maximum}.")
+    if not raw.isascii() or not raw.isdigit() or not minimum <= int(raw) <= maximum:
+        raise BadRequest("invalid_request", f"{name}: give a whole number from {minimum} to {maximum}.")
     return int(raw)
 
 

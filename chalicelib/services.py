@@ -14,11 +14,14 @@ from chalicelib.files.objects import ObjectStore
 from chalicelib.files.service import Files
 from chalicelib.files.store import FileStore, Quota
 from chalicelib.pagination import Tokens
+from chalicelib.queries.store import QueryStore
 from chalicelib.settings import Settings, get_settings
 from chalicelib.tenancy.store import TenantStore
 
 if TYPE_CHECKING:
     from chalicelib.ingest.pipeline import Ingest
+    from chalicelib.queries.engine import Engine
+    from chalicelib.queries.service import Queries
 
 
 class Services:
@@ -55,6 +58,50 @@ class Services:
     @cached_property
     def files(self) -> Files:
         return Files(self.records, self.objects, self.catalog, self.settings)
+
+    @cached_property
+    def results(self) -> ObjectStore:
+        """The bucket query results are written to."""
+        return ObjectStore(self.clients.s3, self.settings.results_bucket)
+
+    @cached_property
+    def queries(self) -> Queries:
+        # Loaded on first use: the SQL guard brings sqlglot (~85 ms), needed only for queries.
+        from chalicelib.queries.service import Queries
+
+        return Queries(
+            QueryStore(self.clients.dynamodb, self.settings.table_name),
+            self.records,
+            self.engine,
+            database_prefix=self.settings.glue_database_prefix,
+            max_running=self.settings.max_running_queries,
+            retention_seconds=self.settings.query_retention_days * 86_400,
+            timeout_seconds=self.settings.query_timeout_seconds,
+        )
+
+    @cached_property
+    def engine(self) -> Engine:
+        """Athena in AWS; locally DuckDB over the local warehouse (moto runs no SQL)."""
+        settings = self.settings
+        if settings.warehouse_dir is not None:
+            from chalicelib.queries.local import LocalEngine, QueryLimits
+
+            limits = QueryLimits(
+                memory=settings.query_memory_limit,
+                timeout_seconds=settings.query_timeout_seconds,
+                scan_cutoff_bytes=settings.query_scan_cutoff_bytes,
+            )
+            return LocalEngine(Path(settings.warehouse_dir), self.results, settings.results_bucket, limits)
+        from chalicelib.queries.athena import AthenaEngine
+
+        return AthenaEngine(
+            self.clients.athena,
+            workgroup=settings.athena_workgroup,
+            results_bucket=settings.results_bucket,
+            database_prefix=settings.glue_database_prefix,
+            kms_key_arn=settings.data_key_arn,
+            namespace=f"sdp-{settings.stage}",
+        )
 
     @cached_property
     def ingest(self) -> Ingest:

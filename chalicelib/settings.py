@@ -72,6 +72,18 @@ class Settings(BaseSettings):
     # Locally, the query engine's registry of tables (required in the local stage).
     warehouse_dir: str | None = Field(default=None, validate_default=True)
 
+    # Queries. In AWS: Athena's workgroup and the KMS key its results are encrypted with.
+    results_bucket: str = Field(min_length=3)
+    athena_workgroup: str = Field(default="primary", min_length=1)
+    data_key_arn: str | None = None
+    max_running_queries: int = Field(default=10, ge=1)
+    query_timeout_seconds: int = Field(default=600, ge=1)
+    # Locally; in AWS the workgroup's BytesScannedCutoffPerQuery (a template parameter) holds it.
+    query_scan_cutoff_bytes: int = Field(default=10 * GIB, gt=0)
+    query_memory_limit: str = Field(default="1GB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")
+    # How long an ended query and its results are kept: the results bucket's lifecycle.
+    query_retention_days: int = Field(default=7, ge=1)
+
     # Each tenant's default quota; a tenant item's quota_bytes / quota_files override it.
     quota_bytes: int = Field(default=50 * GIB, gt=0)
     quota_files: int = Field(default=10_000, gt=0)

@@ -25,6 +25,7 @@ class LocalResources:
 
     table: str
     data_bucket: str
+    results_bucket: str
     ingest_queue: LocalQueue
     ingest_dlq: LocalQueue
     user_pool_id: str
@@ -38,6 +39,7 @@ class LocalResources:
             "SDP_STAGE": STAGE,
             "SDP_TABLE_NAME": self.table,
             "SDP_DATA_BUCKET": self.data_bucket,
+            "SDP_RESULTS_BUCKET": self.results_bucket,
             "SDP_INGEST_QUEUE_NAME": self.ingest_queue.name,
             "SDP_INGEST_DLQ_NAME": self.ingest_dlq.name,
             "SDP_USER_POOL_ID": self.user_pool_id,
@@ -57,11 +59,13 @@ def provision(session: Any) -> LocalResources:
     queues = _create_queues(session.client("sqs"), template, kms_key_id)
     table = _create_table(session.client("dynamodb"), template)
     bucket = _create_bucket(session.client("s3"), template, kms_key_id, queues["IngestQueue"].arn)
+    results_bucket = _create_results_bucket(session.client("s3"), template, kms_key_id)
     pool_id, client_id = _create_user_pool(session.client("cognito-idp"), template)
     secret_id = _create_secret(session.client("secretsmanager"), template, kms_key_id)
     return LocalResources(
         table=table,
         data_bucket=bucket,
+        results_bucket=results_bucket,
         ingest_queue=queues["IngestQueue"],
         ingest_dlq=queues["IngestDeadLetterQueue"],
         user_pool_id=pool_id,
@@ -124,17 +128,7 @@ def _create_bucket(s3: Any, template: dict[str, Any], kms_key_id: str, queue_arn
             "Rules": [_lifecycle_rule(rule) for rule in properties["LifecycleConfiguration"]["Rules"]]
         },
     )
-    s3.put_bucket_encryption(
-        Bucket=name,
-        ServerSideEncryptionConfiguration={
-            "Rules": [
-                {
-                    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key_id},
-                    "BucketKeyEnabled": True,
-                }
-            ]
-        },
-    )
+    _encrypt(s3, name, kms_key_id)
     s3.put_bucket_notification_configuration(
         Bucket=name,
         NotificationConfiguration={
@@ -145,6 +139,29 @@ def _create_bucket(s3: Any, template: dict[str, Any], kms_key_id: str, queue_arn
         },
     )
     return name
+
+
+def _create_results_bucket(s3: Any, template: dict[str, Any], kms_key_id: str) -> str:
+    properties = resource_properties(template, "ResultsBucket")
+    name = f"sdp-{STAGE}-results"
+    s3.create_bucket(Bucket=name)
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=properties["PublicAccessBlockConfiguration"])
+    _encrypt(s3, name, kms_key_id)
+    return name
+
+
+def _encrypt(s3: Any, bucket: str, kms_key_id: str) -> None:
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key_id},
+                    "BucketKeyEnabled": True,
+                }
+            ]
+        },
+    )
 
 
 def _cors_rule(rule: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,8 @@ class Reply:
 
 
 class Api(Protocol):
+    def ingest_pending(self) -> None: ...
+
     def call(
         self,
         method: str,
@@ -57,9 +59,15 @@ class _Transport(ABC):
     """Encodes a call once; subclasses send it.
 
     `aws_client(service)`, where the test can reach the platform's AWS (moto), looks behind the API.
+    `ingest_pending()` runs ingest for what was uploaded, where nothing else does (in-process).
     """
 
     aws_client: Any = None
+    run_ingest: Any = None  # in-process only; the local platform's pump ingests by itself
+
+    def ingest_pending(self) -> None:
+        if self.run_ingest is not None:
+            self.run_ingest()
 
     def call(
         self,
@@ -190,6 +198,47 @@ def upload_presigned(api: Api, account: Account, name: str, data: bytes) -> str:
     return started.body["file_id"]
 
 
+def ingested_table(api: Api, account: Account, name: str, data: bytes) -> dict[str, Any]:
+    """Upload a file and wait until it is a table; its record."""
+    reply = upload_direct(api, account, name, data, "text/csv")
+    assert reply.status == 201, reply
+    record = wait_settled(api, account, reply.body["file_id"])
+    assert record["status"] == "READY", record
+    return record
+
+
+def run_query(api: Api, account: Account, sql: str, max_rows: int = 1000) -> dict[str, Any]:
+    """Submit SQL and wait for it to end; the query with its first page of rows. A 429 (the tenant
+    runs as many queries as it may) is retried after a pause, as a client should."""
+    import time
+
+    pause = 0.1
+    while (submitted := api.call("POST", "/queries", json_body={"sql": sql}, token=account.id_token)).status == 429:
+        time.sleep(pause)
+        pause = min(pause * 2, 2.0)
+    assert submitted.status == 202, submitted
+    deadline = time.monotonic() + 60
+    while True:
+        path = f"/queries/{submitted.body['query_id']}?wait=5&max_rows={max_rows}"
+        record = api.call("GET", path, token=account.id_token).body
+        if record["status"] not in ("QUEUED", "RUNNING") or time.monotonic() > deadline:
+            return record
+
+
+def all_rows(api: Api, account: Account, query: dict[str, Any], max_rows: int = 1000) -> list[list[Any]]:
+    """Every row of a SUCCEEDED query, page after page."""
+    rows = list(query["rows"])
+    token = query["next_token"]
+    while token:
+        page = api.call(
+            "GET", f"/queries/{query['query_id']}?max_rows={max_rows}&next_token={token}", token=account.id_token
+        )
+        assert page.status == 200, page
+        rows += page.body["rows"]
+        token = page.body["next_token"]
+    return rows
+
+
 def download(api: Api, account: Account, file_id: str) -> bytes:
     """The file's bytes, through GET /files/{id}/content and its presigned URL."""
     import requests
@@ -205,6 +254,7 @@ def wait_settled(api: Api, account: Account, file_id: str, timeout: float = 60) 
     """The file's record once ingest is done with it (READY or FAILED)."""
     import time
 
+    api.ingest_pending()
     deadline = time.monotonic() + timeout
     while True:
         record = api.call("GET", f"/files/{file_id}", token=account.id_token).body

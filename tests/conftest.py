@@ -25,6 +25,7 @@ TEST_ENVIRONMENT = {
     "SDP_USER_POOL_ID": "us-east-1_test",
     "SDP_USER_POOL_CLIENT_ID": "testclient",
     "SDP_JWKS_URL": "http://127.0.0.1:5000/us-east-1_test/.well-known/jwks.json",
+    "SDP_RESULTS_BUCKET": "sdp-test-results",
     "SDP_PAGINATION_SECRET_ID": "sdp-test-pagination",
     "SDP_WAREHOUSE_DIR": tempfile.mkdtemp(prefix="sdp-test-warehouse-"),
     "AWS_ACCESS_KEY_ID": "testing",
@@ -149,7 +150,11 @@ def api(request: pytest.FixtureRequest) -> Any:
         transport: Any = HttpApi(running.api_url)
         transport.aws_client = running.aws_client
         return transport
+    from tests.ingestor import drain_ingest_queue
+
     services = request.getfixturevalue("platform_services")
+    app = request.getfixturevalue("app")
     transport = ChaliceApi(request.getfixturevalue("client"))
     transport.aws_client = services.clients.client
+    transport.run_ingest = lambda: drain_ingest_queue(services, app)
     return transport

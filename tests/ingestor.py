@@ -14,6 +14,23 @@ from localplatform.pump import IngestPump
 from tests.api import Account, ChaliceApi, sign_up, upload_direct
 
 
+def ingest_pump(services: Services, app: Any) -> IngestPump:
+    """A pump on the ingest queue calling the ingest handler, with no waiting between polls."""
+    sqs = services.clients.client("sqs")
+    queue = sqs.get_queue_url(QueueName=services.settings.ingest_queue_name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return IngestPump(
+        sqs, queue, arn, app.handler_map["ingest"], region="us-east-1", wait_seconds=0, retry_delay_seconds=0
+    )
+
+
+def drain_ingest_queue(services: Services, app: Any) -> None:
+    """Ingest everything waiting in the queue."""
+    pump = ingest_pump(services, app)
+    while pump.poll_once():
+        pass
+
+
 class Ingestor:
     """Upload through the API, run the queue dry through the ingest handler, read the record."""
 
@@ -21,12 +38,7 @@ class Ingestor:
         self.services = services
         self.api = ChaliceApi(client)
         self.account: Account = sign_up(self.api)
-        sqs = services.clients.client("sqs")
-        queue = sqs.get_queue_url(QueueName=services.settings.ingest_queue_name)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        self.pump = IngestPump(
-            sqs, queue, arn, app.handler_map["ingest"], region="us-east-1", wait_seconds=0, retry_delay_seconds=0
-        )
+        self.pump = ingest_pump(services, app)
 
     def drain(self) -> None:
         while self.pump.poll_once():

@@ -16,9 +16,10 @@ class AwsClients:
     session that creates them is not, hence the lock.
     """
 
-    def __init__(self, session: Any = None) -> None:
+    def __init__(self, session: Any = None, prepared: dict[str, Any] | None = None) -> None:
+        """`prepared`: clients to use as they are, by service name (a stubbed Athena client, say)."""
         self._session = session
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[str, Any] = dict(prepared or {})
         self._lock = threading.Lock()
 
     def client(self, service: str) -> Any:
@@ -62,3 +63,7 @@ class AwsClients:
     @property
     def glue(self) -> Any:
         return self.client("glue")
+
+    @property
+    def athena(self) -> Any:
+        return self.client("athena")

@@ -22,7 +22,6 @@ import uuid
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 
 from chalicelib.catalog import Catalog
@@ -36,7 +35,7 @@ from chalicelib.ingest.naming import candidate_table_names, table_base_name
 from chalicelib.ingest.problems import FileProblem
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.settings import Settings
-from chalicelib.tenancy.store import now
+from chalicelib.tenancy.store import epoch_of, now
 
 RAW_KEY = re.compile(r"^tenants/(?P<tenant>[0-9A-Za-z_-]{1,64})/raw/(?P<file>[0-9A-Za-z_-]{1,64})$")
 CURATED_FILE = "part-0.parquet"
@@ -207,7 +206,7 @@ class Ingest:
             if rows is not None:
                 recorder.add_metric(name="IngestRows", unit=MetricUnit.Count, value=rows)
             if outcome == "FilesIngested":
-                waited = time.time() - _epoch(claimed.created_at)
+                waited = time.time() - epoch_of(claimed.created_at)
                 recorder.add_metric(name="UploadToReady", unit=MetricUnit.Milliseconds, value=waited * 1000)
 
 
@@ -288,7 +287,3 @@ def _gunzip_start(path: Path) -> bytes:
     except zlib.error as error:
         raise FileProblem("malformed_file", f"The gzip data is corrupt: {error}.") from None
     return bytes(out)
-
-
-def _epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()

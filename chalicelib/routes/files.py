@@ -37,9 +37,10 @@ def list_files() -> dict[str, Any]:
     platform = services()
     caller = current_caller(bp.current_request, platform)
     params = bp.current_request.query_params or {}
-    after = platform.tokens.position(caller.tenant_id, FILES, params.get("next_token"))
-    records, last = platform.files.page(caller, limit_of(params.get("limit")), after)
-    next_token = platform.tokens.issue(caller.tenant_id, FILES, last) if last else None
+    limit = limit_of(params.get("limit"))
+    records, next_token = platform.tokens.paged(
+        caller.tenant_id, FILES, params.get("next_token"), lambda after: platform.files.page(caller, limit, after)
+    )
     return {"files": [record.view() for record in records], "next_token": next_token}
 
 

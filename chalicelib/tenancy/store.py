@@ -48,6 +48,11 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def epoch_of(iso: str) -> float:
+    """A time written by now() as seconds since the epoch."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
 class TenantStore:
     def __init__(self, dynamodb: Any, table: str) -> None:
         self._dynamodb = dynamodb

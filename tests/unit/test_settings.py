@@ -48,6 +48,7 @@ def test_the_model_has_no_setting_the_local_platform_does_not_provide() -> None:
     resources = LocalResources(
         table="t-1",
         data_bucket="b-1",
+        results_bucket="r-1",
         ingest_queue=queue,
         ingest_dlq=queue,
         user_pool_id="p",

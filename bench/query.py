@@ -1,0 +1,142 @@
+"""An aggregate over a 1 GiB dataset through the API, against raw DuckDB over the same curated
+Parquet, in the same run.
+
+The local platform runs in this process (moto, the app, the ingest pump). The dataset is uploaded
+through the API (presigned multipart) and ingested as a user's would be. Then, ROUNDS times each,
+interleaved:
+  raw DuckDB   a fresh connection, the same aggregate over the table's curated Parquet file
+  through API  POST /queries, then GET /queries/{id}?wait=20 until the first page of rows is back
+
+Usage: python bench/query.py [size in MiB, default 1024] [rounds, default 5]
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import duckdb
+import requests
+
+from bench.data import MIB, generate_events_csv
+from localplatform.runner import LocalPlatform
+
+PASSWORD = "Correct-Horse-9!"  # noqa: S105 - a throwaway local account
+AGGREGATE = (
+    "SELECT region, count(*) AS n, sum(amount) AS total, avg(quantity) AS mean_quantity, max(day) AS last_day "
+    "FROM {table} GROUP BY region ORDER BY region"
+)
+
+
+def upload(api: str, token: str, path: Path) -> str:
+    """POST /uploads, each part PUT to its presigned URL, then complete; the file id."""
+    size = path.stat().st_size
+    headers = {"Authorization": f"Bearer {token}"}
+    started = requests.post(f"{api}/uploads", json={"name": "events.csv", "size": size}, headers=headers, timeout=60)
+    started.raise_for_status()
+    upload = started.json()["upload"]
+    parts = []
+    with path.open("rb") as source:
+        for part in upload["parts"]:
+            response = requests.put(part["url"], data=source.read(upload["part_size"]), timeout=300)
+            response.raise_for_status()
+            parts.append({"part_number": part["part_number"], "etag": response.headers["ETag"]})
+    file_id = started.json()["file_id"]
+    done = requests.post(f"{api}/uploads/{file_id}/complete", json={"parts": parts}, headers=headers, timeout=60)
+    done.raise_for_status()
+    return file_id
+
+
+def wait_ready(api: str, token: str, file_id: str) -> dict[str, object]:
+    while True:
+        record = requests.get(f"{api}/files/{file_id}", headers={"Authorization": f"Bearer {token}"}, timeout=60).json()
+        if record["status"] in ("READY", "FAILED"):
+            return record
+        time.sleep(0.5)
+
+
+def through_api(session: requests.Session, api: str, sql: str) -> list[list[object]]:
+    submitted = session.post(f"{api}/queries", json={"sql": sql}, timeout=60)
+    submitted.raise_for_status()
+    query_id = submitted.json()["query_id"]
+    while True:
+        record = session.get(f"{api}/queries/{query_id}?wait=20", timeout=60).json()
+        if record["status"] == "SUCCEEDED":
+            return record["rows"]
+        if record["status"] != "RUNNING" and record["status"] != "QUEUED":
+            raise SystemExit(f"query ended {record['status']}: {record['error']}")
+
+
+def raw_duckdb(parquet: Path) -> list[tuple[object, ...]]:
+    with duckdb.connect() as con:
+        return con.execute(AGGREGATE.format(table=f"read_parquet('{parquet}')")).fetchall()
+
+
+def same(rows: list[list[object]], expected: list[list[object]]) -> bool:
+    """Equal, floats within a relative 1e-9: parallel sums add in no fixed order."""
+
+    def close(a: object, b: object) -> bool:
+        return math.isclose(a, b, rel_tol=1e-9) if isinstance(a, float) and isinstance(b, float) else a == b
+
+    return len(rows) == len(expected) and all(
+        len(r) == len(e) and all(close(a, b) for a, b in zip(r, e, strict=True))
+        for r, e in zip(rows, expected, strict=True)
+    )
+
+
+def main() -> None:
+    size_mib = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    with tempfile.TemporaryDirectory(prefix="sdp-bench-") as folder, LocalPlatform(api_port=0, aws_port=0) as platform:
+        source = Path(folder) / "events.csv"
+        rows = generate_events_csv(source, size_mib)
+        api = platform.api_url
+        requests.post(f"{api}/auth/signup", json={"email": "bench@example.com", "password": PASSWORD}, timeout=60)
+        login = requests.post(
+            f"{api}/auth/login", json={"email": "bench@example.com", "password": PASSWORD}, timeout=60
+        )
+        token = login.json()["id_token"]
+        me = requests.get(f"{api}/me", headers={"Authorization": f"Bearer {token}"}, timeout=60).json()
+
+        started = time.perf_counter()
+        record = wait_ready(api, token, upload(api, token, source))
+        print(
+            f"dataset: {source.stat().st_size / MIB:.0f} MiB CSV, {rows:,} rows, uploaded and READY in "
+            f"{time.perf_counter() - started:.1f} s; {os.cpu_count()} cores"
+        )
+        assert record["status"] == "READY", record
+        parquet = Path(os.environ["SDP_WAREHOUSE_DIR"]) / me["tenant_id"] / str(record["file_id"]) / "part-0.parquet"
+        print(f"curated Parquet: {parquet.stat().st_size / MIB:.0f} MiB")
+
+        sql = AGGREGATE.format(table=record["table"])
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {token}"
+        timings: dict[str, list[float]] = {"raw DuckDB": [], "through API": []}
+        answers = {}
+        for _ in range(rounds):
+            for name, run in (
+                ("raw DuckDB", lambda: raw_duckdb(parquet)),
+                ("through API", lambda: through_api(session, api, sql)),
+            ):
+                began = time.perf_counter()
+                answers[name] = run()
+                timings[name].append(time.perf_counter() - began)
+        expected = [[v.isoformat() if hasattr(v, "isoformat") else v for v in row] for row in answers["raw DuckDB"]]
+        assert same(answers["through API"], expected), (answers["through API"], expected)
+
+        baseline = statistics.median(timings["raw DuckDB"])
+        print(f"{'variant':12} {'median s':>9} {'x raw':>6}   runs")
+        for name, values in timings.items():
+            median = statistics.median(values)
+            print(f"{name:12} {median:9.3f} {median / baseline:6.2f}   " + " ".join(f"{v:.3f}" for v in values))
+
+
+if __name__ == "__main__":
+    main()

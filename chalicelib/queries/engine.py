@@ -1,0 +1,66 @@
+"""What a query engine does for the platform: one interface, Athena in AWS, DuckDB locally."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from chalicelib.queries.store import QueryRecord, QueryState, Stats
+
+if TYPE_CHECKING:  # the guard loads sqlglot (~85 ms): only submitting a query needs it
+    from chalicelib.queries.guard import Guarded
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """One of the tenant's tables, as GET /tables shows it."""
+
+    name: str
+    file_id: str
+    columns: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Where a query stands in its engine."""
+
+    state: QueryState
+    stats: Stats | None = None
+    error: dict[str, str] | None = None
+    columns: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Page:
+    columns: list[dict[str, str]]
+    rows: list[list[Any]]
+    position: str | None  # where the next page starts; None after the last
+
+
+class Engine(Protocol):
+    def submit(self, record: QueryRecord, guarded: Guarded, tables: dict[str, TableInfo]) -> str:
+        """Start the query; the engine's id for it. Returns at once: queries run in the background."""
+
+    def status(self, record: QueryRecord) -> Execution: ...
+
+    def wait(self, record: QueryRecord, seconds: float) -> None:
+        """Return once the query has ended, or after `seconds`, whichever comes first."""
+
+    def page(self, record: QueryRecord, position: str | None, max_rows: int) -> Page:
+        """Up to `max_rows` result rows of a SUCCEEDED query, from `position` (None: the start)."""
+
+    def cancel(self, record: QueryRecord) -> None: ...
+
+    def result_object(self, record: QueryRecord) -> tuple[str, str]:
+        """Bucket and key of the whole result as CSV."""
+
+
+def error(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message}
+
+
+def timed_out(seconds: int) -> dict[str, str]:
+    return error("query_timeout", f"The query ran past its time limit of {seconds} s.")
+
+
+SCAN_LIMIT_EXCEEDED = error("scan_limit_exceeded", "The query would scan more data than your stage allows per query.")

@@ -1,0 +1,145 @@
+"""Queries as jobs: submit, follow, page through, download, cancel; each user sees their own."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from chalicelib.auth.caller import Caller
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.files.store import FileStore
+from chalicelib.ids import new_id
+from chalicelib.queries.engine import Engine, Execution, Page, TableInfo, timed_out
+from chalicelib.queries.guard import guard
+from chalicelib.queries.store import MAX_WAIT_SECONDS, QueryRecord, QueryState, QueryStore, TooManyQueries
+from chalicelib.tenancy.store import epoch_of, now
+
+
+class QueryNotFound(NotFound):
+    code = "query_not_found"
+    message = "No query of yours with that id."
+
+
+class Queries:
+    def __init__(
+        self,
+        jobs: QueryStore,
+        files: FileStore,
+        engine: Engine,
+        *,
+        database_prefix: str,
+        max_running: int,
+        retention_seconds: int,
+        timeout_seconds: int,
+    ) -> None:
+        self._jobs = jobs
+        self._files = files
+        self._engine = engine
+        self._database_prefix = database_prefix
+        self._max_running = max_running
+        self._retention_seconds = retention_seconds
+        self._timeout_seconds = timeout_seconds
+
+    def submit(self, caller: Caller, sql: str) -> QueryRecord:
+        """Guard the SQL, take a slot, start it: it runs in the background."""
+        tables = {
+            item["name"]: TableInfo(item["name"], item["file_id"], item["columns"])
+            for item in self._files.tables(caller.tenant_id)
+        }
+        guarded = guard(sql, tables, f"{self._database_prefix}{caller.tenant_id.lower()}")
+        record = QueryRecord(
+            tenant_id=caller.tenant_id,
+            user_id=caller.user_id,
+            query_id=new_id(),
+            sql=sql,
+            status=QueryState.QUEUED,
+            submitted_at=now(),
+            tables=sorted(guarded.tables),
+        )
+        try:
+            self._jobs.create(record, self._max_running)
+        except TooManyQueries:
+            if not self._release_finished(caller.tenant_id):
+                raise
+            self._jobs.create(record, self._max_running)
+        try:
+            return self._jobs.started(record, self._engine.submit(record, guarded, tables))
+        except Exception:
+            failed = Execution(
+                QueryState.FAILED, error={"code": "query_failed", "message": "The query could not start."}
+            )
+            self._settle(record, failed)
+            raise
+
+    def get(self, caller: Caller, query_id: str, *, wait: float = 0) -> QueryRecord:
+        """The query as it stands, waiting up to `wait` seconds for it to end."""
+        record = self._refresh(self._own(caller, query_id))
+        if not record.status.finished and wait > 0:
+            self._engine.wait(record, min(wait, MAX_WAIT_SECONDS))
+            record = self._refresh(record)
+        return record
+
+    def page(self, record: QueryRecord, position: str | None, max_rows: int) -> Page:
+        return self._engine.page(record, position, max_rows)
+
+    def result_object(self, caller: Caller, query_id: str) -> tuple[str, str]:
+        record = self.get(caller, query_id)
+        if record.status is not QueryState.SUCCEEDED:
+            raise Conflict(
+                "query_not_succeeded", f"The query is {record.status.value}: only a SUCCEEDED one has results."
+            )
+        return self._engine.result_object(record)
+
+    def list(self, caller: Caller, limit: int, after: str | None) -> tuple[list[QueryRecord], str | None]:
+        records, last = self._jobs.page(caller.tenant_id, caller.user_id, limit, after)
+        return [self._refresh(record) for record in records if not record.expired], last
+
+    def cancel(self, caller: Caller, query_id: str) -> QueryRecord:
+        """Stop a query that has not ended; one that has stays as it is."""
+        record = self._refresh(self._own(caller, query_id))
+        if record.status.finished:
+            return record
+        self._engine.cancel(record)
+        return self._settle(record, Execution(QueryState.CANCELLED))
+
+    def _own(self, caller: Caller, query_id: str) -> QueryRecord:
+        record = self._jobs.get(caller.tenant_id, caller.user_id, query_id)
+        if record is None or record.expired:
+            raise QueryNotFound()
+        return record
+
+    def _refresh(self, record: QueryRecord) -> QueryRecord:
+        """Ask the engine about a query that has not ended; record what it says."""
+        if record.status.finished or record.engine_id is None:
+            return record
+        execution = self._engine.status(record)
+        if not execution.state.finished and time.time() - epoch_of(record.submitted_at) > self._timeout_seconds:
+            # The platform's own time limit, whatever the engine's (Athena's is its account quota).
+            self._engine.cancel(record)
+            return self._settle(record, Execution(QueryState.FAILED, execution.stats, timed_out(self._timeout_seconds)))
+        if execution.state is QueryState.RUNNING and record.status is QueryState.QUEUED:
+            self._jobs.running(record)
+            return replace(record, status=QueryState.RUNNING)
+        if execution.state.finished:
+            return self._settle(record, execution)
+        return record
+
+    def _settle(self, record: QueryRecord, execution: Execution) -> QueryRecord:
+        ended = replace(
+            record,
+            status=execution.state,
+            completed_at=now(),
+            stats=execution.stats,
+            error=execution.error,
+            columns=execution.columns,
+            holds_slot=False,
+            expires_at=int(time.time()) + self._retention_seconds,
+        )
+        if self._jobs.finish(ended):
+            return ended
+        stored = self._jobs.get(record.tenant_id, record.user_id, record.query_id)
+        return stored or ended  # settled meanwhile by another request
+
+    def _release_finished(self, tenant_id: str) -> int:
+        """Give back the slots of the tenant's queries that ended unseen; how many."""
+        return sum(self._refresh(record).status.finished for record in self._jobs.holding_slots(tenant_id))

@@ -1,0 +1,232 @@
+"""Query jobs in the platform's DynamoDB table, and each tenant's running-query slots.
+
+A query holds one of its tenant's slots from submission until it is seen to have ended; taking a
+slot is a conditional increment (so the limit holds under concurrency), and giving it back is
+written together with the query's final state, once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from chalicelib import keys
+from chalicelib.aws.dynamo import TransactionCancelled, from_item, to_item, transact, value
+from chalicelib.errors import TooManyRequests
+
+# GET /queries/{id}?wait=N holds the request up to N seconds for the query to end.
+MAX_WAIT_SECONDS = 20
+
+
+class QueryState(StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def finished(self) -> bool:
+        return self in (QueryState.SUCCEEDED, QueryState.FAILED, QueryState.CANCELLED)
+
+
+@dataclass(frozen=True)
+class Stats:
+    runtime_ms: int = 0
+    bytes_scanned: int = 0
+    rows: int = 0
+
+
+@dataclass(frozen=True)
+class QueryRecord:
+    tenant_id: str
+    user_id: str
+    query_id: str
+    sql: str  # as the user wrote it
+    status: QueryState
+    submitted_at: str
+    tables: list[str] = field(default_factory=list)
+    engine_id: str | None = None  # the engine's own id (Athena's QueryExecutionId)
+    completed_at: str | None = None
+    stats: Stats | None = None
+    error: dict[str, str] | None = None
+    holds_slot: bool = True
+    columns: list[dict[str, str]] = field(default_factory=list)
+    expires_at: int | None = None  # epoch seconds, set when it ends: DynamoDB's TTL removes it then
+
+    @property
+    def expired(self) -> bool:
+        """Past its retention (its results are gone), though DynamoDB may not have removed it yet."""
+        return self.expires_at is not None and self.expires_at <= time.time()
+
+    def to_fields(self) -> dict[str, Any]:
+        fields = asdict(self)
+        fields["status"] = self.status.value
+        return fields
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> QueryRecord:
+        known = {name: fields[name] for name in cls.__dataclass_fields__ if name in fields}
+        stats = known.pop("stats", None)
+        return cls(**known | {"status": QueryState(known["status"]), "stats": Stats(**stats) if stats else None})
+
+    def view(self, page: Any = None, next_token: str | None = None) -> dict[str, Any]:
+        """API.md's query record; for a SUCCEEDED query, with its columns and a page of rows."""
+        shown = {
+            "query_id": self.query_id,
+            "status": self.status.value,
+            "sql": self.sql,
+            "submitted_at": self.submitted_at,
+            "completed_at": self.completed_at,
+            "stats": asdict(self.stats) if self.stats else None,
+            "error": self.error,
+        }
+        if page is not None:
+            shown |= {"columns": page.columns, "rows": page.rows, "next_token": next_token}
+        return shown
+
+
+class TooManyQueries(TooManyRequests):
+    code = "too_many_queries"
+    message = "Your tenant runs as many queries as it may at once: wait for one to finish."
+
+
+class QueryStore:
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self._dynamodb = dynamodb
+        self._table = table
+
+    def create(self, record: QueryRecord, max_running: int) -> None:
+        """Store a new job and take one of the tenant's slots, or neither (TooManyQueries)."""
+        slot = {
+            "Update": {
+                "TableName": self._table,
+                "Key": to_item(keys.tenant(record.tenant_id)),
+                "UpdateExpression": "ADD running_queries :one",
+                "ConditionExpression": "attribute_exists(PK) AND "
+                "(attribute_not_exists(running_queries) OR running_queries < :max)",
+                "ExpressionAttributeValues": {":one": value(1), ":max": value(max_running)},
+            }
+        }
+        put = {
+            "Put": {
+                "TableName": self._table,
+                "Item": to_item(
+                    {**keys.query(record.tenant_id, record.user_id, record.query_id), **record.to_fields()}
+                ),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+        try:
+            transact(self._dynamodb, [put, slot])
+        except TransactionCancelled as cancelled:
+            if cancelled.failed(1):
+                raise TooManyQueries() from cancelled.error
+            raise
+
+    def get(self, tenant_id: str, user_id: str, query_id: str) -> QueryRecord | None:
+        item = self._dynamodb.get_item(
+            TableName=self._table, Key=to_item(keys.query(tenant_id, user_id, query_id)), ConsistentRead=True
+        ).get("Item")
+        return QueryRecord.from_fields(from_item(item)) if item else None
+
+    def started(self, record: QueryRecord, engine_id: str) -> QueryRecord:
+        started = replace(record, engine_id=engine_id)
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key=to_item(keys.query(record.tenant_id, record.user_id, record.query_id)),
+            UpdateExpression="SET engine_id = :id",
+            ExpressionAttributeValues={":id": value(engine_id)},
+        )
+        return started
+
+    def running(self, record: QueryRecord) -> None:
+        """QUEUED → RUNNING (no other change is allowed here)."""
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key=to_item(keys.query(record.tenant_id, record.user_id, record.query_id)),
+                UpdateExpression="SET #status = :running",
+                ConditionExpression="#status = :queued",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":running": value("RUNNING"), ":queued": value("QUEUED")},
+            )
+        except self._dynamodb.exceptions.ConditionalCheckFailedException:
+            return
+
+    def finish(self, record: QueryRecord) -> bool:
+        """Write the job's final state and give its slot back, once; False if it ended already."""
+        assert record.status.finished
+        update = {
+            "Update": {
+                "TableName": self._table,
+                "Key": to_item(keys.query(record.tenant_id, record.user_id, record.query_id)),
+                "UpdateExpression": "SET #status = :status, completed_at = :at, stats = :stats, "
+                "#error = :error, #columns = :columns, holds_slot = :false, expires_at = :expires",
+                "ConditionExpression": "holds_slot = :true",
+                "ExpressionAttributeNames": {"#status": "status", "#error": "error", "#columns": "columns"},
+                "ExpressionAttributeValues": {
+                    ":status": value(record.status.value),
+                    ":at": value(record.completed_at),
+                    ":stats": value(asdict(record.stats) if record.stats else None),
+                    ":error": value(record.error),
+                    ":columns": value(record.columns),
+                    ":expires": value(record.expires_at),
+                    ":true": value(True),
+                    ":false": value(False),
+                },
+            }
+        }
+        release = {
+            "Update": {
+                "TableName": self._table,
+                "Key": to_item(keys.tenant(record.tenant_id)),
+                "UpdateExpression": "ADD running_queries :minus_one",
+                "ExpressionAttributeValues": {":minus_one": value(-1)},
+            }
+        }
+        try:
+            transact(self._dynamodb, [update, release])
+        except TransactionCancelled as cancelled:
+            if cancelled.failed(0):
+                return False
+            raise
+        return True
+
+    def page(self, tenant_id: str, user_id: str, limit: int, after: str | None) -> tuple[list[QueryRecord], str | None]:
+        """Up to `limit` of the user's queries, newest first, after the query id `after`."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :mine)",
+            "ExpressionAttributeValues": {
+                ":pk": value(keys.tenant_partition(tenant_id)),
+                ":mine": value(keys.queries_of(user_id)),
+            },
+            "ScanIndexForward": False,
+            "Limit": limit,
+            "ConsistentRead": True,
+        }
+        if after is not None:
+            query["ExclusiveStartKey"] = to_item(keys.query(tenant_id, user_id, after))
+        response = self._dynamodb.query(**query)
+        records = [QueryRecord.from_fields(from_item(item)) for item in response["Items"]]
+        last = response.get("LastEvaluatedKey")
+        return records, (from_item(last)["SK"].removeprefix(keys.queries_of(user_id)) if last else None)
+
+    def holding_slots(self, tenant_id: str) -> list[QueryRecord]:
+        """The tenant's jobs (of every user) that still hold a slot."""
+        paginator = self._dynamodb.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :queries)",
+            FilterExpression="holds_slot = :true",
+            ExpressionAttributeValues={
+                ":pk": value(keys.tenant_partition(tenant_id)),
+                ":queries": value(keys.QUERY_PREFIX),
+                ":true": value(True),
+            },
+            ConsistentRead=True,
+        )
+        return [QueryRecord.from_fields(from_item(item)) for page in pages for item in page["Items"]]

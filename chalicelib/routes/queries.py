@@ -1,0 +1,88 @@
+"""Queries: submit SQL, follow it, page through its rows, download them, cancel it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Response
+from pydantic import Field
+
+from chalicelib.auth.caller import current_caller
+from chalicelib.auth.identity import cognito_authorizer
+from chalicelib.bodies import RequestBody, parse_body
+from chalicelib.errors import BadRequest
+from chalicelib.pagination import limit_of
+from chalicelib.queries.engine import Page
+from chalicelib.queries.store import MAX_WAIT_SECONDS, QueryState
+from chalicelib.services import services
+
+bp = Blueprint(__name__)
+
+QUERIES = "queries"  # the collection of the query list's next_token
+
+
+def rows_of(query_id: str) -> str:
+    """The collection of one query's result pages: a token of one query means nothing for another."""
+    return f"query:{query_id}"
+
+
+class SubmitBody(RequestBody):
+    sql: str = Field(min_length=1)
+
+
+@bp.route("/queries", methods=["POST"], authorizer=cognito_authorizer)
+def submit_query() -> Response:
+    platform = services()
+    caller = current_caller(bp.current_request, platform)
+    body = parse_body(bp.current_request, SubmitBody)
+    record = platform.queries.submit(caller, body.sql)
+    return Response(body=record.view(), status_code=202)
+
+
+@bp.route("/queries/{query_id}", methods=["GET"], authorizer=cognito_authorizer)
+def get_query(query_id: str) -> dict[str, Any]:
+    platform = services()
+    caller = current_caller(bp.current_request, platform)
+    params = bp.current_request.query_params or {}
+    max_rows = limit_of(params.get("max_rows"), default=1000, maximum=1000, name="max_rows")
+    wait = limit_of(params.get("wait"), default=0, maximum=MAX_WAIT_SECONDS, minimum=0, name="wait")
+    record = platform.queries.get(caller, query_id, wait=wait)
+    if record.status is not QueryState.SUCCEEDED:
+        return record.view()
+
+    def rows(position: str | None) -> tuple[Page, str | None]:
+        page = platform.queries.page(record, position, max_rows)
+        return page, page.position
+
+    page, token = platform.tokens.paged(caller.tenant_id, rows_of(query_id), params.get("next_token"), rows)
+    return record.view(page, token)
+
+
+@bp.route("/queries/{query_id}/results.csv", methods=["GET"], authorizer=cognito_authorizer)
+def query_results(query_id: str) -> dict[str, Any]:
+    platform = services()
+    caller = current_caller(bp.current_request, platform)
+    _, key = platform.queries.result_object(caller, query_id)
+    url = platform.results.download_url(key, f"{query_id}.csv", platform.settings.download_url_seconds)
+    return {"url": url, "expires_in": platform.settings.download_url_seconds}
+
+
+@bp.route("/queries", methods=["GET"], authorizer=cognito_authorizer)
+def list_queries() -> dict[str, Any]:
+    platform = services()
+    caller = current_caller(bp.current_request, platform)
+    params = bp.current_request.query_params or {}
+    limit = limit_of(params.get("limit"))
+    records, next_token = platform.tokens.paged(
+        caller.tenant_id, QUERIES, params.get("next_token"), lambda after: platform.queries.list(caller, limit, after)
+    )
+    return {"queries": [record.view() for record in records], "next_token": next_token}
+
+
+@bp.route("/queries/{query_id}", methods=["DELETE"], authorizer=cognito_authorizer)
+def cancel_query(query_id: str) -> Response:
+    platform = services()
+    caller = current_caller(bp.current_request, platform)
+    if bp.current_request.raw_body:
+        raise BadRequest("invalid_request", "DELETE takes no body.")
+    return Response(body=platform.queries.cancel(caller, query_id).view(), status_code=202)

@@ -1,0 +1,66 @@
+"""A query past its limits ends FAILED with a message that says which limit; an ended one is kept
+for the retention period."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chalice.test import Client
+
+from chalicelib import keys
+from chalicelib.aws.dynamo import to_item
+from chalicelib.services import Services, install
+from tests.api import ChaliceApi, ingested_table, run_query, sign_up
+from tests.ingestor import drain_ingest_queue
+
+
+def _limited_api(platform_services: Services, client: Client, app: Any, **limits: Any) -> ChaliceApi:
+    install(Services(platform_services.settings.model_copy(update=limits), platform_services.clients))
+    api = ChaliceApi(client)
+    api.run_ingest = lambda: drain_ingest_queue(platform_services, app)
+    return api
+
+
+def test_a_query_over_its_time_limit_fails_and_says_so(platform_services: Services, client: Client, app: Any) -> None:
+    api = _limited_api(platform_services, client, app, query_timeout_seconds=1)
+    account = sign_up(api)
+    ingested_table(api, account, "t.csv", ("n\n" + "".join(f"{n}\n" for n in range(300))).encode())
+    result = run_query(api, account, "SELECT count(*) FROM t a, t b, t c, t d, t e")
+    assert result["status"] == "FAILED"
+    assert result["error"] == {"code": "query_timeout", "message": "The query ran past its time limit of 1 s."}
+
+
+def test_a_query_over_the_scan_cutoff_fails_unread(platform_services: Services, client: Client, app: Any) -> None:
+    api = _limited_api(platform_services, client, app, query_scan_cutoff_bytes=1000)
+    account = sign_up(api)
+    ingested_table(api, account, "small.csv", b"n\n1\n")
+    ingested_table(api, account, "big.csv", ("n\n" + "".join(f"{n}\n" for n in range(5000))).encode())
+    assert run_query(api, account, "SELECT n FROM small")["rows"] == [[1]]
+    result = run_query(api, account, "SELECT count(*) FROM big")
+    assert result["status"] == "FAILED"
+    assert result["error"]["code"] == "scan_limit_exceeded"
+    assert result["stats"]["bytes_scanned"] > 1000
+
+
+def test_an_ended_query_is_kept_for_the_retention_period_then_gone(platform_services: Services, client: Client) -> None:
+    api = ChaliceApi(client)
+    account = sign_up(api)
+    query_id = run_query(api, account, "SELECT 1 AS one")["query_id"]
+    key = to_item(keys.query(account.tenant_id, account.user_id, query_id))
+    table = platform_services.settings.table_name
+    dynamodb = platform_services.clients.dynamodb
+    expires_at = int(dynamodb.get_item(TableName=table, Key=key)["Item"]["expires_at"]["N"])
+    assert abs(expires_at - (time.time() + 7 * 86_400)) < 60  # DynamoDB's TTL removes it then
+
+    # Past it, before DynamoDB gets round to removing it, the query is gone all the same.
+    dynamodb.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+    )
+    for path in (f"/queries/{query_id}", f"/queries/{query_id}/results.csv"):
+        reply = api.call("GET", path, token=account.id_token)
+        assert (reply.status, reply.error_code) == (404, "query_not_found")
+    assert api.call("GET", "/queries", token=account.id_token).body["queries"] == []

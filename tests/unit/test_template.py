@@ -1,0 +1,51 @@
+"""What template.yaml declares, read as data: the properties AWS would otherwise be trusted for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from localplatform.template import Intrinsic, load_template, resource_properties
+
+TEMPLATE = load_template()
+
+
+def _statements(policy_id: str) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in resource_properties(TEMPLATE, policy_id)["PolicyDocument"]["Statement"]}
+
+
+def test_the_athena_workgroup_runs_engine_3_with_metrics_the_cutoff_and_kms_results() -> None:
+    configuration = resource_properties(TEMPLATE, "AthenaWorkGroup")["WorkGroupConfiguration"]
+    assert configuration["EngineVersion"] == {"SelectedEngineVersion": "Athena engine version 3"}
+    assert configuration["PublishCloudWatchMetricsEnabled"] is True
+    assert configuration["BytesScannedCutoffPerQuery"] == Intrinsic("Ref", "BytesScannedCutoffPerQuery")
+    assert "BytesScannedCutoffPerQuery" in TEMPLATE["Parameters"]
+    encryption = configuration["ResultConfiguration"]["EncryptionConfiguration"]
+    assert encryption == {"EncryptionOption": "SSE_KMS", "KmsKey": Intrinsic("GetAtt", "DataKey.Arn")}
+    # Not enforced, so that each query's results go under its tenant's prefix (docs/architecture.md);
+    # the results bucket itself then holds every result to the stage's key.
+    assert configuration["EnforceWorkGroupConfiguration"] is False
+
+
+def test_the_results_bucket_keeps_results_for_the_retention_period_encrypted_with_the_stage_key() -> None:
+    bucket = resource_properties(TEMPLATE, "ResultsBucket")
+    (default,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert default["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": Intrinsic("Ref", "DataKey"),
+    }
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == Intrinsic("Ref", "ResultRetentionDays")
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+
+    statements = _statements("ResultsBucketPolicy")
+    assert statements["TlsOnly"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert statements["StageKeyOnly"]["Condition"] == {
+        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
+    }
+    assert statements["StageKeyIdOnly"]["Condition"] == {
+        "StringNotEqualsIfExists": {
+            "s3:x-amz-server-side-encryption-aws-kms-key-id": Intrinsic("GetAtt", "DataKey.Arn")
+        }
+    }
+    for sid in ("StageKeyOnly", "StageKeyIdOnly"):
+        assert (statements[sid]["Effect"], statements[sid]["Action"]) == ("Deny", "s3:PutObject")
