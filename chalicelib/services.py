@@ -116,6 +116,14 @@ class Services:
         secret = self.clients.secrets.get_secret_value(SecretId=self.settings.pagination_secret_id)["SecretString"]
         return Tokens(secret.encode())
 
+    def close(self) -> None:
+        """End background work started in this process (the local engine's queries), before the AWS
+        behind it goes away."""
+        engine = self.__dict__.get("engine")  # only if it was ever built
+        close = getattr(engine, "close", None)  # Athena's queries run in Athena, not here
+        if close is not None:
+            close()
+
 
 _installed: Services | None = None
 _lock = threading.Lock()

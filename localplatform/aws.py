@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
@@ -24,7 +26,7 @@ class LocalAws:
             self._server = make_server(
                 host,
                 port,
-                DomainDispatcherApplication(create_backend_app),
+                serialize_dynamodb(DomainDispatcherApplication(create_backend_app)),
                 threaded=True,
                 request_handler=MotoRequestHandler,
                 fd=listener.fileno(),  # werkzeug duplicates it
@@ -41,3 +43,24 @@ class LocalAws:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
+
+
+_WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def serialize_dynamodb(app: _WsgiApp) -> _WsgiApp:
+    """Answer DynamoDB requests one at a time.
+
+    moto's transactions are not isolated: a cancelled one puts back a copy of every table it
+    touched, taken when it started, undoing writes other threads made meanwhile. DynamoDB itself
+    isolates transactions, so the local AWS must too, or concurrent requests lose writes.
+    """
+    lock = threading.Lock()
+
+    def serialized(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return app(environ, start_response)
+        with lock:
+            return list(app(environ, start_response))
+
+    return serialized

@@ -46,6 +46,7 @@ class LocalPlatform:
         self._aws: LocalAws | None = None
         self._warehouse: str | None = None
         self._server: Any = None
+        self._services: Any = None
         self.resources: LocalResources | None = None
 
     @property
@@ -86,7 +87,8 @@ class LocalPlatform:
         from chalicelib.settings import load_settings
 
         settings = load_settings()  # a missing or invalid setting stops the start here, naming it
-        install(Services(settings, AwsClients(session)))
+        self._services = Services(settings, AwsClients(session))
+        install(self._services)
 
         from app import app
         from localplatform.gateway import IdTokenVerifier
@@ -119,6 +121,8 @@ class LocalPlatform:
             self._server.server.server_close()
         for thread in self._threads:
             thread.join(timeout=10)
+        if self._services is not None:
+            self._services.close()  # running queries are cancelled, not left writing to a stopped AWS
         if self._aws is not None:
             self._aws.stop()
         if self._warehouse is not None:

@@ -125,6 +125,7 @@ def platform_services(aws: Any, local_resources: Any, monkeypatch: pytest.Monkey
     try:
         yield services
     finally:
+        services.close()
         install(None)
 
 

@@ -16,6 +16,8 @@ from botocore.exceptions import ClientError
 
 from chalicelib.errors import BadRequest, Conflict
 
+SINGLE_PUT_BYTES = 8 * 1024 * 1024  # the transfer manager's own multipart threshold
+
 
 def tenant_prefix(tenant_id: str) -> str:
     return f"tenants/{tenant_id}/"
@@ -162,7 +164,12 @@ class ObjectStore:
         self._s3.download_file(self._bucket, key, str(path))
 
     def upload(self, path: Path, key: str, content_type: str) -> None:
-        """Store a local file as an object, streamed (the S3 transfer manager, in parts)."""
+        """Store a local file as an object, streamed: one PUT when small (the transfer manager's
+        thread pool costs more than the request), in parts by the transfer manager when large."""
+        if path.stat().st_size < SINGLE_PUT_BYTES:
+            with path.open("rb") as body:
+                self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=content_type)
+            return
         self._s3.upload_file(str(path), self._bucket, key, ExtraArgs={"ContentType": content_type})
 
     def keys(self, prefix: str) -> list[str]:

@@ -5,13 +5,14 @@ Each tenant has a DuckDB database of its own that can read only that tenant's wa
 tenant's folder, stops a query at its time limit, holds the tenant's queries to its memory limit,
 and cannot change any of that (`lock_configuration`). Those settings belong to a database, not to
 a connection, which is why tenants never share one. Each query runs in a background thread on a
-cursor of its tenant's database, its views in a schema of its own, dropped when it ends.
+connection of its own to its tenant's database.
 
 The guarded query is transpiled from Athena's dialect with the tables' column types known (so
-that integer division stays integer division), and DuckDB's own statement split must find exactly
-one SELECT. Results are written as Parquet (for pages) and CSV, and the CSV goes to the tenant's
-result prefix in S3, as Athena's does. The first rows are kept with the query's state, so that the
-first page, all of most results, is answered without DuckDB.
+that integer division stays integer division), each table read straight from its curated Parquet
+files, and DuckDB's own statement split must find exactly one SELECT. Results are written as
+Parquet (for pages) and CSV, and the CSV goes to the tenant's result prefix in S3, as Athena's
+does. The first rows are kept with the query's state, so that the first page, all of most
+results, is answered without DuckDB.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import math
 import re
 import threading
 import time
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -36,6 +36,7 @@ from sqlglot.optimizer.qualify import qualify
 
 from chalicelib.files.objects import ObjectStore
 from chalicelib.ingest.types import column_type
+from chalicelib.observability import logger
 from chalicelib.queries.athena import result_prefix
 from chalicelib.queries.engine import SCAN_LIMIT_EXCEEDED, Execution, Page, TableInfo, error, timed_out
 from chalicelib.queries.guard import Guarded
@@ -67,6 +68,9 @@ class LocalEngine:
         self._cancelled: set[str] = set()
         self._ended: dict[str, threading.Event] = {}
         self._databases: dict[str, Any] = {}  # tenant id → its locked DuckDB database
+        self._publishing: dict[str, threading.Lock] = {}  # query id → held while its CSV is uploaded
+        self._published: set[str] = set()
+        self._closing = False  # set by close(): every query is cancelled from then on
 
     def submit(self, record: QueryRecord, guarded: Guarded, tables: dict[str, TableInfo]) -> str:
         folder = self._folder(record)
@@ -112,9 +116,35 @@ class LocalEngine:
         if connection is not None:
             connection.interrupt()
 
+    def close(self) -> None:
+        """Cancel what still runs and wait for the background work, result uploads included, to end:
+        nothing of this engine may outlive the AWS it writes to."""
+        with self._lock:
+            self._closing = True
+            running = list(self._connections.values())
+        for connection in running:
+            connection.interrupt()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
     def result_object(self, record: QueryRecord) -> tuple[str, str]:
+        self._publish(record)  # normally done already, just after the query ended
+        return self._results_bucket, self._result_key(record)
+
+    def _result_key(self, record: QueryRecord) -> str:
         prefix = result_prefix(self._results_bucket, record.tenant_id, record.query_id)
-        return self._results_bucket, prefix.removeprefix(f"s3://{self._results_bucket}/") + RESULT_CSV
+        return prefix.removeprefix(f"s3://{self._results_bucket}/") + RESULT_CSV
+
+    def _publish(self, record: QueryRecord) -> None:
+        """Upload a SUCCEEDED query's CSV to its result prefix, once."""
+        with self._lock:
+            publishing = self._publishing.setdefault(record.query_id, threading.Lock())
+        with publishing:
+            if record.query_id in self._published:
+                return
+            self._results.upload(self._folder(record) / RESULT_CSV, self._result_key(record), "text/csv")
+            with self._lock:
+                self._published.add(record.query_id)
+                self._publishing.pop(record.query_id, None)
 
     # In the background -------------------------------------------------------------------------
 
@@ -130,9 +160,13 @@ class LocalEngine:
         head: list[list[Any]] = []
         try:
             with self._cursor(record.tenant_id) as cursor:
-                with self._lock:
+                with self._lock:  # a cancel from now on interrupts it; one that came before stops it here
+                    cancelled = self._closing or record.query_id in self._cancelled
                     self._connections[record.query_id] = cursor
-                execution, head = self._execute(cursor, record, guarded, tables, folder, started)
+                if cancelled:
+                    execution = Execution(QueryState.CANCELLED)
+                else:
+                    execution, head = self._execute(cursor, record, guarded, tables, folder, started)
         except duckdb.InterruptException as interrupted:
             if self._was_cancelled(record):
                 execution = Execution(QueryState.CANCELLED)
@@ -149,6 +183,13 @@ class LocalEngine:
                 self._connections.pop(record.query_id, None)
         self._save(folder, execution, head)
         self._wake(record)
+        if execution.state is QueryState.SUCCEEDED:
+            # After the end is announced, so that the first page does not wait for S3; a download
+            # asked for meanwhile waits for this upload (or makes it, if this one failed).
+            try:
+                self._publish(record)
+            except Exception:
+                logger.exception("query result upload failed", extra={"query_id": record.query_id})
 
     def _wake(self, record: QueryRecord) -> None:
         with self._lock:
@@ -168,28 +209,28 @@ class LocalEngine:
         """Run the query; its outcome and its first rows."""
         import duckdb
 
-        schema = f"q_{record.query_id.lower()}"
-        cursor.execute(f"CREATE SCHEMA {_identifier(schema)}")
-        try:
-            scanned = create_views(cursor, self._warehouse / record.tenant_id, tables, guarded.tables, schema)
-            if scanned > self._limits.scan_cutoff_bytes:  # Athena's workgroup cutoff, before reading
-                return Execution(QueryState.FAILED, Stats(bytes_scanned=scanned), SCAN_LIMIT_EXCEEDED), []
-            sql = to_duckdb(guarded, tables, schema)
-            statements = cursor.extract_statements(sql)
-            if len(statements) != 1 or statements[0].type.name != "SELECT":
-                failed = error("forbidden_sql", "Only one read-only query is allowed.")
-                return Execution(QueryState.FAILED, error=failed), []
-            described = cursor.execute(f"DESCRIBE {sql}").fetchall()
-            columns = [{"name": name, "type": column_type(duckdb.sqltype(kind)).athena} for name, kind, *_ in described]
-            result = _literal(str(folder / RESULT_PARQUET))
-            (rows,) = cursor.execute(f"COPY ({sql}) TO {result} (FORMAT parquet)").fetchone()
-        finally:
-            cursor.execute(f"DROP SCHEMA {_identifier(schema)} CASCADE")
+        files = {name: self._warehouse / record.tenant_id / tables[name].file_id for name in guarded.tables}
+        scanned = sum(path.stat().st_size for folder_of in files.values() for path in folder_of.glob("*.parquet"))
+        if scanned > self._limits.scan_cutoff_bytes:  # Athena's workgroup cutoff, before reading
+            return Execution(QueryState.FAILED, Stats(bytes_scanned=scanned), SCAN_LIMIT_EXCEEDED), []
+        sql = to_duckdb(guarded, tables, {name: str(path / "*.parquet") for name, path in files.items()})
+        statements = cursor.extract_statements(sql)
+        if len(statements) != 1 or statements[0].type.name != "SELECT":
+            refused = error("forbidden_sql", "Only one read-only query is allowed.")
+            return Execution(QueryState.FAILED, error=refused), []
+        description = cursor.execute(f"DESCRIBE {sql}").fetchall()
+        described = [(name, column_type(duckdb.sqltype(kind))) for name, kind, *_ in description]
+        columns = [{"name": name, "type": kind.athena} for name, kind in described]
+        # Each column as ingest stores its type: Parquet has no HUGEINT (a sum of integers), and
+        # DuckDB would write it as a DOUBLE, losing digits.
+        stored = ", ".join(
+            f"CAST(#{n} AS {kind.storage}) AS {_identifier(name)}" for n, (name, kind) in enumerate(described, 1)
+        )
+        result = _literal(str(folder / RESULT_PARQUET))
+        (rows,) = cursor.execute(f"COPY (SELECT {stored} FROM ({sql})) TO {result} (FORMAT parquet)").fetchone()
         csv = folder / RESULT_CSV
         cursor.execute(f"COPY (SELECT * FROM read_parquet({result})) TO {_literal(str(csv))} (HEADER)")
         head = cursor.execute(f"SELECT * FROM read_parquet({result}) LIMIT {HEAD_ROWS}").fetchall()
-        _, key = self.result_object(record)
-        self._results.upload(csv, key, "text/csv")
         runtime = int((time.monotonic() - started) * 1000)
         stats = Stats(runtime_ms=runtime, bytes_scanned=scanned, rows=int(rows))
         return Execution(QueryState.SUCCEEDED, stats, None, columns), [[json_value(v) for v in row] for row in head]
@@ -234,7 +275,7 @@ class LocalEngine:
 
     def _was_cancelled(self, record: QueryRecord) -> bool:
         with self._lock:
-            return record.query_id in self._cancelled
+            return self._closing or record.query_id in self._cancelled
 
     def _saved(self, record: QueryRecord) -> dict[str, Any] | None:
         path = self._folder(record) / STATE_FILE
@@ -258,27 +299,13 @@ def query_folder(warehouse: Path, tenant_id: str, query_id: str) -> Path:
     return warehouse / tenant_id / ".queries" / query_id
 
 
-def create_views(
-    con: Any, folder: Path, tables: dict[str, TableInfo], names: Iterable[str], schema: str | None = None
-) -> int:
-    """A view per table the query reads (in `schema`, when given), over its curated Parquet in the
-    tenant's `folder`; the bytes those files hold (what the query may scan)."""
-    qualifier = f"{_identifier(schema)}." if schema else ""
-    scanned = 0
-    for name in sorted(names):
-        data = folder / tables[name].file_id
-        scanned += sum(path.stat().st_size for path in data.glob("*.parquet"))
-        files = _literal(str(data / "*.parquet"))
-        con.execute(f"CREATE VIEW {qualifier}{_identifier(name)} AS SELECT * FROM read_parquet({files})")
-    return scanned
-
-
-def to_duckdb(guarded: Guarded, tables: dict[str, TableInfo], schema: str | None = None) -> str:
-    """The guarded Athena query in DuckDB's dialect, its tables the views in `schema`, typed by the
-    tables' columns: with types known, sqlglot keeps Athena's meaning where the dialects differ
-    (integer division)."""
-    expression = guarded.with_tables(lambda name: exp.table_(name, db=schema, quoted=True))
-    schema = {name: {c["name"]: c["type"] for c in tables[name].columns} for name in guarded.tables}
+def to_duckdb(guarded: Guarded, tables: dict[str, TableInfo], files: dict[str, str] | None = None) -> str:
+    """The guarded Athena query in DuckDB's dialect, typed by the tables' columns: with types known,
+    sqlglot keeps Athena's meaning where the dialects differ (integer division). Each table reads
+    its curated Parquet (`files`: name → glob) where given, else a DuckDB table of its name."""
+    expression = guarded.with_tables(lambda name: exp.table_(name, db=_TENANT_TABLE, quoted=True))
+    columns = {name: {c["name"]: c["type"] for c in tables[name].columns} for name in guarded.tables}
+    schema = {_TENANT_TABLE: columns} if columns else {}  # sqlglot takes no empty database
     try:
         qualified = qualify(expression, schema=schema, dialect="athena", validate_qualify_columns=False)
         expression = annotate_types(qualified, schema=schema, dialect="athena")
@@ -286,9 +313,16 @@ def to_duckdb(guarded: Guarded, tables: dict[str, TableInfo], schema: str | None
     except (SqlglotError, KeyError, ValueError):
         pass  # untyped: still correct for everything but the dialects' differences
     _athena_output_names(expression)
+    for node in list(expression.find_all(exp.Table)):
+        if node.db == _TENANT_TABLE:  # a CTE's name has no database: only the tenant's tables do
+            source = exp.ReadParquet(expressions=[exp.Literal.string(files[node.name])]) if files else None
+            replacement = exp.Table(this=source or exp.to_identifier(node.name, quoted=True))
+            replacement.set("alias", node.args.get("alias"))
+            node.replace(replacement)
     return expression.sql(dialect="duckdb")
 
 
+_TENANT_TABLE = "sdp_tenant"  # the database name marking the tenant's tables while the query is typed
 _DATE_ARITHMETIC = (exp.DateAdd, exp.DateSub, exp.Add, exp.Sub, exp.TsOrDsAdd)
 
 

@@ -154,6 +154,14 @@ def test_dates(api: Api, analyst: Account) -> None:
     assert rows == expected
 
 
+def test_sums_of_large_integers_are_exact(api: Api, analyst: Account) -> None:
+    big = 2**53 + 1  # the first integer a double cannot hold
+    ingested_table(api, analyst, "big.csv", f"n\n{big}\n0\n{big}\n".encode())
+    result = run_query(api, analyst, "SELECT sum(n) AS total, max(n) AS top, count(*) AS rows FROM big")
+    assert result["rows"] == [[2 * big, big, 3]]
+    assert [c["name"] for c in result["columns"]] == ["total", "top", "rows"]
+
+
 def test_nulls(api: Api, analyst: Account) -> None:
     rows = _succeeded(
         api,
