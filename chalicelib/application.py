@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
 from chalice import Chalice
 from chalice.app import Request
+
+from chalicelib.settings import get_settings
 
 
 class PlatformApp(Chalice):
@@ -20,6 +23,10 @@ class PlatformApp(Chalice):
     def __init__(self, app_name: str, **kwargs: Any) -> None:
         self._per_thread = threading.local()
         super().__init__(app_name, **kwargs)
+        if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+            # In Lambda a missing or invalid setting fails the cold start, its name in the log,
+            # rather than every request. Elsewhere (packaging, tests) the app loads without them.
+            get_settings()
 
     @property  # type: ignore[override]
     def current_request(self) -> Request | None:

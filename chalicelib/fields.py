@@ -14,9 +14,10 @@ def _no_control_characters(text: str) -> str:
 
 
 # Lower-cased so that one address is one account (the pool compares usernames case-insensitively).
+# At most 128 characters: the address is the pool's username, and Cognito takes no longer one.
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$"),
+    StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=128, pattern=r"^[^@\s]+@[^@\s]+$"),
 ]
 
 # SecretStr keeps a password out of reprs, logs and validation messages.

@@ -23,10 +23,13 @@ LEEWAY_SECONDS = 5
 
 
 class IdTokenVerifier:
-    """Verify a user pool ID token; the pool's keys are fetched once, again for an unknown key id."""
+    """Verify a user pool ID token; the pool's keys are fetched once, and again for an unknown key
+    id, at most once per `refetch_cooldown_seconds` (forged key ids must not flood the pool)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=3600, timeout=5)
+    def __init__(self, settings: Settings, refetch_cooldown_seconds: float = 30) -> None:
+        self._jwks = jwt.PyJWKClient(
+            settings.jwks_url, cache_keys=True, lifespan=3600, timeout=5, cooldown_duration=refetch_cooldown_seconds
+        )
         self._issuer = settings.issuer
         self._audience = settings.user_pool_client_id
 

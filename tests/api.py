@@ -23,7 +23,7 @@ class Reply:
 
     @property
     def error_code(self) -> str | None:
-        return self.body.get("error", {}).get("code") if isinstance(self.body, dict) else None
+        return (self.body.get("error") or {}).get("code") if isinstance(self.body, dict) else None
 
 
 class Api(Protocol):

@@ -73,8 +73,11 @@ class CognitoUsers:
 
     def confirm_at_once(self, email: str) -> None:
         """Confirm without the e-mailed code (only where there is no e-mail: locally)."""
-        self._cognito.admin_confirm_sign_up(UserPoolId=self._pool, Username=email)
-        self._mark_email_verified(email)
+        try:
+            self._cognito.admin_confirm_sign_up(UserPoolId=self._pool, Username=email)
+            self._mark_email_verified(email)
+        except ClientError as error:
+            raise _translate(error) from error
 
     def confirm(self, email: str, code: str) -> None:
         invalid = BadRequest("invalid_code", "The confirmation code is wrong; check the e-mail we sent.")
@@ -137,14 +140,25 @@ class CognitoUsers:
         return _tokens(response["AuthenticationResult"])
 
     def user_id(self, email: str) -> str | None:
-        """The id (`sub`) of the user with this e-mail address, or None."""
+        """The id (`sub`) of the user who has proved they own this e-mail address, or None if no
+        account has it.
+
+        An account whose address is not verified is refused (409): anyone can sign up with, or
+        (before verifying) change to, someone else's address, and a member is added by address.
+        """
         try:
             user = self._cognito.admin_get_user(UserPoolId=self._pool, Username=email)
         except ClientError as error:
             if error.response["Error"]["Code"] == "UserNotFoundException":
                 return None
-            raise
-        return _attribute(user["UserAttributes"], "sub")
+            raise _translate(error) from error
+        attributes = _attributes(user["UserAttributes"])
+        if attributes.get("email_verified") != "true":
+            raise Conflict(
+                "unverified_account",
+                "An account with this e-mail address exists but has not confirmed it yet; it can be added once it has.",
+            )
+        return attributes["sub"]
 
     def create_user(self, email: str, password: str | None, *, permanent: bool) -> str:
         """Create a user for an admin; their id.
@@ -171,10 +185,13 @@ class CognitoUsers:
             except ClientError as error:
                 self.delete_user(email)  # an account whose password nobody knows helps no one
                 raise _translate(error) from error
-        return _attribute(user["Attributes"], "sub")
+        return _attributes(user["Attributes"])["sub"]
 
     def delete_user(self, email: str) -> None:
-        self._cognito.admin_delete_user(UserPoolId=self._pool, Username=email)
+        try:
+            self._cognito.admin_delete_user(UserPoolId=self._pool, Username=email)
+        except ClientError as error:
+            raise _translate(error) from error
 
     def _mark_email_verified(self, email: str) -> None:
         self._cognito.admin_update_user_attributes(
@@ -191,5 +208,5 @@ def _tokens(result: dict[str, Any]) -> Tokens:
     )
 
 
-def _attribute(attributes: list[dict[str, str]], name: str) -> str:
-    return next(attribute["Value"] for attribute in attributes if attribute["Name"] == name)
+def _attributes(listed: list[dict[str, str]]) -> dict[str, str]:
+    return {attribute["Name"]: attribute["Value"] for attribute in listed}

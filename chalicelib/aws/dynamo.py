@@ -36,10 +36,6 @@ def value(python_value: Any) -> dict[str, Any]:
     return _codec()[0].serialize(_decimals(python_value))
 
 
-def is_condition_failure(error: ClientError) -> bool:
-    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
-
-
 class TransactionCancelled(Exception):
     """A cancelled transaction and why each of its items failed ('None' where it did not)."""
 

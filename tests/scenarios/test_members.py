@@ -183,9 +183,29 @@ def test_another_tenants_member_ids_answer_404_and_nothing_changes(api: Api) -> 
 
 def test_unknown_member_ids_answer_404(api: Api) -> None:
     admin = sign_up(api)
-    for user_id in (str(uuid.uuid4()), "not-a-uuid", "%2E%2E"):
-        reply = api.call("DELETE", f"/tenant/members/{user_id}", token=admin.id_token)
-        assert (reply.status, reply.error_code) == (404, "member_not_found")
+    # A key longer than DynamoDB takes (2 KiB) must be answered before it reaches the table.
+    for user_id in (str(uuid.uuid4()), "not-a-uuid", "%2E%2E", "a" * 3000, admin.user_id.upper()):
+        for reply in (
+            api.call("DELETE", f"/tenant/members/{user_id}", token=admin.id_token),
+            api.call("PATCH", f"/tenant/members/{user_id}", json_body={"role": "viewer"}, token=admin.id_token),
+        ):
+            assert (reply.status, reply.error_code) == (404, "member_not_found")
+    assert api.call("GET", "/me", token=admin.id_token).body["role"] == "admin"
+
+
+def test_an_account_that_has_not_verified_its_address_cannot_be_added(api: Api) -> None:
+    admin = sign_up(api)
+    email = unique_email("unverified")
+    # Signed up around the API and never confirmed: anyone may claim an address this way.
+    cognito = api.aws_client("cognito-idp")
+    pool = cognito.list_user_pools(MaxResults=1)["UserPools"][0]["Id"]
+    client_id = cognito.list_user_pool_clients(UserPoolId=pool)["UserPoolClients"][0]["ClientId"]
+    cognito.sign_up(ClientId=client_id, Username=email, Password=PASSWORD)
+
+    reply = api.call("POST", "/tenant/members", json_body={"email": email, "role": "admin"}, token=admin.id_token)
+    assert (reply.status, reply.error_code) == (409, "unverified_account")
+    assert_conforms("POST", "/tenant/members", 409, reply.body)
+    assert [m["email"] for m in _members(api, admin)] == [admin.email]
 
 
 @pytest.mark.parametrize(
@@ -213,6 +233,7 @@ def test_a_role_change_with_a_bad_body_is_400(api: Api, body: dict[str, object])
         ({"email": "x@example.com", "role": "viewer", "password": PASSWORD, "tenant_id": "x"}, "invalid_request"),
         ({"email": "x@example.com", "role": "viewer"}, "password_required"),
         ({"email": "x@example.com", "role": "viewer", "password": "weak"}, "invalid_password"),
+        ({"email": "a" * 117 + "@example.com", "role": "viewer", "password": PASSWORD}, "invalid_request"),
     ],
 )
 def test_adding_a_member_with_bad_input_is_400(api: Api, body: dict[str, object], code: str) -> None:

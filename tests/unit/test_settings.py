@@ -59,3 +59,28 @@ def test_the_model_has_no_setting_the_local_platform_does_not_provide() -> None:
     provided = set(resources.settings_environment("http://127.0.0.1:5000"))
     required = {f"SDP_{name.upper()}" for name, field in Settings.model_fields.items() if field.is_required()}
     assert required <= provided
+
+
+def test_in_lambda_an_invalid_setting_fails_the_cold_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.application import PlatformApp
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "sdp-dev-APIHandler")
+    monkeypatch.delenv("SDP_RESULTS_BUCKET")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError, match="SDP_RESULTS_BUCKET"):
+            PlatformApp("probe")
+    finally:
+        get_settings.cache_clear()
+
+
+def test_outside_lambda_the_app_loads_without_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.application import PlatformApp
+
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    monkeypatch.delenv("SDP_RESULTS_BUCKET")  # as when `chalice package` loads the app
+    get_settings.cache_clear()
+    try:
+        assert PlatformApp("probe").app_name == "probe"
+    finally:
+        get_settings.cache_clear()
