@@ -1,16 +1,27 @@
-# The two commands: `make run` and `make test`. Both build the virtual environment first.
+# The two commands: `make run` and `make test`. Both build what they need first.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The infrastructure checks (sam, cfn-lint, checkov) pin versions the app cannot share: a venv of their own.
+INFRA_VENV := .venv-infra
+INFRA_BIN := $(INFRA_VENV)/bin
+INFRA_STAMP := $(INFRA_VENV)/.installed
+STAGES := dev stage prod
+STAGE ?= dev
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint validate package format bench clean
 
-# The venv is rebuilt whenever a requirements file changes. pip is not upgraded: chalice pins it.
+# A venv is rebuilt whenever its requirements file changes. pip is not upgraded: chalice pins it.
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
+
+$(INFRA_STAMP): requirements-infra.txt
+	$(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_BIN)/pip install --quiet --disable-pip-version-check -r requirements-infra.txt
+	touch $(INFRA_STAMP)
 
 run: $(STAMP)
 	$(BIN)/python -m localplatform $(ARGS)
@@ -19,8 +30,19 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# Lint, every stage packaged and validated offline, then the whole suite.
+test: lint validate
 	$(BIN)/python -m pytest
+
+# out/<stage>/: the merged SAM template, the function zip and the DuckDB layer zip.
+package: $(STAMP)
+	$(BIN)/python -m infra.package $(STAGE)
+
+# sam validate, the SAM transform, cfn-lint and checkov on each stage, then the template tests.
+validate: $(STAMP) $(INFRA_STAMP)
+	$(BIN)/python -m infra.package $(STAGES)
+	$(INFRA_BIN)/python -m infra.validate $(STAGES)
+	$(INFRA_BIN)/python -m pytest -c infra/pytest.ini infra/tests
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
@@ -30,4 +52,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/cold_start.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache out
+	rm -rf $(VENV) $(INFRA_VENV) .pytest_cache .ruff_cache out

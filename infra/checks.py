@@ -1,0 +1,310 @@
+"""What the transformed template (out/<stage>/template.json) must hold, as checks that name each
+problem. infra/tests runs them on every stage, and once on a template broken on purpose."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+Template = dict[str, Any]
+Check = Callable[[Template], list[str]]
+
+DATA_KEY_ARN = {"Fn::GetAtt": ["DataKey", "Arn"]}
+DATA_KEY_REFS = ({"Ref": "DataKey"}, DATA_KEY_ARN)
+BODY_ROUTES = ("/queries", "/files")  # POST bodies that are SQL and data files, not HTML forms
+
+
+def resources(template: Template, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(logical id, properties) of every resource of one type."""
+    for name, resource in template["Resources"].items():
+        if resource["Type"] == kind:
+            yield name, resource.get("Properties", {})
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return _listed(document.get("Statement", []))
+
+
+def role_statements(properties: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for policy in properties.get("Policies", []):
+        yield from statements(policy["PolicyDocument"])
+
+
+def buckets_are_encrypted_private_and_tls_only(template: Template) -> list[str]:
+    problems = []
+    tls_only = {
+        json.dumps(policy["Bucket"], sort_keys=True)
+        for _, policy in resources(template, "AWS::S3::BucketPolicy")
+        for statement in statements(policy["PolicyDocument"])
+        if statement["Effect"] == "Deny" and statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+    }
+    for name, bucket in resources(template, "AWS::S3::Bucket"):
+        encryption = bucket.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [{}])[0]
+        default = encryption.get("ServerSideEncryptionByDefault", {})
+        if default.get("SSEAlgorithm") != "aws:kms" or default.get("KMSMasterKeyID") not in DATA_KEY_REFS:
+            problems.append(f"{name}: not encrypted with the stage key")
+        if encryption.get("BucketKeyEnabled") is not True:
+            problems.append(f"{name}: no bucket key")
+        blocks = bucket.get("PublicAccessBlockConfiguration", {})
+        wanted = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+        if any(blocks.get(block) is not True for block in wanted):
+            problems.append(f"{name}: public access not fully blocked")
+        if bucket.get("OwnershipControls") != {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}:
+            problems.append(f"{name}: ACLs not disabled (BucketOwnerEnforced)")
+        if json.dumps({"Ref": name}, sort_keys=True) not in tls_only:
+            problems.append(f"{name}: no TLS-only bucket policy")
+    return problems
+
+
+def everything_at_rest_uses_the_stage_key(template: Template) -> list[str]:
+    wanted = {
+        "AWS::SQS::Queue": "KmsMasterKeyId",
+        "AWS::Logs::LogGroup": "KmsKeyId",
+        "AWS::SNS::Topic": "KmsMasterKeyId",
+        "AWS::SecretsManager::Secret": "KmsKeyId",
+        "AWS::CloudTrail::Trail": "KMSKeyId",
+        "AWS::Lambda::Function": "KmsKeyArn",
+    }
+    problems = [
+        f"{name}: {kind} without the stage key"
+        for kind, key in wanted.items()
+        for name, properties in resources(template, kind)
+        if properties.get(key) not in DATA_KEY_REFS
+    ]
+    for name, table in resources(template, "AWS::DynamoDB::Table"):
+        sse = table.get("SSESpecification", {})
+        if (sse.get("SSEType"), sse.get("KMSMasterKeyId")) != ("KMS", {"Ref": "DataKey"}):
+            problems.append(f"{name}: table not encrypted with the stage key")
+    for name, key in resources(template, "AWS::KMS::Key"):
+        if key.get("EnableKeyRotation") is not True:
+            problems.append(f"{name}: key rotation off")
+    return problems
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    return _listed(statement.get("Action", []))
+
+
+def iam_grants_no_wildcards(template: Template) -> list[str]:
+    """No `*` action or service-wide `svc:*`; no `*` resource but for X-Ray, which has none."""
+    problems = []
+    policies = [(name, list(role_statements(role))) for name, role in resources(template, "AWS::IAM::Role")]
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        policies += [(name, statements(policy["PolicyDocument"])) for name, policy in resources(template, kind)]
+    for name, granted in policies:
+        for statement in granted:
+            if statement["Effect"] != "Allow":
+                continue
+            actions = _actions(statement)
+            if any(action == "*" or action.endswith(":*") for action in actions):
+                problems.append(f"{name}: wildcard action {actions}")
+            if "*" in _listed(statement.get("Resource", [])) and not all(a.startswith("xray:") for a in actions):
+                problems.append(f"{name}: wildcard resource for {actions}")
+    return problems
+
+
+def _has_tag_variable(value: Any, tag: str) -> bool:
+    return f"${{!aws:PrincipalTag/{tag}}}" in json.dumps(value) or f"${{aws:PrincipalTag/{tag}}}" in json.dumps(value)
+
+
+def tenant_role_is_bound_to_the_session_tag(template: Template) -> list[str]:
+    role = template["Resources"].get("TenantDataRole", {}).get("Properties")
+    if role is None:
+        return ["no TenantDataRole"]
+    problems = []
+    trust = statements(role["AssumeRolePolicyDocument"])
+    if not any(
+        statement.get("Condition", {}).get("Null", {}).get("aws:RequestTag/tenant_id") == "false" for statement in trust
+    ):
+        problems.append("TenantDataRole: assuming it does not require the tenant_id session tag")
+    granted = [statement for statement in role_statements(role) if statement["Effect"] == "Allow"]
+    for statement in granted:
+        actions = _actions(statement)
+        services = {action.split(":")[0] for action in actions}
+        if "dynamodb" in services:
+            condition = statement.get("Condition", {})
+            leading = condition.get("ForAllValues:StringEquals", {}).get("dynamodb:LeadingKeys")
+            if leading != ["TENANT#${aws:PrincipalTag/tenant_id}"]:
+                problems.append(f"TenantDataRole: DynamoDB not limited to the tenant's partition: {leading}")
+            if condition.get("Null", {}).get("dynamodb:LeadingKeys") != "false":
+                problems.append("TenantDataRole: DynamoDB statement lacks the Null guard on dynamodb:LeadingKeys")
+            forbidden = [a for a in actions if a in ("dynamodb:Scan",) or a.startswith("dynamodb:PartiQL")]
+            if forbidden:
+                problems.append(f"TenantDataRole: allows {forbidden}")
+        if services & {"s3", "glue"} and not (
+            _has_tag_variable(statement.get("Resource"), "tenant_id")
+            or _has_tag_variable(statement.get("Resource"), "tenant_database")
+            or _has_tag_variable(statement.get("Condition"), "tenant_id")
+        ):
+            problems.append(f"TenantDataRole: {sorted(services)} statement not bound to the tenant's tag")
+    return problems
+
+
+def functions_have_their_own_least_privilege_roles(template: Template) -> list[str]:
+    problems = []
+    functions = resources(template, "AWS::Lambda::Function")
+    roles = [json.dumps(function.get("Role"), sort_keys=True) for _, function in functions]
+    if len(roles) != len(set(roles)):
+        problems.append("two functions share a role")
+    api = template["Resources"].get("ApiFunctionRole", {}).get("Properties", {})
+    for statement in role_statements(api):
+        if any(action.split(":")[0] in ("s3", "glue", "athena") for action in _actions(statement)):
+            problems.append(f"ApiFunctionRole: reaches tenant data itself: {_actions(statement)}")
+    return problems
+
+
+def cognito_lets_clients_write_nothing_that_authorizes(template: Template) -> list[str]:
+    problems = []
+    for name, pool in resources(template, "AWS::Cognito::UserPool"):
+        custom = [attribute["Name"] for attribute in pool.get("Schema", []) if attribute["Name"].startswith("custom:")]
+        if custom or any(attribute.get("Name") not in ("email",) for attribute in pool.get("Schema", [])):
+            problems.append(f"{name}: attributes beyond e-mail: {pool.get('Schema')}")
+        update = pool.get("UserAttributeUpdateSettings", {}).get("AttributesRequireVerificationBeforeUpdate")
+        if update != ["email"]:
+            problems.append(f"{name}: a changed e-mail takes effect before it is verified")
+        if pool.get("DeletionProtection") != {"Fn::If": ["IsProd", "ACTIVE", "INACTIVE"]}:
+            problems.append(f"{name}: deletion protection is not on in prod")
+    for name, client in resources(template, "AWS::Cognito::UserPoolClient"):
+        if set(client.get("WriteAttributes", ["*"])) - {"email"}:
+            problems.append(f"{name}: clients may write {client.get('WriteAttributes')}")
+        if client.get("GenerateSecret") is not False:
+            problems.append(f"{name}: a public client with a secret")
+    return problems
+
+
+def _body_routes_match(statement: dict[str, Any]) -> bool:
+    """Whether a WAF statement matches exactly POST on the body routes."""
+    routes = []
+    for branch in statement.get("OrStatement", {}).get("Statements", []):
+        matches = [s["ByteMatchStatement"] for s in branch.get("AndStatement", {}).get("Statements", [])]
+        if any(m["FieldToMatch"] == {"Method": {}} and m["SearchString"] == "POST" for m in matches):
+            routes += [m["SearchString"] for m in matches if m["FieldToMatch"] == {"UriPath": {}}]
+    return sorted(routes) == sorted(BODY_ROUTES)
+
+
+def _negated(statement: dict[str, Any]) -> dict[str, Any]:
+    return statement.get("NotStatement", {}).get("Statement", {})
+
+
+def waf_guards_the_api_without_judging_sql_or_file_bodies(template: Template) -> list[str]:
+    acls = dict(resources(template, "AWS::WAFv2::WebACL"))
+    if len(acls) != 1:
+        return [f"expected one web ACL, found {sorted(acls)}"]
+    ((acl_name, acl),) = acls.items()
+    problems = []
+    associations = [a for _, a in resources(template, "AWS::WAFv2::WebACLAssociation")]
+    if not any(
+        a["WebACLArn"] == {"Fn::GetAtt": [acl_name, "Arn"]} and "/restapis/${RestAPI}/stages/" in json.dumps(a)
+        for a in associations
+    ):
+        problems.append("the web ACL is not associated with the API's stage")
+    rules = acl["Rules"]
+    if not any("RateBasedStatement" in rule["Statement"] for rule in rules):
+        problems.append("no per-IP rate rule")
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for rule in rules:
+        group = rule["Statement"].get("ManagedRuleGroupStatement")
+        if group:
+            groups.setdefault(group["Name"], []).append(group)
+    for wanted in ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"):
+        instances = groups.get(wanted, [])
+        elsewhere = [g for g in instances if _body_routes_match(_negated(g.get("ScopeDownStatement", {})))]
+        on_bodies = [g for g in instances if _body_routes_match(g.get("ScopeDownStatement", {}))]
+        if not elsewhere:
+            problems.append(f"{wanted}: no instance scoped away from POST {BODY_ROUTES}")
+        overrides = [o for g in on_bodies for o in g.get("RuleActionOverrides", [])]
+        counted = {o["Name"] for o in overrides if "Count" in o["ActionToUse"]}
+        if not on_bodies or not counted or not all(name.endswith("_BODY") for name in counted):
+            problems.append(f"{wanted}: body routes not covered with only their body rules counted")
+    if "AWSManagedRulesAmazonIpReputationList" not in groups:
+        problems.append("no IP reputation rules")
+    return problems
+
+
+def _alarmed(template: Template, namespace: str, metric: str, dimension: dict[str, Any]) -> bool:
+    for _, alarm in resources(template, "AWS::CloudWatch::Alarm"):
+        found = [(alarm.get("Namespace"), alarm.get("MetricName"), alarm.get("Dimensions", []))]
+        metrics = [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m]
+        found += [(m["Namespace"], m["MetricName"], m.get("Dimensions", [])) for m in metrics]
+        for space, name, dimensions in found:
+            if (space, name) == (namespace, metric) and dimension in dimensions and alarm.get("AlarmActions"):
+                return True
+    return False
+
+
+def alarms_cover_every_function_and_the_pipeline(template: Template) -> list[str]:
+    problems = []
+    for name, _ in resources(template, "AWS::Lambda::Function"):
+        for metric in ("Errors", "Throttles", "Duration"):
+            if not _alarmed(template, "AWS/Lambda", metric, {"Name": "FunctionName", "Value": {"Ref": name}}):
+                problems.append(f"{name}: no {metric} alarm")
+    api = {"Name": "ApiName", "Value": {"Fn::Sub": "sdp-${Stage}"}}
+    dead_letters = {"Name": "QueueName", "Value": {"Fn::GetAtt": ["IngestDeadLetterQueue", "QueueName"]}}
+    ingest_queue = {"Name": "QueueName", "Value": {"Fn::GetAtt": ["IngestQueue", "QueueName"]}}
+    wanted = [
+        ("AWS/ApiGateway", "5XXError", api),
+        ("AWS/ApiGateway", "Latency", api),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", dead_letters),
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage", ingest_queue),
+        ("AWS/DynamoDB", "ReadThrottleEvents", {"Name": "TableName", "Value": {"Ref": "Table"}}),
+        ("AWS/DynamoDB", "WriteThrottleEvents", {"Name": "TableName", "Value": {"Ref": "Table"}}),
+        ("AWS/Athena", "TotalExecutionTime", {"Name": "QueryState", "Value": "FAILED"}),
+    ]
+    problems += [f"no alarm on {ns} {metric}" for ns, metric, dim in wanted if not _alarmed(template, ns, metric, dim)]
+    return problems
+
+
+def releases_are_canaries_rolled_back_by_alarms(template: Template) -> list[str]:
+    problems = []
+    groups = dict(resources(template, "AWS::CodeDeploy::DeploymentGroup"))
+    for name, _ in resources(template, "AWS::Lambda::Function"):
+        group = groups.get(f"{name}DeploymentGroup")
+        if group is None:
+            problems.append(f"{name}: no deployment group")
+            continue
+        if not group.get("AlarmConfiguration", {}).get("Alarms"):
+            problems.append(f"{name}: no alarm rolls a deployment back")
+        if "DEPLOYMENT_STOP_ON_ALARM" not in group.get("AutoRollbackConfiguration", {}).get("Events", []):
+            problems.append(f"{name}: an alarm does not roll back")
+        if "Canary10Percent5Minutes" not in json.dumps(group.get("DeploymentConfigName")):
+            problems.append(f"{name}: not a canary deployment")
+    return problems
+
+
+def logs_are_kept_and_traced(template: Template) -> list[str]:
+    groups = resources(template, "AWS::Logs::LogGroup")
+    problems = [f"{name}: no retention" for name, group in groups if "RetentionInDays" not in group]
+    for name, function in resources(template, "AWS::Lambda::Function"):
+        if "LogGroup" not in function.get("LoggingConfig", {}):
+            problems.append(f"{name}: logs to no log group of ours")
+        if function.get("TracingConfig") != {"Mode": "Active"}:
+            problems.append(f"{name}: not traced")
+    for name, stage in resources(template, "AWS::ApiGateway::Stage"):
+        if stage.get("TracingEnabled") is not True or "AccessLogSetting" not in stage:
+            problems.append(f"{name}: API stage without tracing or access logs")
+    for name, trail in resources(template, "AWS::CloudTrail::Trail"):
+        if not (trail.get("IsMultiRegionTrail") and trail.get("EnableLogFileValidation")):
+            problems.append(f"{name}: not multi-region with log file validation")
+        data = [r for s in trail.get("EventSelectors", []) for r in s.get("DataResources", [])]
+        if not any(r["Type"] == "AWS::S3::Object" and "DataBucket.Arn" in json.dumps(r["Values"]) for r in data):
+            problems.append(f"{name}: no S3 data events on the data bucket")
+    return problems
+
+
+CHECKS: list[Check] = [
+    buckets_are_encrypted_private_and_tls_only,
+    everything_at_rest_uses_the_stage_key,
+    iam_grants_no_wildcards,
+    tenant_role_is_bound_to_the_session_tag,
+    functions_have_their_own_least_privilege_roles,
+    cognito_lets_clients_write_nothing_that_authorizes,
+    waf_guards_the_api_without_judging_sql_or_file_bodies,
+    alarms_cover_every_function_and_the_pipeline,
+    releases_are_canaries_rolled_back_by_alarms,
+    logs_are_kept_and_traced,
+]

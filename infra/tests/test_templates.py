@@ -1,0 +1,142 @@
+"""The packaged, transformed template of every stage holds what infra/checks.py asks, and the
+checks catch a template broken on purpose."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra import checks
+from infra.package import STAGES, zip_sizes
+from infra.validate import lint, load_yaml, transform
+
+OUT = Path(__file__).resolve().parent.parent.parent / "out"
+MB = 1_000_000
+
+
+def _packaged(stage: str, name: str) -> Path:
+    path = OUT / stage / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: `make validate` packages and transforms every stage first")
+    return path
+
+
+@pytest.fixture(scope="module", params=STAGES)
+def stage(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def template(stage: str) -> dict[str, Any]:
+    return json.loads(_packaged(stage, "template.json").read_text())
+
+
+@pytest.mark.parametrize("check", checks.CHECKS, ids=lambda check: check.__name__)
+def test_the_stage_template_passes(template: dict[str, Any], check: checks.Check) -> None:
+    assert check(template) == []
+
+
+def test_the_zips_fit_lambda(stage: str) -> None:
+    function_zipped, function_unzipped = zip_sizes(_packaged(stage, "deployment.zip"))
+    layer_zipped, layer_unzipped = zip_sizes(_packaged(stage, "duckdb-layer.zip"))
+    assert function_zipped < 50 * MB
+    assert layer_zipped < 50 * MB
+    assert function_unzipped + layer_unzipped < 250 * MB  # the ingest function takes both
+
+
+def test_only_prod_protects_its_table_and_pool_from_deletion(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    assert resources["Table"]["Properties"]["DeletionProtectionEnabled"] == {"Fn::If": ["IsProd", True, False]}
+    assert resources["UserPool"]["Properties"]["DeletionProtection"] == {"Fn::If": ["IsProd", "ACTIVE", "INACTIVE"]}
+    assert resources["Table"]["DeletionPolicy"] == "Retain"
+
+
+# --- The checks fail when they should ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dev() -> dict[str, Any]:
+    return json.loads(_packaged("dev", "template.json").read_text())
+
+
+def _broken(template: dict[str, Any], change: Any) -> dict[str, Any]:
+    broken = copy.deepcopy(template)
+    change(broken["Resources"])
+    return broken
+
+
+@pytest.mark.parametrize(
+    ("check", "change", "expected"),
+    [
+        (
+            checks.buckets_are_encrypted_private_and_tls_only,
+            lambda r: r["DataBucket"]["Properties"].pop("BucketEncryption"),
+            "DataBucket: not encrypted with the stage key",
+        ),
+        (
+            checks.everything_at_rest_uses_the_stage_key,
+            lambda r: r["IngestQueue"]["Properties"].pop("KmsMasterKeyId"),
+            "IngestQueue: AWS::SQS::Queue without the stage key",
+        ),
+        (
+            checks.iam_grants_no_wildcards,
+            lambda r: r["ApiFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+            ),
+            "ApiFunctionRole: wildcard resource for ['s3:GetObject']",
+        ),
+        (
+            checks.tenant_role_is_bound_to_the_session_tag,
+            lambda r: next(
+                s
+                for s in r["TenantDataRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+                if s["Sid"] == "OwnPartition"
+            )["Condition"].pop("Null"),
+            "TenantDataRole: DynamoDB statement lacks the Null guard on dynamodb:LeadingKeys",
+        ),
+        (
+            checks.cognito_lets_clients_write_nothing_that_authorizes,
+            lambda r: r["UserPoolClient"]["Properties"].__setitem__("WriteAttributes", ["email", "custom:tenant"]),
+            "UserPoolClient: clients may write ['email', 'custom:tenant']",
+        ),
+        (
+            checks.waf_guards_the_api_without_judging_sql_or_file_bodies,
+            lambda r: r.pop("WebAclAssociation"),
+            "the web ACL is not associated with the API's stage",
+        ),
+        (
+            checks.alarms_cover_every_function_and_the_pipeline,
+            lambda r: r.pop("IngestThrottlesAlarm"),
+            "Ingest: no Throttles alarm",
+        ),
+    ],
+    ids=["encryption", "queue-key", "wildcard", "null-guard", "writable-attribute", "waf", "alarm"],
+)
+def test_a_deliberately_broken_template_fails_its_check(
+    dev: dict[str, Any], check: checks.Check, change: Any, expected: str
+) -> None:
+    assert check(dev) == []
+    assert expected in check(_broken(dev, change))
+
+
+def test_the_waf_check_sees_body_rules_blocking_on_the_body_routes(dev: dict[str, Any]) -> None:
+    def block_bodies(resources: dict[str, Any]) -> None:
+        for rule in resources["WebAcl"]["Properties"]["Rules"]:
+            rule["Statement"].get("ManagedRuleGroupStatement", {}).pop("RuleActionOverrides", None)
+
+    problems = checks.waf_guards_the_api_without_judging_sql_or_file_bodies(_broken(dev, block_bodies))
+    assert "AWSManagedRulesCommonRuleSet: body routes not covered with only their body rules counted" in problems
+
+
+def test_a_dependency_cycle_fails_validation(tmp_path: Path) -> None:
+    sam = load_yaml(_packaged("dev", "sam.yaml"))
+    # The bucket policy names the bucket; making the bucket wait for its policy closes a loop.
+    sam["Resources"]["DataBucket"]["DependsOn"] = ["IngestQueuePolicy", "DataBucketPolicy"]
+    broken = tmp_path / "template.json"
+    broken.write_text(json.dumps(transform(sam, "dev")))
+    assert any("E3004" in error for error in lint(broken))
+    assert lint(_packaged("dev", "template.json")) == []
