@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-EVENTS = Path(__file__).resolve().parent / "events"
+EVENTS = ROOT / "events"  # the same files `sam local invoke -e` takes
 
 # Set before the app is imported: the settings model reads them once. moto answers every
 # AWS call in-process (mock_aws), so no real account is ever reached.
@@ -51,7 +51,7 @@ def _environment_restored() -> Iterator[None]:
 
 
 def load_event(name: str) -> dict[str, Any]:
-    """A recorded event from tests/events/."""
+    """A recorded event from events/."""
     return json.loads((EVENTS / name).read_text(encoding="utf-8"))
 
 
