@@ -10,6 +10,7 @@
 | USER#{user}   | MEMBERSHIP      | the user's one membership: tenant, role |
 
 Every tenant item lives under `TENANT#{t}`, the partition the tenant-scoped IAM role may touch.
+A tenant's Glue database is named here too, for the same role's policy names it.
 """
 
 from __future__ import annotations
@@ -54,3 +55,8 @@ MEMBER_PREFIX = "MEMBER#"
 FILE_PREFIX = "FILE#"
 TABLE_PREFIX = "TABLE#"
 QUERY_PREFIX = "QUERY#"
+
+
+def tenant_database(prefix: str, tenant_id: str) -> str:
+    """A tenant's Glue database (and Athena's context for its queries): Glue keeps names lower-cased."""
+    return f"{prefix}{tenant_id.lower()}"

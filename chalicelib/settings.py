@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # Confirm sign-ups at once, without the e-mailed code. Only where there is no e-mail: locally.
     auto_confirm_signup: bool = False
 
+    # The role every data-plane call for a tenant runs with, assumed with the tenant's session tags.
+    tenant_role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/")
+
     # The secret that signs pagination tokens (Secrets Manager id or ARN).
     pagination_secret_id: str = Field(min_length=1)
 
@@ -57,8 +60,10 @@ class Settings(BaseSettings):
     multipart_threshold_bytes: int = Field(default=100 * MIB, gt=0)
     multipart_part_bytes: int = Field(default=16 * MIB, ge=5 * MIB)
     max_file_bytes: int = Field(default=5 * TIB, gt=0)
-    upload_url_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
-    download_url_seconds: int = Field(default=300, ge=60, le=7 * 24 * 3600)
+    # Presigned URLs are signed with a tenant's session (TenantCredentials), which lives an hour
+    # at most and is renewed while it has at least this long plus five minutes left: 45 minutes.
+    upload_url_seconds: int = Field(default=900, ge=60, le=2700)
+    download_url_seconds: int = Field(default=300, ge=60, le=2700)
     # A multipart upload may take a day (the bucket aborts older ones); its quota is held as long.
     multipart_upload_seconds: int = Field(default=24 * 3600, ge=3600)
 

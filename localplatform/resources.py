@@ -32,6 +32,7 @@ class LocalResources:
     user_pool_client_id: str
     kms_key_id: str
     pagination_secret_id: str
+    tenant_role_arn: str
 
     def settings_environment(self, aws_endpoint: str) -> dict[str, str]:
         """The SDP_* variables the app's settings model reads."""
@@ -47,13 +48,15 @@ class LocalResources:
             # moto serves the pool's keys here; in AWS the issuer's host serves them.
             "SDP_JWKS_URL": f"{aws_endpoint}/{self.user_pool_id}/.well-known/jwks.json",
             "SDP_PAGINATION_SECRET_ID": self.pagination_secret_id,
+            "SDP_TENANT_ROLE_ARN": self.tenant_role_arn,
             # No e-mail here: sign-ups are confirmed at once, new members get the password given.
             "SDP_AUTO_CONFIRM_SIGNUP": "true",
         }
 
 
 def provision(session: Any) -> LocalResources:
-    """Create the key, queues, table, bucket (with its S3→SQS notification), user pool and secret."""
+    """Create the key, queues, table, bucket (with its S3→SQS notification), user pool, secret and
+    the tenant-data role."""
     template = load_template()
     kms_key_id = session.client("kms").create_key(Description=f"sdp-{STAGE}")["KeyMetadata"]["KeyId"]
     queues = _create_queues(session.client("sqs"), template, kms_key_id)
@@ -62,6 +65,7 @@ def provision(session: Any) -> LocalResources:
     results_bucket = _create_results_bucket(session.client("s3"), template, kms_key_id)
     pool_id, client_id = _create_user_pool(session.client("cognito-idp"), template)
     secret_id = _create_secret(session.client("secretsmanager"), template, kms_key_id)
+    tenant_role_arn = _create_tenant_role(session.client("iam"), template)
     return LocalResources(
         table=table,
         data_bucket=bucket,
@@ -72,6 +76,7 @@ def provision(session: Any) -> LocalResources:
         user_pool_client_id=client_id,
         kms_key_id=kms_key_id,
         pagination_secret_id=secret_id,
+        tenant_role_arn=tenant_role_arn,
     )
 
 
@@ -230,3 +235,18 @@ def _create_user_pool(cognito: Any, template: dict[str, Any]) -> tuple[str, str]
         ),
     )["UserPoolClient"]["ClientId"]
     return pool_id, client_id
+
+
+def _create_tenant_role(iam: Any, template: dict[str, Any]) -> str:
+    """The role the app assumes for each tenant. The local AWS enforces no IAM policy, so it is
+    created with its trust and session limits only; the calls made with it are the same as in AWS."""
+    role = resource_properties(template, "TenantDataRole")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}],
+    }
+    return iam.create_role(
+        RoleName=f"sdp-{STAGE}-tenant-data",
+        AssumeRolePolicyDocument=json.dumps(trust),
+        **literal(role, "MaxSessionDuration", "Description"),
+    )["Role"]["Arn"]

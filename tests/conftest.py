@@ -27,6 +27,7 @@ TEST_ENVIRONMENT = {
     "SDP_JWKS_URL": "http://127.0.0.1:5000/us-east-1_test/.well-known/jwks.json",
     "SDP_RESULTS_BUCKET": "sdp-test-results",
     "SDP_PAGINATION_SECRET_ID": "sdp-test-pagination",
+    "SDP_TENANT_ROLE_ARN": "arn:aws:iam::123456789012:role/sdp-test-tenant-data",
     "SDP_WAREHOUSE_DIR": tempfile.mkdtemp(prefix="sdp-test-warehouse-"),
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
