@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.settings import Settings, SettingsError, get_settings, load_settings
+from tests.conftest import ROOT
 
 
 def test_reads_every_setting_from_the_environment() -> None:
@@ -55,10 +56,26 @@ def test_the_model_has_no_setting_the_local_platform_does_not_provide() -> None:
         user_pool_client_id="c",
         kms_key_id="k",
         pagination_secret_id="s",
+        tenant_role_arn="arn:aws:iam::123456789012:role/r",
     )
     provided = set(resources.settings_environment("http://127.0.0.1:5000"))
-    required = {f"SDP_{name.upper()}" for name, field in Settings.model_fields.items() if field.is_required()}
-    assert required <= provided
+    assert _required_settings() <= provided
+
+
+def test_the_template_gives_the_functions_every_required_setting() -> None:
+    import json
+
+    from localplatform.template import load_template
+
+    from_template = set(load_template()["Globals"]["Function"]["Environment"]["Variables"])
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    for stage in ("dev", "stage", "prod"):
+        from_config = set(config["stages"][stage]["environment_variables"])
+        assert _required_settings() <= from_template | from_config, stage
+
+
+def _required_settings() -> set[str]:
+    return {f"SDP_{name.upper()}" for name, field in Settings.model_fields.items() if field.is_required()}
 
 
 def test_in_lambda_an_invalid_setting_fails_the_cold_start(monkeypatch: pytest.MonkeyPatch) -> None:
