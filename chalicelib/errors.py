@@ -92,3 +92,9 @@ def from_framework(status: int, body: Any) -> AppError | None:
     error = AppError(code, message.format(message=body["Message"]))
     error.status = status
     return error
+
+
+class ServiceUnavailable(AppError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "service_unavailable"
+    message = "A service the platform depends on is busy; try again in a few seconds."

@@ -1,11 +1,30 @@
 """SQL a tenant must never get to run: every statement here is refused by the guard, and the
 locked local engine holds against each even with the guard bypassed.
 
-`{own}` is the caller's database, `{other}` another tenant's; `secrets` is another tenant's table,
+The statements name real places through templates, filled in by `corpus(places)`: `{own}` is the
+caller's database, `{other}` another tenant's; `{other_file}` is one of the other tenant's curated
+Parquet files, `{other_folder}` its folder, `{traversal_file}` the same file reached through `..`
+from the caller's folder `{own_folder}`; `{outside_file}` is a file outside every tenant's folder
+and `{outside_dir}` a folder where nothing may be written. `secrets` is another tenant's table,
 `sales` and `orders` the caller's own.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class Places:
+    own: str
+    other: str
+    own_folder: str
+    other_folder: str
+    other_file: str
+    traversal_file: str
+    outside_file: str
+    outside_dir: str
+
 
 OTHER_TENANTS_TABLES = [
     "SELECT * FROM secrets",
@@ -38,6 +57,23 @@ OTHER_TENANTS_TABLES = [
     "SELECT * FROM sales CROSS JOIN LATERAL (SELECT * FROM secrets) s",
 ]
 
+# A derived table's alias is not a table: a later name that matches it is a real table, here the
+# engine's own catalog views.
+ALIASES_NAMED_LIKE_SYSTEM_VIEWS = [
+    "SELECT * FROM (SELECT 1 x) AS duckdb_databases, duckdb_databases",
+    "SELECT * FROM (SELECT 1 x) AS duckdb_settings CROSS JOIN duckdb_settings",
+    "SELECT * FROM (SELECT 1 x) AS duckdb_tables JOIN duckdb_tables ON true",
+    "SELECT * FROM (SELECT 1 x) AS sqlite_master, sqlite_master",
+    "SELECT * FROM (SELECT 1 x) AS pg_tables, pg_tables",
+    "SELECT * FROM (SELECT 1 x) AS information_schema, information_schema.tables",
+    "SELECT * FROM (SELECT 1 x) AS tables, information_schema.tables",
+    "SELECT * FROM sales AS duckdb_views, duckdb_views",
+    "SELECT (SELECT count(*) FROM duckdb_databases) FROM (SELECT 1 x) AS duckdb_databases",
+    "WITH x AS (SELECT 1 y) SELECT * FROM (SELECT 1 z) AS duckdb_settings, x, duckdb_settings",
+    "SELECT * FROM sales s, LATERAL (SELECT * FROM s)",
+    "SELECT * FROM (VALUES 1) AS duckdb_secrets(x), duckdb_secrets",
+]
+
 SYSTEM_TABLES_AND_CATALOGS = [
     "SELECT * FROM information_schema.tables",
     "SELECT * FROM information_schema.columns",
@@ -45,6 +81,7 @@ SYSTEM_TABLES_AND_CATALOGS = [
     "SELECT * FROM system.runtime.queries",
     "SELECT * FROM duckdb_tables()",
     "SELECT * FROM duckdb_settings()",
+    "SELECT * FROM duckdb_databases",
     "SELECT * FROM pg_catalog.pg_tables",
     "SELECT * FROM sqlite_master",
     "SELECT * FROM awsdatacatalog.information_schema.tables",
@@ -58,57 +95,72 @@ SYSTEM_TABLES_AND_CATALOGS = [
 ]
 
 FILE_AND_URL_READERS = [
-    "SELECT * FROM read_csv('/etc/passwd')",
-    "SELECT * FROM read_csv_auto('/etc/passwd')",
-    "SELECT * FROM read_parquet('/tmp/x.parquet')",
-    "SELECT * FROM read_json('/etc/hosts')",
-    "SELECT * FROM read_text('/etc/passwd')",
-    "SELECT * FROM read_blob('/etc/passwd')",
+    "SELECT * FROM read_csv('{outside_file}')",
+    "SELECT * FROM read_csv_auto('{outside_file}')",
+    "SELECT * FROM read_csv('{outside_file}', header = false)",
+    "SELECT * FROM read_parquet('{other_file}')",
+    "SELECT * FROM read_parquet('{traversal_file}')",
+    "SELECT * FROM read_parquet('file://{other_file}')",
+    "SELECT * FROM read_parquet(['{own_folder}/F1/part-0.parquet', '{other_file}'])",
+    "SELECT * FROM read_parquet('{other_folder}/*/*.parquet')",
+    "SELECT * FROM read_parquet('{own_folder}/../*/F3/*.parquet')",
+    "SELECT * FROM read_json('{outside_file}')",
+    "SELECT * FROM read_text('{outside_file}')",
+    "SELECT * FROM read_blob('{other_file}')",
+    "SELECT * FROM '{other_file}'",
+    "SELECT * FROM '{outside_file}'",
+    "SELECT * FROM '{traversal_file}'",
     "SELECT * FROM 's3://bucket/tenants/other/curated/x/part-0.parquet'",
-    "SELECT * FROM '/etc/passwd'",
     "SELECT * FROM 'https://example.com/x.csv'",
-    "SELECT * FROM glob('/*')",
-    "SELECT * FROM parquet_scan('/tmp/x')",
-    "SELECT * FROM parquet_metadata('/tmp/x')",
-    "SELECT * FROM sniff_csv('/etc/passwd')",
-    "SELECT read_text('/etc/passwd')",
+    "SELECT * FROM glob('{other_folder}/*/*')",
+    "SELECT * FROM parquet_scan('{other_file}')",
+    "SELECT * FROM parquet_metadata('{other_file}')",
+    "SELECT * FROM parquet_schema('{other_file}')",
+    "SELECT * FROM sniff_csv('{outside_file}')",
+    "SELECT read_text('{outside_file}')",
     "SELECT * FROM iceberg_scan('s3://x/y')",
-    "SELECT * FROM delta_scan('/tmp/x')",
+    "SELECT * FROM delta_scan('{other_folder}')",
     "SELECT getenv('HOME')",
     "SELECT current_setting('memory_limit')",
-    "SELECT * FROM query('SELECT 1')",
-    "SELECT * FROM query_table('secrets')",
+    "SELECT * FROM query('SELECT * FROM read_parquet(''{other_file}'')')",
+    "SELECT * FROM query_table('{other_file}')",
     "SELECT * FROM sales, generate_series(1, 10)",
     "SELECT * FROM TABLE(sequence(1, 2))",
 ]
 
 ENGINE_COMMANDS = [
-    "COPY sales TO '/tmp/x.csv'",
+    "COPY sales TO '{outside_dir}/x.csv'",
     "COPY (SELECT * FROM sales) TO 's3://other/x'",
-    "COPY sales FROM '/etc/passwd'",
-    "ATTACH '/tmp/x.db' AS x",
+    "COPY sales FROM '{outside_file}'",
+    "ATTACH '{outside_dir}/x.db' AS x",
     "ATTACH ':memory:' AS m",
     "DETACH x",
     "INSTALL httpfs",
     "LOAD httpfs",
+    "LOAD '{outside_dir}/evil.duckdb_extension'",
     "FORCE INSTALL httpfs",
     "PRAGMA database_list",
     "PRAGMA enable_profiling",
     "SET enable_external_access = true",
+    "SET GLOBAL enable_external_access = true",
     "SET memory_limit = '100GB'",
     "RESET memory_limit",
     "SET allowed_directories = ['/']",
+    "SET allowed_directories = ['{other_folder}/']",
+    "SET allowed_paths = ['{other_file}']",
+    "SET temp_directory = '{outside_dir}'",
     "CALL pragma_version()",
     "USE other",
     "SUMMARIZE sales",
-    "EXPORT DATABASE '/tmp/x'",
-    "IMPORT DATABASE '/tmp/x'",
+    "EXPORT DATABASE '{outside_dir}/export'",
+    "IMPORT DATABASE '{outside_dir}/export'",
     "CHECKPOINT",
     "VACUUM",
 ]
 
 SEVERAL_STATEMENTS = [
     "SELECT 1; SELECT * FROM secrets",
+    "SELECT 1; SELECT * FROM read_parquet('{other_file}')",
     "SELECT * FROM sales; DROP TABLE sales",
     "SELECT 1;SELECT 2",
     "SELECT * FROM sales -- a comment\n; DELETE FROM sales",
@@ -130,6 +182,8 @@ DDL_AND_DML = [
     "DROP TABLE sales",
     "CREATE TABLE x AS SELECT * FROM sales",
     "CREATE VIEW v AS SELECT * FROM secrets",
+    "CREATE VIEW v AS SELECT * FROM read_parquet('{other_file}')",
+    "CREATE TABLE t AS SELECT * FROM '{outside_file}'",
     "INSERT INTO sales VALUES (1)",
     "UPDATE sales SET region = 'x'",
     "DELETE FROM sales",
@@ -142,18 +196,45 @@ DDL_AND_DML = [
     "GRANT SELECT ON sales TO someone",
     "UNLOAD (SELECT * FROM sales) TO 's3://x/' WITH (format = 'CSV')",
     "CREATE TABLE x WITH (external_location = 's3://x/') AS SELECT * FROM sales",
+    'CREATE TABLE x WITH ("" = 1) AS SELECT 1',
+    "CREATE TABLE x WITH (\"\" = 1, format = 'PARQUET') AS SELECT * FROM sales",
     "MSCK REPAIR TABLE sales",
     "DROP VIEW sales",
 ]
 
 FUNCTIONS = [
     "SELECT current_user",
+    "SELECT current_user()",
     "SELECT current_database()",
     "SELECT current_schema",
+    "SELECT current_catalog",
+    "SELECT current_role",
     "SELECT session_user",
+    "SELECT current_statement()",
+    "SELECT current_query()",
+    "SELECT current_groups()",
+    "SELECT host('x')",
     "SELECT version()",
     "SELECT pragma_version()",
     "SELECT duckdb_extensions()",
+    "SELECT pg_catalog.upper(region) FROM sales",
+    "SELECT main.read_csv('{outside_file}')",
+    "SELECT \"read_text\"('{outside_file}')",
+    "SELECT upper(region) /* sqlglot.anonymous */, read_blob('{outside_file}') FROM sales",
+    "SELECT json_table('[]', '$' COLUMNS (a int))",
+    "SELECT * FROM sales WHERE error('x') IS NULL",
+]
+
+NOT_QUERIES = [
+    "SELECT",
+    "SELECT $1",
+    "SELECT $x FROM sales",
+    "SELECT ? FROM sales",
+    "SELECT :name FROM sales",
+    "SELECT @variable",
+    "SELECT 'unterminated",
+    'SELECT "unterminated',
+    "SELECT 1 /* unterminated",
 ]
 
 HUGE = [
@@ -165,6 +246,7 @@ HUGE = [
 
 CORPUS: list[str] = (
     OTHER_TENANTS_TABLES
+    + ALIASES_NAMED_LIKE_SYSTEM_VIEWS
     + SYSTEM_TABLES_AND_CATALOGS
     + FILE_AND_URL_READERS
     + ENGINE_COMMANDS
@@ -172,10 +254,40 @@ CORPUS: list[str] = (
     + COMMENTS_AND_UNICODE
     + DDL_AND_DML
     + FUNCTIONS
+    + NOT_QUERIES
     + HUGE
 )
 
+# Statements that do read the other tenant's file or the outside file on a DuckDB connection that
+# nothing locks down: the engine test runs them there too, to show that it can tell a leak.
+READERS = [
+    "SELECT * FROM read_csv('{outside_file}')",
+    "SELECT * FROM read_csv_auto('{outside_file}')",
+    "SELECT * FROM read_parquet('{other_file}')",
+    "SELECT * FROM read_parquet('{traversal_file}')",
+    "SELECT * FROM read_parquet(['{own_folder}/F1/part-0.parquet', '{other_file}'])",
+    "SELECT * FROM read_parquet('{other_folder}/*/*.parquet')",
+    "SELECT * FROM read_parquet('{own_folder}/../*/F3/*.parquet')",
+    "SELECT * FROM read_text('{outside_file}')",
+    "SELECT * FROM '{other_file}'",
+    "SELECT * FROM '{outside_file}'",
+    "SELECT * FROM '{traversal_file}'",
+    "SELECT * FROM glob('{other_folder}/*/*')",
+    "SELECT * FROM parquet_scan('{other_file}')",
+    "SELECT * FROM parquet_metadata('{other_file}')",
+    "SELECT * FROM query('SELECT * FROM read_parquet(''{other_file}'')')",
+    "SELECT 1; SELECT * FROM read_parquet('{other_file}')",
+]
+assert set(READERS) <= set(CORPUS)
 
-def corpus(own: str, other: str) -> list[str]:
-    """The statements, with the two tenants' database names filled in."""
-    return [statement.replace("{own}", own).replace("{other}", other) for statement in CORPUS]
+
+def fill(statement: str, places: Places) -> str:
+    """The statement with its templates filled in (no str.format: SQL has braces of its own)."""
+    for place in fields(places):
+        statement = statement.replace("{" + place.name + "}", getattr(places, place.name))
+    return statement
+
+
+def corpus(places: Places) -> list[str]:
+    """The statements, with the real places filled in."""
+    return [fill(statement, places) for statement in CORPUS]

@@ -5,13 +5,18 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as AwsConnectionError
 from sqlglot import exp
 
-from chalicelib.queries.engine import SCAN_LIMIT_EXCEEDED, Execution, Page, TableInfo, error
+from chalicelib.errors import Conflict, ServiceUnavailable
+from chalicelib.observability import logger
+from chalicelib.queries.engine import SCAN_LIMIT_EXCEEDED, Execution, Page, QueryRejected, TableInfo, error
 from chalicelib.queries.guard import Guarded
 from chalicelib.queries.store import QueryRecord, QueryState, Stats
 
@@ -26,6 +31,20 @@ _INTEGERS = {"tinyint", "smallint", "integer", "int", "bigint"}
 _FLOATS = {"double", "real", "float"}
 # Athena's page size limit; the first page also carries the header row.
 MAX_RESULTS = 1000
+# Athena's answers that mean "not now": throttled, over the account's concurrent queries, or its
+# own trouble. The query (or the request for it) can simply be tried again.
+_BUSY = {"ThrottlingException", "TooManyRequestsException", "InternalServerException", "ServiceUnavailable"}
+_INVALID = "InvalidRequestException"  # about the query or its execution, in words a user can read
+
+
+class QueryEngineBusy(ServiceUnavailable):
+    code = "query_engine_busy"
+    message = "The query engine is busy: try again in a few seconds."
+
+
+class ResultsUnavailable(Conflict):
+    code = "query_results_unavailable"
+    message = "The query's results cannot be read any more."
 
 
 def result_prefix(bucket: str, tenant_id: str, query_id: str) -> str:
@@ -43,13 +62,20 @@ class AthenaEngine:
         database_prefix: str,
         kms_key_arn: str | None,
         namespace: str,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._athena = athena
+        self._sleep = sleep
+        self._clock = clock
         self._workgroup = workgroup
         self._results_bucket = results_bucket
         self._database_prefix = database_prefix
         self._kms_key_arn = kms_key_arn
         self._namespace = namespace
+
+    def known_id(self, query_id: str) -> str | None:
+        return None  # Athena names the execution when it starts it
 
     def submit(self, record: QueryRecord, guarded: Guarded, tables: dict[str, TableInfo]) -> str:
         database = f"{self._database_prefix}{record.tenant_id.lower()}"
@@ -57,16 +83,20 @@ class AthenaEngine:
         encryption: dict[str, str] = {"EncryptionOption": "SSE_KMS" if self._kms_key_arn else "SSE_S3"}
         if self._kms_key_arn:
             encryption["KmsKey"] = self._kms_key_arn
-        response = self._athena.start_query_execution(
-            QueryString=sql,
-            ClientRequestToken=self.request_token(record),
-            QueryExecutionContext={"Catalog": "AwsDataCatalog", "Database": database},
-            ResultConfiguration={
-                "OutputLocation": result_prefix(self._results_bucket, record.tenant_id, record.query_id),
-                "EncryptionConfiguration": encryption,
-            },
-            WorkGroup=self._workgroup,
-        )
+        try:
+            response = self._call(
+                "start_query_execution",
+                QueryString=sql,
+                ClientRequestToken=self.request_token(record),
+                QueryExecutionContext={"Catalog": "AwsDataCatalog", "Database": database},
+                ResultConfiguration={
+                    "OutputLocation": result_prefix(self._results_bucket, record.tenant_id, record.query_id),
+                    "EncryptionConfiguration": encryption,
+                },
+                WorkGroup=self._workgroup,
+            )
+        except ClientError as refused:
+            raise QueryRejected(_refusal(refused, "Athena did not start the query")) from refused
         return response["QueryExecutionId"]
 
     def request_token(self, record: QueryRecord) -> str:
@@ -76,10 +106,18 @@ class AthenaEngine:
         return hashlib.sha256(seed.encode()).hexdigest()
 
     def status(self, record: QueryRecord) -> Execution:
-        execution = self._execution(record)
+        try:
+            execution = self._execution(record)
+        except ClientError as failure:
+            if _code(failure) != _INVALID:
+                raise
+            return Execution(QueryState.FAILED, error=error("query_failed", _refusal(failure, "Athena lost the query")))
         status = execution["Status"]
         state = _STATES[status["State"]]
         statistics = execution.get("Statistics", {})
+        started = None  # the platform's time limit counts from here: Athena's queue is not the query's time
+        if state is not QueryState.QUEUED and status.get("SubmissionDateTime") is not None:
+            started = status["SubmissionDateTime"].timestamp() + statistics.get("QueryQueueTimeInMillis", 0) / 1000
         stats = Stats(
             runtime_ms=int(
                 statistics.get("TotalExecutionTimeInMillis", statistics.get("EngineExecutionTimeInMillis", 0))
@@ -88,60 +126,113 @@ class AthenaEngine:
         )
         reason = status.get("StateChangeReason", "")
         if "Bytes scanned limit" in reason:
-            return Execution(QueryState.FAILED, stats, SCAN_LIMIT_EXCEEDED)
+            return Execution(QueryState.FAILED, stats, SCAN_LIMIT_EXCEEDED, started=started)
         if state is QueryState.FAILED:
-            return Execution(state, stats, error("query_failed", _plain_reason(reason)))
+            return Execution(state, stats, error("query_failed", _plain_reason(reason)), started=started)
         if state is QueryState.SUCCEEDED:  # asked once: a query is settled when first seen ended
             stats = replace(stats, rows=self._output_rows(record))
-        return Execution(state, stats)
+        return Execution(state, stats, started=started)
+
+    def _call(self, operation: str, **parameters: Any) -> dict[str, Any]:
+        """One Athena call (botocore has retried it already); Athena being busy or out of reach is
+        QueryEngineBusy (503: try again)."""
+        try:
+            return getattr(self._athena, operation)(**parameters)
+        except ClientError as failure:
+            if _code(failure) in _BUSY:
+                logger.warning("athena busy", extra={"operation": operation, "athena_error": _code(failure)})
+                raise QueryEngineBusy() from failure
+            raise
+        except (AwsConnectionError, HTTPClientError) as failure:
+            logger.warning("athena out of reach", extra={"operation": operation, "athena_error": str(failure)})
+            raise QueryEngineBusy() from failure
 
     def _execution(self, record: QueryRecord) -> dict[str, Any]:
-        return self._athena.get_query_execution(QueryExecutionId=record.engine_id)["QueryExecution"]
+        return self._call("get_query_execution", QueryExecutionId=record.engine_id)["QueryExecution"]
 
     def _output_rows(self, record: QueryRecord) -> int:
-        """The result's row count, which GetQueryExecution does not give."""
-        statistics = self._athena.get_query_runtime_statistics(QueryExecutionId=record.engine_id)
+        """The result's row count, which GetQueryExecution does not give (0 where Athena has none)."""
+        try:
+            statistics = self._call("get_query_runtime_statistics", QueryExecutionId=record.engine_id)
+        except ClientError as failure:
+            if _code(failure) != _INVALID:
+                raise
+            _refusal(failure, "no runtime statistics")  # logged; the query has still ended
+            return 0
         return int(statistics["QueryRuntimeStatistics"].get("Rows", {}).get("OutputRows", 0))
 
     def wait(self, record: QueryRecord, seconds: float) -> None:
-        """Poll GetQueryExecution with backoff: a quick query answers quickly, a slow one costs few calls."""
-        deadline = time.monotonic() + seconds
+        """Poll GetQueryExecution with backoff: a quick query answers quickly, a slow one costs few
+        calls. Athena refusing a poll (throttled, say) ends the wait early: the caller then asks
+        once more, and answers with what that says."""
+        deadline = self._clock() + seconds
         pause = 0.1
-        while time.monotonic() < deadline:
-            if _STATES[self._execution(record)["Status"]["State"]].finished:
+        while self._clock() < deadline:
+            try:
+                if _STATES[self._execution(record)["Status"]["State"]].finished:
+                    return
+            except (QueryEngineBusy, ClientError):
                 return
-            time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
+            self._sleep(min(pause, max(deadline - self._clock(), 0)))
             pause = min(pause * 2, 2.0)
 
     def page(self, record: QueryRecord, position: str | None, max_rows: int) -> Page:
         first = position is None
-        request: dict[str, Any] = {
-            "QueryExecutionId": record.engine_id,
-            "MaxResults": min(max_rows + 1 if first else max_rows, MAX_RESULTS),
-        }
-        if position is not None:
-            request["NextToken"] = position
-        response = self._athena.get_query_results(**request)
+        response = self._results(record, position, min(max_rows + 1 if first else max_rows, MAX_RESULTS))
         info = response["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
         columns = [{"name": column["Name"], "type": column["Type"].lower()} for column in info]
         rows = response["ResultSet"]["Rows"]
+        token = response.get("NextToken")
         if first and rows and [d.get("VarCharValue") for d in rows[0]["Data"]] == [c["name"] for c in columns]:
             rows = rows[1:]  # the header row Athena puts first
+            if len(rows) < max_rows and token is not None:  # it took a row's place in a full page
+                more = self._results(record, token, max_rows - len(rows))
+                rows, token = rows + more["ResultSet"]["Rows"], more.get("NextToken")
         kinds = [column["type"] for column in columns]
         values = [
             [_value(datum.get("VarCharValue"), kind) for datum, kind in zip(row["Data"], kinds, strict=False)]
             for row in rows
         ]
-        return Page(columns, values, response.get("NextToken"))
+        return Page(columns, values, token)
+
+    def _results(self, record: QueryRecord, token: str | None, max_results: int) -> dict[str, Any]:
+        request: dict[str, Any] = {"QueryExecutionId": record.engine_id, "MaxResults": max_results}
+        if token is not None:
+            request["NextToken"] = token
+        try:
+            return self._call("get_query_results", **request)
+        except ClientError as failure:
+            if _code(failure) != _INVALID:
+                raise
+            raise ResultsUnavailable(message=_refusal(failure, "Athena cannot return the results")) from failure
 
     def cancel(self, record: QueryRecord) -> None:
-        if record.engine_id:
-            self._athena.stop_query_execution(QueryExecutionId=record.engine_id)
+        if not record.engine_id:
+            return
+        try:
+            self._call("stop_query_execution", QueryExecutionId=record.engine_id)
+        except ClientError as failure:
+            if _code(failure) != _INVALID:  # one that has ended already cannot be stopped: nothing to do
+                raise
 
     def result_object(self, record: QueryRecord) -> tuple[str, str]:
         location = self._execution(record)["ResultConfiguration"]["OutputLocation"]
         bucket, _, key = location.removeprefix("s3://").partition("/")
         return bucket, key
+
+
+def _code(failure: ClientError) -> str:
+    return str(failure.response.get("Error", {}).get("Code", ""))
+
+
+def _refusal(failure: ClientError, what: str) -> str:
+    """Why Athena refused, for the user: its own words when they are about the query (an invalid
+    request), otherwise only the error's name; the details, which may name the platform's own
+    resources, go to the log."""
+    logger.warning("athena refused", extra={"athena_error": _code(failure), "detail": str(failure)})
+    if _code(failure) == _INVALID:
+        return f"{what}: {failure.response['Error'].get('Message', 'an invalid request')}"
+    return f"{what} ({_code(failure) or 'an error'})."
 
 
 def _value(text: str | None, kind: str) -> Any:

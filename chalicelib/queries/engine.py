@@ -28,6 +28,7 @@ class Execution:
     stats: Stats | None = None
     error: dict[str, str] | None = None
     columns: list[dict[str, str]] = field(default_factory=list)
+    started: float | None = None  # epoch seconds when it began to run (not when it was queued)
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,18 @@ class Page:
     position: str | None  # where the next page starts; None after the last
 
 
+class QueryRejected(Exception):
+    """The engine refused to start the query for a reason of the query's own: it ends FAILED, saying why."""
+
+
 class Engine(Protocol):
+    def known_id(self, query_id: str) -> str | None:
+        """The engine's id for a query, where it is known before the query starts (the local
+        engine's is the query's own); None where only starting it tells (Athena's)."""
+
     def submit(self, record: QueryRecord, guarded: Guarded, tables: dict[str, TableInfo]) -> str:
-        """Start the query; the engine's id for it. Returns at once: queries run in the background."""
+        """Start the query; the engine's id for it. Returns at once: queries run in the background.
+        Raises QueryRejected when the engine will not run it."""
 
     def status(self, record: QueryRecord) -> Execution: ...
 

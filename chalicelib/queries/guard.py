@@ -1,11 +1,12 @@
 """The SQL guard: only one read-only query over the tenant's own tables reaches an engine.
 
 An allow-list, engine-independent. The text is parsed as Athena (Trino) SQL; it must be exactly one
-statement; every node of its tree must be of a kind recognised here (queries, expressions,
-functions known to the dialect or listed below); every real table (CTE names aside, resolved by
-scope) must be one of the tenant's, unqualified or qualified with the tenant's own database.
-Anything else is refused before an engine sees it: a statement the parser only half understands
-(`INSTALL`, `SUMMARIZE` parse as aliases; `LOAD`, `CALL` as commands) has nodes of no allowed kind.
+statement; every node of its tree must be of a kind recognised here (query structure, expressions,
+and functions of the list below); every real table must be one of the tenant's, unqualified or
+qualified with the tenant's own database. Only a name that a CTE in scope defines is not a real
+table. Anything else is refused before an engine sees it: a statement the parser only half
+understands (`INSTALL`, `SUMMARIZE` parse as aliases; `LOAD`, `CALL` as commands) has nodes of no
+allowed kind, and a function the list does not name is refused by its name.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError, SqlglotError, TokenError
-from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.optimizer.scope import traverse_scope
 
 from chalicelib.errors import BadRequest
 
@@ -66,7 +67,7 @@ class Guarded:
         return copy
 
 
-# Query structure, references and operators.
+# Query structure, references and operators (functions are checked apart, by name).
 _STRUCTURE: tuple[type[exp.Expression], ...] = (
     exp.Select,
     exp.Union,
@@ -79,6 +80,9 @@ _STRUCTURE: tuple[type[exp.Expression], ...] = (
     exp.Join,
     exp.Where,
     exp.Group,
+    exp.Rollup,
+    exp.Cube,
+    exp.GroupingSets,
     exp.Having,
     exp.Qualify,
     exp.Order,
@@ -86,6 +90,7 @@ _STRUCTURE: tuple[type[exp.Expression], ...] = (
     exp.Limit,
     exp.Offset,
     exp.Fetch,
+    exp.LimitOptions,
     exp.Distinct,
     exp.Window,
     exp.WindowSpec,
@@ -98,7 +103,6 @@ _STRUCTURE: tuple[type[exp.Expression], ...] = (
     exp.Dot,
     exp.Values,
     exp.Tuple,
-    exp.Unnest,
     exp.Lateral,
     exp.TableSample,
     exp.Literal,
@@ -110,11 +114,8 @@ _STRUCTURE: tuple[type[exp.Expression], ...] = (
     exp.ColumnDef,
     exp.Var,
     exp.Paren,
-    exp.Case,
     exp.Between,
     exp.In,
-    exp.Is,
-    exp.Exists,
     exp.Any,
     exp.All,
     exp.Bracket,
@@ -124,85 +125,129 @@ _STRUCTURE: tuple[type[exp.Expression], ...] = (
     exp.IgnoreNulls,
     exp.RespectNulls,
     exp.AtTimeZone,
-    exp.Kwarg,
     exp.Slice,
-    exp.PropertyEQ,
+    exp.JSONValue,  # json_value(j, 'lax $.a'), Trino's SQL/JSON function
+    exp.JSONKeyValue,  # json_object('a': 1)
     exp.JSONPath,  # the '$.a.b' of json_extract and its kin, parsed
     exp.JSONPathPart,
     exp.Binary,  # comparisons, arithmetic, AND/OR, LIKE, ||, bitwise
     exp.Unary,  # NOT, negation, bitwise not
-    exp.Func,  # functions the dialect knows; denied ones below
 )
 
-# Functions that read files, write files, produce tables or tell about the engine's session.
-_DENIED_FUNCTIONS = (
-    exp.ReadCSV,
-    exp.ReadParquet,
-    exp.ToFile,
-    exp.GenerateTable,
-    exp.JSONTable,
-    exp.XMLTable,
-    exp.SplitToTable,
-    exp.StrtokSplitToTable,
-    exp.CurrentUser,
-    exp.SessionUser,
-    exp.CurrentSchema,
-    exp.CurrentSchemas,
-    exp.CurrentCatalog,
-    exp.CurrentDatabase,
-    exp.CurrentRole,
-    exp.CurrentVersion,
-    exp.CurrentSession,
-    exp.CurrentAccount,
-    exp.CurrentIpAddress,
-    exp.CurrentRegion,
-)
-
-# Athena functions sqlglot does not model (they parse as anonymous functions): these and no other.
-ANONYMOUS_FUNCTIONS = frozenset(
+# Athena's (Trino's) functions the platform offers, as written in a query. Nothing else is called.
+FUNCTIONS = frozenset(
     {
-        "arrays_overlap",
-        "checksum",
-        "codepoint",
-        "e",
-        "every",
-        "format_datetime",
-        "geometric_mean",
-        "hamming_distance",
-        "histogram",
-        "is_finite",
-        "is_infinite",
-        "json_array_get",
-        "json_array_length",
-        "json_size",
-        "map_agg",
-        "map_concat",
-        "map_entries",
-        "map_filter",
-        "map_values",
-        "multimap_agg",
-        "nan",
-        "regexp_position",
-        "to_base",
-        "to_iso8601",
-        "url_decode",
-        "url_encode",
-        "url_extract_fragment",
-        "url_extract_host",
-        "url_extract_parameter",
-        "url_extract_path",
-        "url_extract_port",
-        "url_extract_protocol",
-        "url_extract_query",
-        "zip",
-        "zip_with",
+        # aggregate
+        "any_value", "approx_distinct", "approx_most_frequent", "approx_percentile", "approx_set", "arbitrary",
+        "array_agg", "avg", "bitwise_and_agg", "bitwise_or_agg", "bitwise_xor_agg", "bool_and", "bool_or",
+        "checksum", "corr", "count", "count_if", "covar_pop", "covar_samp", "every", "geometric_mean",
+        "histogram", "kurtosis", "listagg", "map_agg", "map_union", "max", "max_by", "merge", "min", "min_by",
+        "multimap_agg", "numeric_histogram", "reduce_agg", "regr_intercept", "regr_slope", "set_agg",
+        "set_union", "skewness", "stddev", "stddev_pop", "stddev_samp", "sum", "var_pop", "var_samp", "variance",
+        # window
+        "cume_dist", "dense_rank", "first_value", "lag", "last_value", "lead", "nth_value", "ntile",
+        "percent_rank", "rank", "row_number",
+        # conditional, conversion, grouping
+        "coalesce", "if", "nullif", "try", "cast", "try_cast", "format", "format_number", "typeof",
+        "parse_data_size", "grouping",
+        # math
+        "abs", "acos", "asin", "atan", "atan2", "beta_cdf", "cbrt", "ceil", "ceiling", "cos", "cosh",
+        "cosine_similarity", "degrees", "e", "exp", "floor", "from_base", "greatest", "infinity",
+        "inverse_beta_cdf", "inverse_normal_cdf", "is_finite", "is_infinite", "is_nan", "least", "ln", "log",
+        "log10", "log2", "mod", "nan", "normal_cdf", "pi", "pow", "power", "radians", "rand", "random", "round",
+        "sign", "sin", "sinh", "sqrt", "tan", "tanh", "to_base", "truncate", "width_bucket",
+        "wilson_interval_lower", "wilson_interval_upper",
+        # bitwise
+        "bit_count", "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift",
+        "bitwise_right_shift_arithmetic", "bitwise_xor",
+        # string
+        "chr", "codepoint", "concat", "concat_ws", "from_utf8", "hamming_distance", "length",
+        "levenshtein_distance", "lower", "lpad", "ltrim", "luhn_check", "normalize", "position", "replace",
+        "reverse", "rpad", "rtrim", "soundex", "split", "split_part", "split_to_map", "split_to_multimap",
+        "starts_with", "strpos", "substr", "substring", "to_utf8", "translate", "trim", "upper", "word_stem",
+        # regular expressions
+        "regexp_count", "regexp_extract", "regexp_extract_all", "regexp_like", "regexp_position",
+        "regexp_replace", "regexp_split",
+        # binary, encodings and hashes
+        "crc32", "from_base64", "from_base64url", "from_big_endian_32", "from_big_endian_64", "from_hex",
+        "from_ieee754_32", "from_ieee754_64", "hmac_md5", "hmac_sha1", "hmac_sha256", "hmac_sha512", "md5",
+        "murmur3", "sha1", "sha256", "sha512", "spooky_hash_v2_32", "spooky_hash_v2_64", "to_base64",
+        "to_base64url", "to_big_endian_32", "to_big_endian_64", "to_hex", "to_ieee754_32", "to_ieee754_64",
+        "xxhash64",
+        # JSON
+        "is_json_scalar", "json_array", "json_array_contains", "json_array_get", "json_array_length",
+        "json_exists", "json_extract", "json_extract_scalar", "json_format", "json_object", "json_parse",
+        "json_query", "json_size", "json_value",
+        # date and time
+        "at_timezone", "current_date", "current_time", "current_timestamp", "current_timezone", "date",
+        "date_add", "date_diff", "date_format", "date_parse", "date_trunc", "day", "day_of_month", "day_of_week",
+        "day_of_year", "dow", "doy", "extract", "format_datetime", "from_iso8601_date", "from_iso8601_timestamp",
+        "from_iso8601_timestamp_nanos", "from_unixtime", "from_unixtime_nanos", "hour", "human_readable_seconds",
+        "last_day_of_month", "localtime", "localtimestamp", "millisecond", "minute", "month", "now",
+        "parse_datetime", "parse_duration", "quarter", "second", "timezone_hour", "timezone_minute",
+        "to_iso8601", "to_milliseconds", "to_unixtime", "week", "week_of_year", "with_timezone", "year",
+        "year_of_week", "yow",
+        # array
+        "all_match", "any_match", "array_distinct", "array_except", "array_histogram", "array_intersect",
+        "array_join", "array_max", "array_min", "array_position", "array_remove", "array_sort", "array_union",
+        "arrays_overlap", "cardinality", "combinations", "contains", "contains_sequence", "element_at",
+        "filter", "flatten", "ngrams", "none_match", "reduce", "repeat", "sequence", "shuffle", "slice",
+        "transform", "trim_array", "zip", "zip_with",
+        # map and row
+        "map", "map_concat", "map_entries", "map_filter", "map_from_entries", "map_keys", "map_values",
+        "map_zip_with", "multimap_from_entries", "row", "transform_keys", "transform_values",
+        # URL
+        "url_decode", "url_encode", "url_extract_fragment", "url_extract_host", "url_extract_parameter",
+        "url_extract_path", "url_extract_port", "url_extract_protocol", "url_extract_query",
+        # geospatial
+        "great_circle_distance", "st_area", "st_astext", "st_buffer", "st_contains", "st_distance",
+        "st_geometryfromtext", "st_intersects", "st_length", "st_linestring", "st_point", "st_polygon",
+        "st_within", "st_x", "st_y", "to_spherical_geography",
+        # other
+        "uuid",
     }
+)  # fmt: skip
+
+# Functions written as syntax rather than a call by name (CAST(x AS t), EXTRACT(y FROM d), CASE,
+# ARRAY[…], current_date, …), and those the parser builds inside a named one: allowed by kind.
+_SYNTAX_FUNCTIONS: tuple[type[exp.Func], ...] = (
+    exp.Cast,
+    exp.TryCast,
+    exp.Case,
+    exp.If,
+    exp.Array,
+    exp.Unnest,
+    exp.Exists,
+    exp.Extract,
+    exp.Trim,
+    exp.Substring,
+    exp.StrPosition,
+    exp.Ceil,
+    exp.Floor,
+    exp.Chr,
+    exp.Normalize,
+    exp.ArgMax,
+    exp.ArgMin,
+    exp.GroupConcat,
+    exp.JSONExtract,
+    exp.JSONObject,
+    exp.CurrentDate,
+    exp.CurrentTime,
+    exp.CurrentTimestamp,
+    exp.Localtime,
+    exp.Localtimestamp,
 )
+
+# Operators that sqlglot also counts as functions (AND, OR): fine when written as operators.
+_OPERATORS = (exp.Binary, exp.Unary)
 
 # Trino reads these bare words as session functions, not columns: they tell about the engine.
 _SESSION_WORDS = frozenset(
     {"current_user", "session_user", "current_schema", "current_catalog", "current_role", "current_path", "system_user"}
 )
+
+# Trino's unquoted identifier; anything else (`$1`, a Cyrillic look-alike) must be quoted to be a name.
+_BARE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 _ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)
 
@@ -219,7 +264,7 @@ def guard(sql: str, tables: Collection[str], database: str) -> Guarded:
         if not isinstance(expression, _ROOTS):
             raise ForbiddenSql(message="Only a read-only query is allowed: SELECT, WITH, VALUES or a set operation.")
         for node in expression.walk():
-            _check_node(node)
+            _check_node(node, sql)
         own = {name.lower() for name in tables}
         read = _real_tables(expression, own, database.lower())
     except RecursionError:
@@ -232,8 +277,13 @@ def _one_statement(sql: str) -> exp.Expression:
         statements = [statement for statement in sqlglot.parse(sql, read="athena") if statement is not None]
     except ParseError as error:
         raise InvalidSql(message=_parse_problem(error)) from None
-    except (TokenError, SqlglotError) as error:
-        raise InvalidSql(message=f"The SQL cannot be parsed: {_plain(str(error))}") from None
+    except TokenError as error:
+        raise InvalidSql(message=_token_problem(error, sql)) from None
+    except RecursionError:
+        raise
+    except Exception as error:  # the parser fails on some input with errors of its own (ValueError, …)
+        detail = _plain(str(error)).rstrip(".") or type(error).__name__
+        raise InvalidSql(message=f"The SQL cannot be parsed: {detail}.") from None
     if not statements:
         raise InvalidSql(message="The query is empty.")
     if len(statements) > 1:
@@ -241,52 +291,79 @@ def _one_statement(sql: str) -> exp.Expression:
     return statements[0]
 
 
-def _check_node(node: exp.Expression) -> None:
-    if isinstance(node, exp.Anonymous):
-        name = node.name.lower()
-        if name not in ANONYMOUS_FUNCTIONS:
-            raise ForbiddenSql(message=f"Function '{node.name}' is not available.")
+def _check_node(node: exp.Expression, sql: str) -> None:
+    if isinstance(node, exp.Func):
+        _check_function(node, sql)
         return
-    if isinstance(node, _DENIED_FUNCTIONS):
-        raise ForbiddenSql(message=f"Function '{node.sql_name()}' is not available.")
-    if not isinstance(node, _STRUCTURE) or isinstance(node, exp.Command):
-        raise ForbiddenSql(message=f"'{_plain(node.sql(dialect='athena'))[:80]}' is not allowed in a query.")
+    if isinstance(node, exp.Placeholder | exp.Parameter):
+        raise InvalidSql(message="Query parameters are not supported: write the values into the query.")
+    if not isinstance(node, _STRUCTURE):
+        raise ForbiddenSql(message=f"'{_shown(node)}' is not allowed in a query.")
+    if isinstance(node, exp.Select) and not node.expressions:
+        raise InvalidSql(message="SELECT needs at least one column or expression.")
+    if isinstance(node, exp.Identifier) and not node.quoted and not _BARE_NAME.fullmatch(node.name):
+        raise InvalidSql(message=f"'{node.name}' is not a valid name: put a name in double quotes.")
     if isinstance(node, exp.Table) and not isinstance(node.this, exp.Identifier):
         raise ForbiddenSql(message="Table functions are not allowed; UNNEST is.")
-    if isinstance(node, exp.Column) and not node.table and node.name.lower() in _SESSION_WORDS:
+    if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Func):
+        name = _shown(node).split("(", 1)[0]
+        raise ForbiddenSql(message=f"Function '{name}' is not available: call functions by their name alone.")
+    if isinstance(node, exp.Column) and not node.table and not node.this.quoted and node.name.lower() in _SESSION_WORDS:
         raise ForbiddenSql(message=f"'{node.name}' is not available.")
 
 
+def _check_function(node: exp.Func, sql: str) -> None:
+    """A function called by name must be on the list; one written as syntax must be of a known kind."""
+    name = _called_name(node, sql)
+    if name is not None:
+        if name.lower() not in FUNCTIONS:
+            raise ForbiddenSql(message=f"Function '{name}' is not available.")
+    elif not isinstance(node, _SYNTAX_FUNCTIONS + _OPERATORS):
+        raise ForbiddenSql(message=f"Function '{_shown(node).split('(', 1)[0].lower()}' is not available.")
+
+
+def _called_name(node: exp.Func, sql: str) -> str | None:
+    """The name a function was called by, as written; None for one written as syntax."""
+    if isinstance(node, exp.Anonymous):
+        return node.name
+    start, end = node.meta.get("start"), node.meta.get("end")
+    if start is None or end is None:  # the parser gives positions to functions called by name only
+        return None
+    written = sql[start : end + 1].strip('"')
+    return written if _BARE_NAME.fullmatch(written) else None
+
+
 def _real_tables(expression: exp.Expression, own: set[str], database: str) -> set[str]:
-    """The tenant's tables the query reads. Each table node is resolved in its own scope: a name
-    a CTE in scope defines is that CTE, anything else must be one of the tenant's tables."""
+    """The tenant's tables the query reads. Each table node is resolved in its own scope: an
+    unqualified name that a CTE in scope defines is that CTE; anything else, a derived table's
+    alias included, must be one of the tenant's tables."""
     try:
         scopes = traverse_scope(expression)
-    except (SqlglotError, KeyError, ValueError) as error:
+    except RecursionError:
+        raise
+    except Exception as error:  # sqlglot's scope analysis has errors of its own on odd trees
         raise ForbiddenSql(message=f"The query's structure is not supported: {_plain(str(error))}") from None
     read: set[str] = set()
     resolved: set[int] = set()
     for scope in scopes:
+        ctes = {name.lower() for name in scope.cte_sources}
         for table in scope.tables:
-            source = scope.sources.get(table.alias_or_name)
             qualified = table.args.get("db") is not None or table.args.get("catalog") is not None
-            if source is table:
+            if qualified or table.name.lower() not in ctes:
                 name = _own_table(table, own, database)
                 table.meta[REAL_TABLE] = name
                 read.add(name)
-            elif not (isinstance(source, Scope) and not qualified):
-                raise _unknown_table(table.sql(dialect="athena"))
             resolved.add(id(table))
     # A table no scope accounted for (there should be none) is refused, never let through.
     for table in expression.find_all(exp.Table):
         if id(table) not in resolved:
-            raise ForbiddenSql(message=f"Table '{table.sql(dialect='athena')}' is not allowed here.")
+            raise ForbiddenSql(message=f"Table '{_shown(table)}' is not allowed here.")
     return read
 
 
 def _own_table(table: exp.Table, own: set[str], database: str) -> str:
     name = table.name.lower()
-    shown = table.sql(dialect="athena")
+    shown = _shown(table)
     if table.args.get("catalog") is not None:
         raise _unknown_table(shown)
     if table.args.get("db") is not None and table.db.lower() != database:
@@ -303,6 +380,29 @@ def _parse_problem(error: ParseError) -> str:
     if line is not None and column is not None:
         return f"Syntax error at line {line}, column {column}: {description}."
     return f"Syntax error: {description}."
+
+
+def _token_problem(error: TokenError, sql: str) -> str:
+    """The tokenizer's complaint, with the line and column it names (as `from LINE:OFFSET`)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        found = re.search(r"^(.*?) from \d+:(\d+)$", str(cause))
+        if found:
+            offset = min(int(found.group(2)), len(sql))
+            line = sql.count("\n", 0, offset) + 1
+            column = offset - (sql.rfind("\n", 0, offset) + 1) + 1
+            problem = found.group(1).replace("Missing ", "missing the closing ", 1)
+            return f"Syntax error at line {line}, column {column}: {problem}."
+        cause = cause.__cause__
+    return "Syntax error: an unterminated string, quoted name or comment, or a character SQL does not use."
+
+
+def _shown(node: exp.Expression) -> str:
+    """The node as Athena SQL, short, for a message; its kind if it cannot be written back."""
+    try:
+        return _plain(node.sql(dialect="athena"))[:80]
+    except Exception:  # a node half-built by the parser may not generate
+        return node.key
 
 
 def _plain(text: str) -> str:

@@ -5,14 +5,19 @@ Each tenant has a DuckDB database of its own that can read only that tenant's wa
 tenant's folder, stops a query at its time limit, holds the tenant's queries to its memory limit,
 and cannot change any of that (`lock_configuration`). Those settings belong to a database, not to
 a connection, which is why tenants never share one. Each query runs in a background thread on a
-connection of its own to its tenant's database.
+connection of its own to its tenant's database; each tenant has its own few threads, so that one
+tenant's slow queries never hold up another's, and a query's time limit runs from when it starts.
 
 The guarded query is transpiled from Athena's dialect with the tables' column types known (so
 that integer division stays integer division), each table read straight from its curated Parquet
-files, and DuckDB's own statement split must find exactly one SELECT. Results are written as
-Parquet (for pages) and CSV, and the CSV goes to the tenant's result prefix in S3, as Athena's
-does. The first rows are kept with the query's state, so that the first page, all of most
-results, is answered without DuckDB.
+files, and DuckDB's own statement split must find exactly one SELECT. Where DuckDB would answer
+differently from Athena and the difference can be bridged, the transpiled query is adjusted (arrays
+from `sequence` and `repeat`, held to Athena's 10,000 elements, which also keeps one call from
+exhausting memory outside DuckDB's limit); where it cannot, the query fails saying so rather than
+answer something else. Results are written as Parquet, for pages; the first rows are also kept
+with the query's state, so that the first page, all of most results, is answered without DuckDB.
+A result's CSV is written and uploaded to the tenant's result prefix in S3, where Athena writes its
+own, when it is first asked for.
 """
 
 from __future__ import annotations
@@ -20,23 +25,21 @@ from __future__ import annotations
 import datetime
 import json
 import math
-import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
+from sqlglot.errors import ErrorLevel, SqlglotError, UnsupportedError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
 from chalicelib.files.objects import ObjectStore
 from chalicelib.ingest.types import column_type
-from chalicelib.observability import logger
 from chalicelib.queries.athena import result_prefix
 from chalicelib.queries.engine import SCAN_LIMIT_EXCEEDED, Execution, Page, TableInfo, error, timed_out
 from chalicelib.queries.guard import Guarded
@@ -46,6 +49,14 @@ STATE_FILE = "state.json"
 RESULT_PARQUET = "result.parquet"
 RESULT_CSV = "results.csv"
 HEAD_ROWS = 1000  # the API's largest page
+MAX_ARRAY_ENTRIES = 10_000  # Athena's limit on the arrays sequence() and repeat() make
+
+# Some functions are translated by repeating their arguments (greatest(a, b) becomes a CASE over
+# a and b, then GREATEST(a, b)), so nesting them grows the translation exponentially.
+MAX_TRANSLATED_CHARS = 1024 * 1024
+
+_CANCELLED = "cancelled"  # why a query was told to stop
+_TIMED_OUT = "timed out"
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,15 @@ class QueryLimits:
     threads: int = 2
     timeout_seconds: int = 600
     scan_cutoff_bytes: int = 10 * 1024**3
+    workers_per_tenant: int = 4  # a tenant's queries beyond this wait for one of its own to end
+
+
+class LocalLimitation(Exception):
+    """A query the local engine cannot answer as Athena would: it fails and says so."""
+
+
+class _Stopped(Exception):
+    """The query was told to stop (cancelled, timed out, the engine closing) between two statements."""
 
 
 class LocalEngine:
@@ -62,23 +82,30 @@ class LocalEngine:
         self._results = results
         self._results_bucket = results_bucket
         self._limits = limits
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="query")
+        self._pools: dict[str, ThreadPoolExecutor] = {}  # tenant id → its own query threads
         self._lock = threading.Lock()
         self._connections: dict[str, Any] = {}
-        self._cancelled: set[str] = set()
-        self._ended: dict[str, threading.Event] = {}
+        self._stopping: dict[str, str] = {}  # query id → why it must stop
+        self._ended: dict[str, threading.Event] = {}  # query id → set when it ends; only while it has not
         self._databases: dict[str, Any] = {}  # tenant id → its locked DuckDB database
         self._publishing: dict[str, threading.Lock] = {}  # query id → held while its CSV is uploaded
         self._published: set[str] = set()
         self._closing = False  # set by close(): every query is cancelled from then on
+
+    def known_id(self, query_id: str) -> str | None:
+        return query_id
 
     def submit(self, record: QueryRecord, guarded: Guarded, tables: dict[str, TableInfo]) -> str:
         folder = self._folder(record)
         folder.mkdir(parents=True, exist_ok=True)
         with self._lock:
             self._ended[record.query_id] = threading.Event()
+            pool = self._pools.get(record.tenant_id)
+            if pool is None:
+                pool = ThreadPoolExecutor(self._limits.workers_per_tenant, thread_name_prefix="query")
+                self._pools[record.tenant_id] = pool
         self._save(folder, Execution(QueryState.QUEUED))
-        self._pool.submit(self._run, record, guarded, tables, folder)
+        pool.submit(self._run, record, guarded, tables, folder)
         return record.query_id
 
     def status(self, record: QueryRecord) -> Execution:
@@ -86,7 +113,8 @@ class LocalEngine:
         if saved is None:
             return Execution(QueryState.FAILED, error=error("query_failed", "The query's state was lost."))
         stats = Stats(**saved["stats"]) if saved.get("stats") else None
-        return Execution(QueryState(saved["state"]), stats, saved.get("error"), saved.get("columns", []))
+        state = QueryState(saved["state"])
+        return Execution(state, stats, saved.get("error"), saved.get("columns", []), saved.get("started"))
 
     def wait(self, record: QueryRecord, seconds: float) -> None:
         with self._lock:
@@ -110,24 +138,22 @@ class LocalEngine:
         return Page(saved.get("columns", []), rows, str(end) if end < total else None)
 
     def cancel(self, record: QueryRecord) -> None:
-        with self._lock:
-            self._cancelled.add(record.query_id)
-            connection = self._connections.get(record.query_id)
-        if connection is not None:
-            connection.interrupt()
+        self._stop(record.query_id, _CANCELLED)
 
     def close(self) -> None:
-        """Cancel what still runs and wait for the background work, result uploads included, to end:
-        nothing of this engine may outlive the AWS it writes to."""
+        """Cancel what still runs or waits and wait for the background work, result uploads
+        included, to end: nothing of this engine may outlive the AWS it writes to."""
         with self._lock:
             self._closing = True
-            running = list(self._connections.values())
-        for connection in running:
-            connection.interrupt()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+            running = list(self._connections)
+            pools = list(self._pools.values())
+        for query_id in running:
+            self._stop(query_id, _CANCELLED)
+        for pool in pools:
+            pool.shutdown(wait=True)  # a query still waiting starts, sees the engine closing, ends CANCELLED
 
     def result_object(self, record: QueryRecord) -> tuple[str, str]:
-        self._publish(record)  # normally done already, just after the query ended
+        self._publish(record)
         return self._results_bucket, self._result_key(record)
 
     def _result_key(self, record: QueryRecord) -> str:
@@ -135,13 +161,23 @@ class LocalEngine:
         return prefix.removeprefix(f"s3://{self._results_bucket}/") + RESULT_CSV
 
     def _publish(self, record: QueryRecord) -> None:
-        """Upload a SUCCEEDED query's CSV to its result prefix, once."""
+        """Write a SUCCEEDED query's result as CSV and upload it to its result prefix, once: when it
+        is first asked for, so that a query's end (and every query nobody downloads) pays for
+        neither. Whoever asks meanwhile waits for that one upload."""
         with self._lock:
             publishing = self._publishing.setdefault(record.query_id, threading.Lock())
         with publishing:
             if record.query_id in self._published:
                 return
-            self._results.upload(self._folder(record) / RESULT_CSV, self._result_key(record), "text/csv")
+            folder = self._folder(record)
+            csv = folder / RESULT_CSV
+            if not csv.exists():
+                staging = folder / f".{RESULT_CSV}.{threading.get_ident()}"
+                with self._cursor(record.tenant_id) as cursor:
+                    result = _literal(str(folder / RESULT_PARQUET))
+                    cursor.execute(f"COPY (SELECT * FROM read_parquet({result})) TO {_literal(str(staging))} (HEADER)")
+                staging.replace(csv)  # whole or not at all
+            self._results.upload(csv, self._result_key(record), "text/csv")
             with self._lock:
                 self._published.add(record.query_id)
                 self._publishing.pop(record.query_id, None)
@@ -151,49 +187,79 @@ class LocalEngine:
     def _run(self, record: QueryRecord, guarded: Guarded, tables: dict[str, TableInfo], folder: Path) -> None:
         import duckdb
 
-        started = time.monotonic()
-        if self._was_cancelled(record):
+        if self._stop_reason(record) is not None:  # cancelled while it waited
             self._save(folder, Execution(QueryState.CANCELLED))
             self._wake(record)
             return
-        self._save(folder, Execution(QueryState.RUNNING))
+        started = time.time()  # the time limit runs from here, not from submission
+        self._save(folder, Execution(QueryState.RUNNING, started=started))
+        timer = threading.Timer(self._limits.timeout_seconds, self._stop, (record.query_id, _TIMED_OUT))
+        timer.daemon = True
+        timer.start()
         head: list[list[Any]] = []
         try:
             with self._cursor(record.tenant_id) as cursor:
-                with self._lock:  # a cancel from now on interrupts it; one that came before stops it here
-                    cancelled = self._closing or record.query_id in self._cancelled
+                with self._lock:  # from now on a stop interrupts it; one that came before stops it at once
                     self._connections[record.query_id] = cursor
-                if cancelled:
-                    execution = Execution(QueryState.CANCELLED)
-                else:
+                try:
                     execution, head = self._execute(cursor, record, guarded, tables, folder, started)
-        except duckdb.InterruptException as interrupted:
-            if self._was_cancelled(record):
-                execution = Execution(QueryState.CANCELLED)
-            elif "execution time" in str(interrupted):
-                execution = Execution(QueryState.FAILED, error=timed_out(self._limits.timeout_seconds))
-            else:
-                raise
+                finally:
+                    with self._lock:  # before the cursor closes: a closed one cannot be interrupted
+                        self._connections.pop(record.query_id, None)
+        except (duckdb.InterruptException, _Stopped) as interrupted:
+            execution = self._interrupted(record, str(interrupted))
+        except LocalLimitation as limitation:
+            execution = Execution(QueryState.FAILED, error=error("query_failed", str(limitation)))
         except duckdb.Error as failure:
             execution = Execution(QueryState.FAILED, error=error("query_failed", _first_line(str(failure))))
         except Exception as failure:  # a bug of ours: the query fails, the platform goes on
             execution = Execution(QueryState.FAILED, error=error("query_failed", f"The query failed: {failure}."))
         finally:
-            with self._lock:
-                self._connections.pop(record.query_id, None)
-        self._save(folder, execution, head)
+            timer.cancel()
+        self._save(folder, replace(execution, started=started), head)
         self._wake(record)
-        if execution.state is QueryState.SUCCEEDED:
-            # After the end is announced, so that the first page does not wait for S3; a download
-            # asked for meanwhile waits for this upload (or makes it, if this one failed).
-            try:
-                self._publish(record)
-            except Exception:
-                logger.exception("query result upload failed", extra={"query_id": record.query_id})
+
+    def _interrupted(self, record: QueryRecord, message: str) -> Execution:
+        """How a query that was stopped mid-way ended."""
+        reason = self._stop_reason(record)
+        if reason == _CANCELLED:
+            return Execution(QueryState.CANCELLED)
+        if reason == _TIMED_OUT or "execution time" in message:  # ours, or DuckDB's own per-statement limit
+            return Execution(QueryState.FAILED, error=timed_out(self._limits.timeout_seconds))
+        return Execution(QueryState.FAILED, error=error("query_failed", _first_line(message)))
+
+    def _stop(self, query_id: str, reason: str) -> None:
+        """Tell a query that has not ended to stop. DuckDB forgets an interrupt that comes between two
+        statements, so the query also checks before each one, and a running one is interrupted
+        until it has stopped."""
+        with self._lock:
+            if query_id not in self._ended:
+                return
+            self._stopping.setdefault(query_id, reason)
+            connection = self._connections.get(query_id)
+        if connection is not None:
+            threading.Thread(target=self._interrupt_until_stopped, args=(query_id, connection), daemon=True).start()
+
+    def _interrupt_until_stopped(self, query_id: str, connection: Any) -> None:
+        while True:
+            with self._lock:  # held while interrupting: the query cannot close the connection meanwhile
+                if self._connections.get(query_id) is not connection:
+                    return
+                connection.interrupt()
+            time.sleep(0.02)
+
+    def _stop_reason(self, record: QueryRecord) -> str | None:
+        with self._lock:
+            return self._stopping.get(record.query_id) or (_CANCELLED if self._closing else None)
+
+    def _checkpoint(self, record: QueryRecord) -> None:
+        if self._stop_reason(record) is not None:
+            raise _Stopped("The query was stopped.")
 
     def _wake(self, record: QueryRecord) -> None:
         with self._lock:
             ended = self._ended.pop(record.query_id, None)
+            self._stopping.pop(record.query_id, None)
         if ended is not None:
             ended.set()
 
@@ -206,9 +272,11 @@ class LocalEngine:
         folder: Path,
         started: float,
     ) -> tuple[Execution, list[list[Any]]]:
-        """Run the query; its outcome and its first rows."""
+        """Run the query, checking before each statement that it has not been told to stop; its
+        outcome and its first rows."""
         import duckdb
 
+        self._checkpoint(record)
         files = {name: self._warehouse / record.tenant_id / tables[name].file_id for name in guarded.tables}
         scanned = sum(path.stat().st_size for folder_of in files.values() for path in folder_of.glob("*.parquet"))
         if scanned > self._limits.scan_cutoff_bytes:  # Athena's workgroup cutoff, before reading
@@ -218,6 +286,7 @@ class LocalEngine:
         if len(statements) != 1 or statements[0].type.name != "SELECT":
             refused = error("forbidden_sql", "Only one read-only query is allowed.")
             return Execution(QueryState.FAILED, error=refused), []
+        self._checkpoint(record)
         description = cursor.execute(f"DESCRIBE {sql}").fetchall()
         described = [(name, column_type(duckdb.sqltype(kind))) for name, kind, *_ in description]
         columns = [{"name": name, "type": kind.athena} for name, kind in described]
@@ -227,11 +296,11 @@ class LocalEngine:
             f"CAST(#{n} AS {kind.storage}) AS {_identifier(name)}" for n, (name, kind) in enumerate(described, 1)
         )
         result = _literal(str(folder / RESULT_PARQUET))
+        self._checkpoint(record)
         (rows,) = cursor.execute(f"COPY (SELECT {stored} FROM ({sql})) TO {result} (FORMAT parquet)").fetchone()
-        csv = folder / RESULT_CSV
-        cursor.execute(f"COPY (SELECT * FROM read_parquet({result})) TO {_literal(str(csv))} (HEADER)")
+        self._checkpoint(record)
         head = cursor.execute(f"SELECT * FROM read_parquet({result}) LIMIT {HEAD_ROWS}").fetchall()
-        runtime = int((time.monotonic() - started) * 1000)
+        runtime = int((time.time() - started) * 1000)
         stats = Stats(runtime_ms=runtime, bytes_scanned=scanned, rows=int(rows))
         return Execution(QueryState.SUCCEEDED, stats, None, columns), [[json_value(v) for v in row] for row in head]
 
@@ -273,10 +342,6 @@ class LocalEngine:
         con.execute("SET lock_configuration = true")
         return con
 
-    def _was_cancelled(self, record: QueryRecord) -> bool:
-        with self._lock:
-            return self._closing or record.query_id in self._cancelled
-
     def _saved(self, record: QueryRecord) -> dict[str, Any] | None:
         path = self._folder(record) / STATE_FILE
         return json.loads(path.read_text()) if path.exists() else None
@@ -287,6 +352,7 @@ class LocalEngine:
             "stats": asdict(execution.stats) if execution.stats else None,
             "error": execution.error,
             "columns": execution.columns,
+            "started": execution.started,
             "head": head or [],
         }
         staging = folder / f".{STATE_FILE}.{threading.get_ident()}"
@@ -302,8 +368,10 @@ def query_folder(warehouse: Path, tenant_id: str, query_id: str) -> Path:
 def to_duckdb(guarded: Guarded, tables: dict[str, TableInfo], files: dict[str, str] | None = None) -> str:
     """The guarded Athena query in DuckDB's dialect, typed by the tables' columns: with types known,
     sqlglot keeps Athena's meaning where the dialects differ (integer division). Each table reads
-    its curated Parquet (`files`: name → glob) where given, else a DuckDB table of its name."""
+    its curated Parquet (`files`: name → glob) where given, else a DuckDB table of its name.
+    Raises LocalLimitation for what DuckDB cannot answer as Athena would."""
     expression = guarded.with_tables(lambda name: exp.table_(name, db=_TENANT_TABLE, quoted=True))
+    unnamed = _unnamed_outputs(expression)
     columns = {name: {c["name"]: c["type"] for c in tables[name].columns} for name in guarded.tables}
     schema = {_TENANT_TABLE: columns} if columns else {}  # sqlglot takes no empty database
     try:
@@ -312,14 +380,24 @@ def to_duckdb(guarded: Guarded, tables: dict[str, TableInfo], files: dict[str, s
         _keep_dates(expression)
     except (SqlglotError, KeyError, ValueError):
         pass  # untyped: still correct for everything but the dialects' differences
-    _athena_output_names(expression)
+    _athena_output_names(expression, unnamed)
+    _athena_functions(expression)
     for node in list(expression.find_all(exp.Table)):
         if node.db == _TENANT_TABLE:  # a CTE's name has no database: only the tenant's tables do
             source = exp.ReadParquet(expressions=[exp.Literal.string(files[node.name])]) if files else None
             replacement = exp.Table(this=source or exp.to_identifier(node.name, quoted=True))
             replacement.set("alias", node.args.get("alias"))
             node.replace(replacement)
-    return expression.sql(dialect="duckdb")
+    if _nesting(expression) > 2 and _translated_size(expression) > MAX_TRANSLATED_CHARS:
+        raise LocalLimitation(
+            "The query is too complex for the local engine: its nested functions would be translated "
+            "into more than 1 MiB of SQL. Athena runs it."
+        )
+    try:
+        # sqlglot says when it cannot keep a function's meaning in DuckDB (sha512 would be sha256)
+        return expression.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+    except UnsupportedError as unsupported:
+        raise LocalLimitation(f"The local engine cannot run this query as Athena would: {unsupported}.") from None
 
 
 _TENANT_TABLE = "sdp_tenant"  # the database name marking the tenant's tables while the query is typed
@@ -341,18 +419,203 @@ def _keep_dates(expression: exp.Expression) -> None:
             node.replace(exp.cast(node.copy(), exp.DataType.Type.DATE))
 
 
-def _athena_output_names(expression: exp.Expression) -> None:
-    """Athena calls an unnamed result column `_col0`, `_col1`…; sqlglot's qualify names it `_col_0`."""
-    selects = [expression] if isinstance(expression, exp.Select) else []
-    if isinstance(expression, exp.SetOperation):
-        left: exp.Expression = expression
-        while isinstance(left, exp.SetOperation):
-            left = left.this
-        selects = [left] if isinstance(left, exp.Select) else []
-    for select in selects:
-        for projection in select.expressions:
-            if isinstance(projection, exp.Alias) and re.fullmatch(r"_col_\d+", projection.alias):
-                projection.set("alias", exp.to_identifier(projection.alias.replace("_col_", "_col")))
+# Athena functions DuckDB has under another name or not at all, as DuckDB expressions.
+_RENAMED = {
+    "codepoint": lambda args: exp.Anonymous(this="unicode", expressions=args),
+    "e": lambda args: exp.Exp(this=exp.Literal.number(1)),
+    "infinity": lambda args: exp.cast(exp.Literal.string("Infinity"), exp.DataType.Type.DOUBLE),
+    "is_finite": lambda args: exp.Anonymous(this="isfinite", expressions=args),
+    "is_infinite": lambda args: exp.Anonymous(this="isinf", expressions=args),
+    "nan": lambda args: exp.cast(exp.Literal.string("NaN"), exp.DataType.Type.DOUBLE),
+}
+
+
+def _athena_functions(expression: exp.Expression) -> None:
+    """Rewrite the calls whose DuckDB namesake answers differently, so the answer is Athena's.
+    Innermost first, so that a rewritten call's arguments are rewritten too."""
+    kinds = (
+        exp.GenerateSeries,
+        exp.Repeat,
+        exp.Reduce,
+        exp.Anonymous,
+        exp.Fetch,
+        exp.Format,
+        exp.JSONValue,
+        exp.JSONExtract,
+    )
+    for node in reversed(list(expression.find_all(*kinds, bfs=False))):
+        if isinstance(node, exp.Format):  # Athena's format() is Java's printf; DuckDB's is fmt's {}
+            node.replace(
+                exp.Anonymous(this="printf", expressions=[node.this.copy(), *(a.copy() for a in node.expressions)])
+            )
+        elif isinstance(node, exp.JSONValue | exp.JSONExtract):
+            _without_path_mode(node)
+        elif isinstance(node, exp.GenerateSeries):
+            node.replace(_sequence(node))
+        elif isinstance(node, exp.Repeat):
+            node.replace(_repeat(node))
+        elif isinstance(node, exp.Reduce) and node.args.get("finish") is not None:
+            node.replace(_reduce(node))
+        elif isinstance(node, exp.Anonymous) and node.name.lower() in _RENAMED:
+            node.replace(_RENAMED[node.name.lower()]([arg.copy() for arg in node.expressions]))
+        elif isinstance(node, exp.Fetch):
+            options = node.args.get("limit_options")
+            if options is not None and options.args.get("with_ties"):  # DuckDB would drop the ties
+                raise LocalLimitation("The local engine does not run FETCH … WITH TIES; Athena does.")
+
+
+def _without_path_mode(node: exp.JSONValue | exp.JSONExtract) -> None:
+    """json_value(j, 'lax $.a') and json_query: DuckDB reads no path mode, and answers NULL to one."""
+    path = node.args.get("path") or node.args.get("expression")
+    if isinstance(path, exp.Literal) and path.is_string:
+        mode, _, rest = path.this.strip().partition(" ")
+        if mode.lower() in ("lax", "strict") and rest.strip().startswith("$"):
+            path.replace(exp.Literal.string(rest.strip()))
+
+
+def _applied(arguments: dict[str, exp.Expression], body: exp.Expression) -> exp.Expression:
+    """`body`, which names each argument as `sdp_call.<name>`, applied to the arguments evaluated once:
+    a rewrite that repeated an argument's expression would grow exponentially with nesting."""
+    packed = exp.Struct(
+        expressions=[exp.PropertyEQ(this=exp.to_identifier(k), expression=v) for k, v in arguments.items()]
+    )
+    applied = exp.Transform(this=exp.Array(expressions=[packed]), expression=_lambda(body))
+    return exp.Anonymous(this="list_extract", expressions=[applied, exp.Literal.number(1)])
+
+
+def _lambda(body: exp.Expression) -> exp.Lambda:
+    return exp.Lambda(this=body, expressions=[exp.to_identifier(_CALL)])
+
+
+def _argument(name: str) -> exp.Column:
+    return exp.column(name, table=_CALL)
+
+
+_CALL = "sdp_call"
+
+
+def _too_many(count: exp.Expression, name: str, array: exp.Expression) -> exp.Expression:
+    """`array`, or an error when it would have more than Athena's limit of entries: DuckDB evaluates
+    the count before it builds the array, whose memory its memory limit does not bound."""
+    message = f"{name}() would return more than {MAX_ARRAY_ENTRIES} elements, over Athena's limit."
+    too_many = exp.GTE(this=count, expression=exp.Literal.number(MAX_ARRAY_ENTRIES))
+    error = exp.Anonymous(this="error", expressions=[exp.Literal.string(message)])
+    return exp.Case(ifs=[exp.If(this=too_many, true=error)], default=array)
+
+
+def _sequence(node: exp.GenerateSeries) -> exp.Expression:
+    """Athena's sequence(start, stop[, step]): its step is -1 (a day back, for dates) when stop is
+    before start, its dates stay dates, and it has at most 10,000 elements."""
+    start, stop, step = node.args["start"], node.args["end"], node.args.get("step")
+    temporal = any(_is_type(arg, *exp.DataType.TEMPORAL_TYPES) for arg in (start, stop))
+    arguments = {"start": start.copy(), "stop": stop.copy()} | ({"step": step.copy()} if step is not None else {})
+    first, last = _argument("start"), _argument("stop")
+    if step is None:
+        forward, backward = (
+            (exp.Interval(this=exp.Literal.string(n), unit=exp.var("DAY")) for n in ("1", "-1"))
+            if temporal
+            else (exp.Literal.number(1), exp.Literal.number(-1))
+        )
+        by: exp.Expression = exp.If(
+            this=exp.LTE(this=first.copy(), expression=last.copy()), true=forward, false=backward
+        )
+    else:
+        by = _argument("step")
+    if temporal:  # in seconds: a month counts as 30 days, near enough for a limit
+        first_s, last_s, by_s = (exp.Anonymous(this="epoch", expressions=[a.copy()]) for a in (first, last, by))
+        count: exp.Expression = exp.Div(this=exp.Paren(this=exp.Sub(this=last_s, expression=first_s)), expression=by_s)
+    else:
+        count = exp.IntDiv(
+            this=exp.Paren(this=exp.Sub(this=last.copy(), expression=first.copy())), expression=by.copy()
+        )
+    series: exp.Expression = exp.GenerateSeries(start=first, end=last, step=by)
+    if _is_type(start, exp.DataType.Type.DATE):
+        series = exp.cast(series, exp.DataType.build("DATE[]", dialect="duckdb"))
+    return _applied(arguments, _too_many(count, "sequence", series))
+
+
+def _repeat(node: exp.Repeat) -> exp.Expression:
+    """Athena's repeat(element, count) is an array of at most 10,000 elements; DuckDB's repeats text."""
+    arguments = {"element": node.this.copy(), "times": node.args["times"].copy()}
+    repeated = exp.Repeat(this=exp.Array(expressions=[_argument("element")]), times=_argument("times"))
+    return _applied(arguments, _too_many(_argument("times"), "repeat", repeated))
+
+
+def _reduce(node: exp.Reduce) -> exp.Expression:
+    """reduce(array, initial, merge, finish): DuckDB's has no `finish`, so it is applied to the result."""
+    finish = node.args["finish"]
+    if not isinstance(finish, exp.Lambda) or len(finish.expressions) != 1:
+        raise LocalLimitation("The local engine runs reduce() only with a one-argument finishing function.")
+    reduced = node.copy()
+    reduced.set("finish", None)
+    applied = exp.Transform(this=exp.Array(expressions=[reduced]), expression=finish.copy())
+    return exp.Anonymous(this="list_extract", expressions=[applied, exp.Literal.number(1)])
+
+
+def _nesting(expression: exp.Expression) -> int:
+    """How deep functions are nested in one another: below 3 levels, no translation can explode."""
+    deepest = 0
+    for function in expression.find_all(exp.Func):
+        depth, parent = 1, function.parent
+        while parent is not None:
+            depth += isinstance(parent, exp.Func)
+            parent = parent.parent
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _translated_size(node: exp.Expression) -> int:
+    """About how long `node` is in DuckDB's SQL, found without writing it all: each function is
+    written once with its arguments replaced by placeholders, to count how often each is repeated."""
+    children = list(node.iter_expressions())
+    sizes = [_translated_size(child) for child in children]
+    if not isinstance(node, exp.Func):
+        return len(node.name) + 8 + sum(sizes)
+    placeholders = {id(child): exp.column(f"sdp_{n}_") for n, child in enumerate(children)}
+    arguments = {
+        key: [placeholders.get(id(v), v) for v in value]
+        if isinstance(value, list)
+        else placeholders.get(id(value), value)
+        for key, value in node.args.items()
+    }
+    try:
+        written = type(node)(**arguments).sql(dialect="duckdb")
+    except Exception:  # a function sqlglot cannot write this way: count each argument once
+        return 16 + sum(sizes)
+    return len(written) + sum(written.count(f"sdp_{n}_") * size for n, size in enumerate(sizes))
+
+
+def _is_type(node: exp.Expression, *kinds: exp.DataType.Type) -> bool:
+    return node.type is not None and node.type.is_type(*kinds)
+
+
+def _output_select(expression: exp.Expression) -> exp.Select | None:
+    """The SELECT that names the result's columns: the first of a set operation's."""
+    while isinstance(expression, exp.SetOperation):
+        expression = expression.this
+    return expression if isinstance(expression, exp.Select) else None
+
+
+def _unnamed_outputs(expression: exp.Expression) -> list[int]:
+    """The result columns Athena calls `_col0`, `_col1`…: neither aliased nor a column reference.
+    (qualify names them after their expression: `a` for json_extract_scalar(j, '$.a').)"""
+    select = _output_select(expression)
+    if select is None or any(isinstance(p, exp.Star) or p.is_star for p in select.expressions):
+        return []  # a star's columns are named by their tables; positions after it are unknown here
+    named = (exp.Alias, exp.Column, exp.Dot)
+    return [n for n, projection in enumerate(select.expressions) if not isinstance(projection, named)]
+
+
+def _athena_output_names(expression: exp.Expression, unnamed: list[int]) -> None:
+    select = _output_select(expression)
+    if select is None:
+        return
+    for n in unnamed:
+        projection = select.expressions[n]
+        if isinstance(projection, exp.Alias):
+            projection.set("alias", exp.to_identifier(f"_col{n}"))
+        else:
+            projection.replace(exp.alias_(projection.copy(), f"_col{n}"))
 
 
 def json_value(value: Any) -> Any:
@@ -360,7 +623,7 @@ def json_value(value: Any) -> Any:
     if isinstance(value, bool) or value is None or isinstance(value, int | str):
         return value
     if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
+        return value if math.isfinite(value) else _NOT_FINITE[str(value)]
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() and value.as_tuple().exponent == 0 else float(value)
     if isinstance(value, datetime.datetime):
@@ -370,6 +633,10 @@ def json_value(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.hex()
     return json.dumps(value, default=str)
+
+
+# As Athena writes them (Java's names), where Python would write nan, inf, -inf.
+_NOT_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 def _literal(value: str) -> str:

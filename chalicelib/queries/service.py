@@ -9,10 +9,10 @@ from chalicelib.auth.caller import Caller
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.files.store import FileStore
 from chalicelib.ids import new_id
-from chalicelib.queries.engine import Engine, Execution, Page, TableInfo, timed_out
+from chalicelib.queries.engine import Engine, Execution, Page, QueryRejected, TableInfo, error, timed_out
 from chalicelib.queries.guard import guard
 from chalicelib.queries.store import MAX_WAIT_SECONDS, QueryRecord, QueryState, QueryStore, TooManyQueries
-from chalicelib.tenancy.store import epoch_of, now
+from chalicelib.tenancy.store import now
 
 
 class QueryNotFound(NotFound):
@@ -47,14 +47,16 @@ class Queries:
             for item in self._files.tables(caller.tenant_id)
         }
         guarded = guard(sql, tables, f"{self._database_prefix}{caller.tenant_id.lower()}")
+        query_id = new_id()
         record = QueryRecord(
             tenant_id=caller.tenant_id,
             user_id=caller.user_id,
-            query_id=new_id(),
+            query_id=query_id,
             sql=sql,
             status=QueryState.QUEUED,
             submitted_at=now(),
             tables=sorted(guarded.tables),
+            engine_id=self._engine.known_id(query_id),  # stored with the job: no second write to say it
         )
         try:
             self._jobs.create(record, self._max_running)
@@ -63,21 +65,22 @@ class Queries:
                 raise
             self._jobs.create(record, self._max_running)
         try:
-            return self._jobs.started(record, self._engine.submit(record, guarded, tables))
-        except Exception:
-            failed = Execution(
-                QueryState.FAILED, error={"code": "query_failed", "message": "The query could not start."}
-            )
-            self._settle(record, failed)
+            engine_id = self._engine.submit(record, guarded, tables)
+        except QueryRejected as rejected:  # the query's own fault: it is recorded FAILED, saying why
+            return self._settle(record, Execution(QueryState.FAILED, error=error("query_failed", str(rejected))))
+        except Exception:  # the engine's (busy, say): the slot is given back, the caller told to retry
+            not_started = error("query_failed", "The query could not start.")
+            self._settle(record, Execution(QueryState.FAILED, error=not_started))
             raise
+        return record if engine_id == record.engine_id else self._jobs.started(record, engine_id)
 
     def get(self, caller: Caller, query_id: str, *, wait: float = 0) -> QueryRecord:
-        """The query as it stands, waiting up to `wait` seconds for it to end."""
-        record = self._refresh(self._own(caller, query_id))
-        if not record.status.finished and wait > 0:
+        """The query as it stands, waiting up to `wait` seconds for it to end (one that has ended
+        already returns at once), then asking the engine once."""
+        record = self._own(caller, query_id)
+        if wait > 0 and not record.status.finished and record.engine_id is not None:
             self._engine.wait(record, min(wait, MAX_WAIT_SECONDS))
-            record = self._refresh(record)
-        return record
+        return self._refresh(record)
 
     def page(self, record: QueryRecord, position: str | None, max_rows: int) -> Page:
         return self._engine.page(record, position, max_rows)
@@ -113,8 +116,10 @@ class Queries:
         if record.status.finished or record.engine_id is None:
             return record
         execution = self._engine.status(record)
-        if not execution.state.finished and time.time() - epoch_of(record.submitted_at) > self._timeout_seconds:
-            # The platform's own time limit, whatever the engine's (Athena's is its account quota).
+        started = execution.started
+        if started is not None and not execution.state.finished and time.time() - started > self._timeout_seconds:
+            # The platform's own time limit, whatever the engine's (Athena's is its account quota),
+            # counted from when the query began to run: waiting in a queue is not its fault.
             self._engine.cancel(record)
             return self._settle(record, Execution(QueryState.FAILED, execution.stats, timed_out(self._timeout_seconds)))
         if execution.state is QueryState.RUNNING and record.status is QueryState.QUEUED:

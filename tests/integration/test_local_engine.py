@@ -1,25 +1,33 @@
-"""The local engine on its own: result uploads that fail or are slow, and stopping it."""
+"""The local engine on its own: result downloads, uploads that fail, stopping it, each tenant's
+own threads, when a query's time starts, and DuckDB's own statement split."""
 
 from __future__ import annotations
 
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from chalicelib.queries.guard import guard
+import pytest
+import sqlglot
+
+from chalicelib.queries.guard import Guarded, guard
 from chalicelib.queries.local import LocalEngine, QueryLimits
 from chalicelib.queries.store import QueryRecord, QueryState
+
+# A trillion combinations: runs far longer than any test, yet each array is within Athena's limit.
+ENDLESS = (
+    "SELECT count(*) FROM UNNEST(sequence(1, 10000)) AS a(x) CROSS JOIN UNNEST(sequence(1, 10000)) AS b(y) "
+    "CROSS JOIN UNNEST(sequence(1, 10000)) AS c(z) WHERE (x * y + z) % 7 = 3"
+)
 
 
 class SlowResults:
     """A results bucket that takes its time to store anything."""
 
     def __init__(self) -> None:
-        self.uploading = threading.Event()
         self.stored: list[str] = []
 
     def upload(self, path: Path, key: str, content_type: str) -> None:
-        self.uploading.set()
         time.sleep(0.5)
         self.stored.append(key)
 
@@ -29,18 +37,16 @@ class FlakyResults:
 
     def __init__(self) -> None:
         self.attempts = 0
-        self.first_failed = threading.Event()
         self.stored: dict[str, str] = {}
 
     def upload(self, path: Path, key: str, content_type: str) -> None:
         self.attempts += 1
         if self.attempts == 1:
-            self.first_failed.set()
             raise ConnectionError("S3 is unreachable")
         self.stored[key] = path.read_text()
 
 
-def test_a_failed_result_upload_is_made_when_the_csv_is_asked_for(tmp_path: Path) -> None:
+def test_the_csv_is_written_and_uploaded_when_first_asked_for_and_a_failed_upload_made_again(tmp_path: Path) -> None:
     results = FlakyResults()
     engine = LocalEngine(tmp_path, results, "results-bucket", QueryLimits())  # type: ignore[arg-type]
     record = QueryRecord("T1", "U1", "Q1", "SELECT 1 AS one", QueryState.QUEUED, "2026-01-01T00:00:00.000Z")
@@ -48,8 +54,10 @@ def test_a_failed_result_upload_is_made_when_the_csv_is_asked_for(tmp_path: Path
     engine.wait(record, 20)
     assert engine.status(record).state is QueryState.SUCCEEDED
     assert engine.page(record, None, 10).rows == [[1]]
-    assert results.first_failed.wait(20)  # the upload made just after the query ended
+    assert results.attempts == 0  # a query's end uploads nothing
 
+    with pytest.raises(ConnectionError):
+        engine.result_object(record)
     bucket, key = engine.result_object(record)
     assert (bucket, key) == ("results-bucket", "tenants/T1/queries/Q1/results.csv")
     assert results.stored == {key: "one\n1\n"}
@@ -58,30 +66,111 @@ def test_a_failed_result_upload_is_made_when_the_csv_is_asked_for(tmp_path: Path
     assert results.attempts == 2  # uploaded once
 
 
-def _submitted(engine: LocalEngine, sql: str) -> QueryRecord:
-    record = QueryRecord("T1", "U1", "Q1", sql, QueryState.QUEUED, "2026-01-01T00:00:00.000Z")
+def test_downloads_asked_for_at_once_upload_once(tmp_path: Path) -> None:
+    results = SlowResults()
+    engine = LocalEngine(tmp_path, results, "results-bucket", QueryLimits())  # type: ignore[arg-type]
+    record = _submitted(engine, "SELECT 1 AS one")
+    engine.wait(record, 20)
+    with ThreadPoolExecutor(4) as pool:
+        keys = list(pool.map(lambda _: engine.result_object(record)[1], range(4)))
+    assert keys == ["tenants/T1/queries/Q1/results.csv"] * 4
+    assert results.stored == ["tenants/T1/queries/Q1/results.csv"]
+    engine.close()
+
+
+def _submitted(engine: LocalEngine, sql: str, tenant: str = "T1", query_id: str = "Q1") -> QueryRecord:
+    record = QueryRecord(tenant, "U1", query_id, sql, QueryState.QUEUED, "2026-01-01T00:00:00.000Z")
     engine.submit(record, guard(sql, {}, "db"), {})
     return record
 
 
-def test_closing_waits_for_a_result_upload_under_way(tmp_path: Path) -> None:
-    results = SlowResults()
-    engine = LocalEngine(tmp_path, results, "results-bucket", QueryLimits())  # type: ignore[arg-type]
-    _submitted(engine, "SELECT 1 AS one")
-    assert results.uploading.wait(20)
-    engine.close()
-    assert results.stored == ["tenants/T1/queries/Q1/results.csv"]
+def _until(engine: LocalEngine, record: QueryRecord, state: QueryState, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while engine.status(record).state is not state:
+        assert time.monotonic() < deadline, f"{record.query_id} is {engine.status(record).state}, not {state}"
+        time.sleep(0.01)
 
 
 def test_closing_cancels_a_running_query(tmp_path: Path) -> None:
     engine = LocalEngine(tmp_path, SlowResults(), "results-bucket", QueryLimits())  # type: ignore[arg-type]
-    endless = (  # ten billion pairs: runs far longer than this test
-        "SELECT count(*) FROM UNNEST(sequence(1, 100000)) AS a(x) "
-        "CROSS JOIN UNNEST(sequence(1, 100000)) AS b(y) WHERE (x * y) % 7 = 3"
-    )
-    record = _submitted(engine, endless)
-    deadline = time.monotonic() + 20
-    while engine.status(record).state is not QueryState.RUNNING and time.monotonic() < deadline:
-        time.sleep(0.01)
+    record = _submitted(engine, ENDLESS)
+    _until(engine, record, QueryState.RUNNING)
     engine.close()
     assert engine.status(record).state is QueryState.CANCELLED
+
+
+def test_a_cancel_at_any_moment_of_a_query_stops_it(tmp_path: Path) -> None:
+    # DuckDB forgets an interrupt that comes between two of a query's statements: whenever the
+    # cancel comes, the query must still stop, never run on to its end.
+    engine = LocalEngine(tmp_path, SlowResults(), "results-bucket", QueryLimits())  # type: ignore[arg-type]
+    records = []
+    for n, delay in enumerate((0, 0.001, 0.005, 0.02, 0.05, 0.1, 0.3)):
+        record = _submitted(engine, ENDLESS, query_id=f"Q{n}")
+        time.sleep(delay)
+        engine.cancel(record)
+        records.append(record)
+    for record in records:
+        _until(engine, record, QueryState.CANCELLED)
+    engine.close()
+
+
+def test_one_tenants_slow_queries_do_not_hold_up_another_tenants(tmp_path: Path) -> None:
+    limits = QueryLimits(workers_per_tenant=2)
+    engine = LocalEngine(tmp_path, SlowResults(), "results-bucket", limits)  # type: ignore[arg-type]
+    busy = [_submitted(engine, ENDLESS, tenant="BUSY", query_id=f"Q{n}") for n in range(3)]
+    _until(engine, busy[0], QueryState.RUNNING)
+    _until(engine, busy[1], QueryState.RUNNING)
+    assert engine.status(busy[2]).state is QueryState.QUEUED  # waits for one of its own tenant's
+    assert engine.status(busy[2]).started is None
+
+    other = _submitted(engine, "SELECT 42 AS answer", tenant="OTHER", query_id="Q9")
+    engine.wait(other, 20)
+    assert engine.status(other).state is QueryState.SUCCEEDED
+    assert engine.page(other, None, 10).rows == [[42]]
+
+    engine.cancel(busy[0])
+    _until(engine, busy[2], QueryState.RUNNING)  # its tenant's thread is free again
+    engine.close()
+    assert [engine.status(record).state for record in busy] == [QueryState.CANCELLED] * 3
+
+
+def test_a_querys_time_runs_from_when_it_starts_not_while_it_waits(tmp_path: Path) -> None:
+    limits = QueryLimits(workers_per_tenant=1, timeout_seconds=1)
+    engine = LocalEngine(tmp_path, SlowResults(), "results-bucket", limits)  # type: ignore[arg-type]
+    submitted = time.time()
+    slow = _submitted(engine, ENDLESS, query_id="Q1")
+    waiting = _submitted(engine, "SELECT 1 AS one", query_id="Q2")
+    engine.wait(slow, 20)
+    engine.wait(waiting, 20)
+
+    timed_out = engine.status(slow)
+    assert (timed_out.state, timed_out.error) == (
+        QueryState.FAILED,
+        {"code": "query_timeout", "message": "The query ran past its time limit of 1 s."},
+    )
+    ran = engine.status(waiting)
+    assert ran.state is QueryState.SUCCEEDED  # over a second after submission, yet within its own second
+    assert timed_out.started is not None
+    assert ran.started is not None
+    assert ran.started >= timed_out.started + 1 > submitted + 1
+    engine.close()
+
+
+def test_duckdbs_own_split_refuses_what_is_not_one_select(tmp_path: Path) -> None:
+    # Should the transpiler ever write a second statement, DuckDB's own split stops it. A function
+    # name with statements inside, written out as it is, is what such a bug could look like.
+    engine = LocalEngine(tmp_path, SlowResults(), "results-bucket", QueryLimits())  # type: ignore[arg-type]
+    for n, smuggled in enumerate(
+        ("abs(1); SELECT abs", "abs(1); CHECKPOINT; SELECT abs", "abs(1); SET threads = 1; SELECT abs")
+    ):
+        call = sqlglot.exp.Anonymous(this=smuggled, expressions=[sqlglot.exp.Literal.number(1)])
+        tree = sqlglot.exp.select(sqlglot.exp.alias_(call, "one"))
+        record = QueryRecord("T1", "U1", f"S{n}", "SELECT x", QueryState.QUEUED, "2026-01-01T00:00:00.000Z")
+        engine.submit(record, Guarded(tree, frozenset()), {})
+        engine.wait(record, 20)
+        outcome = engine.status(record)
+        assert (outcome.state, outcome.error) == (
+            QueryState.FAILED,
+            {"code": "forbidden_sql", "message": "Only one read-only query is allowed."},
+        ), smuggled
+    engine.close()

@@ -31,6 +31,27 @@ def test_a_query_over_its_time_limit_fails_and_says_so(platform_services: Servic
     assert result["error"] == {"code": "query_timeout", "message": "The query ran past its time limit of 1 s."}
 
 
+def test_an_array_over_athenas_limit_fails_before_it_is_built(
+    platform_services: Services, client: Client, app: Any
+) -> None:
+    # Twenty million elements: small enough to be safe here even if the limit were not kept, big
+    # enough to be refused. Three billion took the whole local platform down (DuckDB's memory
+    # limit does not bound one array).
+    api = _limited_api(platform_services, client, app)
+    account = sign_up(api)
+    ingested_table(api, account, "t.csv", b"n\n20000000\n")
+    for sql, name in (
+        ("SELECT count(*) FROM UNNEST(sequence(1, 20000000))", "sequence"),
+        ("SELECT count(*) FROM t CROSS JOIN UNNEST(sequence(1, n))", "sequence"),
+        ("SELECT cardinality(repeat('x', n)) FROM t", "repeat"),
+    ):
+        result = run_query(api, account, sql)
+        assert result["status"] == "FAILED", sql
+        assert result["error"]["code"] == "query_failed"
+        assert f"{name}() would return more than 10000 elements" in result["error"]["message"]
+    assert run_query(api, account, "SELECT cardinality(sequence(1, n / 2000)) FROM t")["rows"] == [[10000]]
+
+
 def test_a_query_over_the_scan_cutoff_fails_unread(platform_services: Services, client: Client, app: Any) -> None:
     api = _limited_api(platform_services, client, app, query_scan_cutoff_bytes=1000)
     account = sign_up(api)

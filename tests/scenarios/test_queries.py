@@ -154,6 +154,56 @@ def test_dates(api: Api, analyst: Account) -> None:
     assert rows == expected
 
 
+def test_rollup_cube_and_grouping_sets(api: Api, analyst: Account) -> None:
+    units: dict[tuple[str | None, int | None], int] = defaultdict(int)
+    for row in SALES:
+        for region in (row["region"], None):
+            for rep in (row["rep_id"], None):
+                units[(region, rep)] += row["qty"]
+
+    def key(pair: tuple[str | None, int | None]) -> tuple[bool, str, bool, int]:  # NULLs last, as ordered below
+        return (pair[0] is None, pair[0] or "", pair[1] is None, pair[1] or 0)
+
+    order = "ORDER BY region NULLS LAST, rep_id NULLS LAST"
+    rolled = _succeeded(
+        api,
+        analyst,
+        f"SELECT region, rep_id, sum(qty) AS units, grouping(region, rep_id) AS level FROM sales "
+        f"GROUP BY ROLLUP (region, rep_id) {order}",
+    )
+    rollup = sorted((pair for pair in units if pair[0] is not None or pair[1] is None), key=key)
+    assert rolled == [[r, p, units[(r, p)], (r is None) * 2 + (p is None)] for r, p in rollup]
+
+    cubed = _succeeded(
+        api, analyst, f"SELECT region, rep_id, sum(qty) FROM sales GROUP BY CUBE (region, rep_id) {order}"
+    )
+    assert cubed == [[r, p, units[(r, p)]] for r, p in sorted(units, key=key)]
+
+    sets = _succeeded(
+        api, analyst, f"SELECT region, rep_id, sum(qty) FROM sales GROUP BY GROUPING SETS ((region), (rep_id)) {order}"
+    )
+    chosen = sorted((pair for pair in units if (pair[0] is None) != (pair[1] is None)), key=key)
+    assert sets == [[r, p, units[(r, p)]] for r, p in chosen]
+
+
+def test_fetch_first(api: Api, analyst: Account) -> None:
+    rows = _succeeded(api, analyst, "SELECT id FROM sales ORDER BY qty DESC, id OFFSET 2 ROWS FETCH FIRST 5 ROWS ONLY")
+    ordered = [r["id"] for r in sorted(SALES, key=lambda r: (-r["qty"], r["id"]))]
+    assert rows == [[i] for i in ordered[2:7]]
+    ties = run_query(api, analyst, "SELECT id FROM sales ORDER BY qty DESC FETCH FIRST 1 ROWS WITH TIES")
+    assert ties["status"] == "FAILED"  # locally only: DuckDB would drop the ties, so it says so instead
+    assert "WITH TIES" in ties["error"]["message"]
+
+
+def test_not_a_number_and_infinity_come_back_as_athena_writes_them(api: Api, analyst: Account) -> None:
+    rows = _succeeded(
+        api,
+        analyst,
+        "SELECT nan() AS a, infinity() AS b, -infinity() AS c, CAST('NaN' AS double) AS d, 1.5 AS e",
+    )
+    assert rows == [["NaN", "Infinity", "-Infinity", "NaN", 1.5]]
+
+
 def test_sums_of_large_integers_are_exact(api: Api, analyst: Account) -> None:
     big = 2**53 + 1  # the first integer a double cannot hold
     ingested_table(api, analyst, "big.csv", f"n\n{big}\n0\n{big}\n".encode())
