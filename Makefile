@@ -13,14 +13,15 @@ STAGE ?= dev
 .PHONY: run test lint validate package format bench clean
 
 # A venv is rebuilt whenever its requirements file changes. pip is not upgraded: chalice pins it.
+# --no-compile: Python compiles what it imports on first use, a fraction of everything installed.
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-compile --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
 $(INFRA_STAMP): requirements-infra.txt
 	$(PYTHON) -m venv $(INFRA_VENV)
-	$(INFRA_BIN)/pip install --quiet --disable-pip-version-check -r requirements-infra.txt
+	$(INFRA_BIN)/pip install --quiet --no-compile --disable-pip-version-check -r requirements-infra.txt
 	touch $(INFRA_STAMP)
 
 run: $(STAMP)
