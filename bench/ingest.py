@@ -4,15 +4,21 @@ Each variant runs in its own process, so its peak memory is its own (read with w
   sha256sum        reading and hashing the file: the least any ingest must do
   duckdb COPY      DuckDB alone: COPY (FROM read_csv(file)) TO parquet, types from its sample
   platform ingest  the pipeline's own code on the same file: one streaming read (copy to scratch
-                   and SHA-256), detection by content, the strict typed read, zstd Parquet
+                   and SHA-256), detection by content, the strict typed read to zstd Parquet,
+                   piece by piece while the rest is still being read
 
 The file is read once before the variants run (it is in the page cache for all of them), and
 pending disk writes are flushed before each, so that no variant pays for another's.
 
-Every variant runs ROUNDS times, interleaved (this machine's disk and page cache are noisy); the
-figures are medians, peak memory the largest seen.
+Every variant runs ROUNDS times, interleaved (this machine's disk and page cache are noisy, and
+other processes may share its cores); the figures are medians, peak memory the largest seen, and
+CPU seconds (user + system) are given beside wall time, as they depend less on what else runs.
 
-Usage: python bench/ingest.py [size in MiB, default 1024] [rounds, default 3]
+A fourth variant runs the platform ingest with the file arriving at a fixed rate (100 MiB/s by
+default), as S3 streams an object to one Lambda function: the conversion overlaps the read there,
+and the figure to watch is how long ingest takes after the last byte has arrived.
+
+Usage: python bench/ingest.py [size in MiB, default 1024] [rounds, default 3] [MiB/s, default 100]
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -46,33 +53,47 @@ started = time.perf_counter()
 import json, shutil, sys
 from pathlib import Path
 from chalicelib.ingest.convert import Limits
-from chalicelib.ingest.detect import detect
-from chalicelib.ingest.pipeline import READ_CHUNK_BYTES, convert, fetch
+from chalicelib.ingest.stream import READ_CHUNK_BYTES, Seen, read_object
 from chalicelib.settings import Settings
 
-source, scratch = Path(sys.argv[1]), Path(sys.argv[2])
+source, scratch, rate = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
+marks = {}
 def chunks():
+    begun, sent = time.perf_counter(), 0
     with source.open("rb") as handle:
         while chunk := handle.read(READ_CHUNK_BYTES):
+            sent += len(chunk)
+            if rate and (ahead := sent / rate - (time.perf_counter() - begun)) > 0:
+                time.sleep(ahead)  # bytes arrive no faster than a network would bring them
             yield chunk
-marks = [time.perf_counter()]
-fetched = fetch(chunks(), scratch, source.stat().st_size)
-marks.append(time.perf_counter())
-detected = detect(fetched.head, fetched.tail, fetched.compression)
-marks.append(time.perf_counter())
+    marks["read"] = time.perf_counter()
+marks["imports"] = time.perf_counter()
 limits = Limits(memory=Settings.model_fields["ingest_memory_limit"].default)
-converted = convert(fetched, detected, scratch, limits)
-marks.append(time.perf_counter())
+seen = Seen()
+detected, converted = read_object(chunks(), scratch, source.stat().st_size, limits, seen)
+marks["converted"] = time.perf_counter()
 shutil.rmtree(scratch)  # as the pipeline does after every file
-marks.append(time.perf_counter())
-phases = {"imports": marks[0] - started, "read + SHA-256": marks[1] - marks[0], "detect": marks[2] - marks[1],
-          "typed read to Parquet": marks[3] - marks[2], "clean up": marks[4] - marks[3]}
-print(json.dumps({"rows": converted.row_count, "types": [c.type.athena for c in converted.columns], "phases": phases}))
+marks["clean up"] = time.perf_counter()
+phases = {
+    "imports": marks["imports"] - started,
+    "read + SHA-256 (pieces converted meanwhile)": marks["read"] - marks["imports"],
+    "typed read after the last byte": marks["converted"] - marks["read"],
+    "clean up": marks["clean up"] - marks["converted"],
+}
+print(json.dumps({"rows": converted.row_count, "types": [c.type.athena for c in converted.columns], "phases": phases,
+                  "pieces": len(seen.fetched.pieces)}))
 """
 
 
-def run(argv: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in MiB and stdout of one child process."""
+class Run(NamedTuple):
+    seconds: float  # wall time
+    cpu: float  # user + system seconds: steadier than wall time on a machine others use too
+    rss_mib: float  # peak
+    output: str
+
+
+def run(argv: list[str]) -> Run:
+    """One child process, measured."""
     started = time.perf_counter()
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=environment)
@@ -82,12 +103,14 @@ def run(argv: list[str]) -> tuple[float, float, str]:
     elapsed = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"{argv[:3]} failed with status {status}")
-    return elapsed, usage.ru_maxrss / 1024, output
+    return Run(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output)
 
 
 def main() -> None:
     size_mib = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    rate_mib = float(sys.argv[3]) if len(sys.argv) > 3 else 100.0
+    streamed = f"ingest at {rate_mib:g} MiB/s"
     with tempfile.TemporaryDirectory(prefix="sdp-bench-") as folder:
         source = Path(folder) / "events.csv"
         rows = generate_events_csv(source, size_mib)
@@ -106,9 +129,18 @@ def main() -> None:
                 PLATFORM_INGEST,
                 str(source),
                 tempfile.mkdtemp(dir=folder),
+                "0",
+            ],
+            streamed: lambda: [
+                sys.executable,
+                "-c",
+                PLATFORM_INGEST,
+                str(source),
+                tempfile.mkdtemp(dir=folder),
+                str(rate_mib * MIB),
             ],
         }
-        runs: dict[str, list[tuple[float, float, str]]] = {name: [] for name in variants}
+        runs: dict[str, list[Run]] = {name: [] for name in variants}
         for _ in range(rounds):
             for name, argv in variants.items():
                 command = argv()
@@ -117,20 +149,27 @@ def main() -> None:
                 for leftover in Path(folder).iterdir():  # outputs of the run, not the source
                     if leftover.is_dir():
                         shutil.rmtree(leftover)
-        seconds = {name: statistics.median(r[0] for r in results) for name, results in runs.items()}
+        seconds = {name: statistics.median(r.seconds for r in results) for name, results in runs.items()}
+        # Each round's ratio too: rounds next to each other share the machine's load of the moment.
+        ratios = [i.seconds / c.seconds for i, c in zip(runs["platform ingest"], runs["duckdb COPY"], strict=True)]
         baseline = seconds["duckdb COPY"]
-        print(f"{'variant':18} {'median s':>9} {'x COPY':>7} {'peak RSS MiB':>13}   runs")
+        print(f"{'variant':18} {'median s':>9} {'x COPY':>7} {'CPU s':>6} {'peak RSS MiB':>13}   runs")
         for name, results in runs.items():
-            rss = max(r[1] for r in results)
-            each = " ".join(f"{r[0]:.2f}" for r in results)
-            print(f"{name:18} {seconds[name]:9.2f} {seconds[name] / baseline:7.2f} {rss:13.0f}   {each}")
-        reports = [json.loads(r[2]) for r in runs["platform ingest"]]
-        assert all(report["rows"] == rows for report in reports), reports
-        print(f"ingest: {reports[0]['rows']:,} rows, types {reports[0]['types']}")
-        phases = {
-            name: statistics.median(report["phases"][name] for report in reports) for name in reports[0]["phases"]
-        }
-        print("ingest phases (median): " + ", ".join(f"{name} {value:.2f}s" for name, value in phases.items()))
+            rss = max(r.rss_mib for r in results)
+            cpu = statistics.median(r.cpu for r in results)
+            each = " ".join(f"{r.seconds:.2f}" for r in results)
+            print(f"{name:18} {seconds[name]:9.2f} {seconds[name] / baseline:7.2f} {cpu:6.2f} {rss:13.0f}   {each}")
+        print("ingest / COPY, round by round: " + " ".join(f"{ratio:.2f}" for ratio in ratios))
+        print(f"median of the rounds' ratios: {statistics.median(ratios):.2f}")
+        for variant in ("platform ingest", streamed):
+            reports = [json.loads(r.output) for r in runs[variant]]
+            assert all(report["rows"] == rows for report in reports), reports
+            phases = {
+                name: statistics.median(report["phases"][name] for report in reports) for name in reports[0]["phases"]
+            }
+            print(f"{variant}: {reports[0]['rows']:,} rows in {reports[0]['pieces']} pieces; phases (median):")
+            print("  " + ", ".join(f"{name} {value:.2f}s" for name, value in phases.items()))
+        print(f"types: {reports[0]['types']}; reading alone at {rate_mib:g} MiB/s takes {actual / MIB / rate_mib:.2f}s")
 
 
 if __name__ == "__main__":

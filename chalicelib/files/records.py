@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from chalicelib.errors import BadRequest
+
+# A file id is a ULID (chalicelib/ids.py): 26 characters of Crockford base32, the first at most 7.
+FILE_ID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
 
 
 class Status(StrEnum):
@@ -62,6 +66,8 @@ class FileRecord:
     columns: list[dict[str, str]] = field(default_factory=list)
     table: str | None = None
     error: dict[str, str] | None = None
+    # What a person should know about how the file was read (an encoding that was guessed).
+    notes: list[str] = field(default_factory=list)
     # Set while DELETE /files/{id} removes the file's objects; ingest then stops short.
     deleting: bool = False
     ingest: IngestClaim | None = None
@@ -107,6 +113,7 @@ class FileRecord:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "error": self.error,
+            "notes": self.notes,
             "owner_id": self.owner_id,
         }
 
@@ -117,4 +124,12 @@ def check_name(name: str | None) -> str:
         raise BadRequest("invalid_name", "Give the file a name of 1 to 255 characters (?name=…).")
     if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name) or "/" in name or "\\" in name:
         raise BadRequest("invalid_name", "A file name cannot contain control characters, '/' or '\\'.")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in name):
+        # JSON can spell half a UTF-16 pair ("\ud800"): that is no character, and cannot be stored.
+        raise BadRequest("invalid_name", "A file name must be valid Unicode text: it holds half a surrogate pair.")
     return name
+
+
+def is_file_id(text: str) -> bool:
+    """Whether `text` is shaped like a file id; anything else names no file."""
+    return FILE_ID.fullmatch(text) is not None

@@ -12,8 +12,9 @@ from typing import Any
 from chalicelib.auth.caller import Caller
 from chalicelib.catalog import Catalog
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
-from chalicelib.files.objects import ObjectStore, UploadedPart, curated_prefix, raw_key
-from chalicelib.files.records import FileRecord, Status, Upload, UploadMethod, check_name
+from chalicelib.files.objects import ObjectStore, UploadedPart, raw_key
+from chalicelib.files.published import withdraw
+from chalicelib.files.records import FileRecord, Status, Upload, UploadMethod, check_name, is_file_id
 from chalicelib.files.store import FileStore, QuotaExceeded
 from chalicelib.ids import new_id
 from chalicelib.settings import Settings
@@ -123,6 +124,8 @@ class Files:
         return record
 
     def get(self, caller: Caller, file_id: str) -> FileRecord:
+        if not is_file_id(file_id):
+            raise FileNotFound()  # not asked of DynamoDB, which refuses keys over 1 KiB
         record = self._current(self._records.get(caller.tenant_id, file_id))
         if record is None:
             raise FileNotFound()
@@ -147,7 +150,7 @@ class Files:
         The record is flagged first, so an ingest running at the same time stops short and
         cleans up after itself; the record goes last, so a failure midway can be retried.
         """
-        record = self._records.get(caller.tenant_id, file_id)
+        record = self._records.get(caller.tenant_id, file_id) if is_file_id(file_id) else None
         if record is None:
             raise FileNotFound()
         if not (
@@ -213,6 +216,7 @@ class Files:
             # The queue's last delivery died mid-file: its message is dead-lettered, nothing retries.
             message = "The file could not be ingested after several tries."
             if self._records.fail(record, "ingest_failed", message, record):
+                withdraw(self._records, self._objects, self._catalog, record.tenant_id, record.file_id)
                 return self._records.get(record.tenant_id, record.file_id)
         return record
 
@@ -235,9 +239,7 @@ class Files:
         if record.upload.method is UploadMethod.MULTIPART and record.upload.upload_id:
             self._objects.abort_multipart(raw_key(record.tenant_id, record.file_id), record.upload.upload_id)
         self._objects.delete_all_versions(raw_key(record.tenant_id, record.file_id), exact=True)
-        self._objects.delete_all_versions(curated_prefix(record.tenant_id, record.file_id))
-        if record.table:
-            self._catalog.drop(record.tenant_id, record.table, record.file_id)
+        withdraw(self._records, self._objects, self._catalog, record.tenant_id, record.file_id)
         self._records.delete(record)
 
     def _multipart(self, caller: Caller, file_id: str, *, finished_is_fine: bool = False) -> FileRecord:

@@ -33,6 +33,9 @@ class Usage:
     files: int
 
 
+BATCH_GET_KEYS = 100  # DynamoDB's limit for one BatchGetItem
+
+
 class QuotaExceeded(PayloadTooLarge):
     code = "quota_exceeded"
     message = "Your tenant's storage quota is used up: delete files to make room."
@@ -153,7 +156,7 @@ class FileStore:
         return FileRecord.from_fields(from_item(response["Attributes"]))
 
     def delete(self, record: FileRecord) -> None:
-        """Remove the record and its table name, and give its quota back; once only."""
+        """Remove the record and give its quota back; once only. Its table names go first (`withdraw`)."""
         items: list[dict[str, Any]] = [
             {
                 "Delete": {
@@ -171,17 +174,6 @@ class FileStore:
                 }
             },
         ]
-        if record.table:
-            items.append(
-                {
-                    "Delete": {
-                        "TableName": self._table,
-                        "Key": to_item(keys.table(record.tenant_id, record.table)),
-                        "ConditionExpression": "attribute_not_exists(PK) OR file_id = :file_id",
-                        "ExpressionAttributeValues": {":file_id": value(record.file_id)},
-                    }
-                }
-            )
         try:
             transact(self._dynamodb, items)
         except TransactionCancelled as cancelled:
@@ -282,15 +274,27 @@ class FileStore:
                 ExpressionAttributeValues={":expired": value(0), ":token": value(claimed.ingest.token)},
             )
 
+    def holds(self, claimed: FileRecord) -> bool:
+        """Whether the attempt that claimed the record still holds it (and it is not being deleted)."""
+        assert claimed.ingest is not None
+        current = self.get(claimed.tenant_id, claimed.file_id)
+        return (
+            current is not None
+            and not current.deleting
+            and current.ingest is not None
+            and current.ingest.token == claimed.ingest.token
+        )
+
     def take_table_name(self, tenant_id: str, file_id: str, candidates: Iterable[str]) -> str:
-        """The first candidate name free in the tenant (or already this file's), now taken by it."""
+        """The first candidate name free in the tenant (or already this file's), now taken by it.
+
+        The entry says nothing of the table yet: `finish` publishes its columns with READY.
+        """
         for name in itertools.islice(candidates, 1000):
             try:
                 self._dynamodb.put_item(
                     TableName=self._table,
-                    Item=to_item(
-                        {**keys.table(tenant_id, name), "name": name, "file_id": file_id, "columns": [], "row_count": 0}
-                    ),
+                    Item=to_item({**keys.table(tenant_id, name), "name": name, "file_id": file_id}),
                     ConditionExpression="attribute_not_exists(PK) OR file_id = :file_id",
                     ExpressionAttributeValues={":file_id": value(file_id)},
                 )
@@ -298,6 +302,23 @@ class FileStore:
             except self._dynamodb.exceptions.ConditionalCheckFailedException:
                 continue
         raise RuntimeError(f"no free table name for file {file_id}")
+
+    def table_names(self, tenant_id: str, file_id: str) -> list[str]:
+        """Every table name the file holds: its table's, and any an ingest took and did not get to use."""
+        pages = self._dynamodb.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :table)",
+            FilterExpression="file_id = :file_id",
+            ExpressionAttributeValues={
+                ":pk": value(keys.tenant_partition(tenant_id)),
+                ":table": value(keys.TABLE_PREFIX),
+                ":file_id": value(file_id),
+            },
+            ProjectionExpression="#name",
+            ExpressionAttributeNames={"#name": "name"},
+            ConsistentRead=True,
+        )
+        return [from_item(item)["name"] for page in pages for item in page["Items"]]
 
     def release_table_name(self, tenant_id: str, name: str, file_id: str) -> None:
         """Free the name, if this file still holds it."""
@@ -322,6 +343,7 @@ class FileStore:
             "columns": ready.columns,
             "table": ready.table,
             "error": None,
+            "notes": ready.notes,
             "updated_at": ready.updated_at,
         }
         entry = {
@@ -353,6 +375,7 @@ class FileStore:
             "sha256": found.sha256 if found else None,
             "format": found.format if found else None,
             "compression": found.compression if found else None,
+            "notes": found.notes if found else [],
             "updated_at": now(),
         }
         return self._settle(claimed, changes)
@@ -390,7 +413,11 @@ class FileStore:
         return True
 
     def tables(self, tenant_id: str) -> list[dict[str, Any]]:
-        """The tenant's tables (one per READY file), by name."""
+        """The tenant's tables, by name: only those whose file is READY and names them.
+
+        A name is taken before its file is READY (and kept by a file being ingested again, or left
+        by an ingest that failed midway); the file's record is what says the table is there.
+        """
         paginator = self._dynamodb.get_paginator("query")
         pages = paginator.paginate(
             TableName=self._table,
@@ -401,7 +428,32 @@ class FileStore:
             },
             ConsistentRead=True,
         )
-        return [from_item(item) for page in pages for item in page["Items"]]
+        entries = [from_item(item) for page in pages for item in page["Items"]]
+        published = self._ready_tables(tenant_id, sorted({entry["file_id"] for entry in entries}))
+        return [entry for entry in entries if published.get(entry["file_id"]) == entry["name"]]
+
+    def _ready_tables(self, tenant_id: str, file_ids: list[str]) -> dict[str, str]:
+        """The table of each of these files that is READY (and not being deleted), by file id."""
+        ready: dict[str, str] = {}
+        for start in range(0, len(file_ids), BATCH_GET_KEYS):
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [to_item(keys.file(tenant_id, f)) for f in file_ids[start : start + BATCH_GET_KEYS]],
+                    "ProjectionExpression": "file_id, #status, #table, deleting",
+                    "ExpressionAttributeNames": {"#status": "status", "#table": "table"},
+                    "ConsistentRead": True,
+                }
+            }
+            for attempt in itertools.count():
+                response = self._dynamodb.batch_get_item(RequestItems=request)
+                for item in map(from_item, response["Responses"].get(self._table, [])):
+                    if item.get("status") == Status.READY.value and not item.get("deleting") and item.get("table"):
+                        ready[item["file_id"]] = item["table"]
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))  # keys left unread under load: back off, ask again
+        return ready
 
     def _put_record(self, record: FileRecord, condition: str) -> dict[str, Any]:
         return {

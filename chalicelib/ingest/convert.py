@@ -12,21 +12,29 @@ file access only to its own scratch folder and no extension loading: the file is
 
 from __future__ import annotations
 
+import contextlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from chalicelib.ingest.detect import Detected
 from chalicelib.ingest.naming import column_names
 from chalicelib.ingest.problems import FileProblem
-from chalicelib.ingest.types import ColumnType, column_type
+from chalicelib.ingest.types import ColumnType, column_type, stored
 
 SAMPLE_ROWS = 20_480
 # One CSV record may be this long; DuckDB reads in buffers of four records' length.
 MAX_LINE_BYTES = 8 * 1024 * 1024
 CSV_BUFFER_BYTES = 4 * MAX_LINE_BYTES
 MAX_JSON_OBJECT_BYTES = 8 * 1024 * 1024
+
+
+class NotUtf8(FileProblem):
+    """A file read as UTF-8 has bytes further on that are not: it is to be read as Latin-1."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("malformed_file", message)
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,16 @@ class Column:
 class Converted:
     columns: list[Column]
     row_count: int
+
+
+@dataclass(frozen=True)
+class CsvPlan:
+    """How every piece of one CSV is read: the same dialect, names and types for all."""
+
+    options: dict[str, Any]  # DuckDB's read_csv options
+    originals: list[str] | None  # the header's names, if it has one
+    names: list[str]
+    types: list[str]  # DuckDB's type names
 
 
 @dataclass(frozen=True)
@@ -90,6 +108,33 @@ class Converter:
     # CSV and TSV ------------------------------------------------------------------------------
 
     def _csv(self, source: Path, detected: Detected, destination: Path) -> Converted:
+        plan = self.plan_csv(source, detected)
+        names, types = plan.names, list(plan.types)
+        resampled = False
+        while True:
+            try:
+                rows = self._copy(_csv_reader(source, names, types, plan.options), destination)
+                break
+            except self._duckdb.ConversionException as error:
+                if not resampled:
+                    resampled = True
+                    types = self._sniffed_csv_types(source, plan.options, -1) or types
+                    continue
+                column = _converting_column(str(error))
+                if column not in names or types[names.index(column)] == "VARCHAR":
+                    raise FileProblem("malformed_file", _csv_problem(str(error))) from None
+                types[names.index(column)] = "VARCHAR"
+            except self._duckdb.InvalidInputException as error:
+                if detected.encoding == "utf-8" and "Invalid unicode" in str(error):
+                    raise NotUtf8(_csv_problem(str(error))) from None
+                raise FileProblem("malformed_file", _csv_problem(str(error))) from None
+            except self._duckdb.IOException as error:
+                raise _compression_problem(error) from None
+        return Converted(self.csv_columns(replace(plan, types=types)), rows)
+
+    def plan_csv(self, sample: Path, detected: Detected) -> CsvPlan:
+        """How to read a CSV or TSV: DuckDB's options for the detected dialect, the columns' names,
+        and their types from the first rows of `sample`."""
         assert detected.dialect is not None
         dialect = detected.dialect
         options = {
@@ -103,43 +148,37 @@ class Converter:
             "buffer_size": CSV_BUFFER_BYTES,
             "comment": "",  # a line starting with '#' is data, not a comment
         }
-        sniffed = self._sniffed_csv_types(source, options, SAMPLE_ROWS)
+        sniffed = self._sniffed_csv_types(sample, options, SAMPLE_ROWS)
         width = len(dialect.names) if dialect.header else len(sniffed or [])
         originals = list(dialect.names) if dialect.header else [f"column_{n}" for n in range(1, width + 1)]
+        if not originals:
+            raise FileProblem("malformed_file", "Line 1: the rows hold no fields the header can name.")
         # Where the sample cannot be typed, or disagrees with the header, read text: the strict
         # read then names the first line that does not fit.
         types = sniffed if sniffed and len(sniffed) == len(originals) else ["VARCHAR"] * len(originals)
-        if not originals:
-            raise FileProblem("malformed_file", "Line 1: the rows hold no fields the header can name.")
-        names = column_names(originals)
-        resampled = False
-        while True:
-            columns = "{" + ", ".join(f"{_literal(n)}: {_literal(t)}" for n, t in zip(names, types, strict=True)) + "}"
-            query = (
-                f"SELECT * FROM read_csv({_literal(str(source))}, columns = {columns}, auto_detect = false, "
-                f"strict_mode = true, null_padding = false, ignore_errors = false, {_options(options)})"
-            )
-            try:
-                rows = self._copy(query, destination)
-                break
-            except self._duckdb.ConversionException as error:
-                if not resampled:
-                    resampled = True
-                    types = self._sniffed_csv_types(source, options, -1) or types
-                    continue
-                column = _converting_column(str(error))
-                if column not in names or types[names.index(column)] == "VARCHAR":
-                    raise FileProblem("malformed_file", _csv_problem(str(error))) from None
-                types[names.index(column)] = "VARCHAR"
-            except self._duckdb.InvalidInputException as error:
-                raise FileProblem("malformed_file", _csv_problem(str(error))) from None
-            except self._duckdb.IOException as error:
-                raise _compression_problem(error) from None
-        result = [
-            Column(name, original if dialect.header else None, column_type(self._duckdb.sqltype(kind)))
-            for name, original, kind in zip(names, originals, types, strict=True)
+        return CsvPlan(options, originals if dialect.header else None, column_names(originals), types)
+
+    def copy_csv_piece(self, piece: Path, plan: CsvPlan, number: int, folder: Path) -> int:
+        """Convert piece `number` of a CSV cut at record boundaries to its own Parquet file in
+        `folder`; the rows it holds. Only the first piece starts with the header.
+
+        Whatever goes wrong (a value that does not fit its type, a broken row, text that is not
+        UTF-8) is raised as DuckDB said it: the whole-file read then widens the types or names the line.
+        """
+        options = plan.options | {"header": plan.options["header"] and number == 0}
+        return self._copy(_csv_reader(piece, plan.names, plan.types, options), folder / part_name(number))
+
+    def csv_columns(self, plan: CsvPlan) -> list[Column]:
+        originals = plan.originals or [None] * len(plan.names)
+        return [
+            Column(name, original, column_type(self._duckdb.sqltype(kind)))
+            for name, original, kind in zip(plan.names, originals, plan.types, strict=True)
         ]
-        return Converted(result, rows)
+
+    def interrupt(self) -> None:
+        """Stop what the connection runs now (from another thread); nothing if it is closed already."""
+        with contextlib.suppress(self._duckdb.ConnectionException):
+            self._con.interrupt()
 
     def _sniffed_csv_types(self, source: Path, options: dict[str, Any], sample_size: int) -> list[str] | None:
         """DuckDB's types for the columns, from `sample_size` rows (-1: all) read in our dialect;
@@ -205,13 +244,12 @@ class Converter:
         relation = self._con.sql(f"SELECT * FROM {reader}")
         originals = list(relation.columns)
         names = column_names(originals)
-        types = [column_type(kind) for kind in relation.types]
         select = ", ".join(
-            f"CAST({_identifier(original)} AS {kind.storage}) AS {_identifier(name)}"
-            for original, name, kind in zip(originals, names, types, strict=True)
+            f"{stored(_identifier(original), kind)} AS {_identifier(name)}"
+            for original, name, kind in zip(originals, names, relation.types, strict=True)
         )
         rows = self._copy(f"SELECT {select} FROM {reader}", destination)
-        columns = [Column(n, o, t) for n, o, t in zip(names, originals, types, strict=True)]
+        columns = [Column(n, o, column_type(t)) for n, o, t in zip(names, originals, relation.types, strict=True)]
         return Converted(columns, rows)
 
     def _copy(self, query: str, destination: Path) -> int:
@@ -220,6 +258,20 @@ class Converter:
         ).fetchone()
         assert row is not None
         return int(row[0])
+
+
+def part_name(number: int) -> str:
+    """The curated copy's files: part-0.parquet, part-1.parquet, … (a table is all of them)."""
+    return f"part-{number}.parquet"
+
+
+def _csv_reader(source: Path, names: list[str], types: list[str], options: dict[str, Any]) -> str:
+    """The strict read of a CSV file with the dialect and column types imposed: no sniffing."""
+    columns = "{" + ", ".join(f"{_literal(n)}: {_literal(t)}" for n, t in zip(names, types, strict=True)) + "}"
+    return (
+        f"SELECT * FROM read_csv({_literal(str(source))}, columns = {columns}, auto_detect = false, "
+        f"strict_mode = true, null_padding = false, ignore_errors = false, {_options(options)})"
+    )
 
 
 def _literal(value: Any) -> str:

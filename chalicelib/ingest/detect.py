@@ -41,6 +41,10 @@ GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 UTF8_BOM = codecs.BOM_UTF8
 DELIMITERS = [",", "\t", ";", "|"]
+LATIN1_NOTE = (
+    "The file is not valid UTF-8, so it was read as Latin-1 (ISO-8859-1): check that accented and "
+    "other non-ASCII characters came out right."
+)
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,12 @@ def kind_of_binary(head: bytes) -> str | None:
     return None
 
 
-def detect(head: bytes, tail: bytes, compression: str | None = None) -> Detected:
-    """Classify a file from its first SAMPLE_BYTES (decompressed, if gzip) and its last bytes."""
+def detect(head: bytes, tail: bytes, compression: str | None = None, *, utf8: bool = True) -> Detected:
+    """Classify a file from its first SAMPLE_BYTES (decompressed, if gzip) and its last bytes.
+
+    `utf8=False`: the file is known not to be UTF-8 (the full read found bytes that are not),
+    even if its first SAMPLE_BYTES are.
+    """
     if not head.strip():
         raise FileProblem("empty_file", "The file is empty: it has no bytes, or only blanks.")
     if head.startswith(PARQUET_MAGIC):
@@ -90,7 +98,7 @@ def detect(head: bytes, tail: bytes, compression: str | None = None) -> Detected
     if binary:
         raise FileProblem("unsupported_format", f"This is {binary}, not CSV, TSV, JSON Lines or Parquet.")
 
-    text, encoding, note = _decode(head)
+    text, encoding, note = _decode(head, utf8)
     if "\x00" in text or _control_ratio(text) > 0.01:
         raise FileProblem("unsupported_format", "The file holds binary data, not CSV, TSV, JSON Lines or Parquet.")
     stripped = text.lstrip("\ufeff \t\r\n")
@@ -108,14 +116,19 @@ def detect(head: bytes, tail: bytes, compression: str | None = None) -> Detected
     )
 
 
-def _decode(head: bytes) -> tuple[str, str, str | None]:
-    """The sample as text: UTF-8 (with or without BOM) if it is valid UTF-8, else Latin-1."""
+def _decode(head: bytes, utf8: bool) -> tuple[str, str, str | None]:
+    """The sample as text: UTF-8 (with or without BOM) if it is valid UTF-8, else Latin-1.
+
+    Latin-1 gives every byte a character, so nothing is lost; the note tells the user it was a guess.
+    """
     body = head[len(UTF8_BOM) :] if head.startswith(UTF8_BOM) else head
-    try:
-        # final=False: a character cut at the sample's end is not an error.
-        return codecs.getincrementaldecoder("utf-8")().decode(body, final=False), "utf-8", None
-    except UnicodeDecodeError:
-        return body.decode("latin-1"), "latin-1", "Read as Latin-1: the file is not valid UTF-8."
+    if utf8:
+        try:
+            # final=False: a character cut at the sample's end is not an error.
+            return codecs.getincrementaldecoder("utf-8")().decode(body, final=False), "utf-8", None
+        except UnicodeDecodeError:
+            pass
+    return body.decode("latin-1"), "latin-1", LATIN1_NOTE
 
 
 def _control_ratio(text: str) -> float:

@@ -47,13 +47,13 @@ def candidate_table_names(base: str) -> Iterator[str]:
         yield f"{base}_{n}"
 
 
-def column_names(originals: list[str]) -> list[str]:
-    """SQL-safe, unique column names, in order: lower-case [a-z0-9_], not starting with a digit;
-    an empty name becomes `column_<n>`; repeats get `_2`, `_3`…"""
+def column_names(originals: list[str], blank: str = "column") -> list[str]:
+    """SQL-safe, unique column (or struct field) names, in order: lower-case [a-z0-9_], not
+    starting with a digit; an empty name becomes `column_<n>` (`<blank>_<n>`); repeats get `_2`, `_3`…"""
     names: list[str] = []
     taken: set[str] = set()
     for position, original in enumerate(originals, start=1):
-        name = _safe(original.strip()).strip("_")[:MAX_COLUMN_NAME] or f"column_{position}"
+        name = _safe(original.strip()).strip("_")[:MAX_COLUMN_NAME] or f"{blank}_{position}"
         if name[0].isdigit():
             name = f"c_{name}"
         unique, suffix = name, 2

@@ -3,13 +3,16 @@
 Every type DuckDB can produce maps to one Athena (Trino) type. Where Parquet and Athena have no
 faithful equivalent (TIME, INTERVAL, UUID, unsigned and 128-bit integers, time zones), the value is
 converted when the curated copy is written, so the table's declared type and its data agree.
+Struct field names are made SQL-safe at any depth, as column names are: Glue's `struct<…>` and
+Athena's `row(…)` cannot carry a name like `first name`.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
+
+from chalicelib.ingest.naming import column_names
 
 
 @dataclass(frozen=True)
@@ -60,10 +63,11 @@ def column_type(duckdb_type: Any) -> ColumnType:
         child = column_type(dict(duckdb_type.children)["child"])
         return ColumnType(f"{child.storage}[]", f"array({child.athena})", f"array<{child.glue}>")
     if kind == "struct":
-        fields = [(name, column_type(child)) for name, child in duckdb_type.children]
+        names = _field_names(duckdb_type)
+        fields = [(name, column_type(child)) for name, (_, child) in zip(names, duckdb_type.children, strict=True)]
         return ColumnType(
             "STRUCT(" + ", ".join(f"{_quoted(name)} {child.storage}" for name, child in fields) + ")",
-            "row(" + ", ".join(f"{_field(name)} {child.athena}" for name, child in fields) + ")",
+            "row(" + ", ".join(f"{name} {child.athena}" for name, child in fields) + ")",
             "struct<" + ",".join(f"{name}:{child.glue}" for name, child in fields) + ">",
         )
     if kind == "map":
@@ -78,10 +82,42 @@ def column_type(duckdb_type: Any) -> ColumnType:
     return _TEXT
 
 
+def stored(expression: str, duckdb_type: Any, depth: int = 0) -> str:
+    """SQL turning `expression`, a value of `duckdb_type`, into its storage type, struct fields
+    renamed to their safe names at any depth (a cast matches struct fields by name, so those are
+    rebuilt field by field)."""
+    if not _renames(duckdb_type):
+        return f"CAST({expression} AS {column_type(duckdb_type).storage})"
+    kind, children = duckdb_type.id, duckdb_type.children
+    if kind == "struct":
+        fields = ", ".join(
+            f"{_quoted(safe)} := {stored(f'{expression}.{_quoted(name)}', child, depth)}"
+            for safe, (name, child) in zip(_field_names(duckdb_type), children, strict=True)
+        )
+        return f"CASE WHEN {expression} IS NULL THEN NULL ELSE struct_pack({fields}) END"
+    if kind in ("list", "array"):
+        item = f"item{depth}"  # one name per level: an inner lambda must not hide an outer one
+        return f"list_transform({expression}, lambda {item}: {stored(item, dict(children)['child'], depth + 1)})"
+    entry, parts = f"entry{depth}", dict(children)  # a map: its entries rebuilt, key and value
+    key, value = stored(f"{entry}.key", parts["key"], depth + 1), stored(f"{entry}.value", parts["value"], depth + 1)
+    rebuilt = f"lambda {entry}: struct_pack(key := {key}, value := {value})"
+    return f"map_from_entries(list_transform(map_entries({expression}), {rebuilt}))"
+
+
+def _field_names(struct_type: Any) -> list[str]:
+    return column_names([name for name, _ in struct_type.children], blank="field")
+
+
+def _renames(duckdb_type: Any) -> bool:
+    """Whether a struct somewhere in the type has a field whose safe name differs from its own."""
+    kind = duckdb_type.id
+    if kind == "struct":
+        originals = [name for name, _ in duckdb_type.children]
+        return _field_names(duckdb_type) != originals or any(_renames(child) for _, child in duckdb_type.children)
+    if kind in ("list", "array", "map"):
+        return any(_renames(child) for name, child in duckdb_type.children if name in ("child", "key", "value"))
+    return False
+
+
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _field(name: str) -> str:
-    """A row field name as Trino writes it: bare when it is a plain identifier."""
-    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else _quoted(name)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Blueprint, Response
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from chalicelib.auth.caller import current_caller
 from chalicelib.auth.identity import cognito_authorizer
 from chalicelib.bodies import RequestBody, parse_body
-from chalicelib.errors import BadRequest
+from chalicelib.files.service import MAX_PARTS
+from chalicelib.pagination import limit_of
 from chalicelib.services import services
 from chalicelib.tenancy.roles import Action
 
@@ -20,17 +21,17 @@ bp = Blueprint(__name__)
 class StartUploadBody(RequestBody):
     # The name is checked by the files domain (API.md's invalid_name rule).
     name: str
-    size: int
+    size: StrictInt  # true or 1.0 is not a size
     content_type: str | None = Field(default=None, min_length=1, max_length=255)
 
 
 class Part(RequestBody):
-    part_number: int = Field(ge=1, le=10_000)
+    part_number: StrictInt = Field(ge=1, le=MAX_PARTS)
     etag: str = Field(min_length=1, max_length=128)
 
 
 class CompleteBody(RequestBody):
-    parts: list[Part] = Field(min_length=1, max_length=10_000)
+    parts: list[Part] = Field(min_length=1, max_length=MAX_PARTS)
 
 
 @bp.route("/uploads", methods=["POST"], authorizer=cognito_authorizer)
@@ -49,10 +50,9 @@ def start_upload() -> Response:
 def upload_parts(file_id: str) -> dict[str, Any]:
     platform = services()
     caller = current_caller(bp.current_request, platform, Action.UPLOAD)
-    raw = (bp.current_request.query_params or {}).get("from", "1")
-    if not raw.isdigit():
-        raise BadRequest("invalid_request", "from: give a part number.")
-    return platform.files.parts(caller, file_id, int(raw)) | {"expires_in": platform.settings.upload_url_seconds}
+    # The upload's own part count bounds it further (the files domain says so).
+    first = limit_of((bp.current_request.query_params or {}).get("from"), 1, MAX_PARTS, name="from")
+    return platform.files.parts(caller, file_id, first) | {"expires_in": platform.settings.upload_url_seconds}
 
 
 @bp.route("/uploads/{file_id}/complete", methods=["POST"], authorizer=cognito_authorizer)

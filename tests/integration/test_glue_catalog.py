@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from chalice.test import Client
 
 from chalicelib.catalog import GlueCatalog
 from chalicelib.services import Services, install
 from tests.ingestor import Ingestor
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
 
 @pytest.fixture
@@ -86,6 +90,33 @@ def test_nested_types_are_declared_in_hive_terms(glue_ingestor: Ingestor) -> Non
         ("user", "struct<name:string,tags:array<string>>"),
         ("at", "timestamp"),
     ]
+
+
+def test_nested_field_names_are_declared_as_safe_names(glue_ingestor: Ingestor, tmp_path: Path) -> None:
+    record = glue_ingestor.upload("nested_names.jsonl", (CORPUS / "nested_names.jsonl").read_bytes())
+    assert record["status"] == "READY", record["error"]
+    glue = glue_ingestor.services.clients.glue
+    table = glue.get_table(DatabaseName=f"sdp_dev_{glue_ingestor.account.tenant_id.lower()}", Name=record["table"])[
+        "Table"
+    ]
+    assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [
+        ("id", "bigint"),
+        (
+            "customer",
+            "struct<first_name:string,c_2nd:bigint,orders:array<struct<order_id:bigint,line_items:struct<sku:string>>>>",
+        ),
+    ]
+    # What Glue declares is what the curated Parquet holds.
+    curated = tmp_path / "part-0.parquet"
+    glue_ingestor.services.clients.s3.download_file(
+        "sdp-local-data",
+        f"tenants/{glue_ingestor.account.tenant_id}/curated/{record['file_id']}/part-0.parquet",
+        str(curated),
+    )
+    [(kind,)] = duckdb.sql(f"SELECT typeof(customer) FROM read_parquet('{curated}') LIMIT 1").fetchall()
+    assert kind == (
+        "STRUCT(first_name VARCHAR, c_2nd BIGINT, orders STRUCT(order_id BIGINT, line_items STRUCT(sku VARCHAR))[])"
+    )
 
 
 def test_registering_again_updates_the_table(glue_ingestor: Ingestor) -> None:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +17,14 @@ import pytest
 import requests
 from chalice.test import Client
 
-from chalicelib.catalog import LocalCatalog
+from chalicelib.catalog import Catalog, LocalCatalog
 from chalicelib.files.objects import curated_prefix, raw_key
 from chalicelib.files.records import IngestClaim
 from chalicelib.ids import new_id
+from chalicelib.ingest.convert import Limits
 from chalicelib.ingest.events import object_created_records
 from chalicelib.ingest.pipeline import Ingest
+from chalicelib.ingest.stream import Seen, read_object
 from chalicelib.services import Services, install
 from chalicelib.settings import MIB
 from tests.api import upload_direct
@@ -243,6 +248,106 @@ def test_a_file_deleted_while_being_ingested_is_cleaned_up_by_the_ingest(
     assert platform_services.records.get(ingestor.account.tenant_id, file_id).status.value == "PROCESSING"  # type: ignore[union-attr]
 
 
+class _WithCatalog(Services):
+    """The platform's services, with another catalog in place of the local one."""
+
+    def __init__(self, services: Services, catalog: Catalog) -> None:
+        super().__init__(services.settings, services.clients)
+        self._other_catalog = catalog
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return self._other_catalog
+
+
+class _RegistersThenFails(LocalCatalog):
+    """The local catalog, but registering fails once the table is in place (say, Glue times out)."""
+
+    def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any]) -> None:
+        super().register(tenant_id, name, file_id, columns)
+        raise RuntimeError("the catalog did not answer")
+
+
+def _curated_versions(ingestor: Ingestor, file_id: str) -> list[str]:
+    listed = ingestor.services.clients.s3.list_object_versions(
+        Bucket=BUCKET, Prefix=curated_prefix(ingestor.account.tenant_id, file_id)
+    )
+    return [v["Key"] for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])]
+
+
+def test_a_last_delivery_that_fails_while_publishing_leaves_no_table_name_or_curated_copy(
+    platform_services: Services, client: Client, app: Any
+) -> None:
+    catalog = _RegistersThenFails(platform_services.objects, Path(platform_services.settings.warehouse_dir or ""))
+    install(_WithCatalog(platform_services, catalog))
+    ingestor = Ingestor(platform_services, client, app)
+    file_id = _start(ingestor, "sales.csv", CSV)
+    ingestor.drain()  # every delivery fails in the catalog; the last ends the file FAILED
+
+    record = ingestor.record(file_id)
+    assert (record["status"], record["error"]["code"], record["table"]) == ("FAILED", "ingest_failed", None)
+    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {"tables": []}
+    assert _file_items(ingestor, "TABLE#") == []
+    assert _curated_versions(ingestor, file_id) == []
+    assert _warehouse(ingestor) == []
+    # The name is free again: a file of the same name gets it, not sales_2.
+    install(platform_services)
+    other = _start(ingestor, "sales.csv", CSV)
+    ingestor.drain()
+    assert ingestor.record(other)["table"] == "sales"
+
+
+def test_a_delete_removes_what_an_ingest_that_failed_midway_left_behind(
+    platform_services: Services, ingestor: Ingestor
+) -> None:
+    catalog = _RegistersThenFails(platform_services.objects, Path(platform_services.settings.warehouse_dir or ""))
+    install(_WithCatalog(platform_services, catalog))
+    file_id = _start(ingestor, "sales.csv", CSV)
+    assert ingestor.pump.poll_once()  # the first delivery fails after taking the name; SQS will deliver it again
+    assert [item["name"]["S"] for item in _file_items(ingestor, "TABLE#")] == ["sales"]
+    assert _curated_versions(ingestor, file_id) == [
+        f"{curated_prefix(ingestor.account.tenant_id, file_id)}part-0.parquet"
+    ]
+    assert _warehouse(ingestor) == [file_id]
+    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {"tables": []}
+
+    assert ingestor.api.call("DELETE", f"/files/{file_id}", token=ingestor.account.id_token).status == 204
+    assert (_file_items(ingestor, "FILE#"), _file_items(ingestor, "TABLE#")) == ([], [])
+    assert _curated_versions(ingestor, file_id) == []
+    assert _warehouse(ingestor) == []
+
+
+class _LooksAtTablesWhileRegistering(LocalCatalog):
+    """The local catalog, which asks GET /tables just before each table is registered."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(services.objects, Path(services.settings.warehouse_dir or ""))
+        self.look: Callable[[], list[dict[str, Any]]] = list
+        self.seen: list[list[dict[str, Any]]] = []
+
+    def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any]) -> None:
+        self.seen.append(self.look())
+        super().register(tenant_id, name, file_id, columns)
+
+
+def test_a_table_is_listed_only_while_its_file_is_ready(platform_services: Services, client: Client, app: Any) -> None:
+    catalog = _LooksAtTablesWhileRegistering(platform_services)
+    install(_WithCatalog(platform_services, catalog))
+    ingestor = Ingestor(platform_services, client, app)
+    catalog.look = lambda: ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body["tables"]
+    file_id = _start(ingestor, "sales.csv", CSV)
+    ingestor.drain()
+    assert [t["row_count"] for t in catalog.look()] == [2]
+
+    ingestor.services.clients.s3.put_object(
+        Bucket=BUCKET, Key=raw_key(ingestor.account.tenant_id, file_id), Body=CSV + b"east,3\n"
+    )
+    ingestor.drain()
+    assert [t["row_count"] for t in catalog.look()] == [3]
+    # While the name was taken (first ingest) and while a new version was read, nothing was listed.
+    assert catalog.seen == [[], []]
+
+
 def test_an_object_uploaded_around_the_api_is_recorded_and_ingested(ingestor: Ingestor) -> None:
     file_id = new_id()
     key = raw_key(ingestor.account.tenant_id, file_id)
@@ -266,13 +371,17 @@ def test_an_empty_object_uploaded_around_the_api_fails_as_empty(ingestor: Ingest
 
 def test_objects_of_no_tenant_and_other_keys_are_skipped(ingestor: Ingestor, logs: list[dict[str, Any]]) -> None:
     s3 = ingestor.services.clients.s3
+    tenant = ingestor.account.tenant_id
     s3.put_object(Bucket=BUCKET, Key=f"tenants/NOSUCHTENANT/raw/{new_id()}", Body=CSV)
-    s3.put_object(Bucket=BUCKET, Key=f"tenants/{ingestor.account.tenant_id}/curated/x/part-0.parquet", Body=b"PAR1")
-    s3.put_object(Bucket=BUCKET, Key=f"tenants/{ingestor.account.tenant_id}/raw/../../escape", Body=CSV)
+    s3.put_object(Bucket=BUCKET, Key=f"tenants/{tenant}/curated/x/part-0.parquet", Body=b"PAR1")
+    s3.put_object(Bucket=BUCKET, Key=f"tenants/{tenant}/raw/../../escape", Body=CSV)
+    # Ids no route could name again (GET, DELETE /files/{id}) would make records nobody can delete.
+    s3.put_object(Bucket=BUCKET, Key=f"tenants/{tenant}/raw/not-a-file-id", Body=CSV)
+    s3.put_object(Bucket=BUCKET, Key=f"tenants/{tenant}/raw/{new_id().lower()}", Body=CSV)
     ingestor.drain()
     assert _file_items(ingestor, "FILE#") == []
     skipped = [e["message"] for e in logs if "skipped" in e["message"]]
-    assert skipped.count("not a raw upload: skipped") == 2
+    assert skipped.count("not a raw upload: skipped") == 4
     assert "object of no known tenant: skipped" in skipped
 
 
@@ -301,15 +410,43 @@ def test_a_new_version_of_a_ready_file_replaces_its_table_under_the_same_name(in
     assert _warehouse(ingestor) == []
 
 
+@contextmanager
+def _dynamodb_one_request_at_a_time(dynamodb: Any) -> Iterator[None]:
+    """moto in-process does not isolate DynamoDB requests from each other (a transaction copies
+    tables other threads are writing); DynamoDB does. The local platform serializes them too."""
+    lock = threading.Lock()
+
+    def take(**_: Any) -> None:
+        lock.acquire()
+
+    def give_back(**_: Any) -> None:
+        lock.release()
+
+    events = dynamodb.meta.events
+    handlers = [
+        ("before-call.dynamodb", take),
+        ("after-call.dynamodb", give_back),
+        ("after-call-error.dynamodb", give_back),
+    ]
+    for event, handler in handlers:
+        events.register(event, handler)
+    try:
+        yield
+    finally:
+        for event, handler in handlers:
+            events.unregister(event, handler)
+
+
 def test_table_names_stay_unique_when_files_of_one_name_are_ingested_at_once(ingestor: Ingestor, app: Any) -> None:
     for _ in range(6):
         _start(ingestor, "Sales 2024.csv", CSV)
     messages = _messages(ingestor)
     threads = [threading.Thread(target=_deliver, args=(app, [message])) for message in messages]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with _dynamodb_one_request_at_a_time(ingestor.services.clients.dynamodb):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     tables = ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body["tables"]
     assert sorted(t["table"] for t in tables) == sorted(["sales_2024", *(f"sales_2024_{n}" for n in range(2, 7))])
     records = ingestor.api.call("GET", "/files", token=ingestor.account.id_token).body["files"]
@@ -338,3 +475,41 @@ def test_ingest_is_measured_by_format(
     assert emf["format"] == "csv"
     names = {metric["Name"] for metric in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     assert names == {"FilesIngested", "IngestDuration", "IngestBytes", "IngestRows", "UploadToReady"}
+    assert [sorted(d) for d in emf["_aws"]["CloudWatchMetrics"][0]["Dimensions"]] == [["format", "service"]]
+
+
+def test_failed_files_are_measured_by_format_and_error_code(
+    ingestor: Ingestor, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    capsys.readouterr()
+    _start(ingestor, "ragged.csv", b"a,b,c\n1,2,3\n4,5\n")
+    _start(ingestor, "picture.csv", b"\x89PNG\r\n\x1a\n" + bytes(200))
+    ingestor.drain()
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"FilesFailed"' in line]
+    assert sorted((emf["format"], emf["error_code"], emf["FilesFailed"]) for emf in documents) == [
+        ("csv", "malformed_file", [1.0]),
+        ("unknown", "unsupported_format", [1.0]),
+    ]
+    for emf in documents:
+        [directive] = emf["_aws"]["CloudWatchMetrics"]
+        assert [sorted(d) for d in directive["Dimensions"]] == [
+            ["format", "service"],
+            ["error_code", "format", "service"],
+        ]
+        assert {metric["Name"] for metric in directive["Metrics"]} == {"FilesFailed", "IngestDuration"}
+
+
+def test_a_read_that_breaks_midway_stops_the_conversion_beside_it(tmp_path: Path) -> None:
+    data = b"id,note,day\n" + b"".join(b"%d,note %d,2024-01-01\n" % (n, n) for n in range(100_000))
+    size = len(data)
+
+    def chunks() -> Iterator[bytes]:
+        yield from (data[at : at + 256 * 1024] for at in range(0, 2 * 1024 * 1024, 256 * 1024))
+        raise ConnectionError("the stream broke")
+
+    with pytest.raises(ConnectionError):
+        read_object(chunks(), tmp_path, size, Limits(), Seen(), piece_bytes=64 * 1024)
+    # Pieces were being converted when it broke: that thread stopped too, as did the hashing one.
+    assert len(list(tmp_path.glob("source.*"))) > 3
+    assert [t.name for t in threading.enumerate() if t.name in ("pieces", "sha256")] == []

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.api import Api, add_member, download, sign_up, upload_direct, upload_presigned
+from tests.api import Api, ChaliceApi, add_member, download, ingested_table, sign_up, upload_direct, upload_presigned
 from tests.openapi import assert_conforms
 
 TABLE = "sdp-local"
@@ -135,6 +135,16 @@ def test_a_bad_name_is_400_on_every_upload_path(api: Api, name: str) -> None:
     assert api.call("GET", "/files", token=account.id_token).body["files"] == []
 
 
+def test_a_name_with_half_a_surrogate_pair_is_400(api: Api) -> None:
+    account = sign_up(api)
+    for raw in (b'{"name": "\\ud800x.csv", "size": 10}', b'{"name": "x\\udfff.csv", "size": 10}'):
+        reply = api.call(
+            "POST", "/uploads", raw=raw, token=account.id_token, headers={"Content-Type": "application/json"}
+        )
+        assert (reply.status, reply.error_code) == (400, "invalid_name"), raw
+    assert _tenant_item(api, account.tenant_id)["file_count"] == 0
+
+
 def test_a_missing_name_is_400(api: Api) -> None:
     account = sign_up(api)
     reply = api.call("POST", "/files", raw=CSV, token=account.id_token, headers={"Content-Type": "text/csv"})
@@ -174,6 +184,10 @@ def test_a_body_over_the_direct_limit_is_413(api: Api) -> None:
         ({"name": "a.csv", "size": -5}, "invalid_size"),
         ({"name": "a.csv", "size": 5 * 1024**4 + 1}, "invalid_size"),
         ({"name": "a.csv", "size": "ten"}, "invalid_request"),
+        ({"name": "a.csv", "size": "10"}, "invalid_request"),
+        ({"name": "a.csv", "size": True}, "invalid_request"),
+        ({"name": "a.csv", "size": 1.0}, "invalid_request"),
+        ({"name": "a.csv", "size": 10.5}, "invalid_request"),
         ({"name": "a.csv"}, "invalid_request"),
         ({"name": "a.csv", "size": 10, "key": "tenants/other/raw/x"}, "invalid_request"),
         ({"name": "a.csv", "size": 10, "tenant_id": "other"}, "invalid_request"),
@@ -214,29 +228,41 @@ def test_the_file_count_quota(api: Api) -> None:
     assert _tenant_item(api, account.tenant_id)["file_count"] == 2
 
 
-def test_deleting_leaves_no_object_version_or_record_and_gives_the_quota_back(api: Api) -> None:
+def test_deleting_a_table_leaves_no_object_version_item_or_table_and_gives_the_quota_back(api: Api) -> None:
     account = sign_up(api)
-    file_id = upload_direct(api, account, "a.csv", CSV).body["file_id"]
-    key = f"tenants/{account.tenant_id}/raw/{file_id}"
-    s3 = api.aws_client("s3")
-    s3.put_object(Bucket=BUCKET, Key=f"tenants/{account.tenant_id}/curated/{file_id}/part-0.parquet", Body=b"pq")
+    record = ingested_table(api, account, "Sales.csv", CSV)
+    file_id = record["file_id"]
+    s3, dynamodb = api.aws_client("s3"), api.aws_client("dynamodb")
+    prefix = f"tenants/{account.tenant_id}/"
+
+    def tenant_versions() -> list[str]:
+        versions = s3.list_object_versions(Bucket=BUCKET, Prefix=prefix)
+        return sorted(v["Key"] for v in versions.get("Versions", []) + versions.get("DeleteMarkers", []))
+
+    def items(sort_key_prefix: str) -> list[dict[str, Any]]:
+        return dynamodb.query(
+            TableName=TABLE,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :sk)",
+            ExpressionAttributeValues={":pk": {"S": f"TENANT#{account.tenant_id}"}, ":sk": {"S": sort_key_prefix}},
+            ConsistentRead=True,
+        )["Items"]
+
+    # What there is to delete: raw and curated objects, the record, the table's name and its listing.
+    assert tenant_versions() == [f"{prefix}curated/{file_id}/part-0.parquet", f"{prefix}raw/{file_id}"]
+    assert (len(items("FILE#")), len(items("TABLE#"))) == (1, 1)
+    tables = api.call("GET", "/tables", token=account.id_token).body["tables"]
+    assert [(t["table"], t["file_id"]) for t in tables] == [("sales", file_id)]
 
     reply = api.call("DELETE", f"/files/{file_id}", token=account.id_token)
     assert reply.status == 204
-    versions = s3.list_object_versions(Bucket=BUCKET, Prefix=f"tenants/{account.tenant_id}/")
-    assert [v["Key"] for v in versions.get("Versions", []) + versions.get("DeleteMarkers", [])] == []
-    items = api.aws_client("dynamodb").query(
-        TableName=TABLE,
-        KeyConditionExpression="PK = :pk AND begins_with(SK, :sk)",
-        ExpressionAttributeValues={":pk": {"S": f"TENANT#{account.tenant_id}"}, ":sk": {"S": "FILE#"}},
-    )["Items"]
-    assert items == []
+    assert tenant_versions() == []
+    assert (items("FILE#"), items("TABLE#")) == ([], [])
+    assert api.call("GET", "/tables", token=account.id_token).body == {"tables": []}
     assert _tenant_item(api, account.tenant_id).items() >= {"bytes_used": 0, "file_count": 0}.items()
     assert api.call("GET", f"/files/{file_id}", token=account.id_token).error_code == "file_not_found"
     again = api.call("DELETE", f"/files/{file_id}", token=account.id_token)
     assert (again.status, again.error_code) == (404, "file_not_found")
     assert _tenant_item(api, account.tenant_id)["file_count"] == 0
-    assert key not in str(versions)
 
 
 def test_an_upload_whose_bytes_never_came_is_given_up_after_its_deadline(api: Api) -> None:
@@ -312,11 +338,54 @@ def test_another_tenants_files_answer_404_and_never_appear(api: Api) -> None:
     assert download(api, owner, file_id) == b"secret,1\n"
 
 
+NOT_FILE_IDS = [
+    "nope",
+    "..%2F..%2Fx",
+    "A" * 2048,  # DynamoDB refuses a sort key over 1 KiB: never asked
+    "01HZZZZZZZZZZZZZZZZZZZZZZ",  # 25 characters
+    "01HZZZZZZZZZZZZZZZZZZZZZZZZ",  # 27
+    "01hzzzzzzzzzzzzzzzzzzzzzzz",  # lower case: ids are written upper case
+    "01HZZZZZZZZZZZZZZZZZZZZZZI",  # I, L, O, U are not Crockford base32
+    "81HZZZZZZZZZZZZZZZZZZZZZZZ",  # past the largest ULID
+    "01HZZZZZZZZZZZZZZZZZZZZZ%C3%A9",
+    "01HZZZZZZZZZZZZZZZZZZZZZ%20",
+    "%00",
+]
+
+
 def test_unknown_file_ids_answer_404(api: Api) -> None:
     account = sign_up(api)
-    for file_id in ("01HZZZZZZZZZZZZZZZZZZZZZZZ", "nope", "..%2F..%2Fx"):
-        reply = api.call("GET", f"/files/{file_id}", token=account.id_token)
-        assert (reply.status, reply.error_code) == (404, "file_not_found")
+    for file_id in ("01HZZZZZZZZZZZZZZZZZZZZZZZ", *NOT_FILE_IDS):
+        for method, path in (
+            ("GET", f"/files/{file_id}"),
+            ("GET", f"/files/{file_id}/content"),
+            ("DELETE", f"/files/{file_id}"),
+            ("GET", f"/uploads/{file_id}/parts"),
+            ("POST", f"/uploads/{file_id}/complete"),
+        ):
+            body = {"parts": [{"part_number": 1, "etag": "x"}]} if method == "POST" else None
+            reply = api.call(method, path, json_body=body, token=account.id_token)
+            assert (reply.status, reply.error_code) == (404, "file_not_found"), (method, path[:60])
+
+
+def test_ids_not_shaped_like_a_file_id_are_never_looked_up(platform_services: Any, client: Any) -> None:
+    api = ChaliceApi(client)
+    account = sign_up(api)
+    looked_up: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        looked_up.append(str(params))  # the request as sent: its body names the keys
+
+    events = platform_services.clients.dynamodb.meta.events
+    events.register("before-call.dynamodb", record)
+    try:
+        for file_id in NOT_FILE_IDS:
+            assert api.call("GET", f"/files/{file_id}", token=account.id_token).status == 404
+            assert api.call("DELETE", f"/files/{file_id}", token=account.id_token).status == 404
+    finally:
+        events.unregister("before-call.dynamodb", record)
+    assert looked_up  # the caller's membership is read on every request
+    assert not [call for call in looked_up if "FILE#" in call]
 
 
 def test_completing_an_upload_that_is_not_multipart_is_409(api: Api) -> None:

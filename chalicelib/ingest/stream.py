@@ -1,0 +1,328 @@
+"""The one streaming read of an object, and the typed read that overlaps it.
+
+The object's bytes are written to scratch once, SHA-256 computed beside the writes. A plain CSV or
+TSV is cut into pieces at record boundaries while it arrives, and each piece becomes Parquet while
+the next one arrives: the typed read does not wait for the last byte. Whatever the pieces cannot
+settle (a type that changes further on, a broken row, text that turns out not to be UTF-8) sends
+the file to the whole-file read, over the same scratch copy: the object is never read twice.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import errno
+import hashlib
+import os
+import queue
+import shutil
+import threading
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from chalicelib.ingest.convert import Converted, Converter, CsvPlan, Limits, NotUtf8, part_name
+from chalicelib.ingest.detect import GZIP_MAGIC, SAMPLE_BYTES, Detected, detect
+from chalicelib.ingest.problems import FileProblem
+from chalicelib.observability import logger
+
+# Small enough to stay in the CPU cache between hashing and writing it: 8 MiB chunks were
+# several times slower to write (bench/ingest.py).
+READ_CHUNK_BYTES = 256 * 1024
+# Pieces converted while the rest arrives. Smaller pieces leave less to convert after the last
+# byte; each is a Parquet file of its own, and Athena reads fewer, larger files faster.
+PIECE_BYTES = 128 * 1024 * 1024
+QUOTE = ord('"')
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One streaming read of the object: where its bytes now are, and what was seen on the way."""
+
+    pieces: list[Path]  # the bytes in order; one file unless they were cut at record boundaries
+    size: int
+    sha256: str
+    head: bytes  # the first SAMPLE_BYTES, decompressed if gzip
+    tail: bytes
+    compression: str | None
+
+
+@dataclass
+class Seen:
+    """What is known of the file so far: a FAILED record keeps it."""
+
+    fetched: Fetched | None = None
+    detected: Detected | None = None
+
+
+def read_object(
+    chunks: Iterable[bytes],
+    scratch: Path,
+    expected_size: int,
+    limits: Limits,
+    seen: Seen,
+    piece_bytes: int = PIECE_BYTES,
+) -> tuple[Detected, Converted]:
+    """Stream the object to `scratch` once and read it with exact types into `scratch`/curated/.
+
+    A FileProblem says what is wrong with the file; `seen` tells what was learnt before it.
+    """
+    curated = scratch / "curated"
+    curated.mkdir()
+    (scratch / "spill").mkdir()
+    pieces = PieceConverter(scratch, limits, curated)
+    try:
+        seen.fetched = fetch(chunks, scratch, expected_size, pieces, piece_bytes)
+    except BaseException:
+        pieces.abort()
+        raise
+    early = pieces.result()
+    if early is not None:
+        seen.detected = early[0]
+        return early
+    fetched = seen.fetched
+    for stale in curated.iterdir():  # what pieces converted before they gave up
+        stale.unlink()
+    source = _joined(fetched.pieces, scratch / "source")
+    seen.detected = detect(fetched.head, fetched.tail, fetched.compression)
+    try:
+        return seen.detected, _convert(source, seen.detected, scratch, limits)
+    except NotUtf8:
+        # UTF-8 as far as detection looked, not further on: the file is not UTF-8 after all.
+        seen.detected = detect(fetched.head, fetched.tail, fetched.compression, utf8=False)
+        return seen.detected, _convert(source, seen.detected, scratch, limits)
+
+
+def fetch(
+    chunks: Iterable[bytes],
+    scratch: Path,
+    expected_size: int = 0,
+    pieces: PieceConverter | None = None,
+    piece_bytes: int = PIECE_BYTES,
+) -> Fetched:
+    """Stream an object's bytes to local disk once, hashing them and keeping the first and last
+    bytes on the way (the first decompressed, if gzip). Hashing runs in a second thread, beside
+    the disk writes: both let go of the GIL, so on two cores they overlap.
+
+    With `pieces`, once it has seen the first bytes and wants them, the bytes are cut into files
+    of about `piece_bytes` at record boundaries, each handed over as it is complete.
+
+    Each file is given the room the rest of the object needs up front: writing into allocated
+    blocks is faster, and a file the scratch disk cannot hold is known before a byte is written.
+    """
+    digest = hashlib.sha256()
+    pending: queue.Queue[bytes | None] = queue.Queue(maxsize=16)  # a few MiB in memory at most
+
+    def hash_chunks() -> None:
+        while (chunk := pending.get()) is not None:
+            digest.update(chunk)
+
+    hasher = threading.Thread(target=hash_chunks, name="sha256", daemon=True)
+    hasher.start()
+    head = bytearray()
+    tail = b""
+    size = 0
+    paths = [scratch / "source.00000"]
+    sink = paths[0].open("wb")
+    written = 0  # into the current file
+    odd_quotes = False  # whether the current file holds an odd number of '"' so far
+    try:
+        _allocate(sink, expected_size)
+        for chunk in chunks:
+            pending.put(chunk)
+            size += len(chunk)
+            tail = (tail + chunk[-8:])[-8:]
+            if len(head) < SAMPLE_BYTES:
+                head += chunk[: SAMPLE_BYTES - len(head)]
+                if len(head) == SAMPLE_BYTES and pieces is not None:
+                    pieces.start(bytes(head))
+            cut = -1
+            if (
+                pieces is not None
+                and len(head) == SAMPLE_BYTES
+                and written + len(chunk) >= piece_bytes
+                and pieces.wanted
+            ):
+                cut = _record_end(chunk, odd_quotes)
+            if cut >= 0 and pieces is not None:
+                sink.write(chunk[:cut])
+                _close(sink, written + cut)
+                pieces.add(paths[-1])
+                paths.append(scratch / f"source.{len(paths):05d}")
+                sink = paths[-1].open("wb")
+                chunk, written, odd_quotes = chunk[cut:], 0, False
+                _allocate(sink, expected_size - size + len(chunk))
+            sink.write(chunk)
+            written += len(chunk)
+            odd_quotes ^= chunk.count(QUOTE) % 2 == 1
+        _close(sink, written)
+        if pieces is not None:
+            if len(head) < SAMPLE_BYTES:  # a small file: one piece, converted after the read
+                pieces.start(bytes(head))
+            pieces.add(paths[-1])
+            pieces.close()
+    finally:
+        sink.close()
+        pending.put(None)
+        hasher.join()
+    compression = None
+    sample = bytes(head)
+    if sample.startswith(GZIP_MAGIC):
+        compression = "gzip"
+        sample = _gunzip_start(paths[0])
+    return Fetched(paths, size, digest.hexdigest(), sample, tail, compression)
+
+
+class PieceConverter:
+    """Converts a plain CSV or TSV piece by piece in a thread of its own, while the rest arrives.
+
+    It decides from the first SAMPLE_BYTES whether it wants pieces at all; if anything goes wrong
+    on the way it stops wanting them, and `result()` is None: the whole file is then read as one.
+    """
+
+    def __init__(self, scratch: Path, limits: Limits, folder: Path) -> None:
+        self._scratch = scratch
+        self._limits = limits
+        self._folder = folder
+        self._queue: queue.Queue[Path | None] = queue.Queue()
+        self._decided = threading.Event()
+        self._wanted = threading.Event()
+        self._aborted = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._converter: Converter | None = None
+        self._result: tuple[Detected, Converted] | None = None
+
+    @property
+    def wanted(self) -> bool:
+        """Whether to cut the bytes into pieces (once started, waiting for the first decision)."""
+        self._decided.wait()
+        return self._wanted.is_set()
+
+    def start(self, head: bytes) -> None:
+        context = contextvars.copy_context()  # the file's log keys (tenant, file) go along
+        self._thread = threading.Thread(target=context.run, args=(self._run, head), name="pieces", daemon=True)
+        self._thread.start()
+
+    def add(self, piece: Path) -> None:
+        self._queue.put(piece)
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+    def abort(self) -> None:
+        """The read failed: stop at once, keep nothing."""
+        self._aborted.set()
+        self._wanted.clear()
+        if self._converter is not None:
+            self._converter.interrupt()
+        self._queue.put(None)
+        self.result()
+
+    def result(self) -> tuple[Detected, Converted] | None:
+        """Every piece's Parquet and what was detected, once all are converted; None if the file
+        is to be read whole."""
+        if self._thread is not None:
+            self._thread.join()
+        return None if self._aborted.is_set() else self._result
+
+    def _run(self, head: bytes) -> None:
+        try:
+            if head.startswith(GZIP_MAGIC):
+                return  # compressed: there are no record boundaries to cut at
+            detected = detect(head, b"")
+            if detected.format not in ("csv", "tsv"):
+                return
+            self._wanted.set()
+            self._decided.set()
+            self._result = detected, self._convert(detected)
+        except Exception as error:  # the whole-file read meets it again, and says what it is
+            logger.info("read in pieces stopped: reading the file whole", extra={"reason": str(error)[:300]})
+        finally:
+            self._wanted.clear()
+            self._decided.set()
+            if self._converter is not None:
+                self._converter.close()
+
+    def _convert(self, detected: Detected) -> Converted:
+        """Each piece as it comes, with the types sniffed from the first."""
+        self._converter = Converter(self._scratch, self._limits)
+        plan: CsvPlan | None = None
+        rows = 0
+        for number, piece in enumerate(iter(self._queue.get, None)):
+            if self._aborted.is_set():
+                break
+            plan = plan or self._converter.plan_csv(piece, detected)
+            rows += self._converter.copy_csv_piece(piece, plan, number, self._folder)
+        if plan is None:
+            raise RuntimeError("the read stopped before its first piece")
+        return Converted(self._converter.csv_columns(plan), rows)
+
+
+def _record_end(chunk: bytes, odd_quotes: bool) -> int:
+    """Where a record ends in `chunk` (just after its last newline outside quotes), or -1.
+
+    With '"' as the quote and a doubled '"' inside quoted values, a newline ends a record exactly
+    when an even number of quotes comes before it in the file. A stray quote can mislead this;
+    then a piece ends inside a quoted value, fails to parse, and the whole file is read instead.
+    """
+    end = len(chunk)
+    for _ in range(8):  # a long quoted value: try again in the next chunk
+        newline = chunk.rfind(b"\n", 0, end)
+        if newline < 0:
+            return -1
+        if (chunk.count(QUOTE, 0, newline) % 2 == 1) == odd_quotes:
+            return newline + 1
+        end = newline
+    return -1
+
+
+def _joined(pieces: list[Path], whole: Path) -> Path:
+    """The pieces as one file again, each piece freed once copied (scratch holds one copy)."""
+    if len(pieces) == 1:
+        return pieces[0]
+    with whole.open("wb") as sink:
+        for piece in pieces:
+            with piece.open("rb") as source:
+                shutil.copyfileobj(source, sink, READ_CHUNK_BYTES)
+            piece.unlink()
+    return whole
+
+
+def _convert(source: Path, detected: Detected, scratch: Path, limits: Limits) -> Converted:
+    converter = Converter(scratch, limits)
+    try:
+        return converter.convert(source, detected, scratch / "curated" / part_name(0))
+    finally:
+        converter.close()
+
+
+def _allocate(sink: BinaryIO, size: int) -> None:
+    if size <= 0 or not hasattr(os, "posix_fallocate"):  # macOS has none: written as it comes
+        return
+    try:
+        os.posix_fallocate(sink.fileno(), 0, size)
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        raise FileProblem(
+            "file_too_large", f"The file ({size} bytes) is larger than the ingest's scratch space can hold."
+        ) from None
+
+
+def _close(sink: BinaryIO, size: int) -> None:
+    sink.truncate(size)  # give back what was allocated beyond it
+    sink.close()
+
+
+def _gunzip_start(path: Path) -> bytes:
+    """The first SAMPLE_BYTES of a gzip file's content; a corrupt stream is the file's problem."""
+    inflater = zlib.decompressobj(wbits=31)
+    out = bytearray()
+    try:
+        with path.open("rb") as source:
+            while len(out) < SAMPLE_BYTES and (chunk := source.read(256 * 1024)):
+                out += inflater.decompress(inflater.unconsumed_tail + chunk, SAMPLE_BYTES - len(out))
+    except zlib.error as error:
+        raise FileProblem("malformed_file", f"The gzip data is corrupt: {error}.") from None
+    return bytes(out)
