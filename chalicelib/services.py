@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chalicelib.auth.cognito import CognitoUsers
-from chalicelib.aws.clients import AwsClients
+from chalicelib.aws.clients import AwsClients, TenantCredentials
 from chalicelib.catalog import Catalog, GlueCatalog, LocalCatalog
 from chalicelib.files.objects import ObjectStore
 from chalicelib.files.service import Files
@@ -21,23 +21,18 @@ from chalicelib.tenancy.store import TenantStore
 if TYPE_CHECKING:
     from chalicelib.ingest.pipeline import Ingest
     from chalicelib.queries.engine import Engine
+    from chalicelib.queries.local import LocalEngine
     from chalicelib.queries.service import Queries
 
 
-class Services:
-    """What routes and handlers use. Tests and the local platform build one with their own clients."""
+class TenantServices:
+    """One tenant's files, tables, queries and ingest, on clients signed by the tenant's session."""
 
-    def __init__(self, settings: Settings, clients: AwsClients) -> None:
-        self.settings = settings
+    def __init__(self, platform: Services, tenant_id: str, clients: AwsClients) -> None:
+        self.settings = platform.settings
+        self.tenant_id = tenant_id
         self.clients = clients
-
-    @cached_property
-    def tenants(self) -> TenantStore:
-        return TenantStore(self.clients.dynamodb, self.settings.table_name)
-
-    @cached_property
-    def users(self) -> CognitoUsers:
-        return CognitoUsers(self.clients.cognito, self.settings.user_pool_id, self.settings.user_pool_client_id)
+        self._platform = platform
 
     @cached_property
     def records(self) -> FileStore:
@@ -81,17 +76,10 @@ class Services:
 
     @cached_property
     def engine(self) -> Engine:
-        """Athena in AWS; locally DuckDB over the local warehouse (moto runs no SQL)."""
+        """Athena in AWS, with the tenant's session; locally the shared DuckDB engine."""
         settings = self.settings
         if settings.warehouse_dir is not None:
-            from chalicelib.queries.local import LocalEngine, QueryLimits
-
-            limits = QueryLimits(
-                memory=settings.query_memory_limit,
-                timeout_seconds=settings.query_timeout_seconds,
-                scan_cutoff_bytes=settings.query_scan_cutoff_bytes,
-            )
-            return LocalEngine(Path(settings.warehouse_dir), self.results, settings.results_bucket, limits)
+            return self._platform.local_engine
         from chalicelib.queries.athena import AthenaEngine
 
         return AthenaEngine(
@@ -110,19 +98,74 @@ class Services:
 
         return Ingest(self.records, self.objects, self.catalog, self.settings)
 
+
+class Services:
+    """What routes and handlers use: the control plane with the function's own credentials, and
+    `for_tenant`, through which every call for a tenant's data goes. Tests and the local platform
+    build one with their own clients."""
+
+    tenant_services = TenantServices  # what for_tenant builds; tests put a subclass in its place
+
+    def __init__(self, settings: Settings, clients: AwsClients) -> None:
+        self.settings = settings
+        self.clients = clients
+
+    @cached_property
+    def tenants(self) -> TenantStore:
+        """Tenants, members and memberships: written across partitions, by the function's own role."""
+        return TenantStore(self.clients.dynamodb, self.settings.table_name)
+
+    @cached_property
+    def users(self) -> CognitoUsers:
+        return CognitoUsers(self.clients.cognito, self.settings.user_pool_id, self.settings.user_pool_client_id)
+
     @cached_property
     def tokens(self) -> Tokens:
         """Pagination tokens, signed with the secret read once per container."""
         secret = self.clients.secrets.get_secret_value(SecretId=self.settings.pagination_secret_id)["SecretString"]
         return Tokens(secret.encode())
 
+    @cached_property
+    def tenant_credentials(self) -> TenantCredentials:
+        # A session outlives the longest URL it may sign, with five minutes to spare.
+        longest_url = max(self.settings.upload_url_seconds, self.settings.download_url_seconds)
+        return TenantCredentials(
+            self.clients,
+            self.settings.tenant_role_arn,
+            self.settings.glue_database_prefix,
+            min_remaining_seconds=longest_url + 300,
+        )
+
+    def for_tenant(self, tenant_id: str) -> TenantServices:
+        """The services acting for one tenant: every AWS call they make is signed by the tenant's
+        own session, which IAM confines to that tenant's data."""
+        return self.tenant_services(self, tenant_id, self.tenant_credentials.clients(tenant_id))
+
+    @cached_property
+    def local_engine(self) -> LocalEngine:
+        """Locally, DuckDB over the local warehouse (moto runs no SQL): one for every tenant, for it
+        keeps each tenant's database and query threads; its result uploads use the tenant's session."""
+        from chalicelib.queries.local import LocalEngine, QueryLimits
+
+        settings = self.settings
+        limits = QueryLimits(
+            memory=settings.query_memory_limit,
+            timeout_seconds=settings.query_timeout_seconds,
+            scan_cutoff_bytes=settings.query_scan_cutoff_bytes,
+        )
+        warehouse = Path(settings.warehouse_dir or "")
+
+        def results_of(tenant_id: str) -> ObjectStore:
+            return self.for_tenant(tenant_id).results
+
+        return LocalEngine(warehouse, results_of, settings.results_bucket, limits)
+
     def close(self) -> None:
         """End background work started in this process (the local engine's queries), before the AWS
         behind it goes away."""
-        engine = self.__dict__.get("engine")  # only if it was ever built
-        close = getattr(engine, "close", None)  # Athena's queries run in Athena, not here
-        if close is not None:
-            close()
+        engine = self.__dict__.get("local_engine")  # only if it was ever built
+        if engine is not None:
+            engine.close()
 
 
 _installed: Services | None = None

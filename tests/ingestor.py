@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 from chalice.test import Client
 
-from chalicelib.services import Services
+from chalicelib.services import Services, TenantServices
 from localplatform.pump import IngestPump
 from tests.api import Account, ChaliceApi, sign_up, upload_direct
 
@@ -39,6 +39,11 @@ class Ingestor:
         self.api = ChaliceApi(client)
         self.account: Account = sign_up(self.api)
         self.pump = ingest_pump(services, app)
+
+    @property
+    def tenant(self) -> TenantServices:
+        """The services of this ingestor's tenant, as the app builds them for its requests."""
+        return self.services.for_tenant(self.account.tenant_id)
 
     def drain(self) -> None:
         while self.pump.poll_once():

@@ -29,11 +29,12 @@ class AwsClients:
         credentials: dict[str, str] | None = None,
         lock: threading.Lock | None = None,
     ) -> None:
-        """`prepared`: clients to use as they are, by service name (a stubbed Athena client, say).
-        `credentials`: keys to sign with instead of the session's own (a tenant's); such clients
-        share `session` (its loaded service models) and its `lock`."""
+        """`prepared`: clients to use as they are, whatever the credentials, by service name (a
+        stubbed Athena client, say). `credentials`: keys to sign with instead of the session's own
+        (a tenant's); such clients share `session` (its loaded service models) and its `lock`."""
         self._session = session
-        self._clients: dict[str, Any] = dict(prepared or {})
+        self._prepared = dict(prepared or {})
+        self._clients: dict[str, Any] = dict(self._prepared)
         self._credentials = credentials or {}
         self._lock = lock or threading.Lock()
 
@@ -57,7 +58,7 @@ class AwsClients:
 
     def signed_with(self, credentials: dict[str, str]) -> AwsClients:
         """Clients from the same session that sign with other credentials."""
-        return AwsClients(self.session, credentials=credentials, lock=self._lock)
+        return AwsClients(self.session, self._prepared, credentials=credentials, lock=self._lock)
 
     def _create(self, service: str) -> Any:
         from botocore.config import Config

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.errors import AppError
+from chalicelib.files.records import FILE_ID
+from chalicelib.observability import logger
+
+# Only ids the API can name again (GET, DELETE /files/{id}) become records.
+RAW_KEY = re.compile(rf"^tenants/(?P<tenant>[0-9A-Za-z_-]{{1,64}})/raw/(?P<file>{FILE_ID.pattern})$")
 
 
 class MalformedMessage(AppError):
@@ -79,3 +86,21 @@ def object_created_records(body: str) -> list[ObjectCreated]:
     except ValueError as exc:  # pydantic's ValidationError is a ValueError too
         raise MalformedMessage(message=f"The message is not an S3 event notification: {exc}") from exc
     return [record for record in notification.records if record.event_name.startswith("ObjectCreated:")]
+
+
+@dataclass(frozen=True)
+class RawUpload:
+    """A tenant's upload, as its key names it: the tenant and the file come from the key only."""
+
+    tenant_id: str
+    file_id: str
+    key: str
+
+
+def raw_upload(created: ObjectCreated, data_bucket: str) -> RawUpload | None:
+    """The upload a notification is about, or None (logged) for any other object."""
+    location = RAW_KEY.match(created.key)
+    if created.bucket != data_bucket or location is None:
+        logger.info("not a raw upload: skipped", extra={"bucket": created.bucket, "key": created.key})
+        return None
+    return RawUpload(location["tenant"], location["file"], created.key)

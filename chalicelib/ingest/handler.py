@@ -7,7 +7,7 @@ from typing import Any
 from chalice import Blueprint
 from chalice.app import SQSEvent
 
-from chalicelib.ingest.events import object_created_records
+from chalicelib.ingest.events import object_created_records, raw_upload
 from chalicelib.observability import logger
 from chalicelib.services import services
 
@@ -53,7 +53,10 @@ def handle_message(record: Any) -> None:
                     "event_name": created.event_name,
                 },
             )
-            services().ingest.object_created(created, receive_count)
+            platform = services()
+            upload = raw_upload(created, platform.settings.data_bucket)
+            if upload is not None:  # everything ingest does for it, it does with its tenant's session
+                platform.for_tenant(upload.tenant_id).ingest.object_created(upload, receive_count)
     except Exception:
         logger.exception("message failed", extra={"receive_count": receive_count})
         raise

@@ -9,7 +9,6 @@ runs out. The queue's last delivery ends FAILED `ingest_failed` if it fails too.
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 import time
@@ -20,20 +19,17 @@ from pathlib import Path
 from chalicelib.catalog import Catalog
 from chalicelib.files.objects import ObjectStore, StoredObject, curated_prefix, raw_key
 from chalicelib.files.published import withdraw
-from chalicelib.files.records import FILE_ID, FileRecord, IngestClaim, Status, Upload, UploadMethod
+from chalicelib.files.records import FileRecord, IngestClaim, Status, Upload, UploadMethod
 from chalicelib.files.store import FileStore
 from chalicelib.ingest.convert import Converted, Limits
 from chalicelib.ingest.detect import Detected
-from chalicelib.ingest.events import ObjectCreated
+from chalicelib.ingest.events import RawUpload
 from chalicelib.ingest.naming import candidate_table_names, table_base_name
 from chalicelib.ingest.problems import FileProblem
 from chalicelib.ingest.stream import PIECE_BYTES, READ_CHUNK_BYTES, Fetched, Seen, read_object
 from chalicelib.observability import SERVICE, MetricUnit, logger, metrics
 from chalicelib.settings import Settings
 from chalicelib.tenancy.store import epoch_of, now
-
-# Only ids the API can name again (GET, DELETE /files/{id}) become records.
-RAW_KEY = re.compile(rf"^tenants/(?P<tenant>[0-9A-Za-z_-]{{1,64}})/raw/(?P<file>{FILE_ID.pattern})$")
 
 
 class Ingest:
@@ -52,16 +48,12 @@ class Ingest:
         self._settings = settings
         self._piece_bytes = piece_bytes
 
-    def object_created(self, created: ObjectCreated, receive_count: int) -> None:
-        """Ingest the object a notification names; a FileProblem ends it FAILED, anything else is
+    def object_created(self, upload: RawUpload, receive_count: int) -> None:
+        """Ingest the upload a notification names; a FileProblem ends it FAILED, anything else is
         raised so that the queue delivers the message again."""
-        location = RAW_KEY.match(created.key)
-        if created.bucket != self._settings.data_bucket or location is None:
-            logger.info("not a raw upload: skipped", extra={"bucket": created.bucket, "key": created.key})
-            return
-        tenant_id, file_id = location["tenant"], location["file"]
+        tenant_id, file_id = upload.tenant_id, upload.file_id
         logger.thread_safe_append_keys(tenant_id=tenant_id, file_id=file_id)
-        stored = self._objects.head(created.key)
+        stored = self._objects.head(upload.key)
         if stored is None:
             logger.info("object gone before ingest: skipped")
             return

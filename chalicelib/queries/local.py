@@ -27,6 +27,7 @@ import json
 import math
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
@@ -77,7 +78,14 @@ class _Stopped(Exception):
 
 
 class LocalEngine:
-    def __init__(self, warehouse: Path, results: ObjectStore, results_bucket: str, limits: QueryLimits) -> None:
+    def __init__(
+        self,
+        warehouse: Path,
+        results: Callable[[str], ObjectStore],
+        results_bucket: str,
+        limits: QueryLimits,
+    ) -> None:
+        """`results`: a tenant id's results bucket, as that tenant's session reaches it."""
         self._warehouse = warehouse
         self._results = results
         self._results_bucket = results_bucket
@@ -177,7 +185,7 @@ class LocalEngine:
                     result = _literal(str(folder / RESULT_PARQUET))
                     cursor.execute(f"COPY (SELECT * FROM read_parquet({result})) TO {_literal(str(staging))} (HEADER)")
                 staging.replace(csv)  # whole or not at all
-            self._results.upload(csv, self._result_key(record), "text/csv")
+            self._results(record.tenant_id).upload(csv, self._result_key(record), "text/csv")
             with self._lock:
                 self._published.add(record.query_id)
                 self._publishing.pop(record.query_id, None)

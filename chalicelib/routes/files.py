@@ -22,8 +22,9 @@ def upload_file() -> Response:
     platform = services()
     request = bp.current_request
     caller = current_caller(request, platform, Action.UPLOAD)
+    tenant = platform.for_tenant(caller.tenant_id)
     body = request.raw_body or b""
-    record = platform.files.upload_direct(
+    record = tenant.files.upload_direct(
         caller,
         (request.query_params or {}).get("name"),
         body if isinstance(body, bytes) else body.encode(),
@@ -36,10 +37,11 @@ def upload_file() -> Response:
 def list_files() -> dict[str, Any]:
     platform = services()
     caller = current_caller(bp.current_request, platform)
+    tenant = platform.for_tenant(caller.tenant_id)
     params = bp.current_request.query_params or {}
     limit = limit_of(params.get("limit"))
     records, next_token = platform.tokens.paged(
-        caller.tenant_id, FILES, params.get("next_token"), lambda after: platform.files.page(caller, limit, after)
+        caller.tenant_id, FILES, params.get("next_token"), lambda after: tenant.files.page(caller, limit, after)
     )
     return {"files": [record.view() for record in records], "next_token": next_token}
 
@@ -48,14 +50,16 @@ def list_files() -> dict[str, Any]:
 def get_file(file_id: str) -> dict[str, Any]:
     platform = services()
     caller = current_caller(bp.current_request, platform)
-    return platform.files.get(caller, file_id).view()
+    tenant = platform.for_tenant(caller.tenant_id)
+    return tenant.files.get(caller, file_id).view()
 
 
 @bp.route("/files/{file_id}/content", methods=["GET"], authorizer=cognito_authorizer)
 def file_content(file_id: str) -> dict[str, Any]:
     platform = services()
     caller = current_caller(bp.current_request, platform)
-    url = platform.files.download_url(caller, file_id)
+    tenant = platform.for_tenant(caller.tenant_id)
+    url = tenant.files.download_url(caller, file_id)
     return {"url": url, "expires_in": platform.settings.download_url_seconds}
 
 
@@ -63,7 +67,8 @@ def file_content(file_id: str) -> dict[str, Any]:
 def delete_file(file_id: str) -> Response:
     platform = services()
     caller = current_caller(bp.current_request, platform)
-    platform.files.delete(caller, file_id)
+    tenant = platform.for_tenant(caller.tenant_id)
+    tenant.files.delete(caller, file_id)
     return Response(body="", status_code=204)
 
 
@@ -71,4 +76,5 @@ def delete_file(file_id: str) -> Response:
 def list_tables() -> dict[str, Any]:
     platform = services()
     caller = current_caller(bp.current_request, platform)
-    return {"tables": platform.files.tables(caller)}
+    tenant = platform.for_tenant(caller.tenant_id)
+    return {"tables": tenant.files.tables(caller)}

@@ -34,8 +34,9 @@ class SubmitBody(RequestBody):
 def submit_query() -> Response:
     platform = services()
     caller = current_caller(bp.current_request, platform)
+    tenant = platform.for_tenant(caller.tenant_id)
     body = parse_body(bp.current_request, SubmitBody)
-    record = platform.queries.submit(caller, body.sql)
+    record = tenant.queries.submit(caller, body.sql)
     return Response(body=record.view(), status_code=202)
 
 
@@ -43,15 +44,16 @@ def submit_query() -> Response:
 def get_query(query_id: str) -> dict[str, Any]:
     platform = services()
     caller = current_caller(bp.current_request, platform)
+    tenant = platform.for_tenant(caller.tenant_id)
     params = bp.current_request.query_params or {}
     max_rows = limit_of(params.get("max_rows"), default=1000, maximum=1000, name="max_rows")
     wait = limit_of(params.get("wait"), default=0, maximum=MAX_WAIT_SECONDS, minimum=0, name="wait")
-    record = platform.queries.get(caller, query_id, wait=wait)
+    record = tenant.queries.get(caller, query_id, wait=wait)
     if record.status is not QueryState.SUCCEEDED:
         return record.view()
 
     def rows(position: str | None) -> tuple[Page, str | None]:
-        page = platform.queries.page(record, position, max_rows)
+        page = tenant.queries.page(record, position, max_rows)
         return page, page.position
 
     page, token = platform.tokens.paged(caller.tenant_id, rows_of(query_id), params.get("next_token"), rows)
@@ -62,8 +64,9 @@ def get_query(query_id: str) -> dict[str, Any]:
 def query_results(query_id: str) -> dict[str, Any]:
     platform = services()
     caller = current_caller(bp.current_request, platform)
-    _, key = platform.queries.result_object(caller, query_id)
-    url = platform.results.download_url(key, f"{query_id}.csv", platform.settings.download_url_seconds)
+    tenant = platform.for_tenant(caller.tenant_id)
+    _, key = tenant.queries.result_object(caller, query_id)
+    url = tenant.results.download_url(key, f"{query_id}.csv", platform.settings.download_url_seconds)
     return {"url": url, "expires_in": platform.settings.download_url_seconds}
 
 
@@ -71,10 +74,11 @@ def query_results(query_id: str) -> dict[str, Any]:
 def list_queries() -> dict[str, Any]:
     platform = services()
     caller = current_caller(bp.current_request, platform)
+    tenant = platform.for_tenant(caller.tenant_id)
     params = bp.current_request.query_params or {}
     limit = limit_of(params.get("limit"))
     records, next_token = platform.tokens.paged(
-        caller.tenant_id, QUERIES, params.get("next_token"), lambda after: platform.queries.list(caller, limit, after)
+        caller.tenant_id, QUERIES, params.get("next_token"), lambda after: tenant.queries.list(caller, limit, after)
     )
     return {"queries": [record.view() for record in records], "next_token": next_token}
 
@@ -83,6 +87,7 @@ def list_queries() -> dict[str, Any]:
 def cancel_query(query_id: str) -> Response:
     platform = services()
     caller = current_caller(bp.current_request, platform)
+    tenant = platform.for_tenant(caller.tenant_id)
     if bp.current_request.raw_body:
         raise BadRequest("invalid_request", "DELETE takes no body.")
-    return Response(body=platform.queries.cancel(caller, query_id).view(), status_code=202)
+    return Response(body=tenant.queries.cancel(caller, query_id).view(), status_code=202)

@@ -38,8 +38,9 @@ class CompleteBody(RequestBody):
 def start_upload() -> Response:
     platform = services()
     caller = current_caller(bp.current_request, platform, Action.UPLOAD)
+    tenant = platform.for_tenant(caller.tenant_id)
     body = parse_body(bp.current_request, StartUploadBody)
-    started = platform.files.start_upload(caller, body.name, body.size, body.content_type)
+    started = tenant.files.start_upload(caller, body.name, body.size, body.content_type)
     return Response(
         body={"file_id": started.record.file_id, "upload": started.upload, "expires_in": started.expires_in},
         status_code=201,
@@ -50,15 +51,17 @@ def start_upload() -> Response:
 def upload_parts(file_id: str) -> dict[str, Any]:
     platform = services()
     caller = current_caller(bp.current_request, platform, Action.UPLOAD)
+    tenant = platform.for_tenant(caller.tenant_id)
     # The upload's own part count bounds it further (the files domain says so).
     first = limit_of((bp.current_request.query_params or {}).get("from"), 1, MAX_PARTS, name="from")
-    return platform.files.parts(caller, file_id, first) | {"expires_in": platform.settings.upload_url_seconds}
+    return tenant.files.parts(caller, file_id, first) | {"expires_in": platform.settings.upload_url_seconds}
 
 
 @bp.route("/uploads/{file_id}/complete", methods=["POST"], authorizer=cognito_authorizer)
 def complete_upload(file_id: str) -> dict[str, Any]:
     platform = services()
     caller = current_caller(bp.current_request, platform, Action.UPLOAD)
+    tenant = platform.for_tenant(caller.tenant_id)
     body = parse_body(bp.current_request, CompleteBody)
     parts = [(part.part_number, part.etag) for part in body.parts]
-    return platform.files.complete(caller, file_id, parts).view()
+    return tenant.files.complete(caller, file_id, parts).view()

@@ -94,6 +94,13 @@ def test_a_200_mib_file_goes_up_in_parts_and_comes_back_identical(running_platfo
     assert sent["grew_mib"] < 3 * part_size / MIB < size / MIB, sent["grew_mib"]
     assert received["grew_mib"] < 3 * part_size / MIB, received["grew_mib"]
 
+    # Deleting it leaves no version of it behind (and the local AWS no 200 MiB to carry along).
+    assert api.call("DELETE", f"/files/{started.body['file_id']}", token=account.id_token).status == 204
+    s3 = running_platform.aws_client("s3")
+    bucket = s3.list_buckets()["Buckets"][0]["Name"]
+    left = s3.list_object_versions(Bucket=bucket, Prefix=f"tenants/{account.tenant_id}/")
+    assert left.get("Versions", []) + left.get("DeleteMarkers", []) == []
+
 
 def test_fifty_concurrent_uploads_from_two_tenants_are_all_kept_apart_and_counted(
     running_platform: RunningPlatform,

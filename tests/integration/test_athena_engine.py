@@ -37,7 +37,7 @@ def athena(platform_services: Services, client: Client, app: Any, aws: Any) -> I
     )
     services = Services(settings, AwsClients(aws, prepared={"athena": stubbed}))
     install(services)
-    assert isinstance(services.engine, AthenaEngine)
+    assert isinstance(services.for_tenant("T").engine, AthenaEngine)
     ingestor = Ingestor(services, client, app)
     ingestor.upload("sales.csv", b"region,amount\nnorth,1.5\nsouth,2\n")
     with Stubber(stubbed) as stubber:
@@ -198,7 +198,7 @@ def test_a_query_runs_in_the_tenants_database_and_pages_come_back_typed(athena: 
 
 def test_the_request_token_is_stable_and_namespaced(athena: tuple[Ingestor, Stubber]) -> None:
     ingestor, _ = athena
-    engine = ingestor.services.engine
+    engine = ingestor.tenant.engine
     assert isinstance(engine, AthenaEngine)
     record = QueryRecord("T1", "U1", "Q1", "SELECT 1", QueryState.QUEUED, "2026-01-01T00:00:00.000Z")
     token = engine.request_token(record)

@@ -24,7 +24,7 @@ def glue_ingestor(platform_services: Services, client: Client, app: Any) -> Inge
     )
     services = Services(deployed, platform_services.clients)
     install(services)
-    assert isinstance(services.catalog, GlueCatalog)
+    assert isinstance(services.for_tenant("T").catalog, GlueCatalog)
     return Ingestor(services, client, app)
 
 

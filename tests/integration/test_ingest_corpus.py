@@ -19,7 +19,7 @@ from chalice.test import Client
 from chalicelib.files.objects import curated_prefix
 from chalicelib.ingest.detect import LATIN1_NOTE
 from chalicelib.ingest.pipeline import Ingest
-from chalicelib.services import Services, install
+from chalicelib.services import Services, TenantServices, install
 from tests.ingestor import Ingestor
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -272,12 +272,16 @@ def test_a_failed_files_bytes_stay_downloadable(ingestor: Ingestor) -> None:
 SMALL_PIECE = 64 * 1024
 
 
-class _SmallPieces(Services):
-    """The platform's services, cutting files into 64 KiB pieces (after the first MiB)."""
+class _SmallPiecesTenant(TenantServices):
+    """A tenant's services, cutting files into 64 KiB pieces (after the first MiB)."""
 
     @cached_property
     def ingest(self) -> Ingest:
         return Ingest(self.records, self.objects, self.catalog, self.settings, piece_bytes=SMALL_PIECE)
+
+
+class _SmallPieces(Services):
+    tenant_services = _SmallPiecesTenant
 
 
 @pytest.fixture
@@ -296,7 +300,7 @@ def _quoted_lines(rows: int) -> bytes:
 
 
 def _parts(ingestor: Ingestor, record: dict[str, Any]) -> list[str]:
-    return ingestor.services.objects.keys(curated_prefix(ingestor.account.tenant_id, record["file_id"]))
+    return ingestor.tenant.objects.keys(curated_prefix(ingestor.account.tenant_id, record["file_id"]))
 
 
 # Each case, and whether its pieces give up and leave it to the whole-file read (None: either).

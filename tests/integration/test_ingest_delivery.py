@@ -22,10 +22,10 @@ from chalicelib.files.objects import curated_prefix, raw_key
 from chalicelib.files.records import IngestClaim
 from chalicelib.ids import new_id
 from chalicelib.ingest.convert import Limits
-from chalicelib.ingest.events import object_created_records
+from chalicelib.ingest.events import object_created_records, raw_upload
 from chalicelib.ingest.pipeline import Ingest
 from chalicelib.ingest.stream import Seen, read_object
-from chalicelib.services import Services, install
+from chalicelib.services import Services, TenantServices, install
 from chalicelib.settings import MIB
 from tests.api import upload_direct
 from tests.ingestor import Ingestor
@@ -151,10 +151,10 @@ def test_a_late_duplicate_of_an_older_version_changes_nothing(ingestor: Ingestor
 def test_an_attempt_that_died_mid_file_is_taken_over_once_its_lease_ran_out(ingestor: Ingestor, app: Any) -> None:
     file_id = _start(ingestor, "sales.csv", CSV)
     [message] = _messages(ingestor)
-    records = ingestor.services.records
+    records = ingestor.tenant.records
     record = records.get(ingestor.account.tenant_id, file_id)
     assert record is not None
-    etag = ingestor.services.objects.head(raw_key(ingestor.account.tenant_id, file_id)).etag  # type: ignore[union-attr]
+    etag = ingestor.tenant.objects.head(raw_key(ingestor.account.tenant_id, file_id)).etag  # type: ignore[union-attr]
 
     live = IngestClaim(etag=etag, token="other-attempt", lease_until=int(time.time()) + 600, final=False)
     assert records.claim(record, live, record.size) is not None
@@ -197,7 +197,7 @@ def test_the_last_delivery_of_a_failing_file_ends_failed_and_dead_lettered(
 def test_a_last_delivery_that_died_shows_failed_once_its_lease_ran_out(ingestor: Ingestor) -> None:
     file_id = _start(ingestor, "sales.csv", CSV)
     _messages(ingestor)  # never handled
-    records = ingestor.services.records
+    records = ingestor.tenant.records
     record = records.get(ingestor.account.tenant_id, file_id)
     assert record is not None
     final = IngestClaim(etag="e", token="t", lease_until=int(time.time()) - 1, final=True)
@@ -219,9 +219,9 @@ def test_a_file_deleted_before_its_ingest_is_not_resurrected(ingestor: Ingestor,
 class _DeletedWhileRegistering(LocalCatalog):
     """The local catalog, but the file is deleted the moment its table is registered."""
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(services.objects, Path(services.settings.warehouse_dir or ""))
-        self._records = services.records
+    def __init__(self, tenant: TenantServices) -> None:
+        super().__init__(tenant.objects, Path(tenant.settings.warehouse_dir or ""))
+        self._records = tenant.records
 
     def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any]) -> None:
         super().register(tenant_id, name, file_id, columns)
@@ -233,31 +233,35 @@ def test_a_file_deleted_while_being_ingested_is_cleaned_up_by_the_ingest(
 ) -> None:
     file_id = _start(ingestor, "sales.csv", CSV)
     [message] = _messages(ingestor)
-    ingest = Ingest(
-        platform_services.records,
-        platform_services.objects,
-        _DeletedWhileRegistering(platform_services),
-        platform_services.settings,
-    )
+    tenant = ingestor.tenant
+    ingest = Ingest(tenant.records, tenant.objects, _DeletedWhileRegistering(tenant), platform_services.settings)
     [created] = object_created_records(message["Body"])
-    ingest.object_created(created, receive_count=1)
+    upload = raw_upload(created, platform_services.settings.data_bucket)
+    assert upload is not None
+    ingest.object_created(upload, receive_count=1)
 
     assert _file_items(ingestor, "TABLE#") == []
     assert _warehouse(ingestor) == []
-    assert platform_services.objects.keys(curated_prefix(ingestor.account.tenant_id, file_id)) == []
-    assert platform_services.records.get(ingestor.account.tenant_id, file_id).status.value == "PROCESSING"  # type: ignore[union-attr]
+    assert tenant.objects.keys(curated_prefix(ingestor.account.tenant_id, file_id)) == []
+    assert tenant.records.get(ingestor.account.tenant_id, file_id).status.value == "PROCESSING"  # type: ignore[union-attr]
 
 
-class _WithCatalog(Services):
+def _with_catalog(services: Services, catalog_of: Callable[[TenantServices], Catalog]) -> Services:
     """The platform's services, with another catalog in place of the local one."""
 
-    def __init__(self, services: Services, catalog: Catalog) -> None:
-        super().__init__(services.settings, services.clients)
-        self._other_catalog = catalog
+    class OtherCatalog(TenantServices):
+        @cached_property
+        def catalog(self) -> Catalog:
+            return catalog_of(self)
 
-    @cached_property
-    def catalog(self) -> Catalog:
-        return self._other_catalog
+    class WithCatalog(Services):
+        tenant_services = OtherCatalog
+
+    return WithCatalog(services.settings, services.clients)
+
+
+def _registers_then_fails(tenant: TenantServices) -> Catalog:
+    return _RegistersThenFails(tenant.objects, Path(tenant.settings.warehouse_dir or ""))
 
 
 class _RegistersThenFails(LocalCatalog):
@@ -278,8 +282,7 @@ def _curated_versions(ingestor: Ingestor, file_id: str) -> list[str]:
 def test_a_last_delivery_that_fails_while_publishing_leaves_no_table_name_or_curated_copy(
     platform_services: Services, client: Client, app: Any
 ) -> None:
-    catalog = _RegistersThenFails(platform_services.objects, Path(platform_services.settings.warehouse_dir or ""))
-    install(_WithCatalog(platform_services, catalog))
+    install(_with_catalog(platform_services, _registers_then_fails))
     ingestor = Ingestor(platform_services, client, app)
     file_id = _start(ingestor, "sales.csv", CSV)
     ingestor.drain()  # every delivery fails in the catalog; the last ends the file FAILED
@@ -300,8 +303,7 @@ def test_a_last_delivery_that_fails_while_publishing_leaves_no_table_name_or_cur
 def test_a_delete_removes_what_an_ingest_that_failed_midway_left_behind(
     platform_services: Services, ingestor: Ingestor
 ) -> None:
-    catalog = _RegistersThenFails(platform_services.objects, Path(platform_services.settings.warehouse_dir or ""))
-    install(_WithCatalog(platform_services, catalog))
+    install(_with_catalog(platform_services, _registers_then_fails))
     file_id = _start(ingestor, "sales.csv", CSV)
     assert ingestor.pump.poll_once()  # the first delivery fails after taking the name; SQS will deliver it again
     assert [item["name"]["S"] for item in _file_items(ingestor, "TABLE#")] == ["sales"]
@@ -320,8 +322,8 @@ def test_a_delete_removes_what_an_ingest_that_failed_midway_left_behind(
 class _LooksAtTablesWhileRegistering(LocalCatalog):
     """The local catalog, which asks GET /tables just before each table is registered."""
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(services.objects, Path(services.settings.warehouse_dir or ""))
+    def __init__(self, tenant: TenantServices) -> None:
+        super().__init__(tenant.objects, Path(tenant.settings.warehouse_dir or ""))
         self.look: Callable[[], list[dict[str, Any]]] = list
         self.seen: list[list[dict[str, Any]]] = []
 
@@ -331,9 +333,16 @@ class _LooksAtTablesWhileRegistering(LocalCatalog):
 
 
 def test_a_table_is_listed_only_while_its_file_is_ready(platform_services: Services, client: Client, app: Any) -> None:
-    catalog = _LooksAtTablesWhileRegistering(platform_services)
-    install(_WithCatalog(platform_services, catalog))
+    looking: list[_LooksAtTablesWhileRegistering] = []
+
+    def catalog_of(tenant: TenantServices) -> _LooksAtTablesWhileRegistering:
+        if not looking:  # one catalog, for it remembers what it saw
+            looking.append(_LooksAtTablesWhileRegistering(tenant))
+        return looking[0]
+
+    install(_with_catalog(platform_services, catalog_of))
     ingestor = Ingestor(platform_services, client, app)
+    catalog = catalog_of(ingestor.tenant)
     catalog.look = lambda: ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body["tables"]
     file_id = _start(ingestor, "sales.csv", CSV)
     ingestor.drain()
@@ -460,7 +469,7 @@ def test_deleting_a_ready_file_leaves_no_table_behind(ingestor: Ingestor) -> Non
     assert ingestor.api.call("DELETE", f"/files/{file_id}", token=ingestor.account.id_token).status == 204
     assert _file_items(ingestor, "TABLE#") == []
     assert _warehouse(ingestor) == []
-    assert ingestor.services.objects.keys(f"tenants/{ingestor.account.tenant_id}/") == []
+    assert ingestor.tenant.objects.keys(f"tenants/{ingestor.account.tenant_id}/") == []
     assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {"tables": []}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlglot
@@ -19,6 +20,11 @@ ENDLESS = (
     "SELECT count(*) FROM UNNEST(sequence(1, 10000)) AS a(x) CROSS JOIN UNNEST(sequence(1, 10000)) AS b(y) "
     "CROSS JOIN UNNEST(sequence(1, 10000)) AS c(z) WHERE (x * y + z) % 7 = 3"
 )
+
+
+def _everyones(results: Any) -> Any:
+    """The same results bucket for every tenant (the engine asks for a tenant's)."""
+    return lambda _tenant_id: results
 
 
 class SlowResults:
@@ -48,7 +54,7 @@ class FlakyResults:
 
 def test_the_csv_is_written_and_uploaded_when_first_asked_for_and_a_failed_upload_made_again(tmp_path: Path) -> None:
     results = FlakyResults()
-    engine = LocalEngine(tmp_path, results, "results-bucket", QueryLimits())  # type: ignore[arg-type]
+    engine = LocalEngine(tmp_path, _everyones(results), "results-bucket", QueryLimits())  # type: ignore[arg-type]
     record = QueryRecord("T1", "U1", "Q1", "SELECT 1 AS one", QueryState.QUEUED, "2026-01-01T00:00:00.000Z")
     engine.submit(record, guard(record.sql, {}, "db"), {})
     engine.wait(record, 20)
@@ -68,7 +74,7 @@ def test_the_csv_is_written_and_uploaded_when_first_asked_for_and_a_failed_uploa
 
 def test_downloads_asked_for_at_once_upload_once(tmp_path: Path) -> None:
     results = SlowResults()
-    engine = LocalEngine(tmp_path, results, "results-bucket", QueryLimits())  # type: ignore[arg-type]
+    engine = LocalEngine(tmp_path, _everyones(results), "results-bucket", QueryLimits())  # type: ignore[arg-type]
     record = _submitted(engine, "SELECT 1 AS one")
     engine.wait(record, 20)
     with ThreadPoolExecutor(4) as pool:
@@ -92,7 +98,7 @@ def _until(engine: LocalEngine, record: QueryRecord, state: QueryState, seconds:
 
 
 def test_closing_cancels_a_running_query(tmp_path: Path) -> None:
-    engine = LocalEngine(tmp_path, SlowResults(), "results-bucket", QueryLimits())  # type: ignore[arg-type]
+    engine = LocalEngine(tmp_path, _everyones(SlowResults()), "results-bucket", QueryLimits())  # type: ignore[arg-type]
     record = _submitted(engine, ENDLESS)
     _until(engine, record, QueryState.RUNNING)
     engine.close()
@@ -102,7 +108,7 @@ def test_closing_cancels_a_running_query(tmp_path: Path) -> None:
 def test_a_cancel_at_any_moment_of_a_query_stops_it(tmp_path: Path) -> None:
     # DuckDB forgets an interrupt that comes between two of a query's statements: whenever the
     # cancel comes, the query must still stop, never run on to its end.
-    engine = LocalEngine(tmp_path, SlowResults(), "results-bucket", QueryLimits())  # type: ignore[arg-type]
+    engine = LocalEngine(tmp_path, _everyones(SlowResults()), "results-bucket", QueryLimits())  # type: ignore[arg-type]
     records = []
     for n, delay in enumerate((0, 0.001, 0.005, 0.02, 0.05, 0.1, 0.3)):
         record = _submitted(engine, ENDLESS, query_id=f"Q{n}")
@@ -116,7 +122,7 @@ def test_a_cancel_at_any_moment_of_a_query_stops_it(tmp_path: Path) -> None:
 
 def test_one_tenants_slow_queries_do_not_hold_up_another_tenants(tmp_path: Path) -> None:
     limits = QueryLimits(workers_per_tenant=2)
-    engine = LocalEngine(tmp_path, SlowResults(), "results-bucket", limits)  # type: ignore[arg-type]
+    engine = LocalEngine(tmp_path, _everyones(SlowResults()), "results-bucket", limits)  # type: ignore[arg-type]
     busy = [_submitted(engine, ENDLESS, tenant="BUSY", query_id=f"Q{n}") for n in range(3)]
     _until(engine, busy[0], QueryState.RUNNING)
     _until(engine, busy[1], QueryState.RUNNING)
@@ -136,7 +142,7 @@ def test_one_tenants_slow_queries_do_not_hold_up_another_tenants(tmp_path: Path)
 
 def test_a_querys_time_runs_from_when_it_starts_not_while_it_waits(tmp_path: Path) -> None:
     limits = QueryLimits(workers_per_tenant=1, timeout_seconds=1)
-    engine = LocalEngine(tmp_path, SlowResults(), "results-bucket", limits)  # type: ignore[arg-type]
+    engine = LocalEngine(tmp_path, _everyones(SlowResults()), "results-bucket", limits)  # type: ignore[arg-type]
     submitted = time.time()
     slow = _submitted(engine, ENDLESS, query_id="Q1")
     waiting = _submitted(engine, "SELECT 1 AS one", query_id="Q2")
@@ -159,7 +165,7 @@ def test_a_querys_time_runs_from_when_it_starts_not_while_it_waits(tmp_path: Pat
 def test_duckdbs_own_split_refuses_what_is_not_one_select(tmp_path: Path) -> None:
     # Should the transpiler ever write a second statement, DuckDB's own split stops it. A function
     # name with statements inside, written out as it is, is what such a bug could look like.
-    engine = LocalEngine(tmp_path, SlowResults(), "results-bucket", QueryLimits())  # type: ignore[arg-type]
+    engine = LocalEngine(tmp_path, _everyones(SlowResults()), "results-bucket", QueryLimits())  # type: ignore[arg-type]
     for n, smuggled in enumerate(
         ("abs(1); SELECT abs", "abs(1); CHECKPOINT; SELECT abs", "abs(1); SET threads = 1; SELECT abs")
     ):
