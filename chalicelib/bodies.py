@@ -25,7 +25,9 @@ def parse_body(request: Request, model: type[Body]) -> Body:
     raw = request.raw_body or b""
     try:
         document = json.loads(raw) if raw.strip() else None
-    except ValueError:
+        # JSON may spell a lone surrogate (\ud800), which no store can encode as UTF-8.
+        json.dumps(document, ensure_ascii=False).encode()
+    except ValueError:  # UnicodeEncodeError is one
         raise BadRequest("invalid_request", "The body is not valid JSON.") from None
     if not isinstance(document, dict):
         raise BadRequest("invalid_request", "The body must be a JSON object.")

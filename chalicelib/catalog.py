@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import ClientError
 
 from chalicelib.files.objects import ObjectStore, curated_prefix
+from chalicelib.keys import tenant_database
 
 if TYPE_CHECKING:  # only ingest registers tables; the API function need not load it
     from chalicelib.ingest.convert import Column
@@ -36,7 +37,7 @@ class GlueCatalog:
         self._prefix = database_prefix
 
     def database(self, tenant_id: str) -> str:
-        return f"{self._prefix}{tenant_id.lower()}"
+        return tenant_database(self._prefix, tenant_id)
 
     def register(self, tenant_id: str, name: str, file_id: str, columns: list[Column]) -> None:
         database = self.database(tenant_id)

@@ -64,7 +64,8 @@ def limit_of(raw: str | None, default: int = 100, maximum: int = 1000, *, minimu
     """A whole-number query parameter (`limit` by default): `minimum` to `maximum`, `default` when absent."""
     if raw is None:
         return default
-    if not raw.isascii() or not raw.isdigit() or not minimum <= int(raw) <= maximum:
+    # Length first: int() refuses (ValueError) strings of more than 4,300 digits.
+    if len(raw) > len(str(maximum)) or not raw.isascii() or not raw.isdigit() or not minimum <= int(raw) <= maximum:
         raise BadRequest("invalid_request", f"{name}: give a whole number from {minimum} to {maximum}.")
     return int(raw)
 

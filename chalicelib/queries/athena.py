@@ -15,6 +15,7 @@ from botocore.exceptions import ConnectionError as AwsConnectionError
 from sqlglot import exp
 
 from chalicelib.errors import Conflict, ServiceUnavailable
+from chalicelib.keys import tenant_database
 from chalicelib.observability import logger
 from chalicelib.queries.engine import SCAN_LIMIT_EXCEEDED, Execution, Page, QueryRejected, TableInfo, error
 from chalicelib.queries.guard import Guarded
@@ -78,7 +79,7 @@ class AthenaEngine:
         return None  # Athena names the execution when it starts it
 
     def submit(self, record: QueryRecord, guarded: Guarded, tables: dict[str, TableInfo]) -> str:
-        database = f"{self._database_prefix}{record.tenant_id.lower()}"
+        database = tenant_database(self._database_prefix, record.tenant_id)
         sql = guarded.with_tables(lambda name: exp.table_(name, db=database, quoted=True)).sql(dialect="athena")
         encryption: dict[str, str] = {"EncryptionOption": "SSE_KMS" if self._kms_key_arn else "SSE_S3"}
         if self._kms_key_arn:

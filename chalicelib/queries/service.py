@@ -9,6 +9,7 @@ from chalicelib.auth.caller import Caller
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.files.store import FileStore
 from chalicelib.ids import new_id
+from chalicelib.keys import tenant_database
 from chalicelib.queries.engine import Engine, Execution, Page, QueryRejected, TableInfo, error, timed_out
 from chalicelib.queries.guard import guard
 from chalicelib.queries.store import MAX_WAIT_SECONDS, QueryRecord, QueryState, QueryStore, TooManyQueries
@@ -46,7 +47,7 @@ class Queries:
             item["name"]: TableInfo(item["name"], item["file_id"], item["columns"])
             for item in self._files.tables(caller.tenant_id)
         }
-        guarded = guard(sql, tables, f"{self._database_prefix}{caller.tenant_id.lower()}")
+        guarded = guard(sql, tables, tenant_database(self._database_prefix, caller.tenant_id))
         query_id = new_id()
         record = QueryRecord(
             tenant_id=caller.tenant_id,

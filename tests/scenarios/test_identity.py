@@ -71,7 +71,9 @@ def test_sign_up_refuses_bad_input(api: Api, body: dict[str, object], code: str)
     assert PASSWORD not in str(reply.body)
 
 
-@pytest.mark.parametrize("raw", [b"", b"{", b"[]", b'"text"', b"null"])
+@pytest.mark.parametrize(
+    "raw", [b"", b"{", b"[]", b'"text"', b"null", b'{"email": "a@example.com", "password": "\\ud800x"}']
+)
 def test_a_body_that_is_not_a_json_object_is_refused(api: Api, raw: bytes) -> None:
     reply = api.call("POST", "/auth/signup", raw=raw, headers={"Content-Type": "application/json"})
     assert (reply.status, reply.error_code) == (400, "invalid_request")

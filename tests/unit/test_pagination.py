@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.errors import BadRequest
 from chalicelib.pagination import InvalidToken, Tokens, limit_of
 
 KEY = b"k" * 32
@@ -42,3 +43,9 @@ def test_every_changed_character_is_caught() -> None:
 @pytest.mark.parametrize(("raw", "expected"), [(None, 100), ("1", 1), ("1000", 1000), ("42", 42)])
 def test_limits(raw: str | None, expected: int) -> None:
     assert limit_of(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["0", "1001", "-1", "1.5", "", " 5", "²", "9" * 5000, "00001"])
+def test_anything_but_a_whole_number_in_range_is_a_400(raw: str) -> None:
+    with pytest.raises(BadRequest, match="limit: give a whole number from 1 to 1000"):
+        limit_of(raw)
