@@ -25,10 +25,13 @@ def parse_body(request: Request, model: type[Body]) -> Body:
     raw = request.raw_body or b""
     try:
         document = json.loads(raw) if raw.strip() else None
-        # JSON may spell a lone surrogate (\ud800), which no store can encode as UTF-8.
-        json.dumps(document, ensure_ascii=False).encode()
-    except ValueError:  # UnicodeEncodeError is one
+    except ValueError:
         raise BadRequest("invalid_request", "The body is not valid JSON.") from None
+    try:
+        # JSON may spell half a surrogate pair (\ud800): no text, and nothing a store can keep.
+        json.dumps(document, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise BadRequest("invalid_request", "The body holds text that is not valid Unicode.") from None
     if not isinstance(document, dict):
         raise BadRequest("invalid_request", "The body must be a JSON object.")
     try:

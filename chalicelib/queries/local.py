@@ -159,6 +159,11 @@ class LocalEngine:
             self._stop(query_id, _CANCELLED)
         for pool in pools:
             pool.shutdown(wait=True)  # a query still waiting starts, sees the engine closing, ends CANCELLED
+        with self._lock:
+            databases = list(self._databases.values())
+            self._databases.clear()
+        for database in databases:  # now, not at interpreter exit, while their spill folders exist
+            database.close()
 
     def result_object(self, record: QueryRecord) -> tuple[str, str]:
         self._publish(record)

@@ -451,7 +451,7 @@ def test_table_names_stay_unique_when_files_of_one_name_are_ingested_at_once(ing
         _start(ingestor, "Sales 2024.csv", CSV)
     messages = _messages(ingestor)
     threads = [threading.Thread(target=_deliver, args=(app, [message])) for message in messages]
-    with _dynamodb_one_request_at_a_time(ingestor.services.clients.dynamodb):
+    with _dynamodb_one_request_at_a_time(ingestor.tenant.clients.dynamodb):  # the client ingest uses
         for thread in threads:
             thread.start()
         for thread in threads:

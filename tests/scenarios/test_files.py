@@ -141,7 +141,8 @@ def test_a_name_with_half_a_surrogate_pair_is_400(api: Api) -> None:
         reply = api.call(
             "POST", "/uploads", raw=raw, token=account.id_token, headers={"Content-Type": "application/json"}
         )
-        assert (reply.status, reply.error_code) == (400, "invalid_name"), raw
+        assert (reply.status, reply.error_code) == (400, "invalid_request"), raw
+        assert reply.body["error"]["message"] == "The body holds text that is not valid Unicode."
     assert _tenant_item(api, account.tenant_id)["file_count"] == 0
 
 
