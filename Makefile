@@ -9,6 +9,9 @@ INFRA_BIN := $(INFRA_VENV)/bin
 INFRA_STAMP := $(INFRA_VENV)/.installed
 STAGES := dev stage prod
 STAGE ?= dev
+# The suite starts many Python processes (the local platform, sam, cfn-lint, checkov): each reuses
+# the modules an earlier one compiled instead of compiling them again.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test lint validate package format bench clean
 
@@ -31,9 +34,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Lint, every stage packaged and validated offline, then the whole suite.
+# Lint, every stage packaged and validated offline, then the whole suite, one worker per core (at most 4).
 test: lint validate
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 4
 
 # out/<stage>/: the merged SAM template, the function zip and the DuckDB layer zip.
 package: $(STAMP)

@@ -1,6 +1,9 @@
 """Cold start of the Lambda package: `import app`, then the first request, in fresh interpreters.
 
-Baseline: a bare interpreter start measured the same way, in the same run. Prints milliseconds
+Two places: the development venv (Python 3.11, compiled modules cached), and, when `make package`
+has built out/dev/deployment.zip and a python3.12 is on the PATH, the unzipped package itself on
+Lambda's Python with nothing compiled beforehand, as a Lambda sandbox (read-only code) starts it.
+Baseline: a bare start of the same interpreter, measured in the same run. Prints milliseconds
 (median of N runs) and the ratio to the baseline.
 """
 
@@ -8,13 +11,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
+PACKAGE = ROOT / "out" / "dev" / "deployment.zip"
 
 SETTINGS = {
     "SDP_STAGE": "dev",
@@ -27,6 +34,7 @@ SETTINGS = {
     "SDP_JWKS_URL": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example/.well-known/jwks.json",
     "SDP_RESULTS_BUCKET": "sdp-dev-results",
     "SDP_PAGINATION_SECRET_ID": "sdp-dev-pagination",
+    "SDP_TENANT_ROLE_ARN": "arn:aws:iam::123456789012:role/sdp-dev-tenant-data-us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
@@ -62,14 +70,13 @@ CASES = {
 }
 
 
-def measure(body: str) -> float:
+def measure(python: str, code: Path, body: str, environment: dict[str, str]) -> float:
     """Median wall time of `body` in fresh interpreters, measured inside each one."""
-    environment = {**os.environ, **SETTINGS}
     samples = []
     for _ in range(RUNS):
         output = subprocess.run(
-            [sys.executable, "-c", TIMED.format(body=body)],
-            cwd=ROOT,
+            [python, "-c", TIMED.format(body=body)],
+            cwd=code,
             env=environment,
             capture_output=True,
             text=True,
@@ -79,25 +86,52 @@ def measure(body: str) -> float:
     return statistics.median(samples)
 
 
-def interpreter_start() -> float:
+def interpreter_start(python: str) -> float:
     """Median wall time of a whole `python -c pass`, seen from outside."""
     import time
 
     samples = []
     for _ in range(RUNS):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        subprocess.run([python, "-c", "pass"], check=True)
         samples.append((time.perf_counter() - started) * 1000)
     return statistics.median(samples)
 
 
-def main() -> None:
-    baseline = interpreter_start()
+def report(title: str, python: str, code: Path, environment: dict[str, str]) -> None:
+    baseline = interpreter_start(python)
+    print(f"\n{title}")
     print(f"{'case':36} {'median ms':>10} {'x interpreter start':>20}")
     print(f"{'interpreter start (baseline)':36} {baseline:10.1f} {1:20.2f}")
     for name, body in CASES.items():
-        ms = measure(body)
+        ms = measure(python, code, body, environment)
         print(f"{name:36} {ms:10.1f} {ms / baseline:20.2f}")
+
+
+def lambda_python() -> str | None:
+    """Lambda's Python: BENCH_LAMBDA_PYTHON or python3.12 on the PATH, resolved to the interpreter
+    itself (not a version manager's shim, whose own start would count)."""
+    command = os.environ.get("BENCH_LAMBDA_PYTHON", "python3.12")
+    if shutil.which(command) is None:
+        return None
+    found = subprocess.run(
+        [command, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True, check=False
+    )
+    return found.stdout.strip() or None
+
+
+def main() -> None:
+    report("development venv", sys.executable, ROOT, {**os.environ, **SETTINGS})
+    python = lambda_python()
+    if not PACKAGE.exists() or python is None:
+        print(f"\nFor the Lambda case: `make package` ({PACKAGE.relative_to(ROOT)}), python3.12 (BENCH_LAMBDA_PYTHON)")
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        with zipfile.ZipFile(PACKAGE) as package:
+            package.extractall(folder)
+        # Lambda's code folder is read-only: every cold start compiles the modules it imports.
+        environment = {**os.environ, **SETTINGS, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": folder}
+        report(f"{PACKAGE.relative_to(ROOT)} on {python}, nothing precompiled", python, Path(folder), environment)
 
 
 if __name__ == "__main__":
