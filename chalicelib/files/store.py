@@ -288,7 +288,8 @@ class FileStore:
     def take_table_name(self, tenant_id: str, file_id: str, candidates: Iterable[str]) -> str:
         """The first candidate name free in the tenant (or already this file's), now taken by it.
 
-        The entry says nothing of the table yet: `finish` publishes its columns with READY.
+        The entry only holds the name: the file's record says whether the table is there and what
+        it holds (`finish`, `tables`).
         """
         for name in itertools.islice(candidates, 1000):
             try:
@@ -331,8 +332,9 @@ class FileStore:
             )
 
     def finish(self, claimed: FileRecord, ready: FileRecord) -> bool:
-        """Mark the claimed record READY with what ingest found, and publish its table's entry;
-        False if the claim was lost meanwhile (the file is being deleted, or a newer version came)."""
+        """Mark the claimed record READY with what ingest found, which publishes its table (the
+        record is what `tables` reads); False if the claim was lost meanwhile (the file is being
+        deleted, or a newer version came)."""
         assert ready.table is not None
         changes = {
             "status": Status.READY.value,
@@ -346,22 +348,15 @@ class FileStore:
             "notes": ready.notes,
             "updated_at": ready.updated_at,
         }
-        entry = {
-            **keys.table(claimed.tenant_id, ready.table),
-            "name": ready.table,
-            "file_id": claimed.file_id,
-            "columns": ready.columns,
-            "row_count": ready.row_count,
-        }
-        publish = {
-            "Put": {
+        still_named = {  # the name must still be this file's (a failed attempt may have released it)
+            "ConditionCheck": {
                 "TableName": self._table,
-                "Item": to_item(entry),
+                "Key": to_item(keys.table(claimed.tenant_id, ready.table)),
                 "ConditionExpression": "file_id = :file_id",
                 "ExpressionAttributeValues": {":file_id": value(claimed.file_id)},
             }
         }
-        return self._settle(claimed, changes, also=[publish])
+        return self._settle(claimed, changes, also=[still_named])
 
     def fail(self, claimed: FileRecord, code: str, message: str, found: FileRecord | None = None) -> bool:
         """Mark the claimed record FAILED with a reason (it no longer names a table), keeping what
@@ -416,7 +411,9 @@ class FileStore:
         """The tenant's tables, by name: only those whose file is READY and names them.
 
         A name is taken before its file is READY (and kept by a file being ingested again, or left
-        by an ingest that failed midway); the file's record is what says the table is there.
+        by an ingest that failed midway); the file's record is what says the table is there, and
+        what it holds. The entries are read first and the records after, so a file published in
+        between counts with the record's columns, not the entry's unpublished ones.
         """
         paginator = self._dynamodb.get_paginator("query")
         pages = paginator.paginate(
@@ -426,21 +423,28 @@ class FileStore:
                 ":pk": value(keys.tenant_partition(tenant_id)),
                 ":table": value(keys.TABLE_PREFIX),
             },
+            ProjectionExpression="#name, file_id",
+            ExpressionAttributeNames={"#name": "name"},
             ConsistentRead=True,
         )
         entries = [from_item(item) for page in pages for item in page["Items"]]
         published = self._ready_tables(tenant_id, sorted({entry["file_id"] for entry in entries}))
-        return [entry for entry in entries if published.get(entry["file_id"]) == entry["name"]]
+        return [
+            {"name": entry["name"], "file_id": entry["file_id"], **published[entry["file_id"]][1]}
+            for entry in entries
+            if entry["file_id"] in published and published[entry["file_id"]][0] == entry["name"]
+        ]
 
-    def _ready_tables(self, tenant_id: str, file_ids: list[str]) -> dict[str, str]:
-        """The table of each of these files that is READY (and not being deleted), by file id."""
-        ready: dict[str, str] = {}
+    def _ready_tables(self, tenant_id: str, file_ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """The table of each of these files that is READY (and not being deleted), by file id: its
+        name, and its columns and row count."""
+        ready: dict[str, tuple[str, dict[str, Any]]] = {}
         for start in range(0, len(file_ids), BATCH_GET_KEYS):
             request: dict[str, Any] = {
                 self._table: {
                     "Keys": [to_item(keys.file(tenant_id, f)) for f in file_ids[start : start + BATCH_GET_KEYS]],
-                    "ProjectionExpression": "file_id, #status, #table, deleting",
-                    "ExpressionAttributeNames": {"#status": "status", "#table": "table"},
+                    "ProjectionExpression": "file_id, #status, #table, deleting, #columns, row_count",
+                    "ExpressionAttributeNames": {"#status": "status", "#table": "table", "#columns": "columns"},
                     "ConsistentRead": True,
                 }
             }
@@ -448,7 +452,10 @@ class FileStore:
                 response = self._dynamodb.batch_get_item(RequestItems=request)
                 for item in map(from_item, response["Responses"].get(self._table, [])):
                     if item.get("status") == Status.READY.value and not item.get("deleting") and item.get("table"):
-                        ready[item["file_id"]] = item["table"]
+                        ready[item["file_id"]] = (
+                            item["table"],
+                            {"columns": item["columns"], "row_count": item["row_count"]},
+                        )
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break

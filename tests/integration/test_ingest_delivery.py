@@ -357,6 +357,66 @@ def test_a_table_is_listed_only_while_its_file_is_ready(platform_services: Servi
     assert catalog.seen == [[], []]
 
 
+class _WaitsForAListingAfterTakingTheName(LocalCatalog):
+    """The local catalog, but registering waits until a listing has read the tenant's names."""
+
+    def __init__(self, tenant: TenantServices) -> None:
+        super().__init__(tenant.objects, Path(tenant.settings.warehouse_dir or ""))
+        self.name_taken = threading.Event()
+        self.names_read = threading.Event()
+
+    def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any]) -> None:
+        self.name_taken.set()
+        assert self.names_read.wait(30)
+        super().register(tenant_id, name, file_id, columns)
+
+
+def test_a_table_published_while_it_is_being_listed_comes_out_whole(
+    platform_services: Services, client: Client, app: Any
+) -> None:
+    """The names are read, the file is published, then the records are read: the listing takes
+    what the table holds from the record, never from the name's entry."""
+    waiting: list[_WaitsForAListingAfterTakingTheName] = []
+
+    def catalog_of(tenant: TenantServices) -> _WaitsForAListingAfterTakingTheName:
+        if not waiting:
+            waiting.append(_WaitsForAListingAfterTakingTheName(tenant))
+        return waiting[0]
+
+    services = _with_catalog(platform_services, catalog_of)
+    install(services)
+    ingestor = Ingestor(platform_services, client, app)
+    catalog = catalog_of(ingestor.tenant)
+    file_id = _start(ingestor, "sales.csv", CSV)
+    published = threading.Event()
+
+    def ingest() -> None:
+        ingestor.drain()
+        published.set()
+
+    lister = threading.current_thread()
+
+    def between_the_two_reads(model: Any, **_: Any) -> None:
+        if threading.current_thread() is lister and model.name == "Query" and not catalog.names_read.is_set():
+            catalog.names_read.set()
+            assert published.wait(30)
+
+    dynamodb = services.for_tenant(ingestor.account.tenant_id).clients.dynamodb  # the one requests use
+    dynamodb.meta.events.register("after-call.dynamodb.Query", between_the_two_reads)
+    ingesting = threading.Thread(target=ingest)
+    ingesting.start()
+    try:
+        assert catalog.name_taken.wait(30)
+        reply = ingestor.api.call("GET", "/tables", token=ingestor.account.id_token)
+    finally:
+        catalog.names_read.set()
+        ingesting.join()
+        dynamodb.meta.events.unregister("after-call.dynamodb.Query", between_the_two_reads)
+    assert reply.status == 200, reply.body
+    assert [(t["table"], t["file_id"], t["row_count"]) for t in reply.body["tables"]] == [("sales", file_id, 2)]
+    assert [c["name"] for c in reply.body["tables"][0]["columns"]] == ["region", "amount"]
+
+
 def test_an_object_uploaded_around_the_api_is_recorded_and_ingested(ingestor: Ingestor) -> None:
     file_id = new_id()
     key = raw_key(ingestor.account.tenant_id, file_id)
