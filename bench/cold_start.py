@@ -1,8 +1,9 @@
 """Cold start of the Lambda package: `import app`, then the first request, in fresh interpreters.
 
 Two places: the development venv (Python 3.11, compiled modules cached), and, when `make package`
-has built out/dev/deployment.zip and a python3.12 is on the PATH, the unzipped package itself on
-Lambda's Python with nothing compiled beforehand, as a Lambda sandbox (read-only code) starts it.
+has built out/dev/deployment.zip and a Python 3.12 is found (as infra/package.py finds one), the
+unzipped package itself on Lambda's Python as a Lambda sandbox (read-only code) starts it: with
+the compiled modules the package carries, writing none.
 Baseline: a bare start of the same interpreter, measured in the same run. Prints milliseconds
 (median of N runs) and the ratio to the baseline.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -20,6 +20,10 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from infra.package import lambda_python  # noqa: E402  (the one that compiled the package)
+
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
 PACKAGE = ROOT / "out" / "dev" / "deployment.zip"
 
@@ -108,30 +112,18 @@ def report(title: str, python: str, code: Path, environment: dict[str, str]) -> 
         print(f"{name:36} {ms:10.1f} {ms / baseline:20.2f}")
 
 
-def lambda_python() -> str | None:
-    """Lambda's Python: BENCH_LAMBDA_PYTHON or python3.12 on the PATH, resolved to the interpreter
-    itself (not a version manager's shim, whose own start would count)."""
-    command = os.environ.get("BENCH_LAMBDA_PYTHON", "python3.12")
-    if shutil.which(command) is None:
-        return None
-    found = subprocess.run(
-        [command, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True, check=False
-    )
-    return found.stdout.strip() or None
-
-
 def main() -> None:
     report("development venv", sys.executable, ROOT, {**os.environ, **SETTINGS})
     python = lambda_python()
     if not PACKAGE.exists() or python is None:
-        print(f"\nFor the Lambda case: `make package` ({PACKAGE.relative_to(ROOT)}), python3.12 (BENCH_LAMBDA_PYTHON)")
+        print(f"\nFor the Lambda case: `make package` ({PACKAGE.relative_to(ROOT)}) and a Python 3.12 (LAMBDA_PYTHON)")
         return
     with tempfile.TemporaryDirectory() as folder:
         with zipfile.ZipFile(PACKAGE) as package:
             package.extractall(folder)
-        # Lambda's code folder is read-only: every cold start compiles the modules it imports.
+        # Lambda's code folder is read-only: what the package does not carry compiled, each cold start compiles.
         environment = {**os.environ, **SETTINGS, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": folder}
-        report(f"{PACKAGE.relative_to(ROOT)} on {python}, nothing precompiled", python, Path(folder), environment)
+        report(f"{PACKAGE.relative_to(ROOT)} on {python}", python, Path(folder), environment)
 
 
 if __name__ == "__main__":

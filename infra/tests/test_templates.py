@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import copy
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra import checks
-from infra.package import STAGES, zip_sizes
+from infra.package import LAMBDA_PYTHON, LAYER_ZIP, STAGES, lambda_python, zip_sizes
 from infra.validate import lint, load_yaml, transform
 
 OUT = Path(__file__).resolve().parent.parent.parent / "out"
@@ -46,6 +47,26 @@ def test_the_zips_fit_lambda(stage: str) -> None:
     assert function_zipped < 50 * MB
     assert layer_zipped < 50 * MB
     assert function_unzipped + layer_unzipped < 250 * MB  # the ingest function takes both
+
+
+def test_the_zips_carry_their_modules_compiled_for_lambdas_python(stage: str) -> None:
+    """Lambda's code folder is read-only: what is not compiled in the zip, every cold start compiles."""
+    if lambda_python() is None:
+        pytest.skip(f"no Python {LAMBDA_PYTHON} here, so the zips were packaged without compiled modules")
+    tag = "cpython-" + LAMBDA_PYTHON.replace(".", "")
+    expected = {
+        "deployment.zip": ["__pycache__/app", "chalicelib/__pycache__/settings", "pydantic/__pycache__/main"],
+        LAYER_ZIP: ["python/duckdb/__pycache__/__init__"],
+    }
+    for archive, modules in expected.items():
+        with zipfile.ZipFile(_packaged(stage, archive)) as package:
+            names = set(package.namelist())
+            assert not [name for name in names if name.endswith(".pyc") and tag not in name]  # no other Python's
+            for module in modules:
+                compiled = f"{module}.{tag}.pyc"
+                assert compiled in names, compiled
+                # PEP 552 flags: hash-based and never checked against the source, whose time the zip changes
+                assert int.from_bytes(package.read(compiled)[4:8], "little") == 0b01, compiled
 
 
 def test_only_prod_protects_its_table_and_pool_from_deletion(template: dict[str, Any]) -> None:
