@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from chalicelib.settings import Settings, SettingsError, get_settings, load_settings
@@ -12,6 +14,14 @@ def test_reads_every_setting_from_the_environment() -> None:
     assert settings.table_name == "sdp-test"
     assert settings.ingest_dlq_name == "sdp-test-ingest-dlq"
     assert settings.max_direct_upload_bytes == 5 * 1024 * 1024
+
+
+def test_reads_the_environment_as_it_is_when_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """chalice's test client replaces `os.environ` itself during a request: the settings must
+    read whichever object is there when they load, not the one there at import."""
+    monkeypatch.setattr(os, "environ", {**os.environ, "SDP_QUOTA_FILES": "7", "sdp_table_name": "sdp-other"})
+    settings = load_settings()
+    assert (settings.quota_files, settings.table_name) == (7, "sdp-other")
 
 
 def test_is_read_once_per_container() -> None:
