@@ -36,6 +36,37 @@ def value(python_value: Any) -> dict[str, Any]:
     return _codec()[0].serialize(_decimals(python_value))
 
 
+def query_prefix(
+    dynamodb: Any,
+    table: str,
+    partition: str,
+    prefix: str,
+    *,
+    where: str | None = None,
+    values: dict[str, Any] | None = None,
+    names: dict[str, str] | None = None,
+    projection: str | None = None,
+    consistent: bool = True,
+) -> list[dict[str, Any]]:
+    """Every item of one partition whose sort key starts with `prefix`, as plain Python, all
+    pages read; `where` filters them (with its `values` and `names`), `projection` trims them."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+        "ExpressionAttributeValues": {":pk": value(partition), ":prefix": value(prefix)}
+        | {name: value(given) for name, given in (values or {}).items()},
+        "ConsistentRead": consistent,
+    }
+    if where:
+        request["FilterExpression"] = where
+    if projection:
+        request["ProjectionExpression"] = projection
+    if names:
+        request["ExpressionAttributeNames"] = names
+    pages = dynamodb.get_paginator("query").paginate(**request)
+    return [from_item(item) for page in pages for item in page["Items"]]
+
+
 class TransactionCancelled(Exception):
     """A cancelled transaction and why each of its items failed ('None' where it did not)."""
 

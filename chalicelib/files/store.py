@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib import keys
-from chalicelib.aws.dynamo import TransactionCancelled, from_item, to_item, transact, value
+from chalicelib.aws.dynamo import TransactionCancelled, from_item, query_prefix, to_item, transact, value
 from chalicelib.errors import Conflict, PayloadTooLarge
 from chalicelib.files.records import FileRecord, IngestClaim, Status
 from chalicelib.tenancy.store import now
@@ -111,19 +111,17 @@ class FileStore:
 
     def uploading(self, tenant_id: str) -> list[FileRecord]:
         """The tenant's records still waiting for their bytes."""
-        paginator = self._dynamodb.get_paginator("query")
-        pages = paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :file)",
-            FilterExpression="#status = :uploading",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":pk": value(keys.tenant_partition(tenant_id)),
-                ":file": value(keys.FILE_PREFIX),
-                ":uploading": value(Status.UPLOADING.value),
-            },
+        items = query_prefix(
+            self._dynamodb,
+            self._table,
+            keys.tenant_partition(tenant_id),
+            keys.FILE_PREFIX,
+            where="#status = :uploading",
+            values={":uploading": Status.UPLOADING.value},
+            names={"#status": "status"},
+            consistent=False,
         )
-        return [FileRecord.from_fields(from_item(item)) for page in pages for item in page["Items"]]
+        return [FileRecord.from_fields(item) for item in items]
 
     def update_upload(self, record: FileRecord) -> FileRecord:
         """Save a changed upload (new part URLs extend its deadline) of a record still uploading."""
@@ -306,20 +304,17 @@ class FileStore:
 
     def table_names(self, tenant_id: str, file_id: str) -> list[str]:
         """Every table name the file holds: its table's, and any an ingest took and did not get to use."""
-        pages = self._dynamodb.get_paginator("query").paginate(
-            TableName=self._table,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :table)",
-            FilterExpression="file_id = :file_id",
-            ExpressionAttributeValues={
-                ":pk": value(keys.tenant_partition(tenant_id)),
-                ":table": value(keys.TABLE_PREFIX),
-                ":file_id": value(file_id),
-            },
-            ProjectionExpression="#name",
-            ExpressionAttributeNames={"#name": "name"},
-            ConsistentRead=True,
+        items = query_prefix(
+            self._dynamodb,
+            self._table,
+            keys.tenant_partition(tenant_id),
+            keys.TABLE_PREFIX,
+            where="file_id = :file_id",
+            values={":file_id": file_id},
+            names={"#name": "name"},
+            projection="#name",
         )
-        return [from_item(item)["name"] for page in pages for item in page["Items"]]
+        return [item["name"] for item in items]
 
     def release_table_name(self, tenant_id: str, name: str, file_id: str) -> None:
         """Free the name, if this file still holds it."""
@@ -415,19 +410,14 @@ class FileStore:
         what it holds. The entries are read first and the records after, so a file published in
         between counts with the record's columns, not the entry's unpublished ones.
         """
-        paginator = self._dynamodb.get_paginator("query")
-        pages = paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :table)",
-            ExpressionAttributeValues={
-                ":pk": value(keys.tenant_partition(tenant_id)),
-                ":table": value(keys.TABLE_PREFIX),
-            },
-            ProjectionExpression="#name, file_id",
-            ExpressionAttributeNames={"#name": "name"},
-            ConsistentRead=True,
+        entries = query_prefix(
+            self._dynamodb,
+            self._table,
+            keys.tenant_partition(tenant_id),
+            keys.TABLE_PREFIX,
+            names={"#name": "name"},
+            projection="#name, file_id",
         )
-        entries = [from_item(item) for page in pages for item in page["Items"]]
         published = self._ready_tables(tenant_id, sorted({entry["file_id"] for entry in entries}))
         return [
             {"name": entry["name"], "file_id": entry["file_id"], **published[entry["file_id"]][1]}

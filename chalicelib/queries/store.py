@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from chalicelib import keys
-from chalicelib.aws.dynamo import TransactionCancelled, from_item, to_item, transact, value
+from chalicelib.aws.dynamo import TransactionCancelled, from_item, query_prefix, to_item, transact, value
 from chalicelib.errors import TooManyRequests
 
 # GET /queries/{id}?wait=N holds the request up to N seconds for the query to end.
@@ -217,16 +217,12 @@ class QueryStore:
 
     def holding_slots(self, tenant_id: str) -> list[QueryRecord]:
         """The tenant's jobs (of every user) that still hold a slot."""
-        paginator = self._dynamodb.get_paginator("query")
-        pages = paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :queries)",
-            FilterExpression="holds_slot = :true",
-            ExpressionAttributeValues={
-                ":pk": value(keys.tenant_partition(tenant_id)),
-                ":queries": value(keys.QUERY_PREFIX),
-                ":true": value(True),
-            },
-            ConsistentRead=True,
+        items = query_prefix(
+            self._dynamodb,
+            self._table,
+            keys.tenant_partition(tenant_id),
+            keys.QUERY_PREFIX,
+            where="holds_slot = :true",
+            values={":true": True},
         )
-        return [QueryRecord.from_fields(from_item(item)) for page in pages for item in page["Items"]]
+        return [QueryRecord.from_fields(item) for item in items]

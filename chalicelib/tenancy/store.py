@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib import keys
-from chalicelib.aws.dynamo import TransactionCancelled, from_item, to_item, transact, value
+from chalicelib.aws.dynamo import TransactionCancelled, from_item, query_prefix, to_item, transact, value
 from chalicelib.errors import Conflict
 from chalicelib.tenancy.roles import Role
 
@@ -95,17 +95,8 @@ class TenantStore:
 
     def members(self, tenant_id: str) -> list[Membership]:
         """Every member of the tenant, by user id."""
-        paginator = self._dynamodb.get_paginator("query")
-        pages = paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :member)",
-            ExpressionAttributeValues={
-                ":pk": value(keys.tenant_partition(tenant_id)),
-                ":member": value(keys.MEMBER_PREFIX),
-            },
-            ConsistentRead=True,
-        )
-        return [_membership(from_item(item)) for page in pages for item in page["Items"]]
+        items = query_prefix(self._dynamodb, self._table, keys.tenant_partition(tenant_id), keys.MEMBER_PREFIX)
+        return [_membership(item) for item in items]
 
     def add_member(self, member: Membership) -> None:
         """Add a user to the tenant; UserExists if the user already belongs to a tenant."""
