@@ -45,6 +45,7 @@ from chalicelib.queries.athena import result_prefix
 from chalicelib.queries.engine import SCAN_LIMIT_EXCEEDED, Execution, Page, TableInfo, error, timed_out
 from chalicelib.queries.guard import Guarded
 from chalicelib.queries.store import QueryRecord, QueryState, Stats
+from chalicelib.tenancy.store import epoch_of
 
 STATE_FILE = "state.json"
 RESULT_PARQUET = "result.parquet"
@@ -56,6 +57,9 @@ MAX_ARRAY_ENTRIES = 10_000  # Athena's limit on the arrays sequence() and repeat
 # a and b, then GREATEST(a, b)), so nesting them grows the translation exponentially.
 MAX_TRANSLATED_CHARS = 1024 * 1024
 
+# The job is stored (with this engine's id) just before `submit` saves the query's first state: a
+# request reading the job in between must see it QUEUED, not lost.
+SUBMITTING_SECONDS = 60
 _CANCELLED = "cancelled"  # why a query was told to stop
 _TIMED_OUT = "timed out"
 
@@ -119,6 +123,8 @@ class LocalEngine:
     def status(self, record: QueryRecord) -> Execution:
         saved = self._saved(record)
         if saved is None:
+            if time.time() - epoch_of(record.submitted_at) < SUBMITTING_SECONDS:
+                return Execution(QueryState.QUEUED)
             return Execution(QueryState.FAILED, error=error("query_failed", "The query's state was lost."))
         stats = Stats(**saved["stats"]) if saved.get("stats") else None
         state = QueryState(saved["state"])

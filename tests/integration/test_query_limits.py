@@ -10,7 +10,10 @@ from chalice.test import Client
 
 from chalicelib import keys
 from chalicelib.aws.dynamo import to_item
+from chalicelib.ids import new_id
+from chalicelib.queries.store import QueryRecord, QueryState, QueryStore
 from chalicelib.services import Services, install
+from chalicelib.tenancy.store import now
 from tests.api import ChaliceApi, ingested_table, run_query, sign_up
 from tests.ingestor import drain_ingest_queue
 
@@ -85,3 +88,47 @@ def test_an_ended_query_is_kept_for_the_retention_period_then_gone(platform_serv
         reply = api.call("GET", path, token=account.id_token)
         assert (reply.status, reply.error_code) == (404, "query_not_found")
     assert api.call("GET", "/queries", token=account.id_token).body["queries"] == []
+
+
+def test_a_job_stored_before_its_query_is_handed_to_the_engine_is_queued_not_lost(
+    platform_services: Services, client: Client
+) -> None:
+    """The job (with the local engine's id) is stored a moment before the engine saves the query's
+    first state; another request reading it then sees it QUEUED, holding its slot. A job whose
+    state never came is lost once that moment is long past."""
+    api = ChaliceApi(client)
+    account = sign_up(api)
+    query_id = new_id()
+    record = QueryRecord(
+        tenant_id=account.tenant_id,
+        user_id=account.user_id,
+        query_id=query_id,
+        sql="SELECT 1",
+        status=QueryState.QUEUED,
+        submitted_at=now(),
+        engine_id=query_id,
+    )
+    table = platform_services.settings.table_name
+    QueryStore(platform_services.clients.dynamodb, table).create(record, max_running=10)
+
+    reply = api.call("GET", f"/queries/{query_id}", token=account.id_token)
+    assert (reply.status, reply.body["status"]) == (200, "QUEUED")
+    assert _running(platform_services, account.tenant_id) == 1
+
+    platform_services.clients.dynamodb.update_item(
+        TableName=table,
+        Key=to_item(keys.query(account.tenant_id, account.user_id, query_id)),
+        UpdateExpression="SET submitted_at = :then",
+        ExpressionAttributeValues={":then": {"S": "2026-01-01T00:00:00.000Z"}},
+    )
+    reply = api.call("GET", f"/queries/{query_id}", token=account.id_token)
+    assert (reply.body["status"], reply.body["error"]["message"]) == ("FAILED", "The query's state was lost.")
+    assert _running(platform_services, account.tenant_id) == 0
+
+
+def _running(services: Services, tenant_id: str) -> int:
+    """The tenant's slots taken."""
+    item = services.clients.dynamodb.get_item(
+        TableName=services.settings.table_name, Key=to_item(keys.tenant(tenant_id)), ConsistentRead=True
+    )["Item"]
+    return int(item["running_queries"]["N"])
