@@ -127,13 +127,11 @@ class Services:
 
     @cached_property
     def tenant_credentials(self) -> TenantCredentials:
-        # A session outlives the longest URL it may sign, with five minutes to spare.
-        longest_url = max(self.settings.upload_url_seconds, self.settings.download_url_seconds)
         return TenantCredentials(
             self.clients,
             self.settings.tenant_role_arn,
             self.settings.glue_database_prefix,
-            min_remaining_seconds=longest_url + 300,
+            min_remaining_seconds=self.settings.tenant_session_reserve_seconds,
         )
 
     def for_tenant(self, tenant_id: str) -> TenantServices:

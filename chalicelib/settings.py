@@ -62,8 +62,8 @@ class Settings(BaseModel):
     multipart_threshold_bytes: int = Field(default=100 * MIB, gt=0)
     multipart_part_bytes: int = Field(default=16 * MIB, ge=5 * MIB)
     max_file_bytes: int = Field(default=5 * TIB, gt=0)
-    # Presigned URLs are signed with a tenant's session (TenantCredentials), which lives an hour
-    # at most and is renewed while it has at least this long plus five minutes left: 45 minutes.
+    # Presigned URLs are signed with a tenant's session, which lives an hour at most: see
+    # tenant_session_reserve_seconds (hence at most 45 minutes).
     upload_url_seconds: int = Field(default=900, ge=60, le=2700)
     download_url_seconds: int = Field(default=300, ge=60, le=2700)
     # A multipart upload may take a day (the bucket aborts older ones); its quota is held as long.
@@ -72,7 +72,7 @@ class Settings(BaseModel):
     # Ingest. The lease outlives the ingest function's 15-minute timeout; the receive count
     # matches the ingest queue's redrive maxReceiveCount in template.yaml.
     ingest_max_receive_count: int = Field(default=5, ge=1)
-    ingest_lease_seconds: int = Field(default=960, ge=60)
+    ingest_lease_seconds: int = Field(default=960, ge=60, le=2700)  # one tenant session carries an ingest
     ingest_memory_limit: str = Field(default="1GB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")
     ingest_threads: int = Field(default=0, ge=0)  # 0: DuckDB decides (one per core)
     scratch_dir: str = Field(default_factory=tempfile.gettempdir)
@@ -108,6 +108,13 @@ class Settings(BaseModel):
         if value is None and info.data.get("stage") == "local":
             raise ValueError("required in the local stage")
         return value
+
+    @property
+    def tenant_session_reserve_seconds(self) -> int:
+        """How long a tenant's session (TenantCredentials) must still have to be handed out, else
+        it is renewed: the longest URL it may sign must work to its end, and a whole ingest runs
+        on one session; five minutes to spare."""
+        return max(self.upload_url_seconds, self.download_url_seconds, self.ingest_lease_seconds) + 300
 
     @property
     def glue_database_prefix(self) -> str:

@@ -24,6 +24,16 @@ def test_reads_the_environment_as_it_is_when_loaded(monkeypatch: pytest.MonkeyPa
     assert (settings.quota_files, settings.table_name) == (7, "sdp-other")
 
 
+def test_a_tenant_session_is_renewed_in_time_for_the_longest_url_or_a_whole_ingest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SDP_UPLOAD_URL_SECONDS", "60")
+    monkeypatch.setenv("SDP_DOWNLOAD_URL_SECONDS", "60")
+    assert load_settings().tenant_session_reserve_seconds == 960 + 300  # the ingest lease, not the URLs
+    monkeypatch.setenv("SDP_UPLOAD_URL_SECONDS", "2700")
+    assert load_settings().tenant_session_reserve_seconds == 2700 + 300
+
+
 def test_is_read_once_per_container() -> None:
     assert get_settings() is get_settings()
 
