@@ -16,7 +16,7 @@ from typing import Any
 
 from chalicelib import keys
 from chalicelib.aws.dynamo import TransactionCancelled, from_item, query_prefix, to_item, transact, value
-from chalicelib.errors import Conflict, PayloadTooLarge
+from chalicelib.errors import Conflict, PayloadTooLarge, ServiceUnavailable
 from chalicelib.files.records import FileRecord, IngestClaim, Status
 from chalicelib.tenancy.store import now
 
@@ -34,6 +34,7 @@ class Usage:
 
 
 BATCH_GET_KEYS = 100  # DynamoDB's limit for one BatchGetItem
+BATCH_GET_ATTEMPTS = 6  # keys still unread after about 1.5 s of backing off: DynamoDB is throttling
 
 
 class QuotaExceeded(PayloadTooLarge):
@@ -438,7 +439,7 @@ class FileStore:
                     "ConsistentRead": True,
                 }
             }
-            for attempt in itertools.count():
+            for attempt in range(BATCH_GET_ATTEMPTS):
                 response = self._dynamodb.batch_get_item(RequestItems=request)
                 for item in map(from_item, response["Responses"].get(self._table, [])):
                     if item.get("status") == Status.READY.value and not item.get("deleting") and item.get("table"):
@@ -449,7 +450,9 @@ class FileStore:
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
-                time.sleep(min(0.05 * 2**attempt, 1.0))  # keys left unread under load: back off, ask again
+                time.sleep(0.05 * 2**attempt)  # keys left unread under load: back off, ask again
+            else:
+                raise ServiceUnavailable()
         return ready
 
     def _put_record(self, record: FileRecord, condition: str) -> dict[str, Any]:

@@ -582,3 +582,32 @@ def test_a_read_that_breaks_midway_stops_the_conversion_beside_it(tmp_path: Path
     # Pieces were being converted when it broke: that thread stopped too, as did the hashing one.
     assert len(list(tmp_path.glob("source.*"))) > 3
     assert [t.name for t in threading.enumerate() if t.name in ("pieces", "sha256")] == []
+
+
+def test_a_table_listing_dynamodb_keeps_refusing_to_finish_is_a_503_not_a_hang(ingestor: Ingestor) -> None:
+    _start(ingestor, "sales.csv", CSV)
+    ingestor.drain()
+    dynamodb = ingestor.tenant.clients.dynamodb
+    asked: list[dict[str, Any]] = []
+
+    def note_request(params: dict[str, Any], **_: Any) -> None:
+        asked.append(params["RequestItems"])
+
+    def left_unread(parsed: dict[str, Any], **_: Any) -> None:  # DynamoDB throttled: nothing read
+        parsed["Responses"], parsed["UnprocessedKeys"] = {}, asked[-1]
+
+    hooks = [
+        ("provide-client-params.dynamodb.BatchGetItem", note_request),
+        ("after-call.dynamodb.BatchGetItem", left_unread),
+    ]
+    for event, hook in hooks:
+        dynamodb.meta.events.register(event, hook)
+    try:
+        reply = ingestor.api.call("GET", "/tables", token=ingestor.account.id_token)
+    finally:
+        for event, hook in hooks:
+            dynamodb.meta.events.unregister(event, hook)
+    assert (reply.status, reply.error_code) == (503, "service_unavailable")
+    assert [
+        t["table"] for t in ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body["tables"]
+    ] == ["sales"]
