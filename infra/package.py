@@ -15,8 +15,9 @@ which the dependencies are already vendored for Lambda's runtime:
   authorizer names the stage's user pool, and every request body reaches the function as bytes.
 - Both zips carry their modules compiled by a Python 3.12 (`lambda_python`), when one is found:
   Lambda's code folder is read-only, so without them every cold start compiles what it imports
-  (about 350 ms of the API function's). They are hash-checked-free (`unchecked-hash`): a zip's
-  files never change, and the times a zip keeps would not match those in the compiled files.
+  (about 530 ms of the API function's). They are hash-based and never checked against their
+  source (`unchecked-hash`): a zip's files never change, and the times a zip keeps would not
+  match those recorded in time-stamped compiled files.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def vendored(out: Path, requirements: Path = ROOT / "requirements.txt") -> tuple
             "install",
             "--quiet",
             "--disable-pip-version-check",
-            "--no-compile",  # Lambda compiles what it imports; .pyc files of another Python are useless
+            "--no-compile",  # this Python's bytecode is no use to Lambda's; add_compiled compiles for 3.12
             "--target",
             str(folder),
             "--implementation",
