@@ -51,10 +51,12 @@ CHALICE_ENVIRONMENT = {
 LAYER_DISTRIBUTIONS = ("duckdb",)
 
 
-def vendored(out: Path, requirements: Path = ROOT / "requirements.txt") -> tuple[Path, Path]:
-    """The runtime requirements installed for Lambda's Python, reused while the file is unchanged:
-    the folder of what every function takes, and the layer's folder (its `python/` inside)."""
-    digest = hashlib.sha256(requirements.read_bytes() + LAMBDA_PYTHON.encode()).hexdigest()[:16]
+def vendored(out: Path, python: str | None, requirements: Path = ROOT / "requirements.txt") -> tuple[Path, Path]:
+    """The runtime requirements installed for Lambda's Python (and compiled by `python`, if any),
+    reused while the file is unchanged: the folder of what every function takes, and the layer's
+    folder (its `python/` inside)."""
+    compiled = b"compiled" if python else b"sources"
+    digest = hashlib.sha256(requirements.read_bytes() + LAMBDA_PYTHON.encode() + compiled).hexdigest()[:16]
     folder = out / "vendor" / digest / "functions"
     layer = out / "vendor" / digest / "layer"
     if (folder / ".complete").exists():
@@ -85,6 +87,9 @@ def vendored(out: Path, requirements: Path = ROOT / "requirements.txt") -> tuple
     )
     for distribution in LAYER_DISTRIBUTIONS:
         _move_distribution(folder, distribution, layer / "python")
+    if python is not None:
+        compile_folder(folder, python)
+        compile_folder(layer, python)
     (folder / ".complete").touch()
     return folder, layer
 
@@ -131,11 +136,12 @@ def compile_folder(folder: Path, python: str) -> None:
     )
 
 
-def add_compiled(archive: Path, python: str) -> None:
-    """Add to a zip its modules compiled for `python`."""
+def add_compiled(archive: Path, python: str, prefixes: tuple[str, ...]) -> None:
+    """Add to a zip the modules compiled for `python` of its files under these prefixes (the
+    vendored dependencies come compiled already)."""
     with tempfile.TemporaryDirectory() as scratch:
         with zipfile.ZipFile(archive) as package:
-            package.extractall(scratch)
+            package.extractall(scratch, [name for name in package.namelist() if name.startswith(prefixes)])
         compile_folder(Path(scratch), python)
         with zipfile.ZipFile(archive, "a", compression=zipfile.ZIP_DEFLATED) as package:
             for compiled in sorted(Path(scratch).rglob("*.pyc")):
@@ -192,7 +198,7 @@ def package(stage: str, out: Path, *, with_dependencies: bool = True, python: st
         raise SystemExit(f"STAGE must be one of {', '.join(STAGES)}, not {stage!r}")
     target = out / stage
     build = out / "build" / stage
-    functions, layer = vendored(out) if with_dependencies else (None, None)
+    functions, layer = vendored(out, python) if with_dependencies else (None, None)
     stage_app(build, functions)
     shutil.rmtree(target, ignore_errors=True)
     subprocess.run(
@@ -212,11 +218,9 @@ def package(stage: str, out: Path, *, with_dependencies: bool = True, python: st
     sam = target / "sam.yaml"
     template = finish_template(yaml.safe_load(sam.read_text()))
     sam.write_text(yaml.safe_dump(template, sort_keys=False, allow_unicode=True))
-    if python is not None:
-        add_compiled(target / "deployment.zip", python)
+    if python is not None:  # what chalice added: the app, and chalice's own runtime module
+        add_compiled(target / "deployment.zip", python, ("app.py", "chalicelib/", "chalice/"))
     if layer is not None:
-        if python is not None:
-            compile_folder(layer, python)
         zip_folder(layer, target / LAYER_ZIP)
     else:  # the template names the layer's zip; without dependencies it is empty
         zipfile.ZipFile(target / LAYER_ZIP, "w").close()
