@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -261,3 +263,38 @@ def wait_settled(api: Api, account: Account, file_id: str, timeout: float = 60) 
         if record.get("status") in ("READY", "FAILED") or time.monotonic() > deadline:
             return record
         time.sleep(0.1)
+
+
+# Path ids no file or query of ours can have: each answers 404 without a lookup.
+NOT_IDS = [
+    "nope",
+    "..%2F..%2Fx",
+    "A" * 2048,  # DynamoDB refuses a sort key over 1 KiB: never asked
+    "01HZZZZZZZZZZZZZZZZZZZZZZ",  # 25 characters
+    "01HZZZZZZZZZZZZZZZZZZZZZZZZ",  # 27
+    "01hzzzzzzzzzzzzzzzzzzzzzzz",  # lower case: ids are written upper case
+    "01HZZZZZZZZZZZZZZZZZZZZZZI",  # I, L, O, U are not Crockford base32
+    "81HZZZZZZZZZZZZZZZZZZZZZZZ",  # past the largest ULID
+    "01HZZZZZZZZZZZZZZZZZZZZZ%C3%A9",
+    "01HZZZZZZZZZZZZZZZZZZZZZ%20",
+    "%00",
+]
+
+
+@contextmanager
+def dynamodb_requests(services: Any, tenant_id: str) -> Iterator[list[str]]:
+    """Every DynamoDB request sent meanwhile, on the function's and the tenant's clients, as text
+    (its parameters name the keys)."""
+    sent: list[str] = []
+
+    def note(params: dict[str, Any], **_: Any) -> None:
+        sent.append(str(params))
+
+    clients = [services.clients.dynamodb, services.for_tenant(tenant_id).clients.dynamodb]
+    for dynamodb in clients:
+        dynamodb.meta.events.register("before-call.dynamodb", note)
+    try:
+        yield sent
+    finally:
+        for dynamodb in clients:
+            dynamodb.meta.events.unregister("before-call.dynamodb", note)

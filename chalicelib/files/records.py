@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -10,7 +9,6 @@ from typing import Any
 from chalicelib.errors import BadRequest
 
 # A file id is a ULID (chalicelib/ids.py): 26 characters of Crockford base32, the first at most 7.
-FILE_ID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
 
 
 class Status(StrEnum):
@@ -128,8 +126,3 @@ def check_name(name: str | None) -> str:
         # JSON can spell half a UTF-16 pair ("\ud800"): that is no character, and cannot be stored.
         raise BadRequest("invalid_name", "A file name must be valid Unicode text: it holds half a surrogate pair.")
     return name
-
-
-def is_file_id(text: str) -> bool:
-    """Whether `text` is shaped like a file id; anything else names no file."""
-    return FILE_ID.fullmatch(text) is not None

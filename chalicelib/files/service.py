@@ -14,9 +14,9 @@ from chalicelib.catalog import Catalog
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from chalicelib.files.objects import ObjectStore, UploadedPart, raw_key
 from chalicelib.files.published import withdraw
-from chalicelib.files.records import FileRecord, Status, Upload, UploadMethod, check_name, is_file_id
+from chalicelib.files.records import FileRecord, Status, Upload, UploadMethod, check_name
 from chalicelib.files.store import FileStore, QuotaExceeded
-from chalicelib.ids import new_id
+from chalicelib.ids import is_id, new_id
 from chalicelib.settings import Settings
 from chalicelib.tenancy.roles import Action
 from chalicelib.tenancy.store import now
@@ -124,7 +124,7 @@ class Files:
         return record
 
     def get(self, caller: Caller, file_id: str) -> FileRecord:
-        if not is_file_id(file_id):
+        if not is_id(file_id):
             raise FileNotFound()  # not asked of DynamoDB, which refuses keys over 1 KiB
         record = self._current(self._records.get(caller.tenant_id, file_id))
         if record is None:
@@ -150,7 +150,7 @@ class Files:
         The record is flagged first, so an ingest running at the same time stops short and
         cleans up after itself; the record goes last, so a failure midway can be retried.
         """
-        record = self._records.get(caller.tenant_id, file_id) if is_file_id(file_id) else None
+        record = self._records.get(caller.tenant_id, file_id) if is_id(file_id) else None
         if record is None:
             raise FileNotFound()
         if not (

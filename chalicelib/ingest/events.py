@@ -10,11 +10,11 @@ from urllib.parse import unquote_plus
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.errors import AppError
-from chalicelib.files.records import FILE_ID
+from chalicelib.ids import ID
 from chalicelib.observability import logger
 
 # Only ids the API can name again (GET, DELETE /files/{id}) become records.
-RAW_KEY = re.compile(rf"^tenants/(?P<tenant>[0-9A-Za-z_-]{{1,64}})/raw/(?P<file>{FILE_ID.pattern})$")
+RAW_KEY = re.compile(rf"^tenants/(?P<tenant>[0-9A-Za-z_-]{{1,64}})/raw/(?P<file>{ID.pattern})$")
 
 
 class MalformedMessage(AppError):

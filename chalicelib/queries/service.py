@@ -8,7 +8,7 @@ from dataclasses import replace
 from chalicelib.auth.caller import Caller
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.files.store import FileStore
-from chalicelib.ids import new_id
+from chalicelib.ids import is_id, new_id
 from chalicelib.keys import tenant_database
 from chalicelib.queries.engine import Engine, Execution, Page, QueryRejected, TableInfo, error, timed_out
 from chalicelib.queries.guard import guard
@@ -107,7 +107,7 @@ class Queries:
         return self._settle(record, Execution(QueryState.CANCELLED))
 
     def _own(self, caller: Caller, query_id: str) -> QueryRecord:
-        record = self._jobs.get(caller.tenant_id, caller.user_id, query_id)
+        record = self._jobs.get(caller.tenant_id, caller.user_id, query_id) if is_id(query_id) else None
         if record is None or record.expired:
             raise QueryNotFound()
         return record

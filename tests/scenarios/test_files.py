@@ -9,7 +9,18 @@ from typing import Any
 
 import pytest
 
-from tests.api import Api, ChaliceApi, add_member, download, ingested_table, sign_up, upload_direct, upload_presigned
+from tests.api import (
+    NOT_IDS,
+    Api,
+    ChaliceApi,
+    add_member,
+    download,
+    dynamodb_requests,
+    ingested_table,
+    sign_up,
+    upload_direct,
+    upload_presigned,
+)
 from tests.openapi import assert_conforms
 
 TABLE = "sdp-local"
@@ -339,24 +350,9 @@ def test_another_tenants_files_answer_404_and_never_appear(api: Api) -> None:
     assert download(api, owner, file_id) == b"secret,1\n"
 
 
-NOT_FILE_IDS = [
-    "nope",
-    "..%2F..%2Fx",
-    "A" * 2048,  # DynamoDB refuses a sort key over 1 KiB: never asked
-    "01HZZZZZZZZZZZZZZZZZZZZZZ",  # 25 characters
-    "01HZZZZZZZZZZZZZZZZZZZZZZZZ",  # 27
-    "01hzzzzzzzzzzzzzzzzzzzzzzz",  # lower case: ids are written upper case
-    "01HZZZZZZZZZZZZZZZZZZZZZZI",  # I, L, O, U are not Crockford base32
-    "81HZZZZZZZZZZZZZZZZZZZZZZZ",  # past the largest ULID
-    "01HZZZZZZZZZZZZZZZZZZZZZ%C3%A9",
-    "01HZZZZZZZZZZZZZZZZZZZZZ%20",
-    "%00",
-]
-
-
 def test_unknown_file_ids_answer_404(api: Api) -> None:
     account = sign_up(api)
-    for file_id in ("01HZZZZZZZZZZZZZZZZZZZZZZZ", *NOT_FILE_IDS):
+    for file_id in ("01HZZZZZZZZZZZZZZZZZZZZZZZ", *NOT_IDS):
         for method, path in (
             ("GET", f"/files/{file_id}"),
             ("GET", f"/files/{file_id}/content"),
@@ -372,21 +368,12 @@ def test_unknown_file_ids_answer_404(api: Api) -> None:
 def test_ids_not_shaped_like_a_file_id_are_never_looked_up(platform_services: Any, client: Any) -> None:
     api = ChaliceApi(client)
     account = sign_up(api)
-    looked_up: list[str] = []
-
-    def record(params: dict[str, Any], **_: Any) -> None:
-        looked_up.append(str(params))  # the request as sent: its body names the keys
-
-    events = platform_services.clients.dynamodb.meta.events
-    events.register("before-call.dynamodb", record)
-    try:
-        for file_id in NOT_FILE_IDS:
+    with dynamodb_requests(platform_services, account.tenant_id) as sent:
+        for file_id in NOT_IDS:
             assert api.call("GET", f"/files/{file_id}", token=account.id_token).status == 404
             assert api.call("DELETE", f"/files/{file_id}", token=account.id_token).status == 404
-    finally:
-        events.unregister("before-call.dynamodb", record)
-    assert looked_up  # the caller's membership is read on every request
-    assert not [call for call in looked_up if "FILE#" in call]
+    assert sent  # the caller's membership is read on every request
+    assert not [request for request in sent if "FILE#" in request]
 
 
 def test_completing_an_upload_that_is_not_multipart_is_409(api: Api) -> None:

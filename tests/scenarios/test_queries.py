@@ -13,7 +13,18 @@ from typing import Any
 import pytest
 import requests
 
-from tests.api import Account, Api, add_member, all_rows, ingested_table, run_query, sign_up
+from tests.api import (
+    NOT_IDS,
+    Account,
+    Api,
+    ChaliceApi,
+    add_member,
+    all_rows,
+    dynamodb_requests,
+    ingested_table,
+    run_query,
+    sign_up,
+)
 from tests.openapi import assert_conforms
 
 REGIONS = ["east", "north", "south", "west"]
@@ -348,3 +359,19 @@ def test_a_tenant_runs_at_most_ten_queries_at_once(api: Api, analyst: Account) -
     for query in running:
         api.call("DELETE", f"/queries/{query['query_id']}", token=analyst.id_token)
     assert run_query(api, analyst, "SELECT 1 AS one")["rows"] == [[1]]
+
+
+def test_ids_not_shaped_like_a_query_id_answer_404_without_a_lookup(platform_services: Any, client: Any) -> None:
+    api = ChaliceApi(client)
+    account = sign_up(api)
+    with dynamodb_requests(platform_services, account.tenant_id) as sent:
+        for query_id in NOT_IDS:
+            for method, path in (
+                ("GET", f"/queries/{query_id}"),
+                ("DELETE", f"/queries/{query_id}"),
+                ("GET", f"/queries/{query_id}/results.csv"),
+            ):
+                reply = api.call(method, path, token=account.id_token)
+                assert (reply.status, reply.error_code) == (404, "query_not_found"), (method, path[:60])
+    assert sent  # the caller's membership is read on every request
+    assert not [request for request in sent if "QUERY#" in request]
