@@ -129,7 +129,7 @@ class Converter:
                     raise NotUtf8(_csv_problem(str(error))) from None
                 raise FileProblem("malformed_file", _csv_problem(str(error))) from None
             except self._duckdb.IOException as error:
-                raise _compression_problem(error) from None
+                raise _io_problem(error) from None
         return Converted(self.csv_columns(replace(plan, types=types)), rows)
 
     def plan_csv(self, sample: Path, detected: Detected) -> CsvPlan:
@@ -191,7 +191,7 @@ class Converter:
         except (self._duckdb.InvalidInputException, self._duckdb.ConversionException):
             return None
         except self._duckdb.IOException as error:
-            raise _compression_problem(error) from None
+            raise _io_problem(error) from None
         assert row is not None
         # TIME has no Parquet/Athena peer that round-trips: keep such columns as text.
         return ["VARCHAR" if c["type"] == "TIME" else c["type"] for c in row[0]]
@@ -210,7 +210,7 @@ class Converter:
             try:
                 return self._typed_copy(reader, destination)
             except self._duckdb.IOException as error:
-                raise _compression_problem(error) from None
+                raise _io_problem(error) from None
             except self._duckdb.InvalidInputException as error:
                 if "transform error" in str(error) and sample_size != -1:
                     continue  # a later record has another type: infer from every record
@@ -295,9 +295,12 @@ def _first_line(message: str) -> str:
     return message.strip().splitlines()[0].removeprefix("Invalid Input Error: ").strip()
 
 
-def _compression_problem(error: Exception) -> Exception:
-    """A decompression failure is the file's problem; any other I/O error is ours (retried)."""
+def _io_problem(error: Exception) -> Exception:
+    """A decompression failure is the file's problem, and so is a file whose conversion fills the
+    scratch space (retrying would fill it again); any other I/O error is ours (retried)."""
     message = str(error)
+    if "No space left on device" in message:
+        return FileProblem("file_too_large", "Converting the file needs more scratch space than the ingest has.")
     if re.search(r"gzip|compress|inflate|deflate", message, re.IGNORECASE):
         return FileProblem(
             "malformed_file", f"The compressed data is corrupt: {_first_line(message).removeprefix('IO Error: ')}."
