@@ -18,12 +18,18 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects import athena as _athena_dialect  # noqa: F401
+from sqlglot.dialects import duckdb as _duckdb_dialect  # noqa: F401
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.scope import traverse_scope
 
 from chalicelib.errors import BadRequest
 
 MAX_SQL_BYTES = 256 * 1024
+
+# The two dialects above are imported with this module, under the import lock: sqlglot would load
+# each on first use, and it registers a dialect before its module has finished, so two first
+# queries at once could parse with a half-loaded one ("_TrinoTokenizer is not defined").
 
 # sqlglot explains what it could not parse through its logger; the guard says it to the user.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)

@@ -9,6 +9,7 @@ import pytest
 from sqlglot import exp
 
 from chalicelib.queries.guard import FUNCTIONS, ForbiddenSql, InvalidSql, guard
+from tests.conftest import ROOT
 from tests.hostile_sql import CORPUS, Places, corpus
 
 OWN = "sdp_local_01aaaaaaaaaaaaaaaaaaaaaaaa"
@@ -320,3 +321,18 @@ def test_a_name_that_matches_a_derived_tables_alias_is_rewritten_as_the_tenants_
     guarded = guard("SELECT * FROM (SELECT 1 AS x) AS sales, sales", TABLES, OWN)
     rewritten = guarded.with_tables(lambda name: exp.table_(name, db="db1", quoted=True)).sql("athena")
     assert rewritten == 'SELECT * FROM (SELECT 1 AS x) AS sales, "db1"."sales" AS sales'
+
+
+def test_the_guard_loads_its_dialects_whole_before_any_query_can_use_them() -> None:
+    """sqlglot loads a dialect on first use and registers it before its module has finished: two
+    first queries at once could meet a half-loaded one. Importing the guard loads both whole."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, chalicelib.queries.guard\n"
+        "print(hasattr(sys.modules.get('sqlglot.dialects.athena'), '_TrinoTokenizer'),"
+        " 'sqlglot.dialects.duckdb' in sys.modules)"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert loaded.stdout.split() == ["True", "True"]
