@@ -9,8 +9,15 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.errors import ServiceUnavailable
 from chalicelib.keys import tenant_database
 from chalicelib.observability import trace_botocore
+
+# DynamoDB's answers to too many requests; botocore has retried them (with backoff) by the time
+# the call gives up.
+DYNAMODB_THROTTLING = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
 
 
 class AwsClients:
@@ -68,7 +75,10 @@ class AwsClients:
         if service == "s3":
             # Presigned URLs and POSTs signed with SigV4 (boto3 would sign a POST with SigV2).
             config = config.merge(Config(signature_version="s3v4", s3={"addressing_style": "auto"}))
-        return self.session.client(service, config=config, **self._credentials)
+        client = self.session.client(service, config=config, **self._credentials)
+        if service == "dynamodb":
+            client.meta.events.register("after-call.dynamodb", _busy_when_throttled)
+        return client
 
     @property
     def cognito(self) -> Any:
@@ -97,6 +107,13 @@ class AwsClients:
     @property
     def sts(self) -> Any:
         return self.client("sts")
+
+
+def _busy_when_throttled(http_response: Any, parsed: dict[str, Any], **_: Any) -> None:
+    """The platform's table still throttled after botocore's retries: the caller is told to try
+    again (503 service_unavailable), not that something broke."""
+    if http_response.status_code >= 400 and parsed.get("Error", {}).get("Code") in DYNAMODB_THROTTLING:
+        raise ServiceUnavailable()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 from chalicelib import keys
 from chalicelib.aws.dynamo import TransactionCancelled, from_item, query_prefix, to_item, transact, value
-from chalicelib.errors import Conflict, PayloadTooLarge, ServiceUnavailable
+from chalicelib.errors import Conflict, PayloadTooLarge
 from chalicelib.files.records import FileRecord, IngestClaim, Status
 from chalicelib.tenancy.store import now
 
@@ -31,10 +31,6 @@ class Quota:
 class Usage:
     bytes: int
     files: int
-
-
-BATCH_GET_KEYS = 100  # DynamoDB's limit for one BatchGetItem
-BATCH_GET_ATTEMPTS = 6  # keys still unread after about 1.5 s of backing off: DynamoDB is throttling
 
 
 class QuotaExceeded(PayloadTooLarge):
@@ -404,56 +400,32 @@ class FileStore:
         return True
 
     def tables(self, tenant_id: str) -> list[dict[str, Any]]:
-        """The tenant's tables, by name: only those whose file is READY and names them.
+        """The tenant's tables, by name: one per file that is READY (and not being deleted), with
+        the columns and row count its record holds, read in one query of the tenant's records.
 
-        A name is taken before its file is READY (and kept by a file being ingested again, or left
-        by an ingest that failed midway); the file's record is what says the table is there, and
-        what it holds. The entries are read first and the records after, so a file published in
-        between counts with the record's columns, not the entry's unpublished ones.
+        A name's `TABLE#` entry is taken before its file is READY (and kept by a file being
+        ingested again, or left by an ingest that failed midway), so the entries alone do not say
+        which tables are there; a READY record always holds the entry of the name it gives (`finish`
+        checks it in the same transaction, and a name is released only once its record is no
+        longer READY or is being deleted), so the records alone do.
         """
-        entries = query_prefix(
+        records = query_prefix(
             self._dynamodb,
             self._table,
             keys.tenant_partition(tenant_id),
-            keys.TABLE_PREFIX,
-            names={"#name": "name"},
-            projection="#name, file_id",
+            keys.FILE_PREFIX,
+            where="#status = :ready AND deleting = :false AND attribute_exists(#table)",
+            values={":ready": Status.READY.value, ":false": False},
+            names={"#status": "status", "#table": "table", "#columns": "columns"},
+            projection="file_id, #table, #columns, row_count",
         )
-        published = self._ready_tables(tenant_id, sorted({entry["file_id"] for entry in entries}))
-        return [
-            {"name": entry["name"], "file_id": entry["file_id"], **published[entry["file_id"]][1]}
-            for entry in entries
-            if entry["file_id"] in published and published[entry["file_id"]][0] == entry["name"]
-        ]
-
-    def _ready_tables(self, tenant_id: str, file_ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
-        """The table of each of these files that is READY (and not being deleted), by file id: its
-        name, and its columns and row count."""
-        ready: dict[str, tuple[str, dict[str, Any]]] = {}
-        for start in range(0, len(file_ids), BATCH_GET_KEYS):
-            request: dict[str, Any] = {
-                self._table: {
-                    "Keys": [to_item(keys.file(tenant_id, f)) for f in file_ids[start : start + BATCH_GET_KEYS]],
-                    "ProjectionExpression": "file_id, #status, #table, deleting, #columns, row_count",
-                    "ExpressionAttributeNames": {"#status": "status", "#table": "table", "#columns": "columns"},
-                    "ConsistentRead": True,
-                }
-            }
-            for attempt in range(BATCH_GET_ATTEMPTS):
-                response = self._dynamodb.batch_get_item(RequestItems=request)
-                for item in map(from_item, response["Responses"].get(self._table, [])):
-                    if item.get("status") == Status.READY.value and not item.get("deleting") and item.get("table"):
-                        ready[item["file_id"]] = (
-                            item["table"],
-                            {"columns": item["columns"], "row_count": item["row_count"]},
-                        )
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(0.05 * 2**attempt)  # keys left unread under load: back off, ask again
-            else:
-                raise ServiceUnavailable()
-        return ready
+        return sorted(
+            (
+                {"name": r["table"], "file_id": r["file_id"], "columns": r["columns"], "row_count": r["row_count"]}
+                for r in records
+            ),
+            key=lambda table: table["name"],
+        )
 
     def _put_record(self, record: FileRecord, condition: str) -> dict[str, Any]:
         return {

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from botocore.awsrequest import AWSResponse
 from chalice.test import Client
 
 from chalicelib.catalog import Catalog, LocalCatalog
@@ -358,24 +359,24 @@ def test_a_table_is_listed_only_while_its_file_is_ready(platform_services: Servi
 
 
 class _WaitsForAListingAfterTakingTheName(LocalCatalog):
-    """The local catalog, but registering waits until a listing has read the tenant's names."""
+    """The local catalog, but registering waits until the tenant's tables have been listed."""
 
     def __init__(self, tenant: TenantServices) -> None:
         super().__init__(tenant.objects, Path(tenant.settings.warehouse_dir or ""))
         self.name_taken = threading.Event()
-        self.names_read = threading.Event()
+        self.listed = threading.Event()
 
     def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any]) -> None:
         self.name_taken.set()
-        assert self.names_read.wait(30)
+        assert self.listed.wait(30)
         super().register(tenant_id, name, file_id, columns)
 
 
-def test_a_table_published_while_it_is_being_listed_comes_out_whole(
+def test_a_name_taken_by_a_file_not_yet_ready_is_no_table_until_it_is(
     platform_services: Services, client: Client, app: Any
 ) -> None:
-    """The names are read, the file is published, then the records are read: the listing takes
-    what the table holds from the record, never from the name's entry."""
+    """Ingest takes the name before it publishes; a listing in between must not offer the table
+    (nor fail on a name whose record says nothing of its columns yet)."""
     waiting: list[_WaitsForAListingAfterTakingTheName] = []
 
     def catalog_of(tenant: TenantServices) -> _WaitsForAListingAfterTakingTheName:
@@ -388,31 +389,16 @@ def test_a_table_published_while_it_is_being_listed_comes_out_whole(
     ingestor = Ingestor(platform_services, client, app)
     catalog = catalog_of(ingestor.tenant)
     file_id = _start(ingestor, "sales.csv", CSV)
-    published = threading.Event()
-
-    def ingest() -> None:
-        ingestor.drain()
-        published.set()
-
-    lister = threading.current_thread()
-
-    def between_the_two_reads(model: Any, **_: Any) -> None:
-        if threading.current_thread() is lister and model.name == "Query" and not catalog.names_read.is_set():
-            catalog.names_read.set()
-            assert published.wait(30)
-
-    dynamodb = services.for_tenant(ingestor.account.tenant_id).clients.dynamodb  # the one requests use
-    dynamodb.meta.events.register("after-call.dynamodb.Query", between_the_two_reads)
-    ingesting = threading.Thread(target=ingest)
+    ingesting = threading.Thread(target=ingestor.drain)
     ingesting.start()
     try:
         assert catalog.name_taken.wait(30)
-        reply = ingestor.api.call("GET", "/tables", token=ingestor.account.id_token)
+        while_ingesting = ingestor.api.call("GET", "/tables", token=ingestor.account.id_token)
     finally:
-        catalog.names_read.set()
+        catalog.listed.set()
         ingesting.join()
-        dynamodb.meta.events.unregister("after-call.dynamodb.Query", between_the_two_reads)
-    assert reply.status == 200, reply.body
+    assert (while_ingesting.status, while_ingesting.body) == (200, {"tables": []})
+    reply = ingestor.api.call("GET", "/tables", token=ingestor.account.id_token)
     assert [(t["table"], t["file_id"], t["row_count"]) for t in reply.body["tables"]] == [("sales", file_id, 2)]
     assert [c["name"] for c in reply.body["tables"][0]["columns"]] == ["region", "amount"]
 
@@ -584,30 +570,34 @@ def test_a_read_that_breaks_midway_stops_the_conversion_beside_it(tmp_path: Path
     assert [t.name for t in threading.enumerate() if t.name in ("pieces", "sha256")] == []
 
 
-def test_a_table_listing_dynamodb_keeps_refusing_to_finish_is_a_503_not_a_hang(ingestor: Ingestor) -> None:
+def test_a_table_listing_dynamodb_keeps_throttling_is_a_503_after_retries(ingestor: Ingestor) -> None:
     _start(ingestor, "sales.csv", CSV)
     ingestor.drain()
     dynamodb = ingestor.tenant.clients.dynamodb
-    asked: list[dict[str, Any]] = []
+    attempts: list[str] = []
 
-    def note_request(params: dict[str, Any], **_: Any) -> None:
-        asked.append(params["RequestItems"])
+    def throttled(request: Any, **_: Any) -> AWSResponse:
+        attempts.append(request.url)
+        body = b'{"__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException", "message": "slow down"}'
+        return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, _Raw(body))
 
-    def left_unread(parsed: dict[str, Any], **_: Any) -> None:  # DynamoDB throttled: nothing read
-        parsed["Responses"], parsed["UnprocessedKeys"] = {}, asked[-1]
-
-    hooks = [
-        ("provide-client-params.dynamodb.BatchGetItem", note_request),
-        ("after-call.dynamodb.BatchGetItem", left_unread),
-    ]
-    for event, hook in hooks:
-        dynamodb.meta.events.register(event, hook)
+    dynamodb.meta.events.register("before-send.dynamodb.Query", throttled)
     try:
         reply = ingestor.api.call("GET", "/tables", token=ingestor.account.id_token)
     finally:
-        for event, hook in hooks:
-            dynamodb.meta.events.unregister(event, hook)
+        dynamodb.meta.events.unregister("before-send.dynamodb.Query", throttled)
     assert (reply.status, reply.error_code) == (503, "service_unavailable")
+    assert len(attempts) == 5  # the call and botocore's four retries, with backoff, first
     assert [
         t["table"] for t in ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body["tables"]
     ] == ["sales"]
+
+
+class _Raw:
+    """An HTTP body botocore can read, for an answer made up in a test."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
