@@ -14,13 +14,13 @@ from chalicelib.files.objects import ObjectStore
 from chalicelib.files.service import Files
 from chalicelib.files.store import FileStore, Quota
 from chalicelib.pagination import Tokens
-from chalicelib.queries.store import QueryStore
+from chalicelib.queries.store import QueryRecord, QueryStore
 from chalicelib.settings import Settings, get_settings
 from chalicelib.tenancy.store import TenantStore
 
 if TYPE_CHECKING:
     from chalicelib.ingest.pipeline import Ingest
-    from chalicelib.queries.engine import Engine
+    from chalicelib.queries.engine import Engine, Execution
     from chalicelib.queries.local import LocalEngine
     from chalicelib.queries.service import Queries
 
@@ -156,7 +156,10 @@ class Services:
         def results_of(tenant_id: str) -> ObjectStore:
             return self.for_tenant(tenant_id).results
 
-        return LocalEngine(warehouse, results_of, settings.results_bucket, limits)
+        def record_end(record: QueryRecord, execution: Execution) -> QueryRecord:
+            return self.for_tenant(record.tenant_id).queries.record_end(record, execution)
+
+        return LocalEngine(warehouse, results_of, settings.results_bucket, limits, record_end=record_end)
 
     def close(self) -> None:
         """End background work started in this process (the local engine's queries), before the AWS

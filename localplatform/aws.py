@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from urllib3.response import HTTPResponse
 from werkzeug.serving import make_server
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+# Answered over HTTP even for clients in this process: S3's bodies are streamed (an object may be
+# larger than memory), and its presigned URLs are for other processes anyway.
+OVER_HTTP = frozenset({"s3"})
 
 
 class LocalAws:
@@ -22,11 +30,12 @@ class LocalAws:
 
     def __init__(self, host: str, port: int) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._app = serialize_dynamodb(DomainDispatcherApplication(create_backend_app))
         with socket.create_server((host, port), backlog=128) as listener:
             self._server = make_server(
                 host,
                 port,
-                serialize_dynamodb(DomainDispatcherApplication(create_backend_app)),
+                self._app,
                 threaded=True,
                 request_handler=MotoRequestHandler,
                 fd=listener.fileno(),  # werkzeug duplicates it
@@ -38,6 +47,34 @@ class LocalAws:
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    def answer_in_process(self, session: Any) -> None:
+        """Clients made from `session` (a boto3 session) from now on get their answers straight
+        from the local AWS's WSGI app, not over the loopback: the same app, state and DynamoDB
+        serialization, without an HTTP round trip and a server thread per call (about half of a
+        small DynamoDB call's time here). S3 (`OVER_HTTP`) still goes over HTTP."""
+        session.events.register("before-send", self._answer)
+
+    def _answer(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSResponse | None:
+        service = event_name.split(".")[1]
+        if service in OVER_HTTP or not request.url.startswith(self.url + "/"):
+            return None  # botocore sends it as usual
+        body = request.body
+        environ = EnvironBuilder(
+            path=request.url.removeprefix(self.url),
+            base_url=self.url,
+            method=request.method,
+            headers={name: v.decode() if isinstance(v, bytes) else v for name, v in request.headers.items()},
+            data=body.read() if hasattr(body, "read") else body or b"",
+        ).get_environ()
+        chunks, status, headers = run_wsgi_app(self._app, environ, buffered=True)
+        raw = HTTPResponse(
+            body=io.BytesIO(b"".join(chunks)),
+            headers=dict(headers),
+            status=int(status.split(" ", 1)[0]),
+            preload_content=False,
+        )
+        return AWSResponse(request.url, raw.status, raw.headers, raw)
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -76,6 +76,7 @@ class LocalPlatform:
         # EMF lines would drown the console; set POWERTOOLS_METRICS_DISABLED=false to see them.
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         session = boto3.session.Session()
+        self._aws.answer_in_process(session)
         self.resources = provision(session)
         os.environ.update(self.resources.settings_environment(self.aws_url))
         # The local query engine's tables; like the local AWS, they live as long as the process.

@@ -29,6 +29,10 @@ class Execution:
     error: dict[str, str] | None = None
     columns: list[dict[str, str]] = field(default_factory=list)
     started: float | None = None  # epoch seconds when it began to run (not when it was queued)
+    ended: float | None = None  # epoch seconds when it ended, where the engine knows
+    # The engine writes this end to the job itself (the local engine does, as the query ends), so
+    # whoever reads it meanwhile need not.
+    recorded_by_engine: bool = False
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,9 @@ from `sequence` and `repeat`, held to Athena's 10,000 elements, which also keeps
 exhausting memory outside DuckDB's limit); where it cannot, the query fails saying so rather than
 answer something else. Results are written as Parquet, for pages; the first rows are also kept
 with the query's state, so that the first page, all of most results, is answered without DuckDB.
+A query's end is written to its job (`record_end`) by the thread that ran it, as it ends: the
+tenant's slot is given back whether or not anyone asks, and a request waiting for the end answers
+without writing it.
 A result's CSV is written and uploaded to the tenant's result prefix in S3, where Athena writes its
 own, when it is first asked for.
 """
@@ -41,6 +44,7 @@ from sqlglot.optimizer.qualify import qualify
 
 from chalicelib.files.objects import ObjectStore
 from chalicelib.ingest.types import column_type
+from chalicelib.observability import logger
 from chalicelib.queries.athena import result_prefix
 from chalicelib.queries.engine import SCAN_LIMIT_EXCEEDED, Execution, Page, TableInfo, error, timed_out
 from chalicelib.queries.guard import Guarded
@@ -88,10 +92,14 @@ class LocalEngine:
         results: Callable[[str], ObjectStore],
         results_bucket: str,
         limits: QueryLimits,
+        *,
+        record_end: Callable[[QueryRecord, Execution], object],
     ) -> None:
-        """`results`: a tenant id's results bucket, as that tenant's session reaches it."""
+        """`results`: a tenant id's results bucket, as that tenant's session reaches it.
+        `record_end`: writes a query's end to its job, called as the query ends."""
         self._warehouse = warehouse
         self._results = results
+        self._record_end = record_end
         self._results_bucket = results_bucket
         self._limits = limits
         self._pools: dict[str, ThreadPoolExecutor] = {}  # tenant id → its own query threads
@@ -127,8 +135,15 @@ class LocalEngine:
                 return Execution(QueryState.QUEUED)
             return Execution(QueryState.FAILED, error=error("query_failed", "The query's state was lost."))
         stats = Stats(**saved["stats"]) if saved.get("stats") else None
-        state = QueryState(saved["state"])
-        return Execution(state, stats, saved.get("error"), saved.get("columns", []), saved.get("started"))
+        return Execution(
+            QueryState(saved["state"]),
+            stats,
+            saved.get("error"),
+            saved.get("columns", []),
+            saved.get("started"),
+            saved.get("ended"),
+            saved.get("recorded_by_engine", False),
+        )
 
     def wait(self, record: QueryRecord, seconds: float) -> None:
         with self._lock:
@@ -207,8 +222,7 @@ class LocalEngine:
         import duckdb
 
         if self._stop_reason(record) is not None:  # cancelled while it waited
-            self._save(folder, Execution(QueryState.CANCELLED))
-            self._wake(record)
+            self._end(record, folder, Execution(QueryState.CANCELLED), [])
             return
         started = time.time()  # the time limit runs from here, not from submission
         self._save(folder, Execution(QueryState.RUNNING, started=started))
@@ -235,8 +249,19 @@ class LocalEngine:
             execution = Execution(QueryState.FAILED, error=error("query_failed", f"The query failed: {failure}."))
         finally:
             timer.cancel()
-        self._save(folder, replace(execution, started=started), head)
+        self._end(record, folder, replace(execution, started=started), head)
+
+    def _end(self, record: QueryRecord, folder: Path, execution: Execution, head: list[list[Any]]) -> None:
+        """Save how the query ended, wake whoever waits for it, then write it to the job. Should
+        that write fail, the saved state says so, and the next reader of the job writes it."""
+        ended = replace(execution, ended=time.time(), recorded_by_engine=True)
+        self._save(folder, ended, head)
         self._wake(record)
+        try:
+            self._record_end(record, ended)
+        except Exception:
+            logger.exception("a query's end could not be written to its job")
+            self._save(folder, replace(ended, recorded_by_engine=False), head)
 
     def _interrupted(self, record: QueryRecord, message: str) -> Execution:
         """How a query that was stopped mid-way ended."""
@@ -372,6 +397,8 @@ class LocalEngine:
             "error": execution.error,
             "columns": execution.columns,
             "started": execution.started,
+            "ended": execution.ended,
+            "recorded_by_engine": execution.recorded_by_engine,
             "head": head or [],
         }
         staging = folder / f".{STATE_FILE}.{threading.get_ident()}"

@@ -13,7 +13,7 @@ from chalicelib.keys import tenant_database
 from chalicelib.queries.engine import Engine, Execution, Page, QueryRejected, TableInfo, error, timed_out
 from chalicelib.queries.guard import guard
 from chalicelib.queries.store import MAX_WAIT_SECONDS, QueryRecord, QueryState, QueryStore, TooManyQueries
-from chalicelib.tenancy.store import now
+from chalicelib.tenancy.store import iso_time, now
 
 
 class QueryNotFound(NotFound):
@@ -106,14 +106,19 @@ class Queries:
         self._engine.cancel(record)
         return self._settle(record, Execution(QueryState.CANCELLED))
 
+    def record_end(self, record: QueryRecord, execution: Execution) -> QueryRecord:
+        """Write a query's end as its engine saw it end (the local engine calls this)."""
+        return self._settle(record, execution)
+
     def _own(self, caller: Caller, query_id: str) -> QueryRecord:
         record = self._jobs.get(caller.tenant_id, caller.user_id, query_id) if is_id(query_id) else None
         if record is None or record.expired:
             raise QueryNotFound()
         return record
 
-    def _refresh(self, record: QueryRecord) -> QueryRecord:
-        """Ask the engine about a query that has not ended; record what it says."""
+    def _refresh(self, record: QueryRecord, *, settle: bool = False) -> QueryRecord:
+        """Ask the engine about a query that has not ended; record what it says (an end the engine
+        writes itself only if `settle`: it may not have been written yet)."""
         if record.status.finished or record.engine_id is None:
             return record
         execution = self._engine.status(record)
@@ -127,20 +132,25 @@ class Queries:
             self._jobs.running(record)
             return replace(record, status=QueryState.RUNNING)
         if execution.state.finished:
-            return self._settle(record, execution)
+            written_anyway = execution.recorded_by_engine and not settle
+            return self._ended(record, execution) if written_anyway else self._settle(record, execution)
         return record
 
-    def _settle(self, record: QueryRecord, execution: Execution) -> QueryRecord:
-        ended = replace(
+    def _ended(self, record: QueryRecord, execution: Execution) -> QueryRecord:
+        ended_at = time.time() if execution.ended is None else execution.ended
+        return replace(
             record,
             status=execution.state,
-            completed_at=now(),
+            completed_at=iso_time(ended_at),
             stats=execution.stats,
             error=execution.error,
             columns=execution.columns,
             holds_slot=False,
-            expires_at=int(time.time()) + self._retention_seconds,
+            expires_at=int(ended_at) + self._retention_seconds,
         )
+
+    def _settle(self, record: QueryRecord, execution: Execution) -> QueryRecord:
+        ended = self._ended(record, execution)
         if self._jobs.finish(ended):
             return ended
         stored = self._jobs.get(record.tenant_id, record.user_id, record.query_id)
@@ -148,4 +158,4 @@ class Queries:
 
     def _release_finished(self, tenant_id: str) -> int:
         """Give back the slots of the tenant's queries that ended unseen; how many."""
-        return sum(self._refresh(record).status.finished for record in self._jobs.holding_slots(tenant_id))
+        return sum(self._refresh(record, settle=True).status.finished for record in self._jobs.holding_slots(tenant_id))

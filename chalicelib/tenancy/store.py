@@ -45,7 +45,13 @@ class UserExists(Conflict):
 
 def now() -> str:
     """The current time as API.md writes times: ISO 8601 UTC, milliseconds."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_time(datetime.now(UTC))
+
+
+def iso_time(at: datetime | float) -> str:
+    """A time (or seconds since the epoch) as API.md writes times."""
+    moment = at if isinstance(at, datetime) else datetime.fromtimestamp(at, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def epoch_of(iso: str) -> float:

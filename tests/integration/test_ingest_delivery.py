@@ -578,7 +578,8 @@ def test_a_table_listing_dynamodb_keeps_throttling_is_a_503_after_retries(ingest
 
     def throttled(request: Any, **_: Any) -> AWSResponse:
         attempts.append(request.url)
-        body = b'{"__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException", "message": "slow down"}'
+        error = "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
+        body = json.dumps({"__type": error, "message": "slow down"}).encode()
         return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, _Raw(body))
 
     dynamodb.meta.events.register("before-send.dynamodb.Query", throttled)

@@ -1,7 +1,8 @@
-"""The local AWS keeps DynamoDB's promises under concurrent requests."""
+"""The local AWS keeps DynamoDB's promises under concurrent requests, over HTTP and in process."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from threading import Lock
@@ -10,24 +11,25 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from localplatform.aws import LocalAws, serialize_dynamodb
 
 TABLE = "concurrency"
 
 
-@pytest.fixture
-def dynamodb() -> Iterator[object]:
+def _session(aws: LocalAws, *, in_process: bool) -> Any:
+    session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local")
+    if in_process:
+        aws.answer_in_process(session)
+    return session
+
+
+@pytest.fixture(params=[False, True], ids=["over HTTP", "in process"])
+def dynamodb(request: pytest.FixtureRequest) -> Iterator[object]:
     aws = LocalAws("127.0.0.1", 0)
     try:
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=aws.url,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        client = _session(aws, in_process=request.param).client("dynamodb", endpoint_url=aws.url)
         client.create_table(
             TableName=TABLE,
             KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
@@ -35,6 +37,7 @@ def dynamodb() -> Iterator[object]:
             BillingMode="PAY_PER_REQUEST",
         )
         yield client
+        client.delete_table(TableName=TABLE)  # moto's state is the process's: the next test makes it anew
     finally:
         aws.stop()
 
@@ -88,3 +91,28 @@ def test_dynamodb_requests_are_answered_one_at_a_time(target: str | None, one_at
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda _: app(dict(environ), None), range(4)))
     assert (max(in_flight) == 1) is one_at_a_time
+
+
+def test_clients_of_a_session_answered_in_process_reach_all_but_s3_without_http() -> None:
+    aws = LocalAws("127.0.0.1", 0)
+    session = _session(aws, in_process=True)
+    dynamodb, sqs, s3 = (session.client(name, endpoint_url=aws.url) for name in ("dynamodb", "sqs", "s3"))
+    bucket, table = f"objects-{uuid.uuid4()}", f"{TABLE}-{uuid.uuid4()}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"over HTTP")
+    queue = sqs.create_queue(QueueName=f"work-{uuid.uuid4()}")["QueueUrl"]
+    aws.stop()  # nothing listens any more: only what is answered in process still works
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.put_item(TableName=table, Item={"PK": {"S": "a"}, "note": {"S": "é"}})
+    assert dynamodb.get_item(TableName=table, Key={"PK": {"S": "a"}})["Item"]["note"] == {"S": "é"}
+    with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):  # errors keep their codes
+        dynamodb.put_item(TableName=table, Item={"PK": {"S": "a"}}, ConditionExpression="attribute_not_exists(PK)")
+    sqs.send_message(QueueUrl=queue, MessageBody="hello")
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=queue)["Messages"]] == ["hello"]
+    with pytest.raises(EndpointConnectionError):  # S3 streams its bodies over HTTP, in process or not
+        s3.get_object(Bucket=bucket, Key="k")

@@ -22,9 +22,18 @@ ENDLESS = (
 )
 
 
-def _everyones(results: Any) -> Any:
-    """The same results bucket for every tenant (the engine asks for a tenant's)."""
-    return lambda _tenant_id: results
+def _engine(
+    tmp_path: Path, results: Any, limits: QueryLimits | None = None, ends: list[Any] | None = None
+) -> LocalEngine:
+    """An engine whose results bucket is `results` for every tenant, noting each end it records in `ends`."""
+    noted = [] if ends is None else ends
+    return LocalEngine(
+        tmp_path,
+        lambda _tenant_id: results,
+        "results-bucket",
+        limits or QueryLimits(),
+        record_end=lambda record, execution: noted.append((record.query_id, execution)),
+    )
 
 
 class SlowResults:
@@ -54,7 +63,7 @@ class FlakyResults:
 
 def test_the_csv_is_written_and_uploaded_when_first_asked_for_and_a_failed_upload_made_again(tmp_path: Path) -> None:
     results = FlakyResults()
-    engine = LocalEngine(tmp_path, _everyones(results), "results-bucket", QueryLimits())  # type: ignore[arg-type]
+    engine = _engine(tmp_path, results)
     record = QueryRecord("T1", "U1", "Q1", "SELECT 1 AS one", QueryState.QUEUED, "2026-01-01T00:00:00.000Z")
     engine.submit(record, guard(record.sql, {}, "db"), {})
     engine.wait(record, 20)
@@ -74,7 +83,7 @@ def test_the_csv_is_written_and_uploaded_when_first_asked_for_and_a_failed_uploa
 
 def test_downloads_asked_for_at_once_upload_once(tmp_path: Path) -> None:
     results = SlowResults()
-    engine = LocalEngine(tmp_path, _everyones(results), "results-bucket", QueryLimits())  # type: ignore[arg-type]
+    engine = _engine(tmp_path, results)
     record = _submitted(engine, "SELECT 1 AS one")
     engine.wait(record, 20)
     with ThreadPoolExecutor(4) as pool:
@@ -98,7 +107,7 @@ def _until(engine: LocalEngine, record: QueryRecord, state: QueryState, seconds:
 
 
 def test_closing_cancels_a_running_query(tmp_path: Path) -> None:
-    engine = LocalEngine(tmp_path, _everyones(SlowResults()), "results-bucket", QueryLimits())  # type: ignore[arg-type]
+    engine = _engine(tmp_path, SlowResults())
     record = _submitted(engine, ENDLESS)
     _until(engine, record, QueryState.RUNNING)
     engine.close()
@@ -108,7 +117,7 @@ def test_closing_cancels_a_running_query(tmp_path: Path) -> None:
 def test_a_cancel_at_any_moment_of_a_query_stops_it(tmp_path: Path) -> None:
     # DuckDB forgets an interrupt that comes between two of a query's statements: whenever the
     # cancel comes, the query must still stop, never run on to its end.
-    engine = LocalEngine(tmp_path, _everyones(SlowResults()), "results-bucket", QueryLimits())  # type: ignore[arg-type]
+    engine = _engine(tmp_path, SlowResults())
     records = []
     for n, delay in enumerate((0, 0.001, 0.005, 0.02, 0.05, 0.1, 0.3)):
         record = _submitted(engine, ENDLESS, query_id=f"Q{n}")
@@ -122,7 +131,7 @@ def test_a_cancel_at_any_moment_of_a_query_stops_it(tmp_path: Path) -> None:
 
 def test_one_tenants_slow_queries_do_not_hold_up_another_tenants(tmp_path: Path) -> None:
     limits = QueryLimits(workers_per_tenant=2)
-    engine = LocalEngine(tmp_path, _everyones(SlowResults()), "results-bucket", limits)  # type: ignore[arg-type]
+    engine = _engine(tmp_path, SlowResults(), limits)
     busy = [_submitted(engine, ENDLESS, tenant="BUSY", query_id=f"Q{n}") for n in range(3)]
     _until(engine, busy[0], QueryState.RUNNING)
     _until(engine, busy[1], QueryState.RUNNING)
@@ -142,7 +151,7 @@ def test_one_tenants_slow_queries_do_not_hold_up_another_tenants(tmp_path: Path)
 
 def test_a_querys_time_runs_from_when_it_starts_not_while_it_waits(tmp_path: Path) -> None:
     limits = QueryLimits(workers_per_tenant=1, timeout_seconds=1)
-    engine = LocalEngine(tmp_path, _everyones(SlowResults()), "results-bucket", limits)  # type: ignore[arg-type]
+    engine = _engine(tmp_path, SlowResults(), limits)
     submitted = time.time()
     slow = _submitted(engine, ENDLESS, query_id="Q1")
     waiting = _submitted(engine, "SELECT 1 AS one", query_id="Q2")
@@ -165,7 +174,7 @@ def test_a_querys_time_runs_from_when_it_starts_not_while_it_waits(tmp_path: Pat
 def test_duckdbs_own_split_refuses_what_is_not_one_select(tmp_path: Path) -> None:
     # Should the transpiler ever write a second statement, DuckDB's own split stops it. A function
     # name with statements inside, written out as it is, is what such a bug could look like.
-    engine = LocalEngine(tmp_path, _everyones(SlowResults()), "results-bucket", QueryLimits())  # type: ignore[arg-type]
+    engine = _engine(tmp_path, SlowResults())
     for n, smuggled in enumerate(
         ("abs(1); SELECT abs", "abs(1); CHECKPOINT; SELECT abs", "abs(1); SET threads = 1; SELECT abs")
     ):
@@ -180,3 +189,34 @@ def test_duckdbs_own_split_refuses_what_is_not_one_select(tmp_path: Path) -> Non
             {"code": "forbidden_sql", "message": "Only one read-only query is allowed."},
         ), smuggled
     engine.close()
+
+
+def test_each_end_is_recorded_by_the_thread_that_ran_it_and_a_failed_write_left_to_readers(tmp_path: Path) -> None:
+    ends: list[Any] = []
+    engine = _engine(tmp_path, SlowResults(), QueryLimits(workers_per_tenant=1), ends)
+    done = _submitted(engine, "SELECT 1 AS one", query_id="Q1")
+    engine.wait(done, 20)
+    running = _submitted(engine, ENDLESS, query_id="Q2")
+    waiting = _submitted(engine, "SELECT 2 AS two", query_id="Q3")  # behind Q2 on the tenant's one thread
+    _until(engine, running, QueryState.RUNNING)
+    engine.close()  # cancels the one running and the one still waiting
+    assert [(query_id, e.state, e.recorded_by_engine) for query_id, e in ends] == [
+        ("Q1", QueryState.SUCCEEDED, True),
+        ("Q2", QueryState.CANCELLED, True),
+        ("Q3", QueryState.CANCELLED, True),
+    ]
+    assert [engine.status(r) for r in (done, running, waiting)] == [e for _, e in ends]
+    started, ended = ends[0][1].started, ends[0][1].ended
+    assert started is not None
+    assert ended is not None
+    assert ended >= started
+
+    def unreachable(record: QueryRecord, execution: Any) -> None:
+        raise ConnectionError("DynamoDB is unreachable")
+
+    failing = LocalEngine(tmp_path / "f", lambda _: None, "unused", QueryLimits(), record_end=unreachable)
+    record = _submitted(failing, "SELECT 1 AS one", query_id="Q4")
+    failing.wait(record, 20)
+    failing.close()  # once its thread is done
+    left = failing.status(record)
+    assert (left.state, left.recorded_by_engine) == (QueryState.SUCCEEDED, False)  # the next reader writes it

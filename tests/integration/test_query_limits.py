@@ -1,8 +1,9 @@
 """A query past its limits ends FAILED with a message that says which limit; an ended one is kept
-for the retention period."""
+for the retention period; a query's end gives its slot back as it ends."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -74,6 +75,7 @@ def test_an_ended_query_is_kept_for_the_retention_period_then_gone(platform_serv
     key = to_item(keys.query(account.tenant_id, account.user_id, query_id))
     table = platform_services.settings.table_name
     dynamodb = platform_services.clients.dynamodb
+    _until_slots_are_free(platform_services, account.tenant_id)  # the end is written by then
     expires_at = int(dynamodb.get_item(TableName=table, Key=key)["Item"]["expires_at"]["N"])
     assert abs(expires_at - (time.time() + 7 * 86_400)) < 60  # DynamoDB's TTL removes it then
 
@@ -132,3 +134,54 @@ def _running(services: Services, tenant_id: str) -> int:
         TableName=services.settings.table_name, Key=to_item(keys.tenant(tenant_id)), ConsistentRead=True
     )["Item"]
     return int(item["running_queries"]["N"])
+
+
+def test_a_querys_end_is_written_as_it_ends_and_a_request_waiting_for_it_writes_nothing(
+    platform_services: Services, client: Client
+) -> None:
+    api = ChaliceApi(client)
+    account = sign_up(api)
+    dynamodb = platform_services.for_tenant(account.tenant_id).clients.dynamodb  # the one requests use
+    writers: list[str] = []
+
+    def note(**_: Any) -> None:
+        writers.append(threading.current_thread().name)
+
+    dynamodb.meta.events.register("before-call.dynamodb.TransactWriteItems", note)
+    try:
+        slow = (
+            "SELECT count(*) AS n FROM UNNEST(sequence(1, 3000)) AS a(x) CROSS JOIN UNNEST(sequence(1, 3000)) AS b(y)"
+        )
+        submitted = api.call("POST", "/queries", json_body={"sql": slow}, token=account.id_token).body
+        writers.clear()  # the job and its slot, taken by the request
+        ended = api.call("GET", f"/queries/{submitted['query_id']}?wait=20", token=account.id_token).body
+        assert (ended["status"], ended["rows"]) == ("SUCCEEDED", [[9_000_000]])
+        _until_slots_are_free(platform_services, account.tenant_id)
+    finally:
+        dynamodb.meta.events.unregister("before-call.dynamodb.TransactWriteItems", note)
+    assert [name.startswith("query") for name in writers] == [True]  # by the query's own thread alone
+    stored = QueryStore(platform_services.clients.dynamodb, platform_services.settings.table_name).get(
+        account.tenant_id, account.user_id, submitted["query_id"]
+    )
+    assert stored is not None
+    assert (stored.status, stored.holds_slot, stored.completed_at) == (
+        QueryState.SUCCEEDED,
+        False,
+        ended["completed_at"],
+    )
+
+
+def test_an_end_nobody_asks_about_gives_its_slot_back(platform_services: Services, client: Client) -> None:
+    api = _limited_api(platform_services, client, None, max_running_queries=1)
+    account = sign_up(api)
+    for n in range(3):  # each after the last has ended, unseen
+        submitted = api.call("POST", "/queries", json_body={"sql": f"SELECT {n}"}, token=account.id_token)
+        assert submitted.status == 202
+        _until_slots_are_free(platform_services, account.tenant_id)
+
+
+def _until_slots_are_free(services: Services, tenant_id: str) -> None:
+    deadline = time.monotonic() + 20
+    while _running(services, tenant_id) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _running(services, tenant_id) == 0
