@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from typing import Any
@@ -12,6 +13,11 @@ from localplatform.aws import LocalAws
 from localplatform.resources import LocalResources, provision
 
 REGION = "us-east-1"
+
+# How long a thread holding the GIL keeps it while another waits (Python's default: 5 ms). In AWS
+# each request is a Lambda of its own; here they share one interpreter with CPU-bound work (moto,
+# a query's end being written, ingest), and a request would wait up to 5 ms at each of its handoffs.
+GIL_SWITCH_SECONDS = 0.0005
 
 # What boto3 needs to talk to the local AWS; moto accepts any credentials.
 FAKE_AWS_ENVIRONMENT = {
@@ -47,6 +53,7 @@ class LocalPlatform:
         self._warehouse: str | None = None
         self._server: Any = None
         self._services: Any = None
+        self._switch_interval: float | None = None
         self.resources: LocalResources | None = None
 
     @property
@@ -61,6 +68,8 @@ class LocalPlatform:
     def start(self) -> LocalPlatform:
         """Start everything; on any failure, stop what was started and raise."""
         try:
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(GIL_SWITCH_SECONDS)
             self._aws = LocalAws(self.host, self._aws_port)
             self._start_platform()
         except BaseException:
@@ -128,6 +137,8 @@ class LocalPlatform:
             self._aws.stop()
         if self._warehouse is not None:
             shutil.rmtree(self._warehouse, ignore_errors=True)
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
 
     def __enter__(self) -> LocalPlatform:
         return self.start()

@@ -416,16 +416,39 @@ class FileStore:
             keys.FILE_PREFIX,
             where="#status = :ready AND deleting = :false AND attribute_exists(#table)",
             values={":ready": Status.READY.value, ":false": False},
-            names={"#status": "status", "#table": "table", "#columns": "columns"},
-            projection="file_id, #table, #columns, row_count",
+            names={"#status": "status", "#table": "table", "#columns": "columns", "#token": "token"},
+            projection="file_id, #table, #columns, row_count, ingest.#token",
         )
         return sorted(
             (
-                {"name": r["table"], "file_id": r["file_id"], "columns": r["columns"], "row_count": r["row_count"]}
+                {
+                    "name": r["table"],
+                    "file_id": r["file_id"],
+                    "columns": r["columns"],
+                    "row_count": r["row_count"],
+                    "version": r["ingest"]["token"],
+                }
                 for r in records
             ),
             key=lambda table: table["name"],
         )
+
+    def still_published(self, tenant_id: str, file_id: str, version: str) -> dict[str, Any]:
+        """A transaction item that holds only while the file's table is the one ingest attempt
+        `version` published: READY, not being deleted, not published again since."""
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": to_item(keys.file(tenant_id, file_id)),
+                "ConditionExpression": "#status = :ready AND deleting = :false AND ingest.#token = :version",
+                "ExpressionAttributeNames": {"#status": "status", "#token": "token"},
+                "ExpressionAttributeValues": {
+                    ":ready": value(Status.READY.value),
+                    ":false": value(False),
+                    ":version": value(version),
+                },
+            }
+        }
 
     def _put_record(self, record: FileRecord, condition: str) -> dict[str, Any]:
         return {

@@ -18,6 +18,7 @@ class TableInfo:
     name: str
     file_id: str
     columns: list[dict[str, str]]
+    version: str  # the ingest that published it (its claim's token): published again, it has another
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,13 @@ class ForbiddenSql(BadRequest):
     message = "Only one read-only query over your own tables is allowed."
 
 
-def _unknown_table(name: str) -> ForbiddenSql:
+class UnknownTable(ForbiddenSql):
+    """A name that is none of the tables the guard was given as the tenant's."""
+
+
+def _unknown_table(name: str, kind: type[ForbiddenSql] = ForbiddenSql) -> ForbiddenSql:
     # The same words for a table that does not exist and for one that is not yours.
-    return ForbiddenSql(message=f"Table '{name}' does not exist: query your own tables (GET /tables).")
+    return kind(message=f"Table '{name}' does not exist: query your own tables (GET /tables).")
 
 
 REAL_TABLE = "sdp_table"  # meta key: set on each table node the guard approved as the tenant's
@@ -375,7 +379,7 @@ def _own_table(table: exp.Table, own: set[str], database: str) -> str:
     if table.args.get("db") is not None and table.db.lower() != database:
         raise _unknown_table(shown)
     if name not in own:
-        raise _unknown_table(shown)
+        raise _unknown_table(shown, UnknownTable)
     return name
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import replace
 
 from chalicelib.auth.caller import Caller
@@ -11,8 +13,15 @@ from chalicelib.files.store import FileStore
 from chalicelib.ids import is_id, new_id
 from chalicelib.keys import tenant_database
 from chalicelib.queries.engine import Engine, Execution, Page, QueryRejected, TableInfo, error, timed_out
-from chalicelib.queries.guard import guard
-from chalicelib.queries.store import MAX_WAIT_SECONDS, QueryRecord, QueryState, QueryStore, TooManyQueries
+from chalicelib.queries.guard import Guarded, UnknownTable, guard
+from chalicelib.queries.store import (
+    MAX_WAIT_SECONDS,
+    QueryRecord,
+    QueryState,
+    QueryStore,
+    TablesChanged,
+    TooManyQueries,
+)
 from chalicelib.tenancy.store import iso_time, now
 
 
@@ -21,12 +30,46 @@ class QueryNotFound(NotFound):
     message = "No query of yours with that id."
 
 
+# DynamoDB's 100 items in a transaction, less the job and its slot: a query reading more tables
+# than this is checked against a fresh listing instead.
+MAX_CHECKED_TABLES = 98
+
+
+class TableListings:
+    """Each tenant's tables as last listed, kept by the container for the next submission.
+
+    Never trusted as it is: a submission that uses it checks, in the transaction that stores the
+    job, that every table the query reads is still as listed, and lists again when one is not or
+    when the query names a table the listing lacks. At most `max_tenants` are kept.
+    """
+
+    def __init__(self, max_tenants: int = 256) -> None:
+        self._max_tenants = max_tenants
+        self._listings: OrderedDict[str, dict[str, TableInfo]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, tenant_id: str) -> dict[str, TableInfo] | None:
+        with self._lock:
+            listing = self._listings.get(tenant_id)
+            if listing is not None:
+                self._listings.move_to_end(tenant_id)
+            return listing
+
+    def put(self, tenant_id: str, listing: dict[str, TableInfo]) -> None:
+        with self._lock:
+            self._listings[tenant_id] = listing
+            self._listings.move_to_end(tenant_id)
+            while len(self._listings) > self._max_tenants:
+                self._listings.popitem(last=False)
+
+
 class Queries:
     def __init__(
         self,
         jobs: QueryStore,
         files: FileStore,
         engine: Engine,
+        listings: TableListings,
         *,
         database_prefix: str,
         max_running: int,
@@ -36,18 +79,35 @@ class Queries:
         self._jobs = jobs
         self._files = files
         self._engine = engine
+        self._listings = listings
         self._database_prefix = database_prefix
         self._max_running = max_running
         self._retention_seconds = retention_seconds
         self._timeout_seconds = timeout_seconds
 
     def submit(self, caller: Caller, sql: str) -> QueryRecord:
-        """Guard the SQL, take a slot, start it: it runs in the background."""
+        """Guard the SQL, take a slot, start it: it runs in the background.
+
+        The tenant's tables as last listed serve if the transaction that stores the job finds the
+        ones the query reads unchanged; else (or when the query names one they lack) they are
+        listed afresh, and what that listing says goes."""
+        listed = self._listings.get(caller.tenant_id)
+        if listed is not None:
+            try:
+                return self._start(caller, sql, listed, checked=True)
+            except (UnknownTable, TablesChanged):
+                pass  # listed before a table came, went or was published again
         tables = {
-            item["name"]: TableInfo(item["name"], item["file_id"], item["columns"])
+            item["name"]: TableInfo(item["name"], item["file_id"], item["columns"], item["version"])
             for item in self._files.tables(caller.tenant_id)
         }
+        self._listings.put(caller.tenant_id, tables)
+        return self._start(caller, sql, tables, checked=False)
+
+    def _start(self, caller: Caller, sql: str, tables: dict[str, TableInfo], *, checked: bool) -> QueryRecord:
         guarded = guard(sql, tables, tenant_database(self._database_prefix, caller.tenant_id))
+        if checked and len(guarded.tables) > MAX_CHECKED_TABLES:
+            raise TablesChanged()  # too many to check in one transaction: list them afresh
         query_id = new_id()
         record = QueryRecord(
             tenant_id=caller.tenant_id,
@@ -59,12 +119,13 @@ class Queries:
             tables=sorted(guarded.tables),
             engine_id=self._engine.known_id(query_id),  # stored with the job: no second write to say it
         )
+        checks = self._still_published(caller.tenant_id, guarded, tables) if checked else []
         try:
-            self._jobs.create(record, self._max_running)
+            self._jobs.create(record, self._max_running, checks)
         except TooManyQueries:
             if not self._release_finished(caller.tenant_id):
                 raise
-            self._jobs.create(record, self._max_running)
+            self._jobs.create(record, self._max_running, checks)
         try:
             engine_id = self._engine.submit(record, guarded, tables)
         except QueryRejected as rejected:  # the query's own fault: it is recorded FAILED, saying why
@@ -74,6 +135,14 @@ class Queries:
             self._settle(record, Execution(QueryState.FAILED, error=not_started))
             raise
         return record if engine_id == record.engine_id else self._jobs.started(record, engine_id)
+
+    def _still_published(
+        self, tenant_id: str, guarded: Guarded, tables: dict[str, TableInfo]
+    ) -> list[dict[str, object]]:
+        return [
+            self._files.still_published(tenant_id, tables[name].file_id, tables[name].version)
+            for name in sorted(guarded.tables)
+        ]
 
     def get(self, caller: Caller, query_id: str, *, wait: float = 0) -> QueryRecord:
         """The query as it stands, waiting up to `wait` seconds for it to end (one that has ended

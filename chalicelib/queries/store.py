@@ -93,13 +93,18 @@ class TooManyQueries(TooManyRequests):
     message = "Your tenant runs as many queries as it may at once: wait for one to finish."
 
 
+class TablesChanged(Exception):
+    """A table the query reads is no longer as the job's checks expected."""
+
+
 class QueryStore:
     def __init__(self, dynamodb: Any, table: str) -> None:
         self._dynamodb = dynamodb
         self._table = table
 
-    def create(self, record: QueryRecord, max_running: int) -> None:
-        """Store a new job and take one of the tenant's slots, or neither (TooManyQueries)."""
+    def create(self, record: QueryRecord, max_running: int, checks: list[dict[str, Any]] | None = None) -> None:
+        """Store a new job and take one of the tenant's slots, or neither: TooManyQueries when
+        the tenant has none left, TablesChanged when one of the `checks` (transaction items) fails."""
         slot = {
             "Update": {
                 "TableName": self._table,
@@ -119,11 +124,14 @@ class QueryStore:
                 "ConditionExpression": "attribute_not_exists(PK)",
             }
         }
+        items = [put, slot, *(checks or [])]
         try:
-            transact(self._dynamodb, [put, slot])
+            transact(self._dynamodb, items)
         except TransactionCancelled as cancelled:
             if cancelled.failed(1):
                 raise TooManyQueries() from cancelled.error
+            if any(cancelled.failed(n) for n in range(2, len(items))):
+                raise TablesChanged() from cancelled.error
             raise
 
     def get(self, tenant_id: str, user_id: str, query_id: str) -> QueryRecord | None:

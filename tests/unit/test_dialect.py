@@ -13,7 +13,7 @@ from chalicelib.queries.engine import TableInfo
 from chalicelib.queries.guard import guard
 from chalicelib.queries.local import LocalLimitation, json_value, to_duckdb
 
-TABLES = {"t": TableInfo("t", "F", [{"name": "x", "type": "bigint"}])}
+TABLES = {"t": TableInfo("t", "F", [{"name": "x", "type": "bigint"}], "V")}
 AGGREGATES = {
     "approx_distinct(x)",
     "approx_percentile(x, 0.5)",
@@ -186,7 +186,7 @@ def test_fetch_with_ties_is_refused_locally_rather_than_answered_without_the_tie
 
 def test_unnamed_result_columns_are_named_as_athena_names_them() -> None:
     sql = "SELECT json_extract_scalar(j, '$.a'), x, x + 1, count(*) AS n, t.x FROM t GROUP BY 1, 2, 3, 5"
-    tables = {"t": TableInfo("t", "F", [{"name": "x", "type": "bigint"}, {"name": "j", "type": "varchar"}])}
+    tables = {"t": TableInfo("t", "F", [{"name": "x", "type": "bigint"}, {"name": "j", "type": "varchar"}], "V")}
     with duckdb.connect() as con:
         con.execute("CREATE TABLE t AS SELECT 1::BIGINT AS x, '{\"a\": 2}' AS j")
         names = [column[0] for column in con.execute(to_duckdb(guard(sql, tables, "db"), tables)).description]
