@@ -239,7 +239,10 @@ class Files:
         if record.upload.method is UploadMethod.MULTIPART and record.upload.upload_id:
             self._objects.abort_multipart(raw_key(record.tenant_id, record.file_id), record.upload.upload_id)
         self._objects.delete_all_versions(raw_key(record.tenant_id, record.file_id), exact=True)
-        withdraw(self._records, self._objects, self._catalog, record.tenant_id, record.file_id)
+        # A record read as it was flagged deleting, with no ingest claim, was never ingested and
+        # never will be (a claim needs the flag unset): it published nothing to take down.
+        if record.ingest is not None or not record.deleting:
+            withdraw(self._records, self._objects, self._catalog, record.tenant_id, record.file_id)
         self._records.delete(record)
 
     def _multipart(self, caller: Caller, file_id: str, *, finished_is_fine: bool = False) -> FileRecord:

@@ -21,6 +21,7 @@ from tests.api import (
     upload_direct,
     upload_presigned,
 )
+from tests.ingestor import drain_ingest_queue
 from tests.openapi import assert_conforms
 
 TABLE = "sdp-local"
@@ -374,6 +375,24 @@ def test_ids_not_shaped_like_a_file_id_are_never_looked_up(platform_services: An
             assert api.call("DELETE", f"/files/{file_id}", token=account.id_token).status == 404
     assert sent  # the caller's membership is read on every request
     assert not [request for request in sent if "FILE#" in request]
+
+
+def test_deleting_an_upload_that_never_arrived_looks_for_no_tables_and_a_table_is_taken_down(
+    platform_services: Any, client: Any, app: Any
+) -> None:
+    api = ChaliceApi(client)
+    api.run_ingest = lambda: drain_ingest_queue(platform_services, app)
+    account = sign_up(api)
+    started = api.call("POST", "/uploads", json_body={"name": "a.csv", "size": 10}, token=account.id_token)
+    table = ingested_table(api, account, "b.csv", CSV)
+    with dynamodb_requests(platform_services, account.tenant_id) as never_arrived:
+        assert api.call("DELETE", f"/files/{started.body['file_id']}", token=account.id_token).status == 204
+    with dynamodb_requests(platform_services, account.tenant_id) as ingested:
+        assert api.call("DELETE", f"/files/{table['file_id']}", token=account.id_token).status == 204
+    assert not [request for request in never_arrived if "TABLE#" in request]
+    assert [request for request in ingested if "TABLE#" in request]  # its name found and released
+    assert api.call("GET", "/tables", token=account.id_token).body == {"tables": []}
+    assert api.call("GET", "/files", token=account.id_token).body["files"] == []
 
 
 def test_completing_an_upload_that_is_not_multipart_is_409(api: Api) -> None:
