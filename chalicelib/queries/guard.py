@@ -251,6 +251,13 @@ _SYNTAX_FUNCTIONS: tuple[type[exp.Func], ...] = (
 # Operators that sqlglot also counts as functions (AND, OR): fine when written as operators.
 _OPERATORS = (exp.Binary, exp.Unary)
 
+# Operators sqlglot reads in Athena's dialect and writes back unchanged, though Athena has none of
+# them: the local engine would run them, Athena would not.
+_NOT_IN_ATHENA: dict[type[exp.Expression], str] = {
+    exp.Glob: "GLOB is not available: use LIKE or regexp_like.",
+    exp.SimilarTo: "SIMILAR TO is not available: use LIKE or regexp_like.",
+}
+
 # Trino reads these bare words as session functions, not columns: they tell about the engine.
 _SESSION_WORDS = frozenset(
     {"current_user", "session_user", "current_schema", "current_catalog", "current_role", "current_path", "system_user"}
@@ -307,6 +314,8 @@ def _check_node(node: exp.Expression, sql: str) -> None:
         return
     if isinstance(node, exp.Placeholder | exp.Parameter):
         raise InvalidSql(message="Query parameters are not supported: write the values into the query.")
+    if type(node) in _NOT_IN_ATHENA:
+        raise ForbiddenSql(message=_NOT_IN_ATHENA[type(node)])
     if not isinstance(node, _STRUCTURE):
         raise ForbiddenSql(message=f"'{_shown(node)}' is not allowed in a query.")
     if isinstance(node, exp.Select) and not node.expressions:
@@ -324,6 +333,9 @@ def _check_node(node: exp.Expression, sql: str) -> None:
 
 def _check_function(node: exp.Func, sql: str) -> None:
     """A function called by name must be on the list; one written as syntax must be of a known kind."""
+    if isinstance(node, exp.GroupConcat) and not isinstance(node.this, exp.Order):
+        # string_agg / group_concat / listagg with no order: Athena's listagg requires one
+        raise ForbiddenSql(message="Join strings with listagg(x, separator) WITHIN GROUP (ORDER BY …).")
     name = _called_name(node, sql)
     if name is not None:
         if name.lower() not in FUNCTIONS:

@@ -26,7 +26,7 @@ AGGREGATES = {
     "map_agg(x, x)",
     "max_by(x, x)",
     "stddev(x)",
-    "string_agg(CAST(x AS varchar), ',')",
+    "listagg(CAST(x AS varchar), ',') WITHIN GROUP (ORDER BY x)",
     "variance(x)",
 }
 
@@ -115,7 +115,7 @@ SAME: list[tuple[str, Any]] = [
     ("count_if(x > 1)", 2),
     ("bool_and(x > 0)", True),
     ("array_agg(x ORDER BY x)", "[1, 2, 3]"),
-    ("string_agg(CAST(x AS varchar), ',')", "1,2,3"),
+    ("listagg(CAST(x AS varchar), ',') WITHIN GROUP (ORDER BY x)", "1,2,3"),
     ("geometric_mean(x)", 1.8171205928321397),
     ("stddev(x)", 1.0),
     ("variance(x)", 1.0),

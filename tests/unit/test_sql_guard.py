@@ -243,6 +243,34 @@ def test_a_function_not_on_the_list_is_refused_by_its_name(sql: str, named: str)
     assert f"Function '{named}' is not available" in raised.value.message
 
 
+@pytest.mark.parametrize(
+    ("sql", "words"),
+    [
+        ("SELECT region FROM sales WHERE region GLOB 'n*'", "GLOB is not available"),
+        ("SELECT region FROM sales WHERE region SIMILAR TO 'n%'", "SIMILAR TO is not available"),
+        ("SELECT string_agg(region, ',') FROM sales", "WITHIN GROUP (ORDER BY"),
+        ("SELECT group_concat(region) FROM sales", "WITHIN GROUP (ORDER BY"),
+        ("SELECT listagg(region, ',') FROM sales", "WITHIN GROUP (ORDER BY"),
+    ],
+)
+def test_what_reads_as_athena_sql_but_athena_would_not_run_is_refused(sql: str, words: str) -> None:
+    with pytest.raises(ForbiddenSql, match=re.escape(words)):
+        guard(sql, TABLES, OWN)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT listagg(region, ',') WITHIN GROUP (ORDER BY region) FROM sales",
+        "SELECT string_agg(region, ',' ORDER BY region) FROM sales",  # written as Athena's listagg
+        "SELECT arg_max(region, amount) FROM sales",  # written as Athena's max_by
+        "SELECT region FROM sales WHERE region ILIKE 'N%'",  # written as lower() LIKE lower()
+    ],
+)
+def test_what_sqlglot_writes_as_valid_athena_sql_passes(sql: str) -> None:
+    guard(sql, TABLES, OWN)
+
+
 def test_another_tenants_table_and_a_missing_one_get_the_same_words() -> None:
     with pytest.raises(ForbiddenSql) as theirs:
         guard("SELECT * FROM secrets", TABLES, OWN)
