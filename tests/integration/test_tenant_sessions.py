@@ -10,6 +10,7 @@ keys STS issued for that tenant.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections import defaultdict
@@ -22,6 +23,7 @@ import requests
 from chalice.test import Client
 
 from chalicelib.services import Services
+from localplatform.template import load_template, resource_properties
 from tests.api import ChaliceApi, add_member, run_query, sign_up, upload_direct, wait_settled
 from tests.ingestor import drain_ingest_queue
 
@@ -112,6 +114,8 @@ def _scenario(recorder: Recorder, api: ChaliceApi, services: Services, app: Any)
         api.call("GET", "/tables", token=analyst.id_token)
         query = run_query(api, analyst, "SELECT sum(amount) AS total FROM sales")
         assert query["rows"] == [[7]], query
+        again = run_query(api, analyst, "SELECT count(*) AS n FROM sales")  # with the tables as listed
+        assert again["rows"] == [[2]], again
         api.call("GET", f"/queries/{query['query_id']}/results.csv", token=analyst.id_token)
         api.call("GET", "/queries", token=analyst.id_token)
         assert api.call("DELETE", f"/files/{started.body['file_id']}", token=admin.id_token).status == 204
@@ -164,3 +168,24 @@ def test_the_functions_own_key_signs_only_the_control_plane(
     # S3, Glue and Athena are reached only with a tenant's session; the table only for memberships,
     # members and tenants (and the queue, the pool, the secret and STS, which belong to no tenant).
     assert services_used <= {"dynamodb", "sqs", "cognito-identity-provider", "secrets-manager", "sts"}, by_own_key
+
+
+def test_every_dynamodb_action_a_tenant_session_takes_is_one_its_role_allows(
+    recorder: Recorder, platform_services: Services, client: Client, app: Any
+) -> None:
+    """moto does not enforce IAM: what TenantDataRole allows on the table is checked here against
+    what the tenants' sessions did (a transaction needs each of its items' own action)."""
+    _scenario(recorder, ChaliceApi(client), platform_services, app)
+    statements = resource_properties(load_template(), "TenantDataRole")["Policies"][0]["PolicyDocument"]["Statement"]
+    [own_partition] = [statement for statement in statements if statement["Sid"] == "OwnPartition"]
+    used: set[str] = set()
+    for sent in recorder.sent:
+        if sent.service != "dynamodb" or recorder.key_owner(sent.key_id) is None:
+            continue
+        if sent.operation == "TransactWriteItems":
+            items = json.loads(sent.target.split(" ", 1)[1])["TransactItems"]
+            used |= {f"dynamodb:{kind}Item" for item in items for kind in item}
+        else:
+            used.add(f"dynamodb:{sent.operation}")
+    assert "dynamodb:ConditionCheckItem" in used  # the second query's tables, checked as it takes its slot
+    assert used <= set(own_partition["Action"]), used - set(own_partition["Action"])
