@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -72,11 +73,28 @@ def client(app: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def aws() -> Iterator[Any]:
-    """A boto3 session whose every client talks to moto, in-process."""
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A boto3 session whose every client talks to moto, in-process.
+
+    DynamoDB requests are answered one at a time, as the local AWS answers them
+    (localplatform/aws.py): moto's tables are not safe to change from two threads at once, and
+    requests are not the only writers (the local engine writes a query's end from its own thread).
+    """
     import boto3
     from moto import mock_aws
+    from moto.core.models import botocore_stubber
 
+    answer = botocore_stubber.process_request
+    lock = threading.Lock()
+
+    def one_dynamodb_request_at_a_time(request: Any) -> Any:
+        target = request.headers.get("X-Amz-Target", b"")
+        if not (target.decode() if isinstance(target, bytes) else target).startswith("DynamoDB_"):
+            return answer(request)
+        with lock:
+            return answer(request)
+
+    monkeypatch.setattr(botocore_stubber, "process_request", one_dynamodb_request_at_a_time)
     with mock_aws():
         yield boto3.session.Session()
 
