@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import OrderedDict
@@ -93,10 +94,10 @@ class Queries:
         listed afresh, and what that listing says goes."""
         listed = self._listings.get(caller.tenant_id)
         if listed is not None:
-            try:
+            # Refused or cancelled when it was listed before a table came, went or was published
+            # again: the fresh listing below decides.
+            with contextlib.suppress(UnknownTable, TablesChanged):
                 return self._start(caller, sql, listed, checked=True)
-            except (UnknownTable, TablesChanged):
-                pass  # listed before a table came, went or was published again
         tables = {
             item["name"]: TableInfo(item["name"], item["file_id"], item["columns"], item["version"])
             for item in self._files.tables(caller.tenant_id)
@@ -201,8 +202,8 @@ class Queries:
             self._jobs.running(record)
             return replace(record, status=QueryState.RUNNING)
         if execution.state.finished:
-            written_anyway = execution.recorded_by_engine and not settle
-            return self._ended(record, execution) if written_anyway else self._settle(record, execution)
+            left_to_engine = execution.recorded_by_engine and not settle
+            return self._ended(record, execution) if left_to_engine else self._settle(record, execution)
         return record
 
     def _ended(self, record: QueryRecord, execution: Execution) -> QueryRecord:
