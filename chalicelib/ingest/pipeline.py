@@ -59,7 +59,6 @@ class Ingest:
             return
         record = self._records.get(tenant_id, file_id) or self._record_unannounced(tenant_id, file_id, stored)
         if record is None:
-            logger.warning("object of no known tenant: skipped")
             return
         claim = IngestClaim(
             etag=stored.etag,
@@ -88,8 +87,20 @@ class Ingest:
             updated_at=created,
             upload=Upload(UploadMethod.DIRECT),
         )
-        logger.warning("object uploaded around the API: recording it")
-        return self._records.record_unannounced(record) or self._records.get(tenant_id, file_id)
+        recorded = self._records.record_unannounced(record)
+        if recorded is None:
+            appeared = self._records.get(tenant_id, file_id)
+            if appeared is None:
+                logger.warning("object of no known tenant: skipped")
+            return appeared
+        # A delete removes the object before the record, so a record missing here may be one that
+        # a delete has just finished with; its object is gone then, and so goes this new record.
+        if self._objects.head(raw_key(tenant_id, file_id)) is None:
+            logger.info("object deleted with its record before ingest: not recorded")
+            self._records.delete(recorded)
+            return None
+        logger.warning("object uploaded around the API: recorded")
+        return recorded
 
     def _ingest(self, claimed: FileRecord, stored: StoredObject) -> None:
         started = time.monotonic()

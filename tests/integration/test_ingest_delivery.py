@@ -19,7 +19,7 @@ from botocore.awsrequest import AWSResponse
 from chalice.test import Client
 
 from chalicelib.catalog import Catalog, LocalCatalog
-from chalicelib.files.objects import curated_prefix, raw_key
+from chalicelib.files.objects import ObjectStore, StoredObject, curated_prefix, raw_key
 from chalicelib.files.records import IngestClaim
 from chalicelib.ids import new_id
 from chalicelib.ingest.convert import Limits
@@ -215,6 +215,44 @@ def test_a_file_deleted_before_its_ingest_is_not_resurrected(ingestor: Ingestor,
     assert _file_items(ingestor, "FILE#") == []
     assert _file_items(ingestor, "TABLE#") == []
     assert _warehouse(ingestor) == []
+
+
+class _DeletedRightAfterItsHead(ObjectStore):
+    """The tenant's objects, but the file is deleted through the API just after the ingest first
+    looks at its object: the record is gone by the time the ingest reads it."""
+
+    def __init__(self, ingestor: Ingestor, file_id: str) -> None:
+        super().__init__(ingestor.services.clients.s3, ingestor.services.settings.data_bucket)
+        self._delete = lambda: ingestor.api.call("DELETE", f"/files/{file_id}", token=ingestor.account.id_token)
+        self.deleted: list[int] = []
+
+    def head(self, key: str) -> StoredObject | None:
+        stored = super().head(key)
+        if not self.deleted:
+            self.deleted.append(self._delete().status)
+        return stored
+
+
+def test_a_file_deleted_between_the_ingests_look_at_its_object_and_at_its_record_is_not_recorded_again(
+    platform_services: Services, ingestor: Ingestor
+) -> None:
+    file_id = _start(ingestor, "sales.csv", CSV)
+    [message] = _messages(ingestor)
+    tenant = ingestor.tenant
+    objects = _DeletedRightAfterItsHead(ingestor, file_id)
+    ingest = Ingest(tenant.records, objects, tenant.catalog, platform_services.settings)
+    [created] = object_created_records(message["Body"])
+    upload = raw_upload(created, platform_services.settings.data_bucket)
+    assert upload is not None
+    ingest.object_created(upload, receive_count=1)
+
+    assert objects.deleted == [204]
+    assert _file_items(ingestor, "FILE#") == []
+    assert ingestor.api.call("GET", "/files", token=ingestor.account.id_token).body["files"] == []
+    tenant_item = ingestor.services.clients.dynamodb.get_item(
+        TableName=TABLE, Key={"PK": {"S": f"TENANT#{ingestor.account.tenant_id}"}, "SK": {"S": "TENANT"}}
+    )["Item"]
+    assert (tenant_item["bytes_used"]["N"], tenant_item["file_count"]["N"]) == ("0", "0")
 
 
 class _DeletedWhileRegistering(LocalCatalog):
