@@ -1,7 +1,8 @@
 """The data bucket: where a file's bytes live, and presigned access to them.
 
 Keys are chosen here, never by a client: `tenants/{tenant_id}/raw/{file_id}` for the bytes as
-uploaded, `tenants/{tenant_id}/curated/{file_id}/` for the typed copy ingest makes.
+uploaded, `tenants/{tenant_id}/curated/{file_id}/{attempt}/` for the typed copy an ingest attempt
+makes (a folder per attempt, so that two attempts at one file never write over each other).
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ def raw_key(tenant_id: str, file_id: str) -> str:
 
 
 def curated_prefix(tenant_id: str, file_id: str) -> str:
+    """Every curated copy of the file, one folder per ingest attempt."""
     return f"{tenant_prefix(tenant_id)}curated/{file_id}/"
+
+
+def attempt_prefix(tenant_id: str, file_id: str, token: str) -> str:
+    """The curated copy one ingest attempt (its claim token) writes."""
+    return f"{curated_prefix(tenant_id, file_id)}{token}/"
 
 
 @dataclass(frozen=True)
@@ -177,23 +184,28 @@ class ObjectStore:
         pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix)
         return [entry["Key"] for page in pages for entry in page.get("Contents", [])]
 
-    def delete_all_versions(self, prefix: str, *, exact: bool = False) -> int:
-        """Delete every version and delete marker under `prefix` (or of exactly that key); how many.
+    def versions(self, prefix: str, *, exact: bool = False) -> list[dict[str, str]]:
+        """Every version and delete marker under `prefix` (or of exactly that key), as
+        DeleteObjects names them."""
+        pages = self._s3.get_paginator("list_object_versions").paginate(Bucket=self._bucket, Prefix=prefix)
+        return [
+            {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+            for page in pages
+            for entry in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            if not exact or entry["Key"] == prefix
+        ]
+
+    def delete_versions(self, versions: list[dict[str, str]]) -> None:
+        # One DeleteObjects call takes at most 1,000 entries.
+        for start in range(0, len(versions), 1000):
+            batch = versions[start : start + 1000]
+            response = self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True})
+            if response.get("Errors"):
+                raise RuntimeError(f"S3 refused to delete {len(response['Errors'])} object versions")
+
+    def delete_all_versions(self, prefix: str, *, exact: bool = False) -> None:
+        """Delete every version and delete marker under `prefix` (or of exactly that key).
 
         The bucket is versioned: deleting only the current version would leave the bytes behind.
         """
-        deleted = 0
-        paginator = self._s3.get_paginator("list_object_versions")
-        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
-            batch = [
-                {"Key": entry["Key"], "VersionId": entry["VersionId"]}
-                for entry in page.get("Versions", []) + page.get("DeleteMarkers", [])
-                if not exact or entry["Key"] == prefix
-            ]
-            # A page holds at most 1,000 entries, as many as one DeleteObjects call takes.
-            if batch:
-                response = self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True})
-                if response.get("Errors"):
-                    raise RuntimeError(f"S3 refused to delete {len(response['Errors'])} object versions")
-                deleted += len(batch)
-        return deleted
+        self.delete_versions(self.versions(prefix, exact=exact))

@@ -69,6 +69,13 @@ class FileRecord:
     # Set while DELETE /files/{id} removes the file's objects; ingest then stops short.
     deleting: bool = False
     ingest: IngestClaim | None = None
+    # How many times ingest has claimed the record: orders the attempts, so that a table's
+    # catalog entry is never taken back by an attempt older than the one that set it.
+    claims: int = 0
+
+    def held_by(self, token: str) -> bool:
+        """Whether the ingest attempt with this claim token holds the record."""
+        return self.ingest is not None and self.ingest.token == token
 
     def to_fields(self) -> dict[str, Any]:
         fields = asdict(self)

@@ -212,7 +212,8 @@ class FileStore:
                     "TableName": self._table,
                     "Key": to_item(keys.file(record.tenant_id, record.file_id)),
                     "UpdateExpression": (
-                        "SET #status = :processing, #ingest = :claim, #size = :size, #updated = :at REMOVE #error"
+                        "SET #status = :processing, #ingest = :claim, #size = :size, #updated = :at "
+                        "REMOVE #error ADD #claims :one"
                     ),
                     "ConditionExpression": condition,
                     "ExpressionAttributeNames": {
@@ -224,6 +225,7 @@ class FileStore:
                         "#ingest": "ingest",
                         "#etag": "etag",
                         "#lease": "lease_until",
+                        "#claims": "claims",
                     },
                     "ExpressionAttributeValues": {
                         ":processing": value(Status.PROCESSING.value),
@@ -233,6 +235,7 @@ class FileStore:
                         ":false": value(False),
                         ":etag": value(claim.etag),
                         ":now": value(int(time.time())),
+                        ":one": value(1),
                     },
                 }
             }
@@ -269,16 +272,13 @@ class FileStore:
                 ExpressionAttributeValues={":expired": value(0), ":token": value(claimed.ingest.token)},
             )
 
-    def holds(self, claimed: FileRecord) -> bool:
-        """Whether the attempt that claimed the record still holds it (and it is not being deleted)."""
+    def still_held(self, claimed: FileRecord) -> FileRecord | None:
+        """The record as it is now, if the attempt that claimed it still holds it (and it is not
+        being deleted); its `claims` then counts this attempt's claim as the latest."""
         assert claimed.ingest is not None
         current = self.get(claimed.tenant_id, claimed.file_id)
-        return (
-            current is not None
-            and not current.deleting
-            and current.ingest is not None
-            and current.ingest.token == claimed.ingest.token
-        )
+        held = current is not None and not current.deleting and current.held_by(claimed.ingest.token)
+        return current if held else None
 
     def take_table_name(self, tenant_id: str, file_id: str, candidates: Iterable[str]) -> str:
         """The first candidate name free in the tenant (or already this file's), now taken by it.

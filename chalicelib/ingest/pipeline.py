@@ -16,8 +16,8 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
-from chalicelib.catalog import Catalog
-from chalicelib.files.objects import ObjectStore, StoredObject, curated_prefix, raw_key
+from chalicelib.catalog import Catalog, Publication
+from chalicelib.files.objects import ObjectStore, StoredObject, attempt_prefix, curated_prefix, raw_key
 from chalicelib.files.published import withdraw
 from chalicelib.files.records import FileRecord, IngestClaim, Status, Upload, UploadMethod
 from chalicelib.files.store import FileStore
@@ -135,19 +135,21 @@ class Ingest:
     def _publish(
         self, claimed: FileRecord, fetched: Fetched, detected: Detected, converted: Converted, curated: Path
     ) -> None:
-        """Store the curated copy, name the table, catalog it, and mark the record READY; if the
-        file was deleted meanwhile, undo all of it."""
-        tenant_id, file_id = claimed.tenant_id, claimed.file_id
-        if not self._records.holds(claimed):
+        """Store the curated copy in this attempt's own folder, name the table, catalog it, and
+        mark the record READY; then delete what earlier attempts stored. If the file was deleted
+        meanwhile, undo all of it; if a newer version's attempt took over, undo this attempt's."""
+        assert claimed.ingest is not None
+        tenant_id, file_id, token = claimed.tenant_id, claimed.file_id, claimed.ingest.token
+        held = self._records.still_held(claimed)
+        if held is None:
             self._lost(claimed)  # before writing anything another attempt or a delete would meet
             return
-        prefix = curated_prefix(tenant_id, file_id)
-        self._objects.delete_all_versions(prefix)
+        prefix = attempt_prefix(tenant_id, file_id, token)
         for part in sorted(curated.iterdir()):
             self._objects.upload(part, prefix + part.name, "application/vnd.apache.parquet")
         base = claimed.table or table_base_name(claimed.name)
         table = self._records.take_table_name(tenant_id, file_id, candidate_table_names(base))
-        self._catalog.register(tenant_id, table, file_id, converted.columns)
+        self._catalog.register(tenant_id, table, file_id, converted.columns, Publication(token, held.claims))
         ready = replace(
             claimed,
             status=Status.READY,
@@ -167,16 +169,37 @@ class Ingest:
             "file ready",
             extra={"table": table, "format": detected.format, "rows": converted.row_count, "note": detected.note},
         )
+        self._delete_earlier_copies(claimed)
+
+    def _delete_earlier_copies(self, ready: FileRecord) -> None:
+        """Delete the curated copies of the file's earlier attempts, once this one is READY.
+
+        Listed before the record is read: if the record still names this attempt then, whatever
+        was listed is older (a newer attempt writes only after its claim), else the newer attempt
+        deletes it all once it is READY itself.
+        """
+        assert ready.ingest is not None
+        own = attempt_prefix(ready.tenant_id, ready.file_id, ready.ingest.token)
+        listed = self._objects.versions(curated_prefix(ready.tenant_id, ready.file_id))
+        earlier = [version for version in listed if not version["Key"].startswith(own)]
+        if not earlier:
+            return
+        current = self._records.get(ready.tenant_id, ready.file_id)
+        if current is not None and current.held_by(ready.ingest.token):
+            self._objects.delete_versions(earlier)
 
     def _lost(self, claimed: FileRecord) -> None:
         """This attempt's claim is gone. If the file was deleted, undo what was published; if a
-        newer version's attempt took over, leave the name, catalog entry and curated copy to it."""
+        newer version's attempt took over, leave the name and catalog entry to it and delete this
+        attempt's curated copy (a newer claim's registration replaces, or has replaced, this one's)."""
+        assert claimed.ingest is not None
         current = self._records.get(claimed.tenant_id, claimed.file_id)
         if current is None or current.deleting:
             logger.info("file deleted while ingesting: undoing")
             withdraw(self._records, self._objects, self._catalog, claimed.tenant_id, claimed.file_id)
         else:
             logger.info("claim lost to a newer version's ingest: leaving the table to it")
+            self._objects.delete_all_versions(attempt_prefix(claimed.tenant_id, claimed.file_id, claimed.ingest.token))
 
     def _refuse(self, claimed: FileRecord, code: str, message: str, found: FileRecord) -> None:
         """FAILED with a reason; no table is offered any longer, nor one this or an earlier attempt

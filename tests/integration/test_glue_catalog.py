@@ -5,11 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import boto3
 import duckdb
 import pytest
+from botocore.stub import ANY, Stubber
 from chalice.test import Client
 
-from chalicelib.catalog import GlueCatalog
+from chalicelib.catalog import GlueCatalog, Publication
+from chalicelib.ids import new_id
+from chalicelib.ingest.convert import Column
+from chalicelib.ingest.types import ColumnType
 from chalicelib.services import Services, install
 from tests.ingestor import Ingestor
 
@@ -44,12 +49,17 @@ def test_a_ready_file_is_an_external_parquet_table_in_its_tenants_database(glue_
         ("day", "date"),
         ("tags", "string"),
     ]
+    stored = glue_ingestor.tenant.records.get(glue_ingestor.account.tenant_id, record["file_id"])
+    assert stored is not None
+    assert stored.ingest is not None
     assert descriptor["Location"] == (
         f"s3://sdp-local-data/tenants/{glue_ingestor.account.tenant_id}/curated/{record['file_id']}/"
+        f"{stored.ingest.token}/"
     )
     assert descriptor["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
     assert table["TableType"] == "EXTERNAL_TABLE"
     assert table["Parameters"]["classification"] == "parquet"
+    assert (table["Parameters"]["sdp_file_id"], table["Parameters"]["sdp_claim"]) == (record["file_id"], "1")
 
 
 def test_each_tenant_has_its_own_database_and_deleting_drops_the_table(
@@ -110,7 +120,7 @@ def test_nested_field_names_are_declared_as_safe_names(glue_ingestor: Ingestor, 
     curated = tmp_path / "part-0.parquet"
     glue_ingestor.services.clients.s3.download_file(
         "sdp-local-data",
-        f"tenants/{glue_ingestor.account.tenant_id}/curated/{record['file_id']}/part-0.parquet",
+        table["StorageDescriptor"]["Location"].removeprefix("s3://sdp-local-data/") + "part-0.parquet",
         str(curated),
     )
     [(kind,)] = duckdb.sql(f"SELECT typeof(customer) FROM read_parquet('{curated}') LIMIT 1").fetchall()
@@ -130,3 +140,63 @@ def test_registering_again_updates_the_table(glue_ingestor: Ingestor) -> None:
     glue = glue_ingestor.services.clients.glue
     table = glue.get_table(DatabaseName=f"sdp_dev_{glue_ingestor.account.tenant_id.lower()}", Name="s")["Table"]
     assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == ["a", "b"]
+    assert table["Parameters"]["sdp_claim"] == "2"  # the file's second claim
+
+
+def _column(name: str) -> Column:
+    return Column(name, None, ColumnType("BIGINT", "bigint", "bigint"))
+
+
+def _registered(glue: Any, tenant_id: str, name: str) -> tuple[str, list[str], str]:
+    """Where the table's data is, its columns, and which claim registered it."""
+    table = glue.get_table(DatabaseName=f"sdp_dev_{tenant_id.lower()}", Name=name)["Table"]
+    descriptor = table["StorageDescriptor"]
+    return (
+        descriptor["Location"].rsplit("/", 2)[-2],
+        [c["Name"] for c in descriptor["Columns"]],
+        table["Parameters"]["sdp_claim"],
+    )
+
+
+def test_an_earlier_claims_registration_never_replaces_a_later_ones(glue_ingestor: Ingestor) -> None:
+    glue = glue_ingestor.services.clients.glue
+    catalog = GlueCatalog(glue, "sdp-local-data", glue_ingestor.services.settings.glue_database_prefix)
+    tenant, file_id = glue_ingestor.account.tenant_id, new_id()
+
+    catalog.register(tenant, "t", file_id, [_column("newer")], Publication("second", 2))
+    catalog.register(tenant, "t", file_id, [_column("older")], Publication("first", 1))  # the older attempt, late
+    assert _registered(glue, tenant, "t") == ("second", ["newer"], "2")
+    catalog.register(tenant, "t", file_id, [_column("again")], Publication("second", 2))  # the same attempt
+    assert _registered(glue, tenant, "t") == ("second", ["again"], "2")
+    catalog.register(tenant, "t", file_id, [_column("newest")], Publication("third", 3))
+    assert _registered(glue, tenant, "t") == ("third", ["newest"], "3")
+    # A name another file held before is the new holder's, whatever the claim counts.
+    catalog.register(tenant, "t", new_id(), [_column("other")], Publication("other", 1))
+    assert _registered(glue, tenant, "t") == ("other", ["other"], "1")
+
+
+def test_a_registration_updates_only_the_table_version_it_read(glue_ingestor: Ingestor) -> None:
+    """Glue's optimistic locking (UpdateTable's VersionId): a registration that lost the race to
+    another reads the table again, and leaves it alone if a later claim registered it meanwhile."""
+    glue = boto3.client("glue", region_name="us-east-1")
+    catalog = GlueCatalog(glue, "sdp-local-data", glue_ingestor.services.settings.glue_database_prefix)
+    tenant, file_id = glue_ingestor.account.tenant_id, new_id()
+    database = f"sdp_dev_{tenant.lower()}"
+
+    def table(claim: int, version: str) -> dict[str, Any]:
+        parameters = {"sdp_file_id": file_id, "sdp_claim": str(claim)}
+        return {"Table": {"Name": "t", "DatabaseName": database, "Parameters": parameters, "VersionId": version}}
+
+    with Stubber(glue) as stubber:
+        stubber.add_client_error("create_database", "AlreadyExistsException")
+        stubber.add_client_error("create_table", "AlreadyExistsException")
+        stubber.add_response("get_table", table(1, "7"), {"DatabaseName": database, "Name": "t"})
+        stubber.add_client_error(
+            "update_table",
+            "ConcurrentModificationException",
+            expected_params={"DatabaseName": database, "TableInput": ANY, "VersionId": "7"},
+        )
+        stubber.add_client_error("create_table", "AlreadyExistsException")
+        stubber.add_response("get_table", table(3, "8"), {"DatabaseName": database, "Name": "t"})
+        catalog.register(tenant, "t", file_id, [_column("a")], Publication("second", 2))
+        stubber.assert_no_pending_responses()

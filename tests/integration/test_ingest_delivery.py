@@ -4,6 +4,7 @@ queue's last delivery, deletes racing ingest, objects uploaded around the API, t
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,16 +12,17 @@ from contextlib import contextmanager
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import requests
 from botocore.awsrequest import AWSResponse
 from chalice.test import Client
 
-from chalicelib.catalog import Catalog, LocalCatalog
+from chalicelib.catalog import Catalog, LocalCatalog, Publication
 from chalicelib.files.objects import ObjectStore, StoredObject, curated_prefix, raw_key
-from chalicelib.files.records import IngestClaim
+from chalicelib.files.records import FileRecord, IngestClaim
+from chalicelib.files.store import FileStore, Quota
 from chalicelib.ids import new_id
 from chalicelib.ingest.convert import Limits
 from chalicelib.ingest.events import object_created_records, raw_upload
@@ -28,7 +30,7 @@ from chalicelib.ingest.pipeline import Ingest
 from chalicelib.ingest.stream import Seen, read_object
 from chalicelib.services import Services, TenantServices, install
 from chalicelib.settings import MIB
-from tests.api import upload_direct
+from tests.api import run_query, upload_direct
 from tests.ingestor import Ingestor
 
 CSV = b"region,amount\nnorth,1.5\nsouth,2\n"
@@ -81,6 +83,14 @@ def _file_items(ingestor: Ingestor, prefix: str) -> list[dict[str, Any]]:
 def _warehouse(ingestor: Ingestor) -> list[str]:
     folder = Path(ingestor.services.settings.warehouse_dir or "") / ingestor.account.tenant_id
     return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) if folder.exists() else []
+
+
+def _hand_over(message: dict[str, Any], ingest: Ingest, services: Services) -> None:
+    """Ingest the message's upload with this Ingest (stores or catalog the test arranged)."""
+    [created] = object_created_records(message["Body"])
+    upload = raw_upload(created, services.settings.data_bucket)
+    assert upload is not None
+    ingest.object_created(upload, receive_count=1)
 
 
 def _start(ingestor: Ingestor, name: str, data: bytes) -> str:
@@ -241,10 +251,7 @@ def test_a_file_deleted_between_the_ingests_look_at_its_object_and_at_its_record
     tenant = ingestor.tenant
     objects = _DeletedRightAfterItsHead(ingestor, file_id)
     ingest = Ingest(tenant.records, objects, tenant.catalog, platform_services.settings)
-    [created] = object_created_records(message["Body"])
-    upload = raw_upload(created, platform_services.settings.data_bucket)
-    assert upload is not None
-    ingest.object_created(upload, receive_count=1)
+    _hand_over(message, ingest, platform_services)
 
     assert objects.deleted == [204]
     assert _file_items(ingestor, "FILE#") == []
@@ -262,8 +269,8 @@ class _DeletedWhileRegistering(LocalCatalog):
         super().__init__(tenant.objects, Path(tenant.settings.warehouse_dir or ""))
         self._records = tenant.records
 
-    def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any]) -> None:
-        super().register(tenant_id, name, file_id, columns)
+    def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any], publication: Publication) -> None:
+        super().register(tenant_id, name, file_id, columns, publication)
         self._records.mark_deleting(tenant_id, file_id)
 
 
@@ -274,10 +281,7 @@ def test_a_file_deleted_while_being_ingested_is_cleaned_up_by_the_ingest(
     [message] = _messages(ingestor)
     tenant = ingestor.tenant
     ingest = Ingest(tenant.records, tenant.objects, _DeletedWhileRegistering(tenant), platform_services.settings)
-    [created] = object_created_records(message["Body"])
-    upload = raw_upload(created, platform_services.settings.data_bucket)
-    assert upload is not None
-    ingest.object_created(upload, receive_count=1)
+    _hand_over(message, ingest, platform_services)
 
     assert _file_items(ingestor, "TABLE#") == []
     assert _warehouse(ingestor) == []
@@ -306,8 +310,8 @@ def _registers_then_fails(tenant: TenantServices) -> Catalog:
 class _RegistersThenFails(LocalCatalog):
     """The local catalog, but registering fails once the table is in place (say, Glue times out)."""
 
-    def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any]) -> None:
-        super().register(tenant_id, name, file_id, columns)
+    def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any], publication: Publication) -> None:
+        super().register(tenant_id, name, file_id, columns, publication)
         raise RuntimeError("the catalog did not answer")
 
 
@@ -346,9 +350,8 @@ def test_a_delete_removes_what_an_ingest_that_failed_midway_left_behind(
     file_id = _start(ingestor, "sales.csv", CSV)
     assert ingestor.pump.poll_once()  # the first delivery fails after taking the name; SQS will deliver it again
     assert [item["name"]["S"] for item in _file_items(ingestor, "TABLE#")] == ["sales"]
-    assert _curated_versions(ingestor, file_id) == [
-        f"{curated_prefix(ingestor.account.tenant_id, file_id)}part-0.parquet"
-    ]
+    [left] = _curated_versions(ingestor, file_id)
+    assert re.fullmatch(rf"{curated_prefix(ingestor.account.tenant_id, file_id)}[0-9a-f]{{32}}/part-0\.parquet", left)
     assert _warehouse(ingestor) == [file_id]
     assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {"tables": []}
 
@@ -356,6 +359,40 @@ def test_a_delete_removes_what_an_ingest_that_failed_midway_left_behind(
     assert (_file_items(ingestor, "FILE#"), _file_items(ingestor, "TABLE#")) == ([], [])
     assert _curated_versions(ingestor, file_id) == []
     assert _warehouse(ingestor) == []
+
+
+class _NameReleasedWhileRegistering(LocalCatalog):
+    """The local catalog, but while the first table is registered its name is released, as an
+    earlier attempt at the file that failed would release it."""
+
+    released: ClassVar[list[str]] = []
+
+    def __init__(self, tenant: TenantServices) -> None:
+        super().__init__(tenant.objects, Path(tenant.settings.warehouse_dir or ""))
+        self._records = tenant.records
+
+    def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any], publication: Publication) -> None:
+        super().register(tenant_id, name, file_id, columns, publication)
+        if not self.released:
+            self._records.release_table_name(tenant_id, name, file_id)
+            self.released.append(name)
+
+
+def test_an_attempt_whose_table_name_was_released_under_it_is_delivered_again_and_publishes(
+    platform_services: Services, client: Client, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_NameReleasedWhileRegistering, "released", [])
+    install(_with_catalog(platform_services, _NameReleasedWhileRegistering))
+    ingestor = Ingestor(platform_services, client, app)
+    file_id = _start(ingestor, "sales.csv", CSV)
+    ingestor.drain()
+
+    assert _NameReleasedWhileRegistering.released == ["sales"]
+    record = ingestor.record(file_id)
+    assert (record["status"], record["table"], record["row_count"]) == ("READY", "sales", 2)
+    tables = ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body["tables"]
+    assert [(t["table"], t["file_id"]) for t in tables] == [("sales", file_id)]
+    assert [item["name"]["S"] for item in _file_items(ingestor, "TABLE#")] == ["sales"]
 
 
 class _LooksAtTablesWhileRegistering(LocalCatalog):
@@ -366,9 +403,9 @@ class _LooksAtTablesWhileRegistering(LocalCatalog):
         self.look: Callable[[], list[dict[str, Any]]] = list
         self.seen: list[list[dict[str, Any]]] = []
 
-    def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any]) -> None:
+    def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any], publication: Publication) -> None:
         self.seen.append(self.look())
-        super().register(tenant_id, name, file_id, columns)
+        super().register(tenant_id, name, file_id, columns, publication)
 
 
 def test_a_table_is_listed_only_while_its_file_is_ready(platform_services: Services, client: Client, app: Any) -> None:
@@ -404,10 +441,10 @@ class _WaitsForAListingAfterTakingTheName(LocalCatalog):
         self.name_taken = threading.Event()
         self.listed = threading.Event()
 
-    def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any]) -> None:
+    def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any], publication: Publication) -> None:
         self.name_taken.set()
         assert self.listed.wait(30)
-        super().register(tenant_id, name, file_id, columns)
+        super().register(tenant_id, name, file_id, columns, publication)
 
 
 def test_a_name_taken_by_a_file_not_yet_ready_is_no_table_until_it_is(
@@ -492,6 +529,13 @@ def test_a_new_version_of_a_ready_file_replaces_its_table_under_the_same_name(in
     assert (record["table"], record["row_count"], len(record["columns"])) == ("sales", 3, 3)
     tables = ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body["tables"]
     assert [(t["table"], t["row_count"]) for t in tables] == [("sales", 3)]
+    # The first version's curated copy went once the second was READY.
+    stored = ingestor.tenant.records.get(ingestor.account.tenant_id, file_id)
+    assert stored is not None
+    assert stored.ingest is not None
+    assert _curated_versions(ingestor, file_id) == [
+        f"{curated_prefix(ingestor.account.tenant_id, file_id)}{stored.ingest.token}/part-0.parquet"
+    ]
 
     ingestor.services.clients.s3.put_object(
         Bucket=BUCKET, Key=raw_key(ingestor.account.tenant_id, file_id), Body=b"a,b\n1\n"
@@ -501,6 +545,52 @@ def test_a_new_version_of_a_ready_file_replaces_its_table_under_the_same_name(in
     assert (record["status"], record["table"]) == ("FAILED", None)
     assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {"tables": []}
     assert _warehouse(ingestor) == []
+
+
+class _NewVersionIngestedMeanwhile(FileStore):
+    """The tenant's records, but once an attempt has checked that it still holds its claim, and
+    before it writes anything, a new version of the file is uploaded and ingested whole."""
+
+    def __init__(self, ingestor: Ingestor, new_version: bytes) -> None:
+        tenant = ingestor.tenant
+        quota = Quota(bytes=tenant.settings.quota_bytes, files=tenant.settings.quota_files)
+        super().__init__(tenant.clients.dynamodb, tenant.settings.table_name, quota)
+        self._ingestor = ingestor
+        self._new_version = new_version
+
+    def still_held(self, claimed: FileRecord) -> FileRecord | None:
+        held = super().still_held(claimed)
+        if self._new_version:
+            key = raw_key(claimed.tenant_id, claimed.file_id)
+            self._ingestor.services.clients.s3.put_object(Bucket=BUCKET, Key=key, Body=self._new_version)
+            self._new_version = b""
+            self._ingestor.drain()
+        return held
+
+
+def test_an_older_versions_attempt_publishing_after_a_newer_one_leaves_the_newer_table_whole(
+    platform_services: Services, ingestor: Ingestor
+) -> None:
+    file_id = _start(ingestor, "sales.csv", CSV)
+    [message] = _messages(ingestor)
+    newer = b"region,amount,year\na,1,2024\nb,2,2025\nc,3,2026\n"
+    tenant = ingestor.tenant
+    records = _NewVersionIngestedMeanwhile(ingestor, newer)
+    older = Ingest(records, tenant.objects, tenant.catalog, platform_services.settings)
+    _hand_over(message, older, platform_services)  # the older version's attempt publishes last
+
+    record = ingestor.record(file_id)
+    assert (record["status"], record["table"], record["row_count"]) == ("READY", "sales", 3)
+    assert [c["name"] for c in record["columns"]] == ["region", "amount", "year"]
+    assert sorted(ingestor.rows(record)) == [("a", 1, 2024), ("b", 2, 2025), ("c", 3, 2026)]
+    query = run_query(ingestor.api, ingestor.account, "SELECT sum(amount) AS total, count(*) AS n FROM sales")
+    assert (query["status"], query["rows"]) == ("SUCCEEDED", [[6, 3]])
+    # Only the newer attempt's curated copy is left.
+    stored = tenant.records.get(ingestor.account.tenant_id, file_id)
+    assert stored is not None
+    assert stored.ingest is not None
+    newer_folder = f"{curated_prefix(ingestor.account.tenant_id, file_id)}{stored.ingest.token}/"
+    assert _curated_versions(ingestor, file_id) == [f"{newer_folder}part-0.parquet"]
 
 
 @contextmanager
