@@ -27,8 +27,9 @@ if TYPE_CHECKING:  # only ingest registers tables; the API function need not loa
 # Tries at a Glue read-then-update that another attempt's registration keeps interrupting.
 REGISTER_TRIES = 5
 CLAIM_MARKER = ".claim"  # in a local table's folder: the claim count of the attempt that put it there
-# The local platform runs every ingest attempt in its one process: a lock orders their swaps.
-_SWAPPING = threading.Lock()
+# The local platform runs every ingest attempt in its one process: a lock orders their swaps and
+# drops (re-entered: a swap drops the copy it replaces).
+_SWAPPING = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -164,4 +165,5 @@ class LocalCatalog:
         return int(marker.read_text()) if marker.exists() else 0
 
     def drop(self, tenant_id: str, name: str, file_id: str) -> None:
-        shutil.rmtree(self.table_folder(tenant_id, file_id), ignore_errors=True)
+        with _SWAPPING:
+            shutil.rmtree(self.table_folder(tenant_id, file_id), ignore_errors=True)

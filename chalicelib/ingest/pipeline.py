@@ -53,25 +53,35 @@ class Ingest:
         raised so that the queue delivers the message again."""
         tenant_id, file_id = upload.tenant_id, upload.file_id
         logger.thread_safe_append_keys(tenant_id=tenant_id, file_id=file_id)
-        stored = self._objects.head(upload.key)
-        if stored is None:
-            logger.info("object gone before ingest: skipped")
-            return
-        record = self._records.get(tenant_id, file_id) or self._record_unannounced(tenant_id, file_id, stored)
-        if record is None:
-            return
-        claim = IngestClaim(
+        while True:
+            stored = self._objects.head(upload.key)
+            if stored is None:
+                logger.info("object gone before ingest: skipped")
+                return
+            record = self._records.get(tenant_id, file_id) or self._record_unannounced(tenant_id, file_id, stored)
+            if record is None:
+                return
+            claimed = self._records.claim(record, self._claim(stored, receive_count), stored.size)
+            if claimed is None:
+                logger.info("already ingested, being ingested or being deleted: skipped", extra={"etag": stored.etag})
+                return
+            # The claim is for the version current at the HEAD. One that landed since may have had its
+            # own attempt's claim taken by this one, so this attempt goes on with that version.
+            latest = self._objects.head(upload.key)
+            if latest is not None and latest.etag == stored.etag:
+                break
+            logger.info("a newer version landed while claiming: claiming it instead")
+            self._records.release(claimed)
+        self._ingest(claimed, stored)
+
+    def _claim(self, stored: StoredObject, receive_count: int) -> IngestClaim:
+        return IngestClaim(
             etag=stored.etag,
             version_id=stored.version_id,
             token=uuid.uuid4().hex,
             lease_until=int(time.time()) + self._settings.ingest_lease_seconds,
             final=receive_count >= self._settings.ingest_max_receive_count,
         )
-        claimed = self._records.claim(record, claim, stored.size)
-        if claimed is None:
-            logger.info("already ingested, being ingested or being deleted: skipped", extra={"etag": stored.etag})
-            return
-        self._ingest(claimed, stored)
 
     def _record_unannounced(self, tenant_id: str, file_id: str, stored: StoredObject) -> FileRecord | None:
         created = now()
@@ -85,7 +95,9 @@ class Ingest:
             status=Status.UPLOADING,
             created_at=created,
             updated_at=created,
-            upload=Upload(UploadMethod.DIRECT),
+            # Due at once: its bytes are there, but should they go before an ingest claims it, the
+            # next read gives it up (reads repair an upload past its deadline with no bytes).
+            upload=Upload(UploadMethod.DIRECT, expires_at=int(time.time())),
         )
         recorded = self._records.record_unannounced(record)
         if recorded is None:
@@ -106,6 +118,7 @@ class Ingest:
         started = time.monotonic()
         seen = Seen()
         scratch: Path | None = None
+        ready = False
         try:
             scratch = Path(tempfile.mkdtemp(prefix=f"ingest-{claimed.file_id}-", dir=self._settings.scratch_dir))
             chunks = self._objects.chunks(
@@ -114,7 +127,7 @@ class Ingest:
             limits = Limits(memory=self._settings.ingest_memory_limit, threads=self._settings.ingest_threads or None)
             detected, converted = read_object(chunks, scratch, stored.size, limits, seen, self._piece_bytes)
             assert seen.fetched is not None
-            self._publish(claimed, seen.fetched, detected, converted, scratch / "curated")
+            ready = self._publish(claimed, seen.fetched, detected, converted, scratch / "curated")
             self._measure(detected, started, claimed, size=seen.fetched.size, rows=converted.row_count)
         except FileProblem as problem:
             logger.info("file refused", extra={"error_code": problem.code, "reason": problem.message})
@@ -131,19 +144,21 @@ class Ingest:
         finally:
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)
+        if ready:
+            self._delete_earlier_copies(claimed)
 
     def _publish(
         self, claimed: FileRecord, fetched: Fetched, detected: Detected, converted: Converted, curated: Path
-    ) -> None:
+    ) -> bool:
         """Store the curated copy in this attempt's own folder, name the table, catalog it, and
-        mark the record READY; then delete what earlier attempts stored. If the file was deleted
-        meanwhile, undo all of it; if a newer version's attempt took over, undo this attempt's."""
+        mark the record READY; whether it is. If the file was deleted meanwhile, undo all of it; if
+        a newer version's attempt took over, undo this attempt's."""
         assert claimed.ingest is not None
         tenant_id, file_id, token = claimed.tenant_id, claimed.file_id, claimed.ingest.token
         held = self._records.still_held(claimed)
         if held is None:
             self._lost(claimed)  # before writing anything another attempt or a delete would meet
-            return
+            return False
         prefix = attempt_prefix(tenant_id, file_id, token)
         for part in sorted(curated.iterdir()):
             self._objects.upload(part, prefix + part.name, "application/vnd.apache.parquet")
@@ -164,38 +179,44 @@ class Ingest:
         )
         if not self._records.finish(claimed, ready):
             self._lost(claimed)
-            return
+            return False
         logger.info(
             "file ready",
             extra={"table": table, "format": detected.format, "rows": converted.row_count, "note": detected.note},
         )
-        self._delete_earlier_copies(claimed)
+        return True
 
     def _delete_earlier_copies(self, ready: FileRecord) -> None:
         """Delete the curated copies of the file's earlier attempts, once this one is READY.
 
         Listed before the record is read: if the record still names this attempt then, whatever
         was listed is older (a newer attempt writes only after its claim), else the newer attempt
-        deletes it all once it is READY itself.
+        deletes it all once it is READY itself. Tidying only: the file is READY whatever happens
+        here, and what is left goes with the next version or the file.
         """
         assert ready.ingest is not None
         own = attempt_prefix(ready.tenant_id, ready.file_id, ready.ingest.token)
-        listed = self._objects.versions(curated_prefix(ready.tenant_id, ready.file_id))
-        earlier = [version for version in listed if not version["Key"].startswith(own)]
-        if not earlier:
-            return
-        current = self._records.get(ready.tenant_id, ready.file_id)
-        if current is not None and current.held_by(ready.ingest.token):
-            self._objects.delete_versions(earlier)
+        try:
+            listed = self._objects.versions(curated_prefix(ready.tenant_id, ready.file_id))
+            earlier = [version for version in listed if not version["Key"].startswith(own)]
+            if not earlier:
+                return
+            current = self._records.get(ready.tenant_id, ready.file_id)
+            if current is not None and current.held_by(ready.ingest.token):
+                self._objects.delete_versions(earlier)
+        except Exception:
+            logger.warning("earlier curated copies left in place", exc_info=True)
 
     def _lost(self, claimed: FileRecord) -> None:
-        """This attempt's claim is gone. If the file was deleted, undo what was published; if a
-        newer version's attempt took over, leave the name and catalog entry to it and delete this
-        attempt's curated copy (a newer claim's registration replaces, or has replaced, this one's)."""
+        """This attempt's claim is gone. If the file was deleted, or a newer version's attempt
+        ended it FAILED, undo what was published (this attempt may have taken the name and catalog
+        entry again after that attempt withdrew them); if a newer version's attempt is at work or
+        made it READY, leave the name and catalog entry to it and delete this attempt's curated
+        copy (a newer claim's registration replaces, or has replaced, this one's)."""
         assert claimed.ingest is not None
         current = self._records.get(claimed.tenant_id, claimed.file_id)
-        if current is None or current.deleting:
-            logger.info("file deleted while ingesting: undoing")
+        if current is None or current.deleting or current.status is Status.FAILED:
+            logger.info("file deleted or failed while ingesting: undoing")
             withdraw(self._records, self._objects, self._catalog, claimed.tenant_id, claimed.file_id)
         else:
             logger.info("claim lost to a newer version's ingest: leaving the table to it")

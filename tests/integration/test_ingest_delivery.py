@@ -555,17 +555,28 @@ class _NewVersionIngestedMeanwhile(FileStore):
         tenant = ingestor.tenant
         quota = Quota(bytes=tenant.settings.quota_bytes, files=tenant.settings.quota_files)
         super().__init__(tenant.clients.dynamodb, tenant.settings.table_name, quota)
-        self._ingestor = ingestor
-        self._new_version = new_version
+        self._land = _NewVersion(ingestor, new_version)
 
     def still_held(self, claimed: FileRecord) -> FileRecord | None:
         held = super().still_held(claimed)
-        if self._new_version:
-            key = raw_key(claimed.tenant_id, claimed.file_id)
-            self._ingestor.services.clients.s3.put_object(Bucket=BUCKET, Key=key, Body=self._new_version)
-            self._new_version = b""
-            self._ingestor.drain()
+        self._land(claimed.file_id)
         return held
+
+
+class _NewVersion:
+    """Uploads a new version of a file and ingests it whole, the first time it is called."""
+
+    def __init__(self, ingestor: Ingestor, body: bytes) -> None:
+        self._ingestor = ingestor
+        self._body: bytes | None = body
+
+    def __call__(self, file_id: str) -> None:
+        if self._body is None:
+            return
+        key = raw_key(self._ingestor.account.tenant_id, file_id)
+        self._ingestor.services.clients.s3.put_object(Bucket=BUCKET, Key=key, Body=self._body)
+        self._body = None
+        self._ingestor.drain()
 
 
 def test_an_older_versions_attempt_publishing_after_a_newer_one_leaves_the_newer_table_whole(
@@ -730,3 +741,118 @@ class _Raw:
 
     def stream(self, **_: Any) -> Iterator[bytes]:
         yield self._body
+
+
+def test_an_older_versions_attempt_publishing_after_a_newer_one_failed_leaves_nothing_behind(
+    platform_services: Services, ingestor: Ingestor
+) -> None:
+    file_id = _start(ingestor, "sales.csv", CSV)
+    [message] = _messages(ingestor)
+    tenant = ingestor.tenant
+    records = _NewVersionIngestedMeanwhile(ingestor, b"")  # the newer version is empty: FAILED
+    older = Ingest(records, tenant.objects, tenant.catalog, platform_services.settings)
+    _hand_over(message, older, platform_services)  # takes the name the FAILED version gave back
+
+    record = ingestor.record(file_id)
+    assert (record["status"], record["error"]["code"], record["table"]) == ("FAILED", "empty_file", None)
+    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {"tables": []}
+    assert _file_items(ingestor, "TABLE#") == []
+    assert _curated_versions(ingestor, file_id) == []
+    assert _warehouse(ingestor) == []
+
+
+class _NewVersionLandsAfterTheFirstHead(ObjectStore):
+    """The tenant's objects, but just after the ingest first looks at the object, a new version
+    of it is uploaded and ingested whole, before this ingest claims the version it saw."""
+
+    def __init__(self, ingestor: Ingestor, new_version: bytes) -> None:
+        super().__init__(ingestor.services.clients.s3, ingestor.services.settings.data_bucket)
+        self._land = _NewVersion(ingestor, new_version)
+
+    def head(self, key: str) -> StoredObject | None:
+        stored = super().head(key)
+        self._land(key.rsplit("/", 1)[-1])
+        return stored
+
+
+def test_an_attempt_that_claims_a_version_no_longer_current_ingests_the_current_one(
+    platform_services: Services, ingestor: Ingestor
+) -> None:
+    file_id = _start(ingestor, "sales.csv", CSV)
+    [message] = _messages(ingestor)
+    newer = b"region,amount,year\na,1,2024\nb,2,2025\nc,3,2026\n"
+    tenant = ingestor.tenant
+    late = Ingest(
+        tenant.records, _NewVersionLandsAfterTheFirstHead(ingestor, newer), tenant.catalog, platform_services.settings
+    )
+    _hand_over(message, late, platform_services)  # its claim of the old version beat the newer one's READY
+
+    record = ingestor.record(file_id)
+    assert (record["status"], record["row_count"], record["size"]) == ("READY", 3, len(newer))
+    assert sorted(ingestor.rows(record)) == [("a", 1, 2024), ("b", 2, 2025), ("c", 3, 2026)]
+
+
+class _LosesTheObjectOnTheSecondHead(ObjectStore):
+    """The tenant's objects, but the second look at an object finds it deleted and then fails (as
+    if the function died there)."""
+
+    def __init__(self, ingestor: Ingestor) -> None:
+        super().__init__(ingestor.services.clients.s3, ingestor.services.settings.data_bucket)
+        self.heads = 0
+
+    def head(self, key: str) -> StoredObject | None:
+        self.heads += 1
+        if self.heads == 2:
+            self.delete_all_versions(key, exact=True)
+            raise RuntimeError("S3 did not answer")
+        return super().head(key)
+
+
+def test_an_object_around_the_api_deleted_before_its_ingest_claims_it_is_given_up_on_the_next_read(
+    platform_services: Services, ingestor: Ingestor
+) -> None:
+    file_id = new_id()
+    s3 = ingestor.services.clients.s3
+    s3.put_object(Bucket=BUCKET, Key=raw_key(ingestor.account.tenant_id, file_id), Body=CSV, ContentType="text/csv")
+    [message] = _messages(ingestor)
+    tenant = ingestor.tenant
+    ingest = Ingest(
+        tenant.records, _LosesTheObjectOnTheSecondHead(ingestor), tenant.catalog, platform_services.settings
+    )
+    with pytest.raises(RuntimeError, match="S3 did not answer"):
+        _hand_over(message, ingest, platform_services)
+    assert len(_file_items(ingestor, "FILE#")) == 1  # recorded, then the ingest stopped
+
+    assert ingestor.api.call("GET", "/files", token=ingestor.account.id_token).body["files"] == []
+    assert _file_items(ingestor, "FILE#") == []
+    tenant_item = ingestor.services.clients.dynamodb.get_item(
+        TableName=TABLE, Key={"PK": {"S": f"TENANT#{ingestor.account.tenant_id}"}, "SK": {"S": "TENANT"}}
+    )["Item"]
+    assert (tenant_item["bytes_used"]["N"], tenant_item["file_count"]["N"]) == ("0", "0")
+
+
+class _CannotDeleteVersions(ObjectStore):
+    def __init__(self, ingestor: Ingestor) -> None:
+        super().__init__(ingestor.services.clients.s3, ingestor.services.settings.data_bucket)
+
+    def delete_versions(self, versions: list[dict[str, str]]) -> None:
+        raise RuntimeError("S3 refused the delete")
+
+
+def test_a_ready_file_stays_ready_when_its_earlier_copies_cannot_be_deleted(
+    platform_services: Services, ingestor: Ingestor, logs: list[dict[str, Any]]
+) -> None:
+    file_id = _start(ingestor, "sales.csv", CSV)
+    ingestor.drain()
+    ingestor.services.clients.s3.put_object(
+        Bucket=BUCKET, Key=raw_key(ingestor.account.tenant_id, file_id), Body=b"region,amount\nwest,4\n"
+    )
+    [message] = _messages(ingestor)
+    tenant = ingestor.tenant
+    ingest = Ingest(tenant.records, _CannotDeleteVersions(ingestor), tenant.catalog, platform_services.settings)
+    _hand_over(message, ingest, platform_services)  # the message succeeds: nothing to deliver again
+
+    record = ingestor.record(file_id)
+    assert (record["status"], record["row_count"]) == ("READY", 1)
+    assert len(_curated_versions(ingestor, file_id)) == 2  # the first version's copy waits for the next
+    assert "earlier curated copies left in place" in [entry["message"] for entry in logs]
