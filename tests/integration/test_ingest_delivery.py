@@ -20,7 +20,7 @@ from botocore.awsrequest import AWSResponse
 from chalice.test import Client
 
 from chalicelib.catalog import Catalog, LocalCatalog, Publication
-from chalicelib.files.objects import ObjectStore, StoredObject, curated_prefix, raw_key
+from chalicelib.files.objects import ObjectStore, StoredObject, attempt_prefix, curated_prefix, raw_key
 from chalicelib.files.records import FileRecord, IngestClaim
 from chalicelib.files.store import FileStore, Quota
 from chalicelib.ids import new_id
@@ -85,12 +85,45 @@ def _warehouse(ingestor: Ingestor) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) if folder.exists() else []
 
 
-def _hand_over(message: dict[str, Any], ingest: Ingest, services: Services) -> None:
-    """Ingest the message's upload with this Ingest (stores or catalog the test arranged)."""
+def _ingest_with(
+    ingestor: Ingestor,
+    message: dict[str, Any],
+    *,
+    records: FileStore | None = None,
+    objects: ObjectStore | None = None,
+    catalog: Catalog | None = None,
+) -> None:
+    """Ingest the message's upload as the handler would, on the tenant's own records, objects and
+    catalog but for the one the test arranged."""
+    tenant, settings = ingestor.tenant, ingestor.services.settings
+    ingest = Ingest(records or tenant.records, objects or tenant.objects, catalog or tenant.catalog, settings)
     [created] = object_created_records(message["Body"])
-    upload = raw_upload(created, services.settings.data_bucket)
+    upload = raw_upload(created, settings.data_bucket)
     assert upload is not None
     ingest.object_created(upload, receive_count=1)
+
+
+class _TenantObjects(ObjectStore):
+    """The data bucket as the tenant's ingest sees it, for a test to change one call of."""
+
+    def __init__(self, ingestor: Ingestor) -> None:
+        super().__init__(ingestor.services.clients.s3, ingestor.services.settings.data_bucket)
+
+
+def _claimed_folder(ingestor: Ingestor, file_id: str) -> str:
+    """The curated folder of the attempt that holds the file's record."""
+    record = ingestor.tenant.records.get(ingestor.account.tenant_id, file_id)
+    assert record is not None
+    assert record.ingest is not None
+    return attempt_prefix(ingestor.account.tenant_id, file_id, record.ingest.token)
+
+
+def _usage(ingestor: Ingestor) -> tuple[str, str]:
+    """The tenant's bytes and files in use, as its item holds them."""
+    item = ingestor.services.clients.dynamodb.get_item(
+        TableName=TABLE, Key={"PK": {"S": f"TENANT#{ingestor.account.tenant_id}"}, "SK": {"S": "TENANT"}}
+    )["Item"]
+    return item["bytes_used"]["N"], item["file_count"]["N"]
 
 
 def _start(ingestor: Ingestor, name: str, data: bytes) -> str:
@@ -227,12 +260,12 @@ def test_a_file_deleted_before_its_ingest_is_not_resurrected(ingestor: Ingestor,
     assert _warehouse(ingestor) == []
 
 
-class _DeletedRightAfterItsHead(ObjectStore):
+class _DeletedRightAfterItsHead(_TenantObjects):
     """The tenant's objects, but the file is deleted through the API just after the ingest first
     looks at its object: the record is gone by the time the ingest reads it."""
 
     def __init__(self, ingestor: Ingestor, file_id: str) -> None:
-        super().__init__(ingestor.services.clients.s3, ingestor.services.settings.data_bucket)
+        super().__init__(ingestor)
         self._delete = lambda: ingestor.api.call("DELETE", f"/files/{file_id}", token=ingestor.account.id_token)
         self.deleted: list[int] = []
 
@@ -248,18 +281,13 @@ def test_a_file_deleted_between_the_ingests_look_at_its_object_and_at_its_record
 ) -> None:
     file_id = _start(ingestor, "sales.csv", CSV)
     [message] = _messages(ingestor)
-    tenant = ingestor.tenant
     objects = _DeletedRightAfterItsHead(ingestor, file_id)
-    ingest = Ingest(tenant.records, objects, tenant.catalog, platform_services.settings)
-    _hand_over(message, ingest, platform_services)
+    _ingest_with(ingestor, message, objects=objects)
 
     assert objects.deleted == [204]
     assert _file_items(ingestor, "FILE#") == []
     assert ingestor.api.call("GET", "/files", token=ingestor.account.id_token).body["files"] == []
-    tenant_item = ingestor.services.clients.dynamodb.get_item(
-        TableName=TABLE, Key={"PK": {"S": f"TENANT#{ingestor.account.tenant_id}"}, "SK": {"S": "TENANT"}}
-    )["Item"]
-    assert (tenant_item["bytes_used"]["N"], tenant_item["file_count"]["N"]) == ("0", "0")
+    assert _usage(ingestor) == ("0", "0")
 
 
 class _DeletedWhileRegistering(LocalCatalog):
@@ -280,8 +308,7 @@ def test_a_file_deleted_while_being_ingested_is_cleaned_up_by_the_ingest(
     file_id = _start(ingestor, "sales.csv", CSV)
     [message] = _messages(ingestor)
     tenant = ingestor.tenant
-    ingest = Ingest(tenant.records, tenant.objects, _DeletedWhileRegistering(tenant), platform_services.settings)
-    _hand_over(message, ingest, platform_services)
+    _ingest_with(ingestor, message, catalog=_DeletedWhileRegistering(tenant))
 
     assert _file_items(ingestor, "TABLE#") == []
     assert _warehouse(ingestor) == []
@@ -485,10 +512,7 @@ def test_an_object_uploaded_around_the_api_is_recorded_and_ingested(ingestor: In
     ingestor.drain()
     record = ingestor.record(file_id)
     assert (record["status"], record["name"], record["owner_id"], record["size"]) == ("READY", file_id, "", len(CSV))
-    tenant = ingestor.services.clients.dynamodb.get_item(
-        TableName=TABLE, Key={"PK": {"S": f"TENANT#{ingestor.account.tenant_id}"}, "SK": {"S": "TENANT"}}
-    )["Item"]
-    assert (tenant["bytes_used"]["N"], tenant["file_count"]["N"]) == (str(len(CSV)), "1")
+    assert _usage(ingestor) == (str(len(CSV)), "1")
 
 
 def test_an_empty_object_uploaded_around_the_api_fails_as_empty(ingestor: Ingestor) -> None:
@@ -530,12 +554,7 @@ def test_a_new_version_of_a_ready_file_replaces_its_table_under_the_same_name(in
     tables = ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body["tables"]
     assert [(t["table"], t["row_count"]) for t in tables] == [("sales", 3)]
     # The first version's curated copy went once the second was READY.
-    stored = ingestor.tenant.records.get(ingestor.account.tenant_id, file_id)
-    assert stored is not None
-    assert stored.ingest is not None
-    assert _curated_versions(ingestor, file_id) == [
-        f"{curated_prefix(ingestor.account.tenant_id, file_id)}{stored.ingest.token}/part-0.parquet"
-    ]
+    assert _curated_versions(ingestor, file_id) == [f"{_claimed_folder(ingestor, file_id)}part-0.parquet"]
 
     ingestor.services.clients.s3.put_object(
         Bucket=BUCKET, Key=raw_key(ingestor.account.tenant_id, file_id), Body=b"a,b\n1\n"
@@ -585,10 +604,8 @@ def test_an_older_versions_attempt_publishing_after_a_newer_one_leaves_the_newer
     file_id = _start(ingestor, "sales.csv", CSV)
     [message] = _messages(ingestor)
     newer = b"region,amount,year\na,1,2024\nb,2,2025\nc,3,2026\n"
-    tenant = ingestor.tenant
-    records = _NewVersionIngestedMeanwhile(ingestor, newer)
-    older = Ingest(records, tenant.objects, tenant.catalog, platform_services.settings)
-    _hand_over(message, older, platform_services)  # the older version's attempt publishes last
+    # The older version's attempt publishes last.
+    _ingest_with(ingestor, message, records=_NewVersionIngestedMeanwhile(ingestor, newer))
 
     record = ingestor.record(file_id)
     assert (record["status"], record["table"], record["row_count"]) == ("READY", "sales", 3)
@@ -597,11 +614,7 @@ def test_an_older_versions_attempt_publishing_after_a_newer_one_leaves_the_newer
     query = run_query(ingestor.api, ingestor.account, "SELECT sum(amount) AS total, count(*) AS n FROM sales")
     assert (query["status"], query["rows"]) == ("SUCCEEDED", [[6, 3]])
     # Only the newer attempt's curated copy is left.
-    stored = tenant.records.get(ingestor.account.tenant_id, file_id)
-    assert stored is not None
-    assert stored.ingest is not None
-    newer_folder = f"{curated_prefix(ingestor.account.tenant_id, file_id)}{stored.ingest.token}/"
-    assert _curated_versions(ingestor, file_id) == [f"{newer_folder}part-0.parquet"]
+    assert _curated_versions(ingestor, file_id) == [f"{_claimed_folder(ingestor, file_id)}part-0.parquet"]
 
 
 @contextmanager
@@ -748,10 +761,8 @@ def test_an_older_versions_attempt_publishing_after_a_newer_one_failed_leaves_no
 ) -> None:
     file_id = _start(ingestor, "sales.csv", CSV)
     [message] = _messages(ingestor)
-    tenant = ingestor.tenant
-    records = _NewVersionIngestedMeanwhile(ingestor, b"")  # the newer version is empty: FAILED
-    older = Ingest(records, tenant.objects, tenant.catalog, platform_services.settings)
-    _hand_over(message, older, platform_services)  # takes the name the FAILED version gave back
+    # The newer version is empty, so FAILED; the older attempt takes the name it gave back.
+    _ingest_with(ingestor, message, records=_NewVersionIngestedMeanwhile(ingestor, b""))
 
     record = ingestor.record(file_id)
     assert (record["status"], record["error"]["code"], record["table"]) == ("FAILED", "empty_file", None)
@@ -761,12 +772,12 @@ def test_an_older_versions_attempt_publishing_after_a_newer_one_failed_leaves_no
     assert _warehouse(ingestor) == []
 
 
-class _NewVersionLandsAfterTheFirstHead(ObjectStore):
+class _NewVersionLandsAfterTheFirstHead(_TenantObjects):
     """The tenant's objects, but just after the ingest first looks at the object, a new version
     of it is uploaded and ingested whole, before this ingest claims the version it saw."""
 
     def __init__(self, ingestor: Ingestor, new_version: bytes) -> None:
-        super().__init__(ingestor.services.clients.s3, ingestor.services.settings.data_bucket)
+        super().__init__(ingestor)
         self._land = _NewVersion(ingestor, new_version)
 
     def head(self, key: str) -> StoredObject | None:
@@ -781,23 +792,20 @@ def test_an_attempt_that_claims_a_version_no_longer_current_ingests_the_current_
     file_id = _start(ingestor, "sales.csv", CSV)
     [message] = _messages(ingestor)
     newer = b"region,amount,year\na,1,2024\nb,2,2025\nc,3,2026\n"
-    tenant = ingestor.tenant
-    late = Ingest(
-        tenant.records, _NewVersionLandsAfterTheFirstHead(ingestor, newer), tenant.catalog, platform_services.settings
-    )
-    _hand_over(message, late, platform_services)  # its claim of the old version beat the newer one's READY
+    # Its claim of the old version beats the newer one's READY.
+    _ingest_with(ingestor, message, objects=_NewVersionLandsAfterTheFirstHead(ingestor, newer))
 
     record = ingestor.record(file_id)
     assert (record["status"], record["row_count"], record["size"]) == ("READY", 3, len(newer))
     assert sorted(ingestor.rows(record)) == [("a", 1, 2024), ("b", 2, 2025), ("c", 3, 2026)]
 
 
-class _LosesTheObjectOnTheSecondHead(ObjectStore):
+class _LosesTheObjectOnTheSecondHead(_TenantObjects):
     """The tenant's objects, but the second look at an object finds it deleted and then fails (as
     if the function died there)."""
 
     def __init__(self, ingestor: Ingestor) -> None:
-        super().__init__(ingestor.services.clients.s3, ingestor.services.settings.data_bucket)
+        super().__init__(ingestor)
         self.heads = 0
 
     def head(self, key: str) -> StoredObject | None:
@@ -815,26 +823,16 @@ def test_an_object_around_the_api_deleted_before_its_ingest_claims_it_is_given_u
     s3 = ingestor.services.clients.s3
     s3.put_object(Bucket=BUCKET, Key=raw_key(ingestor.account.tenant_id, file_id), Body=CSV, ContentType="text/csv")
     [message] = _messages(ingestor)
-    tenant = ingestor.tenant
-    ingest = Ingest(
-        tenant.records, _LosesTheObjectOnTheSecondHead(ingestor), tenant.catalog, platform_services.settings
-    )
     with pytest.raises(RuntimeError, match="S3 did not answer"):
-        _hand_over(message, ingest, platform_services)
+        _ingest_with(ingestor, message, objects=_LosesTheObjectOnTheSecondHead(ingestor))
     assert len(_file_items(ingestor, "FILE#")) == 1  # recorded, then the ingest stopped
 
     assert ingestor.api.call("GET", "/files", token=ingestor.account.id_token).body["files"] == []
     assert _file_items(ingestor, "FILE#") == []
-    tenant_item = ingestor.services.clients.dynamodb.get_item(
-        TableName=TABLE, Key={"PK": {"S": f"TENANT#{ingestor.account.tenant_id}"}, "SK": {"S": "TENANT"}}
-    )["Item"]
-    assert (tenant_item["bytes_used"]["N"], tenant_item["file_count"]["N"]) == ("0", "0")
+    assert _usage(ingestor) == ("0", "0")
 
 
-class _CannotDeleteVersions(ObjectStore):
-    def __init__(self, ingestor: Ingestor) -> None:
-        super().__init__(ingestor.services.clients.s3, ingestor.services.settings.data_bucket)
-
+class _CannotDeleteVersions(_TenantObjects):
     def delete_versions(self, versions: list[dict[str, str]]) -> None:
         raise RuntimeError("S3 refused the delete")
 
@@ -848,9 +846,8 @@ def test_a_ready_file_stays_ready_when_its_earlier_copies_cannot_be_deleted(
         Bucket=BUCKET, Key=raw_key(ingestor.account.tenant_id, file_id), Body=b"region,amount\nwest,4\n"
     )
     [message] = _messages(ingestor)
-    tenant = ingestor.tenant
-    ingest = Ingest(tenant.records, _CannotDeleteVersions(ingestor), tenant.catalog, platform_services.settings)
-    _hand_over(message, ingest, platform_services)  # the message succeeds: nothing to deliver again
+    # The message succeeds: nothing to deliver again.
+    _ingest_with(ingestor, message, objects=_CannotDeleteVersions(ingestor))
 
     record = ingestor.record(file_id)
     assert (record["status"], record["row_count"]) == ("READY", 1)
