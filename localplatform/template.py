@@ -20,7 +20,7 @@ class Intrinsic:
 
 
 class _TemplateLoader(yaml.SafeLoader):
-    pass
+    """A SafeLoader of its own, so that the intrinsic tags registered on it stay off yaml's."""
 
 
 def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Intrinsic:

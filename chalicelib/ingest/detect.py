@@ -8,6 +8,7 @@ every row by the full read.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
@@ -123,11 +124,9 @@ def _decode(head: bytes, utf8: bool) -> tuple[str, str, str | None]:
     """
     body = head[len(UTF8_BOM) :] if head.startswith(UTF8_BOM) else head
     if utf8:
-        try:
+        with contextlib.suppress(UnicodeDecodeError):  # not UTF-8 after all: Latin-1 below
             # final=False: a character cut at the sample's end is not an error.
             return codecs.getincrementaldecoder("utf-8")().decode(body, final=False), "utf-8", None
-        except UnicodeDecodeError:
-            pass
     return body.decode("latin-1"), "latin-1", LATIN1_NOTE
 
 
@@ -212,11 +211,9 @@ def _value_kind(cell: str) -> str:
     text = cell.strip()
     if text.lower() in ("true", "false"):
         return "boolean"
-    try:
+    with contextlib.suppress(ValueError):  # not a number: perhaps a date
         float(text.replace("_", "x"))
         return "number"
-    except ValueError:
-        pass
     if len(text) >= 8 and text[:4].isdigit() and text[4:5] in "-/" and text[5:7].isdigit():
         return "date"
     return "text"

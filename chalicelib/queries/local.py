@@ -25,6 +25,7 @@ own, when it is first asked for.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import math
@@ -420,12 +421,11 @@ def to_duckdb(guarded: Guarded, tables: dict[str, TableInfo], files: dict[str, s
     unnamed = _unnamed_outputs(expression)
     columns = {name: {c["name"]: c["type"] for c in tables[name].columns} for name in guarded.tables}
     schema = {_TENANT_TABLE: columns} if columns else {}  # sqlglot takes no empty database
-    try:
+    # Typed where sqlglot can type it; else untyped, still correct for all but the dialects' differences.
+    with contextlib.suppress(SqlglotError, KeyError, ValueError):
         qualified = qualify(expression, schema=schema, dialect="athena", validate_qualify_columns=False)
         expression = annotate_types(qualified, schema=schema, dialect="athena")
         _keep_dates(expression)
-    except (SqlglotError, KeyError, ValueError):
-        pass  # untyped: still correct for everything but the dialects' differences
     _athena_output_names(expression, unnamed)
     _athena_functions(expression)
     for node in list(expression.find_all(exp.Table)):
