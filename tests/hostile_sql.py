@@ -225,7 +225,57 @@ FUNCTIONS = [
     "SELECT * FROM sales WHERE error('x') IS NULL",
 ]
 
+# SQL hidden in a quoted name or a string where sqlglot writes it back bare: a unit, a type's
+# parameter, an interval's end, a date function's unit. Checking the parsed tree alone passed these;
+# the text an engine is given would have run what they hide.
+EMITTED_AS_WRITTEN = [
+    "SELECT EXTRACT(\"YEAR FROM CURRENT_DATE), current_setting('memory_limit'), EXTRACT(YEAR\" FROM current_date)",
+    'SELECT EXTRACT("YEAR FROM CURRENT_DATE), (SELECT max(region) FROM read_parquet({other_file_codes})), '
+    'EXTRACT(YEAR" FROM current_date)',
+    'SELECT EXTRACT("YEAR FROM CURRENT_DATE) FROM {other}.secrets --" FROM current_date)',
+    'SELECT EXTRACT("YEAR FROM CURRENT_DATE) AS y FROM secrets, (SELECT 1) AS t '
+    'WHERE EXTRACT(YEAR" FROM current_date) > 0',
+    "SELECT EXTRACT(\"DAY FROM CURRENT_DATE), getenv('HOME'), EXTRACT(DAY\" FROM current_date) FROM sales",
+    'SELECT EXTRACT("YEAR FROM CURRENT_DATE), (SELECT count(*) FROM {other}.secrets), EXTRACT(YEAR" FROM current_date)',
+    "SELECT CAST(1 AS DECIMAL(\"10, 2)), current_setting('memory_limit'), CAST(1 AS DECIMAL(10\", 2))",
+    'SELECT CAST(1 AS DECIMAL("10, 2)), (SELECT max(region) FROM read_parquet({other_file_codes})), '
+    'CAST(1 AS DECIMAL(10", 2))',
+    'SELECT CAST(1 AS DECIMAL(10, "2)) FROM {other}.secrets --"))',
+    "SELECT CAST('a' AS VARCHAR(\"1)), current_setting('memory_limit'), CAST('a' AS VARCHAR(1\"))",
+    "SELECT CAST('a' AS VARCHAR(\"1)), (SELECT * FROM read_csv({outside_file_codes})), CAST('a' AS VARCHAR(1\"))",
+    "SELECT CAST('a' AS CHAR(\"1)), current_setting('memory_limit'), CAST('a' AS CHAR(1\"))",
+    "SELECT CAST('a' AS CHAR(\"1)) FROM {other}.secrets --\"))",
+    "SELECT CAST(NULL AS TIMESTAMP(\"3)), current_setting('memory_limit'), CAST(NULL AS TIMESTAMP(3\"))",
+    "SELECT CAST(NULL AS TIMESTAMP(\"3)), (SELECT content FROM read_text({outside_file_codes})), "
+    'CAST(NULL AS TIMESTAMP(3"))',
+    "SELECT CAST(NULL AS TIME(\"3)), current_setting('memory_limit'), CAST(NULL AS TIME(3\"))",
+    "SELECT CAST(1 AS DECIMAL('10, 2)), current_setting(''threads''), CAST(1 AS DECIMAL(10', 2))",
+    "SELECT CAST('a' AS VARCHAR('1)), getenv(''HOME''), CAST(''a'' AS VARCHAR(1'))",
+    "SELECT INTERVAL '1' DAY TO \"SECOND, current_setting('memory_limit') AS x, INTERVAL '1' DAY\"",
+    "SELECT INTERVAL '1' DAY TO \"SECOND, (SELECT max(region) FROM read_parquet('{other_file}')) AS x, 1 AS y\"",
+    "SELECT INTERVAL '1' DAY TO \"SECOND FROM {other}.secrets --\"",
+    "SELECT INTERVAL '1' YEAR TO \"MONTH, current_setting('threads') AS x, INTERVAL '1' YEAR TO MONTH\"",
+    "SELECT INTERVAL '1' YEAR TO \"MONTH FROM {other}.secrets --\"",
+    "SELECT date_add('MONTH, 1, current_date), current_setting(''threads''), date_add(MONTH', 1, current_date)",
+    "SELECT date_add('DAY, 1, current_date), current_setting(''memory_limit''), date_add(DAY', 1, current_date)",
+    "SELECT date_add('DAY, 1, current_date) FROM {other}.secrets --', 1, current_date)",
+    "SELECT date_add('DAY AS a, (SELECT max(region) FROM read_parquet({other_file_codes})) AS b', 1, current_date)",
+    "SELECT date_diff('DAY, current_date, current_date), getenv(''HOME''), date_diff(DAY', current_date, current_date)",
+    "SELECT date_diff('DAY, current_date, current_date) FROM {other}.secrets --', current_date, current_date)",
+    "SELECT date_trunc('MONTH, current_date), current_setting(''memory_limit''), date_trunc(MONTH', current_date)",
+    "SELECT date_trunc('MONTH, current_date) FROM {other}.secrets --', current_date)",
+    'SELECT CAST(NULL AS VARCHAR("5)) UNION ALL SELECT region FROM secrets UNION ALL SELECT CAST(NULL AS VARCHAR(5"))',
+    'SELECT CAST(1 AS DECIMAL(38, "0)), (SELECT count(*) FROM secrets), CAST(1 AS DECIMAL(38, 0"))',
+    'SELECT "$path" FROM sales',
+    'SELECT "$file_size", "$file_modified_time" FROM sales',
+    'SELECT s."$path" FROM sales AS s',
+    'SELECT x AS "$path" FROM (SELECT 1 AS x)',
+]
+
 NOT_QUERIES = [
+    "",
+    "   ",
+    "\n\t -- only a comment",
     "SELECT",
     "SELECT $1",
     "SELECT $x FROM sales",
@@ -254,6 +304,7 @@ CORPUS: list[str] = (
     + COMMENTS_AND_UNICODE
     + DDL_AND_DML
     + FUNCTIONS
+    + EMITTED_AS_WRITTEN
     + NOT_QUERIES
     + HUGE
 )
@@ -280,12 +331,23 @@ READERS = [
 ]
 assert set(READERS) <= set(CORPUS)
 
+# Of those hiding SQL in names, the ones that do read the other tenant's file or the outside file
+# once written out as DuckDB's text, on a connection that nothing locks down.
+HIDDEN_READERS = [sql for sql in EMITTED_AS_WRITTEN if "_file_codes}" in sql]
+
 
 def fill(statement: str, places: Places) -> str:
-    """The statement with its templates filled in (no str.format: SQL has braces of its own)."""
+    """The statement with its templates filled in (no str.format: SQL has braces of its own).
+    `{<place>_codes}` is the place spelled as SQL that no upper-casing changes: concat(chr(47), …)."""
     for place in fields(places):
-        statement = statement.replace("{" + place.name + "}", getattr(places, place.name))
+        value = getattr(places, place.name)
+        statement = statement.replace("{" + place.name + "_codes}", _codes(value))
+        statement = statement.replace("{" + place.name + "}", value)
     return statement
+
+
+def _codes(text: str) -> str:
+    return "concat(" + ", ".join(f"chr({ord(character)})" for character in text) + ")"
 
 
 def corpus(places: Places) -> list[str]:

@@ -12,7 +12,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as AwsConnectionError
-from sqlglot import exp
 
 from chalicelib.errors import Conflict, ServiceUnavailable
 from chalicelib.keys import tenant_database
@@ -78,16 +77,18 @@ class AthenaEngine:
     def known_id(self, query_id: str) -> str | None:
         return None  # Athena names the execution when it starts it
 
-    def submit(self, record: QueryRecord, guarded: Guarded, tables: dict[str, TableInfo]) -> str:
+    def statement(self, tenant_id: str, guarded: Guarded, tables: dict[str, TableInfo]) -> str:
+        return guarded.athena_statement(tenant_database(self._database_prefix, tenant_id))
+
+    def submit(self, record: QueryRecord, statement: str, tables: dict[str, TableInfo]) -> str:
         database = tenant_database(self._database_prefix, record.tenant_id)
-        sql = guarded.with_tables(lambda name: exp.table_(name, db=database, quoted=True)).sql(dialect="athena")
         encryption: dict[str, str] = {"EncryptionOption": "SSE_KMS" if self._kms_key_arn else "SSE_S3"}
         if self._kms_key_arn:
             encryption["KmsKey"] = self._kms_key_arn
         try:
             response = self._call(
                 "start_query_execution",
-                QueryString=sql,
+                QueryString=statement,
                 ClientRequestToken=self.request_token(record),
                 QueryExecutionContext={"Catalog": "AwsDataCatalog", "Database": database},
                 ResultConfiguration={

@@ -52,9 +52,14 @@ class Engine(Protocol):
         """The engine's id for a query, where it is known before the query starts (the local
         engine's is the query's own); None where only starting it tells (Athena's)."""
 
-    def submit(self, record: QueryRecord, guarded: Guarded, tables: dict[str, TableInfo]) -> str:
-        """Start the query; the engine's id for it. Returns at once: queries run in the background.
-        Raises QueryRejected when the engine will not run it."""
+    def statement(self, tenant_id: str, guarded: Guarded, tables: dict[str, TableInfo]) -> str:
+        """The SQL this engine runs for a guarded query over `tables` (those it reads), judged again
+        as the engine reads it. Raises ForbiddenSql when that text is not what was judged, and
+        QueryRejected when the engine cannot run the query."""
+
+    def submit(self, record: QueryRecord, statement: str, tables: dict[str, TableInfo]) -> str:
+        """Start `statement` (as `statement()` gave it) over `tables`; the engine's id for it. Returns
+        at once: queries run in the background. Raises QueryRejected when the engine will not run it."""
 
     def status(self, record: QueryRecord) -> Execution: ...
 

@@ -7,6 +7,12 @@ qualified with the tenant's own database. Only a name that a CTE in scope define
 table. Anything else is refused before an engine sees it: a statement the parser only half
 understands (`INSTALL`, `SUMMARIZE` parse as aliases; `LOAD`, `CALL` as commands) has nodes of no
 allowed kind, and a function the list does not name is refused by its name.
+
+An engine is never sent the user's text, but SQL that sqlglot writes from the checked tree, and
+sqlglot writes some parts back bare (a unit, a type parameter) that were quoted or a string in the
+input. So the text an engine is given is judged again, as that engine reads it: parsed in its
+dialect and checked whole, tables included, and it must be written back the same from that parse
+(`athena_statement`, `duckdb_statement`). What was judged is what runs.
 """
 
 from __future__ import annotations
@@ -15,12 +21,13 @@ import logging
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects import athena as _athena_dialect  # noqa: F401
 from sqlglot.dialects import duckdb as _duckdb_dialect  # noqa: F401
-from sqlglot.errors import ParseError, TokenError
+from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 from sqlglot.optimizer.scope import traverse_scope
 
 from chalicelib.errors import BadRequest
@@ -63,6 +70,19 @@ class Guarded:
 
     expression: exp.Expression
     tables: frozenset[str]
+
+    def athena_statement(self, database: str) -> str:
+        """The SQL Athena is given: the query with each of the tenant's tables qualified by its
+        database, judged again as Athena reads it."""
+        query = self.with_tables(lambda name: exp.table_(name, db=database, quoted=True))
+        try:  # what sqlglot would write with a part left out (a JSON path's wildcard) is refused
+            written = _written(query, ATHENA, unsupported_level=ErrorLevel.RAISE)
+        except UnsupportedError as unsupported:
+            raise ForbiddenSql(message=f"The query cannot be written for Athena as it is: {unsupported}.") from None
+        text, tree = _settled(written, ATHENA)
+        _check_tree(tree, text, ATHENA)
+        _real_tables(tree, set(self.tables), database.lower())  # only the tables judged before
+        return text
 
     def with_tables(self, table_for: Callable[[str], exp.Table]) -> exp.Expression:
         """A copy of the query whose real tables (never a CTE of the same name) are replaced, each
@@ -122,7 +142,7 @@ _STRUCTURE: tuple[type[exp.Expression], ...] = (
     exp.DataType,
     exp.DataTypeParam,
     exp.ColumnDef,
-    exp.Var,
+    exp.Var,  # a keyword: only the words of UNITS (checked apart)
     exp.Paren,
     exp.Between,
     exp.In,
@@ -138,8 +158,10 @@ _STRUCTURE: tuple[type[exp.Expression], ...] = (
     exp.Slice,
     exp.JSONValue,  # json_value(j, 'lax $.a'), Trino's SQL/JSON function
     exp.JSONKeyValue,  # json_object('a': 1)
-    exp.JSONPath,  # the '$.a.b' of json_extract and its kin, parsed
-    exp.JSONPathPart,
+    exp.JSONPath,  # the '$.a.b' of json_extract and its kin, parsed: keys and indexes, which sqlglot
+    exp.JSONPathRoot,  # writes back as they were (a wildcard, a filter or a slice it would leave out)
+    exp.JSONPathKey,
+    exp.JSONPathSubscript,
     exp.Binary,  # comparisons, arithmetic, AND/OR, LIKE, ||, bitwise
     exp.Unary,  # NOT, negation, bitwise not
 )
@@ -268,6 +290,102 @@ _BARE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 _ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)
 
+# The only words sqlglot may hold as a bare keyword (exp.Var): the units of EXTRACT, INTERVAL and the
+# date functions (whose unit is a string in Athena, 'day', but a keyword once parsed), Unicode normal
+# forms and sampling methods. A keyword is written back unquoted, so any other text held there
+# would become SQL of its own in what an engine runs.
+UNITS = frozenset(
+    {
+        "YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND", "MILLISECOND",
+        "DOW", "DOY", "DAY_OF_WEEK", "DAY_OF_MONTH", "DAY_OF_YEAR", "YEAR_OF_WEEK", "YOW",
+        "TIMEZONE_HOUR", "TIMEZONE_MINUTE",
+        "ISOYEAR", "ISODOW", "DAYOFWEEK", "DAYOFYEAR",  # DuckDB's names, as the local engine writes some
+        "NFC", "NFD", "NFKC", "NFKD",
+        "BERNOULLI", "SYSTEM",
+    }
+)  # fmt: skip
+
+# Athena's pseudo-columns ("$path", "$file_size", …) tell where and how the data is stored. No real
+# column starts with "$" (ingest makes every column name SQL-safe), so no name of a query may: an
+# alias of that name would be a pseudo-column again wherever a star or a rewrite names it.
+_PSEUDO_COLUMN = "$"
+
+# DuckDB's functions as the local engine writes Athena's (tests/unit/test_sql_emitted.py keeps the
+# two lists in step): what its text may call, and nothing that reads files, settings or the catalog.
+DUCKDB_FUNCTIONS = frozenset(
+    {
+        "abs", "acos", "all_match", "any_match", "approx_count_distinct", "approx_most_frequent", "approx_set",
+        "array_agg", "array_contains", "array_histogram", "array_intersect", "array_length", "array_position",
+        "array_slice", "array_to_string", "array_union", "arrays_overlap", "asin", "at_timezone", "atan", "atan2",
+        "avg", "beta_cdf", "bit_and", "bit_count", "bit_or", "bit_xor", "bitwise_left_shift",
+        "bitwise_right_shift", "bitwise_right_shift_arithmetic", "bool_and", "bool_or", "cbrt", "checksum",
+        "coalesce", "combinations", "concat_ws", "contains_sequence", "corr", "cos", "cosh", "cosine_similarity",
+        "count", "count_if", "covar_pop", "covar_samp", "crc32", "cume_dist", "current_timezone", "date_diff",
+        "date_trunc", "day", "dayofmonth", "dayofyear", "decode", "degrees", "dense_rank", "encode", "epoch",
+        "error", "every", "exp", "first_value", "flatten", "format_datetime", "format_number", "from_base",
+        "from_base64", "from_base64url", "from_big_endian_32", "from_big_endian_64", "from_ieee754_32",
+        "from_ieee754_64", "from_unixtime_nanos", "generate_series", "geometric_mean", "great_circle_distance",
+        "greatest", "grouping", "hamming_distance", "hex", "histogram", "hmac_md5", "hmac_sha1", "hmac_sha256",
+        "hmac_sha512", "hour", "human_readable_seconds", "inverse_beta_cdf", "inverse_normal_cdf",
+        "is_json_scalar", "isfinite", "isinf", "isnan", "isodow", "json", "json_array", "json_array_contains",
+        "json_array_get", "json_array_length", "json_exists", "json_size", "json_value", "kurtosis", "lag",
+        "last_day", "last_value", "lead", "least", "length", "levenshtein", "list", "list_distinct",
+        "list_extract", "list_filter", "list_max", "list_min", "list_reduce", "list_sort", "list_transform", "ln",
+        "log", "lower", "lpad", "ltrim", "luhn_check", "map_agg", "map_concat", "map_entries", "map_filter",
+        "map_from_entries", "map_keys", "map_union", "map_values", "map_zip_with", "md5", "merge", "millisecond",
+        "minute", "month", "multimap_agg", "multimap_from_entries", "murmur3", "ngrams", "none_match",
+        "normal_cdf", "nth_value", "ntile", "nullif", "numeric_histogram", "parse_data_size", "parse_duration",
+        "percent_rank", "pi", "power", "printf", "quarter", "radians", "random", "rank", "reduce_agg",
+        "regexp_extract", "regexp_extract_all", "regexp_matches", "regexp_position", "regexp_replace",
+        "regr_intercept", "regr_slope", "repeat", "replace", "reverse", "round", "row", "row_number", "rpad", "rtrim",
+        "second", "set_union", "sha1", "sha256", "shuffle", "sign", "sin", "sinh", "skewness", "split_part",
+        "split_to_multimap", "spooky_hash_v2_32", "spooky_hash_v2_64", "sqrt", "st_area", "st_astext",
+        "st_buffer", "st_contains", "st_distance", "st_geometryfromtext", "st_intersects", "st_length",
+        "st_linestring", "st_point", "st_polygon", "st_within", "st_x", "st_y", "starts_with", "stddev",
+        "stddev_pop", "stddev_samp", "str_split", "str_split_regex", "str_to_map", "strftime", "strpos",
+        "strptime", "sum", "tan", "tanh", "timezone_hour", "timezone_minute", "to_base", "to_base64",
+        "to_base64url", "to_big_endian_32", "to_big_endian_64", "to_ieee754_32", "to_ieee754_64", "to_iso8601",
+        "to_json", "to_milliseconds", "to_spherical_geography", "to_timestamp", "transform_keys",
+        "transform_values", "translate", "trim_array", "trunc", "try", "typeof", "unhex", "unicode", "upper",
+        "url_decode", "url_encode", "url_extract_fragment", "url_extract_host", "url_extract_parameter",
+        "url_extract_path", "url_extract_port", "url_extract_protocol", "url_extract_query", "uuid", "var_pop",
+        "variance", "weekofyear", "width_bucket", "wilson_interval_lower", "wilson_interval_upper",
+        "with_timezone", "word_stem", "xxhash64", "year", "yow", "zip", "zip_with",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    """What one dialect's text may hold."""
+
+    name: str
+    functions: frozenset[str]  # called by name, as written
+    syntax: tuple[type[exp.Func], ...]  # written as syntax, allowed by kind
+    structure: tuple[type[exp.Expression], ...]
+    file_sources: bool = False  # a table may be read_parquet('…') of a file set the engine was given
+
+
+ATHENA = _Dialect("athena", FUNCTIONS, _SYNTAX_FUNCTIONS, _STRUCTURE)
+# DuckDB's text holds what the local engine's translation writes: struct literals packing a call's
+# arguments, and the aggregates and JSON operators sqlglot writes as syntax there.
+DUCKDB = _Dialect(
+    "duckdb",
+    DUCKDB_FUNCTIONS,
+    (
+        *_SYNTAX_FUNCTIONS,
+        exp.Struct,
+        exp.Map,
+        exp.AnyValue,
+        exp.ApproxQuantile,
+        exp.JSONExtractScalar,
+        exp.Max,
+        exp.Min,
+    ),
+    (*_STRUCTURE, exp.JSONPathPart),  # json_query's path, a string in Athena's text, is parsed in DuckDB's
+    file_sources=True,
+)
+
 
 def guard(sql: str, tables: Collection[str], database: str) -> Guarded:
     """Check `sql` against the allow-list; `tables` are the tenant's table names, `database` its
@@ -277,11 +395,8 @@ def guard(sql: str, tables: Collection[str], database: str) -> Guarded:
     if "\x00" in sql:
         raise InvalidSql(message="The query contains a NUL character.")
     try:
-        expression = _one_statement(sql)
-        if not isinstance(expression, _ROOTS):
-            raise ForbiddenSql(message="Only a read-only query is allowed: SELECT, WITH, VALUES or a set operation.")
-        for node in expression.walk():
-            _check_node(node, sql)
+        expression = _one_statement(sql, "athena")
+        _check_tree(expression, sql, ATHENA)
         own = {name.lower() for name in tables}
         read = _real_tables(expression, own, database.lower())
     except RecursionError:
@@ -289,9 +404,50 @@ def guard(sql: str, tables: Collection[str], database: str) -> Guarded:
     return Guarded(expression, frozenset(read))
 
 
-def _one_statement(sql: str) -> exp.Expression:
+def duckdb_statement(query: exp.Expression, files: Collection[str], tables: Collection[str] = ()) -> str:
+    """The SQL the local engine runs for `query` (its translation to DuckDB), judged as DuckDB reads
+    it: written back from its own parse until that is stable, every table one of `files`
+    (read_parquet of that exact glob) or a CTE (or, where the tables are DuckDB's own, one of
+    `tables`). Raises UnsupportedError where sqlglot cannot keep a function's meaning in DuckDB."""
+    settled, tree = _settled(_written(query, DUCKDB, unsupported_level=ErrorLevel.RAISE), DUCKDB)
+    _check_tree(tree, settled, DUCKDB)
+    _duckdb_sources(tree, set(files), {name.lower() for name in tables})
+    return settled
+
+
+_UNSETTLED = "The query cannot be written for the engine exactly as it was checked; rewrite it more plainly."
+
+
+def _written(expression: exp.Expression, dialect: _Dialect, **options: Any) -> str:
+    """`expression` as SQL of `dialect`, without comments. UnsupportedError for what sqlglot cannot
+    write there (a JSON path's wildcard, or, with `unsupported_level` RAISE, a function whose meaning
+    it cannot keep): the caller says what that means for its engine."""
     try:
-        statements = [statement for statement in sqlglot.parse(sql, read="athena") if statement is not None]
+        return expression.sql(dialect=dialect.name, comments=False, **options)
+    except (RecursionError, UnsupportedError):
+        raise
+    except Exception as error:  # sqlglot's generator raises errors of its own (ValueError, …)
+        raise UnsupportedError(_plain(str(error))) from None
+
+
+def _settled(text: str, dialect: _Dialect) -> tuple[str, exp.Expression]:
+    """`text` as the engine will be given it, and its parse in the engine's dialect: text written
+    back from its own parse the same (a second writing may only settle how something is spelled)."""
+    try:
+        for _ in range(3):
+            tree = _one_statement(text, dialect.name)
+            again = _written(tree, dialect)
+            if again == text:
+                return text, tree
+            text = again
+    except (InvalidSql, UnsupportedError):  # what sqlglot wrote, it cannot read or write back
+        raise ForbiddenSql(message=_UNSETTLED) from None
+    raise ForbiddenSql(message=_UNSETTLED)
+
+
+def _one_statement(sql: str, dialect: str) -> exp.Expression:
+    try:
+        statements = [statement for statement in sqlglot.parse(sql, read=dialect) if statement is not None]
     except ParseError as error:
         raise InvalidSql(message=_parse_problem(error)) from None
     except TokenError as error:
@@ -308,39 +464,63 @@ def _one_statement(sql: str) -> exp.Expression:
     return statements[0]
 
 
-def _check_node(node: exp.Expression, sql: str) -> None:
+def _check_tree(expression: exp.Expression, sql: str, dialect: _Dialect) -> None:
+    if not isinstance(expression, _ROOTS):
+        raise ForbiddenSql(message="Only a read-only query is allowed: SELECT, WITH, VALUES or a set operation.")
+    for node in expression.walk():
+        if dialect.file_sources and isinstance(node, exp.ReadParquet) and isinstance(node.parent, exp.Table):
+            continue  # a table's source: judged with the tables (_duckdb_sources)
+        _check_node(node, sql, dialect)
+
+
+def _check_node(node: exp.Expression, sql: str, dialect: _Dialect) -> None:
     if isinstance(node, exp.Func):
-        _check_function(node, sql)
+        _check_function(node, sql, dialect)
         return
     if isinstance(node, exp.Placeholder | exp.Parameter):
         raise InvalidSql(message="Query parameters are not supported: write the values into the query.")
     if type(node) in _NOT_IN_ATHENA:
         raise ForbiddenSql(message=_NOT_IN_ATHENA[type(node)])
-    if not isinstance(node, _STRUCTURE):
+    if isinstance(node, exp.JSONPathPart) and not isinstance(node, dialect.structure):
+        raise ForbiddenSql(message="A JSON path may hold keys and indexes only: '$.a.b', '$[0]', '$[\"a b\"]'.")
+    if not isinstance(node, dialect.structure):
         raise ForbiddenSql(message=f"'{_shown(node)}' is not allowed in a query.")
+    if isinstance(node, exp.Var) and node.name.upper() not in UNITS:
+        raise ForbiddenSql(message=f"'{_plain(node.name)[:80]}' is not a unit: use year, month, day, hour, … .")
+    if isinstance(node, exp.DataTypeParam) and not _is_integer(node.this):
+        raise ForbiddenSql(message=f"A type's size must be a whole number, not '{_shown(node)}'.")
+    if isinstance(node, exp.DataType) and node.this in (exp.DataType.Type.USERDEFINED, exp.DataType.Type.UNKNOWN):
+        raise ForbiddenSql(message=f"'{_shown(node)}' is not a type Athena has.")
     if isinstance(node, exp.Select) and not node.expressions:
         raise InvalidSql(message="SELECT needs at least one column or expression.")
     if isinstance(node, exp.Identifier) and not node.quoted and not _BARE_NAME.fullmatch(node.name):
         raise InvalidSql(message=f"'{node.name}' is not a valid name: put a name in double quotes.")
-    if isinstance(node, exp.Table) and not isinstance(node.this, exp.Identifier):
+    file_source = dialect.file_sources and isinstance(node, exp.Table) and isinstance(node.this, exp.ReadParquet)
+    if isinstance(node, exp.Table) and not isinstance(node.this, exp.Identifier) and not file_source:
         raise ForbiddenSql(message="Table functions are not allowed; UNNEST is.")
     if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Func):
         name = _shown(node).split("(", 1)[0]
         raise ForbiddenSql(message=f"Function '{name}' is not available: call functions by their name alone.")
     if isinstance(node, exp.Column) and not node.table and not node.this.quoted and node.name.lower() in _SESSION_WORDS:
         raise ForbiddenSql(message=f"'{node.name}' is not available.")
+    if isinstance(node, exp.Identifier) and node.name.startswith(_PSEUDO_COLUMN):
+        raise ForbiddenSql(message=f"Names starting with '$' are not available: '{_plain(node.name)[:80]}'.")
 
 
-def _check_function(node: exp.Func, sql: str) -> None:
+def _is_integer(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit()
+
+
+def _check_function(node: exp.Func, sql: str, dialect: _Dialect) -> None:
     """A function called by name must be on the list; one written as syntax must be of a known kind."""
-    if isinstance(node, exp.GroupConcat) and not isinstance(node.this, exp.Order):
+    if dialect is ATHENA and isinstance(node, exp.GroupConcat) and not isinstance(node.this, exp.Order):
         # string_agg / group_concat / listagg with no order: Athena's listagg requires one
         raise ForbiddenSql(message="Join strings with listagg(x, separator) WITHIN GROUP (ORDER BY …).")
     name = _called_name(node, sql)
     if name is not None:
-        if name.lower() not in FUNCTIONS:
+        if name.lower() not in dialect.functions:
             raise ForbiddenSql(message=f"Function '{name}' is not available.")
-    elif not isinstance(node, _SYNTAX_FUNCTIONS + _OPERATORS):
+    elif not isinstance(node, dialect.syntax + _OPERATORS):
         raise ForbiddenSql(message=f"Function '{_shown(node).split('(', 1)[0].lower()}' is not available.")
 
 
@@ -353,6 +533,40 @@ def _called_name(node: exp.Func, sql: str) -> str | None:
         return None
     written = sql[start : end + 1].strip('"')
     return written if _BARE_NAME.fullmatch(written) else None
+
+
+def _duckdb_sources(tree: exp.Expression, files: set[str], tables: set[str]) -> None:
+    """Each table of DuckDB's text reads one of the file sets the engine was given, or is a CTE in
+    scope (or one of `tables`)."""
+    try:
+        scopes = traverse_scope(tree)
+    except RecursionError:
+        raise
+    except Exception as error:  # sqlglot's scope analysis has errors of its own on odd trees
+        raise ForbiddenSql(message=f"The query's structure is not supported: {_plain(str(error))}") from None
+    resolved: set[int] = set()
+    for scope in scopes:
+        ctes = {name.lower() for name in scope.cte_sources}
+        for table in scope.tables:
+            if not (_reads_given_files(table, files) or _names_one_of(table, ctes | tables)):
+                raise ForbiddenSql(message=f"Table '{_shown(table)}' is not allowed here.")
+            resolved.add(id(table))
+    for table in tree.find_all(exp.Table):
+        if id(table) not in resolved:
+            raise ForbiddenSql(message=f"Table '{_shown(table)}' is not allowed here.")
+
+
+def _reads_given_files(table: exp.Table, files: set[str]) -> bool:
+    source = table.this
+    if not isinstance(source, exp.ReadParquet) or set(source.args) - {"expressions"}:
+        return False
+    (glob, *rest) = source.expressions or [None]
+    return not rest and isinstance(glob, exp.Literal) and glob.is_string and glob.this in files
+
+
+def _names_one_of(table: exp.Table, names: set[str]) -> bool:
+    unqualified = table.args.get("db") is None and table.args.get("catalog") is None
+    return isinstance(table.this, exp.Identifier) and unqualified and table.name.lower() in names
 
 
 def _real_tables(expression: exp.Expression, own: set[str], database: str) -> set[str]:

@@ -38,8 +38,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlglot import exp
-from sqlglot.errors import ErrorLevel, SqlglotError, UnsupportedError
+from sqlglot import exp, jsonpath
+from sqlglot.errors import UnsupportedError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
@@ -47,8 +47,16 @@ from chalicelib.files.objects import ObjectStore
 from chalicelib.ingest.types import column_type
 from chalicelib.observability import logger
 from chalicelib.queries.athena import result_prefix
-from chalicelib.queries.engine import SCAN_LIMIT_EXCEEDED, Execution, Page, TableInfo, error, timed_out
-from chalicelib.queries.guard import Guarded
+from chalicelib.queries.engine import (
+    SCAN_LIMIT_EXCEEDED,
+    Execution,
+    Page,
+    QueryRejected,
+    TableInfo,
+    error,
+    timed_out,
+)
+from chalicelib.queries.guard import ForbiddenSql, Guarded, duckdb_statement
 from chalicelib.queries.store import QueryRecord, QueryState, Stats
 from chalicelib.tenancy.store import epoch_of
 
@@ -78,7 +86,7 @@ class QueryLimits:
     workers_per_tenant: int = 4  # a tenant's queries beyond this wait for one of its own to end
 
 
-class LocalLimitation(Exception):
+class LocalLimitation(QueryRejected):
     """A query the local engine cannot answer as Athena would: it fails and says so."""
 
 
@@ -116,7 +124,17 @@ class LocalEngine:
     def known_id(self, query_id: str) -> str | None:
         return query_id
 
-    def submit(self, record: QueryRecord, guarded: Guarded, tables: dict[str, TableInfo]) -> str:
+    def statement(self, tenant_id: str, guarded: Guarded, tables: dict[str, TableInfo]) -> str:
+        files = {name: str(self._files(tenant_id, table)) for name, table in tables.items()}
+        try:
+            return to_duckdb(guarded, tables, files)
+        except (ForbiddenSql, QueryRejected):
+            raise
+        except Exception as failure:  # a translation bug of ours: this query fails, the platform goes on
+            logger.exception("a query could not be translated for the local engine")
+            raise LocalLimitation(f"The local engine could not translate the query: {failure}.") from None
+
+    def submit(self, record: QueryRecord, statement: str, tables: dict[str, TableInfo]) -> str:
         folder = self._folder(record)
         folder.mkdir(parents=True, exist_ok=True)
         with self._lock:
@@ -126,7 +144,7 @@ class LocalEngine:
                 pool = ThreadPoolExecutor(self._limits.workers_per_tenant, thread_name_prefix="query")
                 self._pools[record.tenant_id] = pool
         self._save(folder, Execution(QueryState.QUEUED))
-        pool.submit(self._run, record, guarded, tables, folder)
+        pool.submit(self._run, record, statement, tables, folder)
         return record.query_id
 
     def status(self, record: QueryRecord) -> Execution:
@@ -219,7 +237,7 @@ class LocalEngine:
 
     # In the background -------------------------------------------------------------------------
 
-    def _run(self, record: QueryRecord, guarded: Guarded, tables: dict[str, TableInfo], folder: Path) -> None:
+    def _run(self, record: QueryRecord, statement: str, tables: dict[str, TableInfo], folder: Path) -> None:
         import duckdb
 
         if self._stop_reason(record) is not None:  # cancelled while it waited
@@ -236,7 +254,7 @@ class LocalEngine:
                 with self._lock:  # from now on a stop interrupts it; one that came before stops it at once
                     self._connections[record.query_id] = cursor
                 try:
-                    execution, head = self._execute(cursor, record, guarded, tables, folder, started)
+                    execution, head = self._execute(cursor, record, statement, tables, folder, started)
                 finally:
                     with self._lock:  # before the cursor closes: a closed one cannot be interrupted
                         self._connections.pop(record.query_id, None)
@@ -312,7 +330,7 @@ class LocalEngine:
         self,
         cursor: Any,
         record: QueryRecord,
-        guarded: Guarded,
+        sql: str,
         tables: dict[str, TableInfo],
         folder: Path,
         started: float,
@@ -322,11 +340,10 @@ class LocalEngine:
         import duckdb
 
         self._checkpoint(record)
-        files = {name: self._warehouse / record.tenant_id / tables[name].file_id for name in guarded.tables}
-        scanned = sum(path.stat().st_size for folder_of in files.values() for path in folder_of.glob("*.parquet"))
+        files = (self._files(record.tenant_id, table) for table in tables.values())
+        scanned = sum(path.stat().st_size for glob in files for path in glob.parent.glob(glob.name))
         if scanned > self._limits.scan_cutoff_bytes:  # Athena's workgroup cutoff, before reading
             return Execution(QueryState.FAILED, Stats(bytes_scanned=scanned), SCAN_LIMIT_EXCEEDED), []
-        sql = to_duckdb(guarded, tables, {name: str(path / "*.parquet") for name, path in files.items()})
         statements = cursor.extract_statements(sql)
         if len(statements) != 1 or statements[0].type.name != "SELECT":
             refused = error("forbidden_sql", "Only one read-only query is allowed.")
@@ -350,6 +367,10 @@ class LocalEngine:
         return Execution(QueryState.SUCCEEDED, stats, None, columns), [[json_value(v) for v in row] for row in head]
 
     # Plumbing ----------------------------------------------------------------------------------
+
+    def _files(self, tenant_id: str, table: TableInfo) -> Path:
+        """The glob of a table's curated Parquet files in the warehouse."""
+        return self._warehouse / tenant_id / table.file_id / "*.parquet"
 
     def _folder(self, record: QueryRecord) -> Path:
         return query_folder(self._warehouse, record.tenant_id, record.query_id)
@@ -415,17 +436,20 @@ def query_folder(warehouse: Path, tenant_id: str, query_id: str) -> Path:
 def to_duckdb(guarded: Guarded, tables: dict[str, TableInfo], files: dict[str, str] | None = None) -> str:
     """The guarded Athena query in DuckDB's dialect, typed by the tables' columns: with types known,
     sqlglot keeps Athena's meaning where the dialects differ (integer division). Each table reads
-    its curated Parquet (`files`: name → glob) where given, else a DuckDB table of its name.
-    Raises LocalLimitation for what DuckDB cannot answer as Athena would."""
+    its curated Parquet (`files`: name → glob) where given, else a DuckDB table of its name. The
+    text is judged again as DuckDB reads it (ForbiddenSql if it is not what was judged). Raises
+    LocalLimitation for what DuckDB cannot answer as Athena would."""
     expression = guarded.with_tables(lambda name: exp.table_(name, db=_TENANT_TABLE, quoted=True))
     unnamed = _unnamed_outputs(expression)
     columns = {name: {c["name"]: c["type"] for c in tables[name].columns} for name in guarded.tables}
     schema = {_TENANT_TABLE: columns} if columns else {}  # sqlglot takes no empty database
     # Typed where sqlglot can type it; else untyped, still correct for all but the dialects' differences.
-    with contextlib.suppress(SqlglotError, KeyError, ValueError):
-        qualified = qualify(expression, schema=schema, dialect="athena", validate_qualify_columns=False)
-        expression = annotate_types(qualified, schema=schema, dialect="athena")
-        _keep_dates(expression)
+    # Typing works on a copy: sqlglot fails on some trees half-way, with errors of many kinds.
+    with contextlib.suppress(Exception):
+        qualified = qualify(expression.copy(), schema=schema, dialect="athena", validate_qualify_columns=False)
+        typed = annotate_types(qualified, schema=schema, dialect="athena")
+        _keep_dates(typed)
+        expression = typed
     _athena_output_names(expression, unnamed)
     _athena_functions(expression)
     for node in list(expression.find_all(exp.Table)):
@@ -441,7 +465,7 @@ def to_duckdb(guarded: Guarded, tables: dict[str, TableInfo], files: dict[str, s
         )
     try:
         # sqlglot says when it cannot keep a function's meaning in DuckDB (sha512 would be sha256)
-        return expression.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+        return duckdb_statement(expression, files.values() if files else (), () if files else guarded.tables)
     except UnsupportedError as unsupported:
         raise LocalLimitation(f"The local engine cannot run this query as Athena would: {unsupported}.") from None
 
@@ -511,12 +535,25 @@ def _athena_functions(expression: exp.Expression) -> None:
 
 
 def _without_path_mode(node: exp.JSONValue | exp.JSONExtract) -> None:
-    """json_value(j, 'lax $.a') and json_query: DuckDB reads no path mode, and answers NULL to one."""
+    """json_value(j, 'lax $.a') and json_query: DuckDB reads no path mode, and answers NULL to one.
+    DuckDB's text reads the path as a JSON path of keys and indexes: others are Athena's to run."""
     path = node.args.get("path") or node.args.get("expression")
     if isinstance(path, exp.Literal) and path.is_string:
         mode, _, rest = path.this.strip().partition(" ")
         if mode.lower() in ("lax", "strict") and rest.strip().startswith("$"):
             path.replace(exp.Literal.string(rest.strip()))
+            path = node.args.get("path") or node.args.get("expression")
+        if not _keys_and_indexes(path.this):
+            raise LocalLimitation("The local engine reads JSON paths of keys and indexes only; Athena runs this one.")
+
+
+def _keys_and_indexes(path: str) -> bool:
+    try:
+        parts = jsonpath.parse(path).expressions
+    except Exception:  # sqlglot's JSON path parser has errors of its own
+        return False
+    simple = (exp.JSONPathRoot, exp.JSONPathKey, exp.JSONPathSubscript)
+    return all(isinstance(part, simple) and not isinstance(part.this, exp.Expression) for part in parts)
 
 
 def _applied(arguments: dict[str, exp.Expression], body: exp.Expression) -> exp.Expression:

@@ -109,6 +109,11 @@ class Queries:
         guarded = guard(sql, tables, tenant_database(self._database_prefix, caller.tenant_id))
         if checked and len(guarded.tables) > MAX_CHECKED_TABLES:
             raise TablesChanged()  # too many to check in one transaction: list them afresh
+        read = {name: tables[name] for name in sorted(guarded.tables)}
+        try:  # the engine's own text, judged again: what it is given is what was judged
+            statement, refusal = self._engine.statement(caller.tenant_id, guarded, read), None
+        except QueryRejected as rejected:  # the query's own fault: it is recorded FAILED below
+            statement, refusal = "", rejected
         query_id = new_id()
         record = QueryRecord(
             tenant_id=caller.tenant_id,
@@ -128,7 +133,9 @@ class Queries:
                 raise
             self._jobs.create(record, self._max_running, checks)
         try:
-            engine_id = self._engine.submit(record, guarded, tables)
+            if refusal is not None:
+                raise refusal
+            engine_id = self._engine.submit(record, statement, read)
         except QueryRejected as rejected:  # the query's own fault: it is recorded FAILED, saying why
             return self._settle(record, Execution(QueryState.FAILED, error=error("query_failed", str(rejected))))
         except Exception:  # the engine's (busy, say): the slot is given back, the caller told to retry

@@ -12,9 +12,10 @@ from typing import Any
 
 import duckdb
 import pytest
+import sqlglot
 
 from chalicelib.queries.local import LocalEngine, QueryLimits, query_folder
-from tests.hostile_sql import CORPUS, READERS, Places, corpus, fill
+from tests.hostile_sql import CORPUS, EMITTED_AS_WRITTEN, HIDDEN_READERS, READERS, Places, corpus, fill
 
 OWN_TENANT = "01AAAAAAAAAAAAAAAAAAAAAAAA"
 OTHER_TENANT = "01BBBBBBBBBBBBBBBBBBBBBBBB"
@@ -78,7 +79,8 @@ def _with_tables(con: Any, setting: Setting) -> None:
 
 def _outcome(con: Any, sql: str) -> list[tuple[Any, ...]] | Exception:
     try:
-        return con.execute(sql).fetchall()
+        result = con.execute(sql)
+        return [] if result is None else result.fetchall()  # nothing to run: no result at all
     except (duckdb.Error, RuntimeError) as refused:
         return refused
 
@@ -138,3 +140,30 @@ def test_a_query_cannot_change_its_limits(setting: Setting) -> None:
             "RESET allowed_directories",
         ):
             assert isinstance(_outcome(con, statement), duckdb.Error)
+
+
+def _as_written_for_duckdb(sql: str) -> str:
+    """What sqlglot writes for DuckDB from the statement's tree: the text a guard that judged only
+    the tree would have handed on."""
+    return sqlglot.parse_one(sql, read="athena").sql(dialect="duckdb")
+
+
+def test_sql_hidden_in_names_reads_other_tenants_files_once_written_out_without_the_lock(setting: Setting) -> None:
+    # What these statements hide becomes real SQL once written out: on a DuckDB connection that
+    # nothing locks down it reads the other tenant's file and the outside file.
+    hiding = [fill(sql, setting.places) for sql in HIDDEN_READERS]
+    with duckdb.connect() as con:
+        _with_tables(con, setting)
+        con.execute("CREATE VIEW secrets AS SELECT 1 AS x")  # the other tenant's table, by name
+        leaking = [sql for sql in hiding if _leaked(_outcome(con, _as_written_for_duckdb(sql)))]
+    assert len(hiding) >= 5
+    assert leaking == hiding
+
+
+@pytest.mark.parametrize("number", range(len(EMITTED_AS_WRITTEN)))
+def test_sql_hidden_in_names_is_held_by_the_engine_even_once_written_out(setting: Setting, number: int) -> None:
+    sql = _as_written_for_duckdb(fill(EMITTED_AS_WRITTEN[number], setting.places))
+    with _locked(_engine(setting), setting, f"W{number}") as con:
+        _with_tables(con, setting)
+        outcome = _outcome(con, sql)
+    assert not _leaked(outcome), f"{sql!r} returned {outcome!r}"

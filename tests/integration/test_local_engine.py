@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sqlglot
 
-from chalicelib.queries.guard import Guarded, guard
+from chalicelib.queries.guard import ForbiddenSql, Guarded, guard
 from chalicelib.queries.local import LocalEngine, QueryLimits
 from chalicelib.queries.store import QueryRecord, QueryState
 
@@ -64,8 +64,7 @@ class FlakyResults:
 def test_the_csv_is_written_and_uploaded_when_first_asked_for_and_a_failed_upload_made_again(tmp_path: Path) -> None:
     results = FlakyResults()
     engine = _engine(tmp_path, results)
-    record = QueryRecord("T1", "U1", "Q1", "SELECT 1 AS one", QueryState.QUEUED, "2026-01-01T00:00:00.000Z")
-    engine.submit(record, guard(record.sql, {}, "db"), {})
+    record = _submitted(engine, "SELECT 1 AS one")
     engine.wait(record, 20)
     assert engine.status(record).state is QueryState.SUCCEEDED
     assert engine.page(record, None, 10).rows == [[1]]
@@ -95,7 +94,7 @@ def test_downloads_asked_for_at_once_upload_once(tmp_path: Path) -> None:
 
 def _submitted(engine: LocalEngine, sql: str, tenant: str = "T1", query_id: str = "Q1") -> QueryRecord:
     record = QueryRecord(tenant, "U1", query_id, sql, QueryState.QUEUED, "2026-01-01T00:00:00.000Z")
-    engine.submit(record, guard(sql, {}, "db"), {})
+    engine.submit(record, engine.statement(tenant, guard(sql, {}, "db"), {}), {})
     return record
 
 
@@ -172,22 +171,33 @@ def test_a_querys_time_runs_from_when_it_starts_not_while_it_waits(tmp_path: Pat
 
 
 def test_duckdbs_own_split_refuses_what_is_not_one_select(tmp_path: Path) -> None:
-    # Should the transpiler ever write a second statement, DuckDB's own split stops it. A function
-    # name with statements inside, written out as it is, is what such a bug could look like.
+    # Should a text that is not one SELECT ever reach the engine, DuckDB's own split stops it. A
+    # function name with statements inside, written out as it is, is what such a bug could look like.
     engine = _engine(tmp_path, SlowResults())
     for n, smuggled in enumerate(
         ("abs(1); SELECT abs", "abs(1); CHECKPOINT; SELECT abs", "abs(1); SET threads = 1; SELECT abs")
     ):
-        call = sqlglot.exp.Anonymous(this=smuggled, expressions=[sqlglot.exp.Literal.number(1)])
-        tree = sqlglot.exp.select(sqlglot.exp.alias_(call, "one"))
         record = QueryRecord("T1", "U1", f"S{n}", "SELECT x", QueryState.QUEUED, "2026-01-01T00:00:00.000Z")
-        engine.submit(record, Guarded(tree, frozenset()), {})
+        engine.submit(record, f"SELECT {smuggled}(1) AS one", {})
         engine.wait(record, 20)
         outcome = engine.status(record)
         assert (outcome.state, outcome.error) == (
             QueryState.FAILED,
             {"code": "forbidden_sql", "message": "Only one read-only query is allowed."},
         ), smuggled
+    engine.close()
+
+
+def test_the_engine_judges_its_own_text_and_refuses_what_was_not_judged(tmp_path: Path) -> None:
+    # The same smuggled name in a tree that skipped the guard: the text DuckDB would be given is
+    # parsed again as DuckDB reads it, and its second statement (or unknown function) is refused
+    # before anything runs.
+    engine = _engine(tmp_path, SlowResults())
+    for smuggled in ("abs(1); SELECT abs", "abs(1), current_setting('memory_limit'), abs", "read_text"):
+        call = sqlglot.exp.Anonymous(this=smuggled, expressions=[sqlglot.exp.Literal.number(1)])
+        tree = sqlglot.exp.select(sqlglot.exp.alias_(call, "one"))
+        with pytest.raises(ForbiddenSql):
+            engine.statement("T1", Guarded(tree, frozenset()), {})
     engine.close()
 
 

@@ -291,6 +291,25 @@ def test_another_tenants_tables_and_queries_are_out_of_reach(api: Api, analyst: 
     assert _succeeded(api, other, "SELECT max(id) FROM sales") == [[999]]
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT EXTRACT(\"YEAR FROM CURRENT_DATE), current_setting('memory_limit'), EXTRACT(YEAR\" FROM current_date)",
+        "SELECT date_add('DAY AS a, (SELECT max(region) FROM secrets) AS b', 1, current_date)",
+        'SELECT CAST(1 AS DECIMAL("10, 2)), (SELECT count(*) FROM secrets), CAST(1 AS DECIMAL(10", 2))',
+        'SELECT "$path", "$file_size" FROM sales',
+    ],
+)
+def test_sql_hidden_where_it_would_be_written_back_bare_is_refused_before_anything_runs(
+    api: Api, analyst: Account, sql: str
+) -> None:
+    before = api.call("GET", "/queries", token=analyst.id_token).body["queries"]
+    reply = api.call("POST", "/queries", json_body={"sql": sql}, token=analyst.id_token)
+    assert (reply.status, reply.error_code) == (400, "forbidden_sql")
+    assert_conforms("POST", "/queries", 400, reply.body)
+    assert api.call("GET", "/queries", token=analyst.id_token).body["queries"] == before  # no job was stored
+
+
 def test_every_role_runs_queries(api: Api, analyst: Account) -> None:
     viewer = add_member(api, analyst, "viewer")
     assert _succeeded(api, viewer, "SELECT count(*) FROM reps") == [[len(REPS)]]
@@ -300,7 +319,10 @@ def test_every_role_runs_queries(api: Api, analyst: Account) -> None:
     ("body", "code"),
     [
         ({}, "invalid_request"),
-        ({"sql": ""}, "invalid_request"),
+        ({"sql": 1}, "invalid_request"),
+        ({"sql": ""}, "invalid_sql"),  # refused SQL, as the contract names it
+        ({"sql": " \n\t "}, "invalid_sql"),
+        ({"sql": "-- nothing but a comment"}, "invalid_sql"),
         ({"sql": "SELECT 1", "engine": "x"}, "invalid_request"),
     ],
 )
