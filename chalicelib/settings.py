@@ -110,6 +110,12 @@ class Settings(BaseModel):
         return value
 
     @property
+    def sends_email(self) -> bool:
+        """Whether Cognito e-mails users: everywhere but the local platform, which has no e-mail,
+        confirms sign-ups at once and takes a new member's password from their admin."""
+        return not self.auto_confirm_signup
+
+    @property
     def tenant_session_reserve_seconds(self) -> int:
         """How long a tenant's session (TenantCredentials) must still have to be handed out, else
         it is renewed: the longest URL it may sign must work to its end, and a whole ingest runs

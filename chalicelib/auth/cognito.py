@@ -17,6 +17,15 @@ from chalicelib.tenancy.store import UserExists
 
 
 @dataclass(frozen=True)
+class Account:
+    """What the pool says of the account that has an address."""
+
+    user_id: str
+    status: str  # Cognito's UserStatus: UNCONFIRMED, CONFIRMED, FORCE_CHANGE_PASSWORD, RESET_REQUIRED…
+    email_verified: bool
+
+
+@dataclass(frozen=True)
 class Tokens:
     id_token: str
     access_token: str
@@ -115,6 +124,12 @@ class CognitoUsers:
                     raise Forbidden(
                         "new_password_required", "Choose your own password: log in again with 'new_password'."
                     )
+                # The temporary password just accepted was Cognito's own, e-mailed to this address
+                # alone: whoever knows it reads that mailbox. Cognito does not record this proof
+                # itself, yet password recovery and being added to a tenant rest on a verified
+                # address. Recorded before the password is replaced, so that a failure here
+                # leaves the account as it was, for the user to try again.
+                self._mark_email_verified(email)
                 response = self._cognito.respond_to_auth_challenge(
                     ClientId=self._client,
                     ChallengeName="NEW_PASSWORD_REQUIRED",
@@ -139,13 +154,8 @@ class CognitoUsers:
             raise _translate(error, NotAuthorizedException=expired, UserNotFoundException=expired) from error
         return _tokens(response["AuthenticationResult"])
 
-    def user_id(self, email: str) -> str | None:
-        """The id (`sub`) of the user who has proved they own this e-mail address, or None if no
-        account has it.
-
-        An account whose address is not verified is refused (409): anyone can sign up with, or
-        (before verifying) change to, someone else's address, and a member is added by address.
-        """
+    def account(self, email: str) -> Account | None:
+        """The account that has this address, or None if there is none."""
         try:
             user = self._cognito.admin_get_user(UserPoolId=self._pool, Username=email)
         except ClientError as error:
@@ -153,38 +163,53 @@ class CognitoUsers:
                 return None
             raise _translate(error) from error
         attributes = _attributes(user["UserAttributes"])
-        if attributes.get("email_verified") != "true":
-            raise Conflict(
-                "unverified_account",
-                "An account with this e-mail address exists but has not confirmed it yet; it can be added once it has.",
-            )
-        return attributes["sub"]
+        return Account(
+            user_id=attributes["sub"],
+            status=user["UserStatus"],
+            email_verified=attributes.get("email_verified") == "true",
+        )
 
-    def create_user(self, email: str, password: str | None, *, permanent: bool) -> str:
-        """Create a user for an admin; their id.
+    def invite(self, email: str) -> str:
+        """Create an account for a new member and have Cognito e-mail the invitation; its id.
 
-        In AWS Cognito e-mails an invitation with a temporary password (the one given, or one
-        it makes), which the user replaces on first login. Where there is no e-mail (locally)
-        the given password is set as the user's own.
+        The temporary password is Cognito's own and goes to this address alone; the user replaces
+        it at first login. The address is not marked verified: nobody has proved anything yet.
         """
-        attributes = [{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}]
-        request: dict[str, Any] = {"UserPoolId": self._pool, "Username": email, "UserAttributes": attributes}
-        if password:
-            request["TemporaryPassword"] = password
-        if permanent:
-            request["MessageAction"] = "SUPPRESS"
         try:
-            user = self._cognito.admin_create_user(**request)["User"]
+            user = self._cognito.admin_create_user(
+                UserPoolId=self._pool,
+                Username=email,
+                UserAttributes=[{"Name": "email", "Value": email}],
+                DesiredDeliveryMediums=["EMAIL"],  # Cognito's default is SMS; the pool holds no phone numbers
+            )["User"]
         except ClientError as error:
             raise _translate(error, UsernameExistsException=UserExists()) from error
-        if permanent:
-            try:
-                self._cognito.admin_set_user_password(
-                    UserPoolId=self._pool, Username=email, Password=password, Permanent=True
-                )
-            except ClientError as error:
-                self.delete_user(email)  # an account whose password nobody knows helps no one
-                raise _translate(error) from error
+        return _attributes(user["Attributes"])["sub"]
+
+    def create_with_password(self, email: str, password: str) -> str:
+        """Create an account whose password the admin gives, its address marked verified; its id.
+
+        Only where there is no e-mail (locally): nothing could reach the user otherwise. Wherever
+        Cognito sends e-mail, `invite` is the only way an account is created for someone else.
+        """
+        attributes = [{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}]
+        try:
+            user = self._cognito.admin_create_user(
+                UserPoolId=self._pool,
+                Username=email,
+                UserAttributes=attributes,
+                TemporaryPassword=password,
+                MessageAction="SUPPRESS",
+            )["User"]
+        except ClientError as error:
+            raise _translate(error, UsernameExistsException=UserExists()) from error
+        try:
+            self._cognito.admin_set_user_password(
+                UserPoolId=self._pool, Username=email, Password=password, Permanent=True
+            )
+        except ClientError as error:
+            self.delete_user(email)  # an account whose password nobody knows helps no one
+            raise _translate(error) from error
         return _attributes(user["Attributes"])["sub"]
 
     def delete_user(self, email: str) -> None:

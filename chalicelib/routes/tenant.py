@@ -38,7 +38,8 @@ class MemberView(BaseModel):
 class AddMemberBody(RequestBody):
     email: Email
     role: Role
-    # For a new account: locally its password; in AWS the temporary one Cognito e-mails.
+    # Locally (no e-mail) a new account's password. Wherever Cognito sends e-mail it is refused:
+    # a new member's only password is the temporary one Cognito makes and e-mails to them.
     password: Password | None = None
 
 
@@ -81,7 +82,7 @@ def add_member() -> Response:
         body.email,
         body.role,
         body.password.get_secret_value() if body.password else None,
-        permanent_password=platform.settings.auto_confirm_signup,
+        invite_by_email=platform.settings.sends_email,
     )
     return Response(body=MemberView.of(member), status_code=201)
 

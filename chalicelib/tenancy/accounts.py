@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from chalicelib.auth.cognito import CognitoUsers
-from chalicelib.errors import BadRequest, NotFound
+from chalicelib.auth.cognito import Account, CognitoUsers
+from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.ids import new_id
 from chalicelib.observability import logger
 from chalicelib.tenancy.roles import Role
@@ -23,6 +23,23 @@ class SignUp:
 class MemberNotFound(NotFound):
     code = "member_not_found"
     message = "No member with that id in your tenant."
+
+
+class PasswordNotAllowed(BadRequest):
+    code = "password_not_allowed"
+    message = (
+        "Leave out 'password': Cognito e-mails a new member a temporary password of its own making, "
+        "which only the owner of the address may know."
+    )
+
+
+class UnverifiedAccount(Conflict):
+    code = "unverified_account"
+    message = (
+        "An account with this e-mail address exists, but its owner has not proved the address yet (by "
+        "confirming their sign-up, or by logging in with the temporary password e-mailed to them); it "
+        "can be added once they have."
+    )
 
 
 def sign_up(
@@ -56,26 +73,58 @@ def add_member(
     role: Role,
     password: str | None,
     *,
-    permanent_password: bool,
+    invite_by_email: bool,
 ) -> Membership:
     """Add a user to the tenant, creating the account if there is none.
 
-    An existing account keeps its password: `password` only ever applies to a new one. A user
-    belongs to one tenant at a time; adding a member of another tenant is a 409.
+    With `invite_by_email` (wherever Cognito sends e-mail), a new account gets Cognito's
+    invitation, with a temporary password only the address's owner receives; an admin who gives a
+    password is refused (400), for whoever chose it could log in as that owner. Without e-mail
+    (locally) the admin gives the new account's password.
+
+    An existing account is added only once its owner has proved the address (`_owner_proven`),
+    and keeps its password. A user belongs to one tenant at a time: adding a member of another
+    tenant is a 409.
     """
-    user_id = users.user_id(email)
-    if user_id is None:
-        if permanent_password and not password:
-            raise BadRequest("password_required", "Give the new member's 'password': there is no e-mail here.")
+    if invite_by_email and password is not None:
+        raise PasswordNotAllowed()
+    account = users.account(email)
+    if account is None:
         try:
-            user_id = users.create_user(email, password, permanent=permanent_password)
+            user_id = _create_account(users, email, password, invite_by_email=invite_by_email)
         except UserExists:
-            user_id = users.user_id(email)  # created by a request running at the same time
-            if user_id is None:
+            account = users.account(email)  # created by a request running at the same time
+            if account is None:
                 raise
+    if account is not None:
+        user_id = _owner_proven(account)
     member = Membership(tenant_id=tenant_id, user_id=user_id, email=email, role=role)
     tenants.add_member(member)
     return member
+
+
+def _create_account(users: CognitoUsers, email: str, password: str | None, *, invite_by_email: bool) -> str:
+    """A new account for a member; its id."""
+    if invite_by_email:
+        return users.invite(email)
+    if not password:
+        raise BadRequest("password_required", "Give the new member's 'password': there is no e-mail here.")
+    return users.create_with_password(email, password)
+
+
+def _owner_proven(account: Account) -> str:
+    """The account's id, if its owner has proved, themselves, that they read its address; else
+    409 unverified_account.
+
+    Proved means: Cognito confirmed the account (the sign-up code e-mailed to the address was
+    entered, or an invitation's temporary password was replaced by the user's own) and the
+    address is verified. An account still in FORCE_CHANGE_PASSWORD has not: nobody has used its
+    invitation yet, and an invitation made while admins still chose temporary passwords may carry
+    one its admin knows. Nor has an UNCONFIRMED sign-up, which anyone can make with any address.
+    """
+    if account.status != "CONFIRMED" or not account.email_verified:
+        raise UnverifiedAccount()
+    return account.user_id
 
 
 def change_role(tenants: TenantStore, tenant_id: str, user_id: str, role: Role) -> Membership:

@@ -1,4 +1,5 @@
-"""Sign-up and member rules against moto: confirmation, first login, compensation."""
+"""Sign-up and member rules against moto: confirmation, first login, compensation, and accounts
+created for someone else, in the configuration the deployed stages run."""
 
 from __future__ import annotations
 
@@ -9,23 +10,79 @@ from botocore.exceptions import ClientError
 from chalice.test import Client
 
 from chalicelib.services import Services, install
+from chalicelib.settings import load_settings
 from chalicelib.tenancy import accounts
 from chalicelib.tenancy.roles import Role
 from chalicelib.tenancy.store import TenantStore
-from tests.api import PASSWORD, ChaliceApi, unique_email
+from tests.api import PASSWORD, Account, ChaliceApi, log_in, unique_email
+
+# What an attacker would choose for an account they create for someone else's address.
+ATTACKER_PASSWORD = "Attacker-Chose-1!"
+ALICE_PASSWORD = "Alice-Own-Password-2!"
 
 
 @pytest.fixture
-def with_email(platform_services: Services) -> Services:
-    """The platform as deployed stages run it: sign-ups wait for the e-mailed code."""
-    deployed = Services(
-        platform_services.settings.model_copy(update={"auto_confirm_signup": False}), platform_services.clients
+def deployed(platform_services: Services, monkeypatch: pytest.MonkeyPatch) -> Services:
+    """The platform as the deployed stages configure it (stage `dev`: Cognito sends e-mail,
+    Athena and Glue instead of the local engine), on the same moto resources: none of the local
+    stage's shortcuts."""
+    monkeypatch.setenv("SDP_STAGE", "dev")
+    monkeypatch.delenv("SDP_AUTO_CONFIRM_SIGNUP")
+    monkeypatch.delenv("SDP_WAREHOUSE_DIR")
+    services = Services(load_settings(), platform_services.clients)
+    assert services.settings.sends_email
+    install(services)
+    return services
+
+
+def _pool(services: Services) -> dict[str, str]:
+    return {"UserPoolId": services.settings.user_pool_id}
+
+
+def _user(services: Services, email: str) -> tuple[str, dict[str, str]]:
+    """The account's Cognito status and attributes."""
+    user = services.clients.cognito.admin_get_user(**_pool(services), Username=email)
+    return user["UserStatus"], {attribute["Name"]: attribute["Value"] for attribute in user["UserAttributes"]}
+
+
+def _deliver_invitation(services: Services, email: str) -> str:
+    """What Cognito's invitation e-mail gives the address's owner alone: a temporary password.
+
+    moto makes none and sends nothing, so the test stands in for the mailbox and gives the
+    account the temporary password Cognito would have made and e-mailed.
+    """
+    temporary = "Mailed-Temporary-9!"
+    services.clients.cognito.admin_set_user_password(
+        **_pool(services), Username=email, Password=temporary, Permanent=False
     )
-    install(deployed)
-    return deployed
+    return temporary
 
 
-def test_where_there_is_email_a_sign_up_waits_for_its_code(with_email: Services, client: Client) -> None:
+def _signed_up(api: ChaliceApi, label: str) -> Account:
+    """A new tenant's admin, signed up, confirmed with the e-mailed code and logged in."""
+    email = unique_email(label)
+    signed_up = api.call("POST", "/auth/signup", json_body={"email": email, "password": PASSWORD})
+    assert (signed_up.status, signed_up.body["confirmation_required"]) == (201, True)
+    assert api.call("POST", "/auth/confirm", json_body={"email": email, "code": "123456"}).status == 200
+    tokens = log_in(api, email)
+    return Account(
+        email,
+        PASSWORD,
+        signed_up.body["user_id"],
+        signed_up.body["tenant_id"],
+        tokens["id_token"],
+        tokens["access_token"],
+        tokens["refresh_token"],
+    )
+
+
+def _member_ids(api: ChaliceApi, admin: Account) -> set[str]:
+    reply = api.call("GET", "/tenant/members", token=admin.id_token)
+    assert reply.status == 200, reply
+    return {member["user_id"] for member in reply.body["members"]}
+
+
+def test_where_there_is_email_a_sign_up_waits_for_its_code(deployed: Services, client: Client) -> None:
     api = ChaliceApi(client)
     email = unique_email()
     signed_up = api.call("POST", "/auth/signup", json_body={"email": email, "password": PASSWORD})
@@ -40,34 +97,126 @@ def test_where_there_is_email_a_sign_up_waits_for_its_code(with_email: Services,
     assert api.call("POST", "/auth/login", json_body={"email": email, "password": PASSWORD}).status == 200
 
 
-def test_where_there_is_email_a_new_member_sets_a_password_at_first_login(with_email: Services, client: Client) -> None:
+def test_where_there_is_email_a_new_member_gets_cognitos_invitation_and_sets_a_password_at_first_login(
+    deployed: Services, client: Client
+) -> None:
     api = ChaliceApi(client)
-    admin_email = unique_email("admin")
-    api.call("POST", "/auth/signup", json_body={"email": admin_email, "password": PASSWORD})
-    api.call("POST", "/auth/confirm", json_body={"email": admin_email, "code": "1"})
-    admin_token = api.call("POST", "/auth/login", json_body={"email": admin_email, "password": PASSWORD}).body[
-        "id_token"
-    ]
-
+    admin = _signed_up(api, "admin")
     email = unique_email("invited")
-    added = api.call(
-        "POST",
-        "/tenant/members",
-        json_body={"email": email, "role": "analyst", "password": "Temporary-Pass-1!"},
-        token=admin_token,
-    )
+    added = api.call("POST", "/tenant/members", json_body={"email": email, "role": "analyst"}, token=admin.id_token)
     assert added.status == 201
 
-    first = api.call("POST", "/auth/login", json_body={"email": email, "password": "Temporary-Pass-1!"})
+    # Invited, not verified: the platform vouches for no address.
+    status, attributes = _user(deployed, email)
+    assert status == "FORCE_CHANGE_PASSWORD"
+    assert attributes.get("email_verified") != "true"
+
+    temporary = _deliver_invitation(deployed, email)
+    first = api.call("POST", "/auth/login", json_body={"email": email, "password": temporary})
     assert (first.status, first.error_code) == (403, "new_password_required")
     chosen = api.call(
-        "POST",
-        "/auth/login",
-        json_body={"email": email, "password": "Temporary-Pass-1!", "new_password": "Chosen-Password-2!"},
+        "POST", "/auth/login", json_body={"email": email, "password": temporary, "new_password": ALICE_PASSWORD}
     )
     assert chosen.status == 200
-    again = api.call("POST", "/auth/login", json_body={"email": email, "password": "Chosen-Password-2!"})
-    assert api.call("GET", "/me", token=again.body["id_token"]).body["role"] == "analyst"
+    again = log_in(api, email, ALICE_PASSWORD)
+    assert api.call("GET", "/me", token=again["id_token"]).body["role"] == "analyst"
+
+    # Replacing the e-mailed password proved the address: it is verified from now on.
+    status, attributes = _user(deployed, email)
+    assert (status, attributes["email_verified"]) == ("CONFIRMED", "true")
+
+
+def test_where_there_is_email_an_admin_cannot_choose_a_members_password(deployed: Services, client: Client) -> None:
+    api = ChaliceApi(client)
+    admin = _signed_up(api, "admin")
+    new_email = unique_email("new")
+    existing = _signed_up(api, "existing")
+    for email in (new_email, existing.email):
+        reply = api.call(
+            "POST",
+            "/tenant/members",
+            json_body={"email": email, "role": "viewer", "password": ATTACKER_PASSWORD},
+            token=admin.id_token,
+        )
+        assert (reply.status, reply.error_code) == (400, "password_not_allowed")
+    with pytest.raises(ClientError, match="UserNotFoundException"):
+        _user(deployed, new_email)
+    assert _member_ids(api, admin) == {admin.user_id}
+    log_in(api, existing.email)  # its password is still its own
+
+
+def test_an_account_another_tenants_admin_created_never_lets_them_into_its_owners_tenant(
+    deployed: Services, client: Client
+) -> None:
+    """The attack: an admin of their own tenant creates an account for someone else's address
+    with a password they chose, logs in as that person, sets a new password, removes the member,
+    and waits for the address's real organisation to add it."""
+    api = ChaliceApi(client)
+    attacker = _signed_up(api, "attacker")
+    victim_admin = _signed_up(api, "victim-admin")
+    alice = unique_email("alice")
+
+    # 1. The attacker adds Alice's address with a password of their choosing: refused. Without
+    # one, the account gets Cognito's temporary password, which goes to Alice's mailbox only.
+    chosen = api.call(
+        "POST",
+        "/tenant/members",
+        json_body={"email": alice, "role": "admin", "password": ATTACKER_PASSWORD},
+        token=attacker.id_token,
+    )
+    assert (chosen.status, chosen.error_code) == (400, "password_not_allowed")
+    invited = api.call("POST", "/tenant/members", json_body={"email": alice, "role": "admin"}, token=attacker.id_token)
+    assert invited.status == 201
+
+    # 2. The attacker cannot log in as Alice, with or without a new password of their own.
+    for body in (
+        {"email": alice, "password": ATTACKER_PASSWORD},
+        {"email": alice, "password": ATTACKER_PASSWORD, "new_password": "Attacker-Again-3!"},
+    ):
+        reply = api.call("POST", "/auth/login", json_body=body)
+        assert (reply.status, reply.error_code) == (401, "invalid_credentials")
+    assert api.call("DELETE", f"/tenant/members/{invited.body['user_id']}", token=attacker.id_token).status == 204
+
+    # 3. Alice's organisation adds the address. Nobody has proved it yet: the account is not
+    # handed over until its owner has.
+    early = api.call(
+        "POST", "/tenant/members", json_body={"email": alice, "role": "analyst"}, token=victim_admin.id_token
+    )
+    assert (early.status, early.error_code) == (409, "unverified_account")
+    assert _member_ids(api, victim_admin) == {victim_admin.user_id}
+
+    # Alice uses her invitation, chooses her own password; now her organisation adds her.
+    temporary = _deliver_invitation(deployed, alice)
+    own = api.call(
+        "POST", "/auth/login", json_body={"email": alice, "password": temporary, "new_password": ALICE_PASSWORD}
+    )
+    assert own.status == 200
+    added = api.call(
+        "POST", "/tenant/members", json_body={"email": alice, "role": "analyst"}, token=victim_admin.id_token
+    )
+    assert added.status == 201
+    me = api.call("GET", "/me", token=log_in(api, alice, ALICE_PASSWORD)["id_token"]).body
+    assert (me["tenant_id"], me["role"]) == (victim_admin.tenant_id, "analyst")
+
+    # The attacker still holds nothing that opens Alice's account.
+    for password in (ATTACKER_PASSWORD, "Attacker-Again-3!", temporary):
+        reply = api.call("POST", "/auth/login", json_body={"email": alice, "password": password})
+        assert (reply.status, reply.error_code) == (401, "invalid_credentials")
+
+
+def test_an_account_whose_invitation_was_never_used_is_not_added_elsewhere(deployed: Services, client: Client) -> None:
+    api = ChaliceApi(client)
+    first = _signed_up(api, "first")
+    second = _signed_up(api, "second")
+    email = unique_email("invited")
+    invited = api.call("POST", "/tenant/members", json_body={"email": email, "role": "viewer"}, token=first.id_token)
+    assert api.call("DELETE", f"/tenant/members/{invited.body['user_id']}", token=first.id_token).status == 204
+
+    reply = api.call("POST", "/tenant/members", json_body={"email": email, "role": "viewer"}, token=second.id_token)
+    assert (reply.status, reply.error_code) == (409, "unverified_account")
+    again = api.call("POST", "/tenant/members", json_body={"email": email, "role": "viewer"}, token=first.id_token)
+    assert (again.status, again.error_code) == (409, "unverified_account")
+    assert _member_ids(api, second) == {second.user_id}
 
 
 def test_a_sign_up_whose_tenant_cannot_be_written_leaves_no_account(platform_services: Services, aws: Any) -> None:
@@ -75,7 +224,7 @@ def test_a_sign_up_whose_tenant_cannot_be_written_leaves_no_account(platform_ser
     email = unique_email()
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
         accounts.sign_up(platform_services.users, broken_store, email, PASSWORD, None, auto_confirm=True)
-    assert platform_services.users.user_id(email) is None
+    assert platform_services.users.account(email) is None
     assert accounts.sign_up(
         platform_services.users, platform_services.tenants, email, PASSWORD, None, auto_confirm=True
     ).user_id
@@ -94,6 +243,6 @@ def test_a_new_member_whose_password_is_refused_leaves_no_account(platform_servi
             email,
             Role.VIEWER,
             "weak",
-            permanent_password=True,
+            invite_by_email=False,
         )
-    assert platform_services.users.user_id(email) is None
+    assert platform_services.users.account(email) is None
