@@ -9,12 +9,29 @@ import sys
 import threading
 
 from chalicelib.settings import SettingsError
-from localplatform.runner import LocalPlatform
+from localplatform.network import is_loopback
+
+# Why only this machine may reach the local platform, unless the user says otherwise.
+WHY_LOOPBACK = (
+    "whoever reaches it can act as any user of any tenant: the local gateway accepts tokens signed "
+    "with moto's key, which is public, and the local AWS on the same address checks no credentials "
+    "at all"
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="localplatform", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on, for the API and the local AWS; a loopback one unless --insecure-remote "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--insecure-remote",
+        action="store_true",
+        help="allow a --host other machines can reach; " + WHY_LOOPBACK + ". Only on a network you trust.",
+    )
     parser.add_argument("--port", type=int, default=8000, help="API port; 0 picks a free one (default %(default)s)")
     parser.add_argument(
         "--aws-port", type=int, default=5000, help="local AWS (moto) port; 0 picks a free one (default %(default)s)"
@@ -30,6 +47,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if not is_loopback(args.host):
+        if not args.insecure_remote:
+            print(
+                f"Not starting: --host {args.host} is not a loopback address, so other machines could reach "
+                f"the local platform, and {WHY_LOOPBACK}. Use --host 127.0.0.1 (the default), or add "
+                "--insecure-remote if every machine that can reach this one is trusted.",
+                file=sys.stderr,
+            )
+            return 2
+        print(f"WARNING: listening on {args.host}, reachable from other machines; {WHY_LOOPBACK}.", file=sys.stderr)
+    from localplatform.runner import LocalPlatform  # after the checks: it brings moto, seconds to import
+
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

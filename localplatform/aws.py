@@ -15,6 +15,8 @@ from urllib3.response import HTTPResponse
 from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
+from localplatform.network import address_family, url_host
+
 # Answered over HTTP even for clients in this process: S3's bodies are streamed (an object may be
 # larger than memory), and its presigned URLs are for other processes anyway.
 OVER_HTTP = frozenset({"s3"})
@@ -31,7 +33,7 @@ class LocalAws:
     def __init__(self, host: str, port: int) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._app = serialize_dynamodb(DomainDispatcherApplication(create_backend_app))
-        with socket.create_server((host, port), backlog=128) as listener:
+        with socket.create_server((host, port), family=address_family(host), backlog=128) as listener:
             self._server = make_server(
                 host,
                 port,
@@ -46,7 +48,7 @@ class LocalAws:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{url_host(host)}:{port}"
 
     def answer_in_process(self, session: Any) -> None:
         """Clients made from `session` (a boto3 session) from now on get their answers straight

@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 from localplatform.aws import LocalAws
+from localplatform.network import url_host
 from localplatform.resources import LocalResources, provision
 
 REGION = "us-east-1"
@@ -58,7 +59,7 @@ class LocalPlatform:
 
     @property
     def api_url(self) -> str:
-        return f"http://{self.host}:{self._server.server.server_address[1]}"
+        return f"http://{url_host(self.host)}:{self._server.server.server_address[1]}"
 
     @property
     def aws_url(self) -> str:

@@ -24,6 +24,7 @@ from chalice.local import (
 from chalicelib.errors import AppError, NotFound, PayloadTooLarge, Unauthenticated, error_body
 from chalicelib.middleware import REQUEST_ID_HEADER
 from localplatform.gateway import IdTokenVerifier, VerifyingGateway
+from localplatform.network import address_family
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -87,6 +88,10 @@ class LocalRequestHandler(ChaliceRequestHandler):
 class LocalHTTPServer(ThreadedHTTPServer):
     # The standard library listens with a backlog of 5: bursts of clients would be reset.
     request_queue_size = 256
+
+    def __init__(self, server_address: tuple[str, int], handler: Any) -> None:
+        self.address_family = address_family(server_address[0])  # the standard library's is IPv4 only
+        super().__init__(server_address, handler)
 
 
 def create_server(app: Chalice, verifier: IdTokenVerifier, host: str, port: int) -> LocalDevServer:
