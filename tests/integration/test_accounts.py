@@ -219,6 +219,32 @@ def test_an_account_whose_invitation_was_never_used_is_not_added_elsewhere(deplo
     assert _member_ids(api, second) == {second.user_id}
 
 
+def test_an_account_its_owner_confirmed_is_added_and_one_whose_password_was_reset_waits_for_a_new_one(
+    deployed: Services, client: Client
+) -> None:
+    api = ChaliceApi(client)
+    admin = _signed_up(api, "admin")
+    cognito = deployed.clients.cognito
+    confirmed, reset = unique_email("confirmed"), unique_email("reset")
+    for email in (confirmed, reset):
+        # Signed up in the pool directly (the app client is public), so in no tenant; confirmed
+        # with the e-mailed code, which in Cognito also verifies the address (moto does not).
+        cognito.sign_up(ClientId=deployed.settings.user_pool_client_id, Username=email, Password=PASSWORD)
+        cognito.confirm_sign_up(ClientId=deployed.settings.user_pool_client_id, Username=email, ConfirmationCode="1")
+        cognito.admin_update_user_attributes(
+            **_pool(deployed), Username=email, UserAttributes=[{"Name": "email_verified", "Value": "true"}]
+        )
+    cognito.admin_reset_user_password(**_pool(deployed), Username=reset)
+    assert _user(deployed, reset)[0] == "RESET_REQUIRED"
+
+    added = api.call("POST", "/tenant/members", json_body={"email": confirmed, "role": "viewer"}, token=admin.id_token)
+    assert added.status == 201
+    refused = api.call("POST", "/tenant/members", json_body={"email": reset, "role": "viewer"}, token=admin.id_token)
+    assert (refused.status, refused.error_code) == (409, "unverified_account")
+    assert _member_ids(api, admin) == {admin.user_id, added.body["user_id"]}
+    assert api.call("GET", "/me", token=log_in(api, confirmed)["id_token"]).body["tenant_id"] == admin.tenant_id
+
+
 def test_a_sign_up_whose_tenant_cannot_be_written_leaves_no_account(platform_services: Services, aws: Any) -> None:
     broken_store = TenantStore(aws.client("dynamodb"), "no-such-table")
     email = unique_email()
