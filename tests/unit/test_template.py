@@ -49,3 +49,16 @@ def test_the_results_bucket_keeps_results_for_the_retention_period_encrypted_wit
     }
     for sid in ("StageKeyOnly", "StageKeyIdOnly"):
         assert (statements[sid]["Effect"], statements[sid]["Action"]) == ("Deny", "s3:PutObject")
+
+
+def test_the_api_function_can_neither_set_a_users_password_nor_confirm_a_sign_up_without_its_code() -> None:
+    """Both are the local platform's shortcuts (it has no e-mail). In AWS only the mailbox of an
+    address holds what sets an account's password or confirms it (docs/security.md)."""
+    (policy,) = resource_properties(TEMPLATE, "ApiFunctionRole")["Policies"]
+    actions = {
+        action
+        for statement in policy["PolicyDocument"]["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    assert "cognito-idp:AdminCreateUser" in actions
+    assert not {"cognito-idp:AdminSetUserPassword", "cognito-idp:AdminConfirmSignUp"} & actions
