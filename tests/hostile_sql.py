@@ -246,7 +246,7 @@ EMITTED_AS_WRITTEN = [
     "SELECT CAST('a' AS CHAR(\"1)), current_setting('memory_limit'), CAST('a' AS CHAR(1\"))",
     "SELECT CAST('a' AS CHAR(\"1)) FROM {other}.secrets --\"))",
     "SELECT CAST(NULL AS TIMESTAMP(\"3)), current_setting('memory_limit'), CAST(NULL AS TIMESTAMP(3\"))",
-    "SELECT CAST(NULL AS TIMESTAMP(\"3)), (SELECT content FROM read_text({outside_file_codes})), "
+    'SELECT CAST(NULL AS TIMESTAMP("3)), (SELECT content FROM read_text({outside_file_codes})), '
     'CAST(NULL AS TIMESTAMP(3"))',
     "SELECT CAST(NULL AS TIME(\"3)), current_setting('memory_limit'), CAST(NULL AS TIME(3\"))",
     "SELECT CAST(1 AS DECIMAL('10, 2)), current_setting(''threads''), CAST(1 AS DECIMAL(10', 2))",

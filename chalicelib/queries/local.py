@@ -4,18 +4,21 @@ Each tenant has a DuckDB database of its own that can read only that tenant's wa
 (`allowed_directories`, `enable_external_access=false`), loads no extension, spills to the
 tenant's folder, stops a query at its time limit, holds the tenant's queries to its memory limit,
 and cannot change any of that (`lock_configuration`). Those settings belong to a database, not to
-a connection, which is why tenants never share one. Each query runs in a background thread on a
-connection of its own to its tenant's database; each tenant has its own few threads, so that one
-tenant's slow queries never hold up another's, and a query's time limit runs from when it starts.
+a connection, which is why tenants never share one. The databases live in a process of their own
+(host.py), whose memory the kernel caps at the memory limit plus a margin: what DuckDB builds
+outside its own limit (long strings, lists) cannot take the platform down. Each query is run by a
+background thread here that waits for that process's answer; each tenant has its own few threads,
+so that one tenant's slow queries never hold up another's, and a query's time limit runs from
+when it starts.
 
 The guarded query is transpiled from Athena's dialect with the tables' column types known (so
 that integer division stays integer division), each table read straight from its curated Parquet
 files, and DuckDB's own statement split must find exactly one SELECT. Where DuckDB would answer
 differently from Athena and the difference can be bridged, the transpiled query is adjusted (arrays
-from `sequence` and `repeat`, held to Athena's 10,000 elements, which also keeps one call from
-exhausting memory outside DuckDB's limit); where it cannot, the query fails saying so rather than
-answer something else. Results are written as Parquet, for pages; the first rows are also kept
-with the query's state, so that the first page, all of most results, is answered without DuckDB.
+from `sequence` and `repeat`, held to Athena's 10,000 elements; padding held to MAX_PADDED_CHARS);
+where it cannot, the query fails saying so rather than answer something else. Results are written
+as Parquet, for pages; the first rows are also kept with the query's state, so that the first
+page, all of most results, is answered without DuckDB.
 A query's end is written to its job (`record_end`) by the thread that ran it, as it ends: the
 tenant's slot is given back whether or not anyone asks, and a request waiting for the end answers
 without writing it.
@@ -26,15 +29,12 @@ own, when it is first asked for.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
-import math
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,6 @@ from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
 from chalicelib.files.objects import ObjectStore
-from chalicelib.ingest.types import column_type
 from chalicelib.observability import logger
 from chalicelib.queries.athena import result_prefix
 from chalicelib.queries.engine import (
@@ -57,14 +56,16 @@ from chalicelib.queries.engine import (
     timed_out,
 )
 from chalicelib.queries.guard import ForbiddenSql, Guarded, duckdb_statement
+from chalicelib.queries.host import HostFailure, HostLimits, QueryHost
 from chalicelib.queries.store import QueryRecord, QueryState, Stats
 from chalicelib.tenancy.store import epoch_of
 
 STATE_FILE = "state.json"
 RESULT_PARQUET = "result.parquet"
 RESULT_CSV = "results.csv"
-HEAD_ROWS = 1000  # the API's largest page
 MAX_ARRAY_ENTRIES = 10_000  # Athena's limit on the arrays sequence() and repeat() make
+# lpad and rpad build their text whole, outside DuckDB's memory limit: no more than this each.
+MAX_PADDED_CHARS = 1024 * 1024
 
 # Some functions are translated by repeating their arguments (greatest(a, b) becomes a CASE over
 # a and b, then GREATEST(a, b)), so nesting them grows the translation exponentially.
@@ -79,11 +80,15 @@ _TIMED_OUT = "timed out"
 
 @dataclass(frozen=True)
 class QueryLimits:
-    memory: str = "1GB"
+    memory: str = "1GB"  # each tenant's database's; the process they run in is capped at it plus a margin
     threads: int = 2
     timeout_seconds: int = 600
     scan_cutoff_bytes: int = 10 * 1024**3
     workers_per_tenant: int = 4  # a tenant's queries beyond this wait for one of its own to end
+
+    @property
+    def host(self) -> HostLimits:
+        return HostLimits(memory=self.memory, threads=self.threads, timeout_seconds=self.timeout_seconds)
 
 
 class LocalLimitation(QueryRejected):
@@ -91,7 +96,7 @@ class LocalLimitation(QueryRejected):
 
 
 class _Stopped(Exception):
-    """The query was told to stop (cancelled, timed out, the engine closing) between two statements."""
+    """The query was told to stop (cancelled, timed out, the engine closing) before it was run."""
 
 
 class LocalEngine:
@@ -111,15 +116,20 @@ class LocalEngine:
         self._record_end = record_end
         self._results_bucket = results_bucket
         self._limits = limits
+        self._host = QueryHost(limits.host)  # its process starts with the first query
         self._pools: dict[str, ThreadPoolExecutor] = {}  # tenant id → its own query threads
         self._lock = threading.Lock()
-        self._connections: dict[str, Any] = {}
+        self._sent: set[str] = set()  # queries the host has been asked to run, until it answers
         self._stopping: dict[str, str] = {}  # query id → why it must stop
         self._ended: dict[str, threading.Event] = {}  # query id → set when it ends; only while it has not
-        self._databases: dict[str, Any] = {}  # tenant id → its locked DuckDB database
         self._publishing: dict[str, threading.Lock] = {}  # query id → held while its CSV is uploaded
         self._published: set[str] = set()
         self._closing = False  # set by close(): every query is cancelled from then on
+
+    @property
+    def host(self) -> QueryHost:
+        """Where the queries run (its process is measured by tests)."""
+        return self._host
 
     def known_id(self, query_id: str) -> str | None:
         return query_id
@@ -179,10 +189,7 @@ class LocalEngine:
         if end <= len(head):
             rows = head[offset:end]
         else:
-            with self._cursor(record.tenant_id) as cursor:
-                result = _literal(str(self._folder(record) / RESULT_PARQUET))
-                fetched = cursor.execute(f"SELECT * FROM read_parquet({result}) LIMIT {max_rows} OFFSET {offset}")
-                rows = [[json_value(value) for value in row] for row in fetched.fetchall()]
+            rows = self._host.page(self._tenant_folder(record), self._folder(record) / RESULT_PARQUET, offset, max_rows)
         return Page(saved.get("columns", []), rows, str(end) if end < total else None)
 
     def cancel(self, record: QueryRecord) -> None:
@@ -193,17 +200,13 @@ class LocalEngine:
         included, to end: nothing of this engine may outlive the AWS it writes to."""
         with self._lock:
             self._closing = True
-            running = list(self._connections)
+            waiting = list(self._ended)
             pools = list(self._pools.values())
-        for query_id in running:
+        for query_id in waiting:
             self._stop(query_id, _CANCELLED)
         for pool in pools:
             pool.shutdown(wait=True)  # a query still waiting starts, sees the engine closing, ends CANCELLED
-        with self._lock:
-            databases = list(self._databases.values())
-            self._databases.clear()
-        for database in databases:  # now, not at interpreter exit, while their spill folders exist
-            database.close()
+        self._host.close()
 
     def result_object(self, record: QueryRecord) -> tuple[str, str]:
         self._publish(record)
@@ -226,9 +229,7 @@ class LocalEngine:
             csv = folder / RESULT_CSV
             if not csv.exists():
                 staging = folder / f".{RESULT_CSV}.{threading.get_ident()}"
-                with self._cursor(record.tenant_id) as cursor:
-                    result = _literal(str(folder / RESULT_PARQUET))
-                    cursor.execute(f"COPY (SELECT * FROM read_parquet({result})) TO {_literal(str(staging))} (HEADER)")
+                self._host.export_csv(self._tenant_folder(record), folder / RESULT_PARQUET, staging)
                 staging.replace(csv)  # whole or not at all
             self._results(record.tenant_id).upload(csv, self._result_key(record), "text/csv")
             with self._lock:
@@ -238,8 +239,6 @@ class LocalEngine:
     # In the background -------------------------------------------------------------------------
 
     def _run(self, record: QueryRecord, statement: str, tables: dict[str, TableInfo], folder: Path) -> None:
-        import duckdb
-
         if self._stop_reason(record) is not None:  # cancelled while it waited
             self._end(record, folder, Execution(QueryState.CANCELLED), [])
             return
@@ -250,25 +249,38 @@ class LocalEngine:
         timer.start()
         head: list[list[Any]] = []
         try:
-            with self._cursor(record.tenant_id) as cursor:
-                with self._lock:  # from now on a stop interrupts it; one that came before stops it at once
-                    self._connections[record.query_id] = cursor
-                try:
-                    execution, head = self._execute(cursor, record, statement, tables, folder, started)
-                finally:
-                    with self._lock:  # before the cursor closes: a closed one cannot be interrupted
-                        self._connections.pop(record.query_id, None)
-        except (duckdb.InterruptException, _Stopped) as interrupted:
-            execution = self._interrupted(record, str(interrupted))
-        except LocalLimitation as limitation:
-            execution = Execution(QueryState.FAILED, error=error("query_failed", str(limitation)))
-        except duckdb.Error as failure:
-            execution = Execution(QueryState.FAILED, error=error("query_failed", _first_line(str(failure))))
+            execution, head = self._execute(record, statement, tables, folder, started)
+        except _Stopped as stopped:
+            execution = self._interrupted(record, str(stopped))
+        except HostFailure as failure:
+            execution = self._failed(record, failure)
         except Exception as failure:  # a bug of ours: the query fails, the platform goes on
             execution = Execution(QueryState.FAILED, error=error("query_failed", f"The query failed: {failure}."))
         finally:
             timer.cancel()
         self._end(record, folder, replace(execution, started=started), head)
+
+    def _execute(
+        self, record: QueryRecord, sql: str, tables: dict[str, TableInfo], folder: Path, started: float
+    ) -> tuple[Execution, list[list[Any]]]:
+        """Have the host run the query; its outcome and its first rows."""
+        files = (self._files(record.tenant_id, table) for table in tables.values())
+        scanned = sum(path.stat().st_size for glob in files for path in glob.parent.glob(glob.name))
+        if scanned > self._limits.scan_cutoff_bytes:  # Athena's workgroup cutoff, before reading
+            return Execution(QueryState.FAILED, Stats(bytes_scanned=scanned), SCAN_LIMIT_EXCEEDED), []
+        with self._lock:  # from now on a stop reaches the host: one that came before stops it here
+            if self._stop_reason_locked(record) is not None:
+                raise _Stopped("The query was stopped.")
+            self._sent.add(record.query_id)
+        try:
+            outcome = self._host.run(record.query_id, self._tenant_folder(record), sql, folder / RESULT_PARQUET)
+        finally:
+            with self._lock:
+                self._sent.discard(record.query_id)
+        columns = [{"name": name, "type": kind} for name, kind in outcome["columns"]]
+        runtime = int((time.time() - started) * 1000)
+        stats = Stats(runtime_ms=runtime, bytes_scanned=scanned, rows=outcome["rows"])
+        return Execution(QueryState.SUCCEEDED, stats, None, columns), outcome["head"]
 
     def _end(self, record: QueryRecord, folder: Path, execution: Execution, head: list[list[Any]]) -> None:
         """Save how the query ended, wake whoever waits for it, then write it to the job. Should
@@ -282,6 +294,22 @@ class LocalEngine:
             logger.exception("a query's end could not be written to its job")
             self._save(folder, replace(ended, recorded_by_engine=False), head)
 
+    def _failed(self, record: QueryRecord, failure: HostFailure) -> Execution:
+        """How a query ended that the host did not finish."""
+        if failure.kind == "stopped":
+            return self._interrupted(record, str(failure))
+        if failure.kind == "refused":
+            return Execution(QueryState.FAILED, error=error("forbidden_sql", str(failure)))
+        if failure.kind == "memory":
+            message = (
+                f"The query needs more memory than the local engine allows ({self._limits.memory}); "
+                f"Athena's limits are larger. {failure}"
+            )
+            return Execution(QueryState.FAILED, error=error("query_failed", message))
+        if failure.kind == "query" and "execution time" in str(failure):  # DuckDB's own per-statement limit
+            return Execution(QueryState.FAILED, error=timed_out(self._limits.timeout_seconds))
+        return Execution(QueryState.FAILED, error=error("query_failed", str(failure) or "The query failed."))
+
     def _interrupted(self, record: QueryRecord, message: str) -> Execution:
         """How a query that was stopped mid-way ended."""
         reason = self._stop_reason(record)
@@ -289,35 +317,25 @@ class LocalEngine:
             return Execution(QueryState.CANCELLED)
         if reason == _TIMED_OUT or "execution time" in message:  # ours, or DuckDB's own per-statement limit
             return Execution(QueryState.FAILED, error=timed_out(self._limits.timeout_seconds))
-        return Execution(QueryState.FAILED, error=error("query_failed", _first_line(message)))
+        return Execution(QueryState.FAILED, error=error("query_failed", message or "The query was stopped."))
 
     def _stop(self, query_id: str, reason: str) -> None:
-        """Tell a query that has not ended to stop. DuckDB forgets an interrupt that comes between two
-        statements, so the query also checks before each one, and a running one is interrupted
-        until it has stopped."""
+        """Tell a query that has not ended to stop: here if the host has not been asked to run it
+        yet (it checks before asking), else in the host."""
         with self._lock:
             if query_id not in self._ended:
                 return
             self._stopping.setdefault(query_id, reason)
-            connection = self._connections.get(query_id)
-        if connection is not None:
-            threading.Thread(target=self._interrupt_until_stopped, args=(query_id, connection), daemon=True).start()
-
-    def _interrupt_until_stopped(self, query_id: str, connection: Any) -> None:
-        while True:
-            with self._lock:  # held while interrupting: the query cannot close the connection meanwhile
-                if self._connections.get(query_id) is not connection:
-                    return
-                connection.interrupt()
-            time.sleep(0.02)
+            sent = query_id in self._sent
+        if sent:
+            self._host.stop(query_id)
 
     def _stop_reason(self, record: QueryRecord) -> str | None:
         with self._lock:
-            return self._stopping.get(record.query_id) or (_CANCELLED if self._closing else None)
+            return self._stop_reason_locked(record)
 
-    def _checkpoint(self, record: QueryRecord) -> None:
-        if self._stop_reason(record) is not None:
-            raise _Stopped("The query was stopped.")
+    def _stop_reason_locked(self, record: QueryRecord) -> str | None:
+        return self._stopping.get(record.query_id) or (_CANCELLED if self._closing else None)
 
     def _wake(self, record: QueryRecord) -> None:
         with self._lock:
@@ -326,87 +344,18 @@ class LocalEngine:
         if ended is not None:
             ended.set()
 
-    def _execute(
-        self,
-        cursor: Any,
-        record: QueryRecord,
-        sql: str,
-        tables: dict[str, TableInfo],
-        folder: Path,
-        started: float,
-    ) -> tuple[Execution, list[list[Any]]]:
-        """Run the query, checking before each statement that it has not been told to stop; its
-        outcome and its first rows."""
-        import duckdb
-
-        self._checkpoint(record)
-        files = (self._files(record.tenant_id, table) for table in tables.values())
-        scanned = sum(path.stat().st_size for glob in files for path in glob.parent.glob(glob.name))
-        if scanned > self._limits.scan_cutoff_bytes:  # Athena's workgroup cutoff, before reading
-            return Execution(QueryState.FAILED, Stats(bytes_scanned=scanned), SCAN_LIMIT_EXCEEDED), []
-        statements = cursor.extract_statements(sql)
-        if len(statements) != 1 or statements[0].type.name != "SELECT":
-            refused = error("forbidden_sql", "Only one read-only query is allowed.")
-            return Execution(QueryState.FAILED, error=refused), []
-        self._checkpoint(record)
-        description = cursor.execute(f"DESCRIBE {sql}").fetchall()
-        described = [(name, column_type(duckdb.sqltype(kind))) for name, kind, *_ in description]
-        columns = [{"name": name, "type": kind.athena} for name, kind in described]
-        # Each column as ingest stores its type: Parquet has no HUGEINT (a sum of integers), and
-        # DuckDB would write it as a DOUBLE, losing digits.
-        stored = ", ".join(
-            f"CAST(#{n} AS {kind.storage}) AS {_identifier(name)}" for n, (name, kind) in enumerate(described, 1)
-        )
-        result = _literal(str(folder / RESULT_PARQUET))
-        self._checkpoint(record)
-        (rows,) = cursor.execute(f"COPY (SELECT {stored} FROM ({sql})) TO {result} (FORMAT parquet)").fetchone()
-        self._checkpoint(record)
-        head = cursor.execute(f"SELECT * FROM read_parquet({result}) LIMIT {HEAD_ROWS}").fetchall()
-        runtime = int((time.time() - started) * 1000)
-        stats = Stats(runtime_ms=runtime, bytes_scanned=scanned, rows=int(rows))
-        return Execution(QueryState.SUCCEEDED, stats, None, columns), [[json_value(v) for v in row] for row in head]
-
     # Plumbing ----------------------------------------------------------------------------------
 
     def _files(self, tenant_id: str, table: TableInfo) -> Path:
         """The glob of a table's curated Parquet files in the warehouse."""
         return self._warehouse / tenant_id / table.file_id / "*.parquet"
 
+    def _tenant_folder(self, record: QueryRecord) -> Path:
+        """The one folder the tenant's database may read (and spill into)."""
+        return self._warehouse / record.tenant_id
+
     def _folder(self, record: QueryRecord) -> Path:
         return query_folder(self._warehouse, record.tenant_id, record.query_id)
-
-    def _cursor(self, tenant_id: str) -> Any:
-        """A new cursor (connection) on the tenant's own database, created locked on first use."""
-        with self._lock:
-            database = self._databases.get(tenant_id)
-            if database is None:
-                folder = self._warehouse / tenant_id
-                folder.mkdir(parents=True, exist_ok=True)
-                database = self.locked_connection(folder / ".spill", readable=folder)
-                self._databases[tenant_id] = database
-        return database.cursor()
-
-    def locked_connection(self, spill: Path, readable: Path) -> Any:
-        """A new DuckDB database that can touch `readable` (a tenant's folder) and nothing else,
-        spills into `spill`, and cannot change any of that."""
-        import duckdb
-
-        con = duckdb.connect(
-            config={
-                "memory_limit": self._limits.memory,
-                "threads": self._limits.threads,
-                "temp_directory": str(spill),
-                "autoinstall_known_extensions": False,
-                "autoload_known_extensions": False,
-            }
-        )
-        # GLOBAL: every cursor of the database inherits these
-        con.execute("SET GLOBAL TimeZone = 'UTC'")
-        con.execute(f"SET GLOBAL max_execution_time = {self._limits.timeout_seconds * 1000}")
-        con.execute(f"SET allowed_directories = [{_literal(str(readable) + '/')}]")
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
-        return con
 
     def _saved(self, record: QueryRecord) -> dict[str, Any] | None:
         path = self._folder(record) / STATE_FILE
@@ -506,6 +455,7 @@ def _athena_functions(expression: exp.Expression) -> None:
     kinds = (
         exp.GenerateSeries,
         exp.Repeat,
+        exp.Pad,
         exp.Reduce,
         exp.Anonymous,
         exp.Fetch,
@@ -524,6 +474,8 @@ def _athena_functions(expression: exp.Expression) -> None:
             node.replace(_sequence(node))
         elif isinstance(node, exp.Repeat):
             node.replace(_repeat(node))
+        elif isinstance(node, exp.Pad):
+            node.replace(_pad(node))
         elif isinstance(node, exp.Reduce) and node.args.get("finish") is not None:
             node.replace(_reduce(node))
         elif isinstance(node, exp.Anonymous) and node.name.lower() in _RENAMED:
@@ -624,6 +576,29 @@ def _repeat(node: exp.Repeat) -> exp.Expression:
     return _applied(arguments, _too_many(_argument("times"), "repeat", repeated))
 
 
+def _pad(node: exp.Pad) -> exp.Expression:
+    """lpad and rpad build their text whole, outside DuckDB's memory limit: at most MAX_PADDED_CHARS
+    characters, refused before the query runs when the size is written in it, else as it runs."""
+    name = "lpad" if node.args.get("is_left") else "rpad"
+    too_long = f"{name}() would make text longer than {MAX_PADDED_CHARS} characters, the local engine's limit."
+    size = node.expression
+    if isinstance(size, exp.Literal) and not size.is_string:
+        if float(size.this) > MAX_PADDED_CHARS:
+            raise LocalLimitation(too_long)
+        return node
+    fill = node.args.get("fill_pattern")
+    arguments = {"text": node.this.copy(), "size": size.copy()} | ({"fill": fill.copy()} if fill is not None else {})
+    padded = exp.Pad(
+        this=_argument("text"),
+        expression=_argument("size"),
+        fill_pattern=_argument("fill") if fill is not None else None,
+        is_left=node.args.get("is_left"),
+    )
+    over = exp.GT(this=_argument("size"), expression=exp.Literal.number(MAX_PADDED_CHARS))
+    refused = exp.Anonymous(this="error", expressions=[exp.Literal.string(too_long)])
+    return _applied(arguments, exp.Case(ifs=[exp.If(this=over, true=refused)], default=padded))
+
+
 def _reduce(node: exp.Reduce) -> exp.Expression:
     """reduce(array, initial, merge, finish): DuckDB's has no `finish`, so it is applied to the result."""
     finish = node.args["finish"]
@@ -699,36 +674,3 @@ def _athena_output_names(expression: exp.Expression, unnamed: list[int]) -> None
             projection.set("alias", exp.to_identifier(f"_col{n}"))
         else:
             projection.replace(exp.alias_(projection.copy(), f"_col{n}"))
-
-
-def json_value(value: Any) -> Any:
-    """A DuckDB value as JSON: numbers as numbers, null as null, times as Athena writes them."""
-    if isinstance(value, bool) or value is None or isinstance(value, int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else _NOT_FINITE[str(value)]
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent == 0 else float(value)
-    if isinstance(value, datetime.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    if isinstance(value, datetime.date | datetime.time):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.hex()
-    return json.dumps(value, default=str)
-
-
-# As Athena writes them (Java's names), where Python would write nan, inf, -inf.
-_NOT_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _first_line(message: str) -> str:
-    return message.strip().splitlines()[0] if message.strip() else "The query failed."

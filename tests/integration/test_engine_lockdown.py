@@ -14,7 +14,8 @@ import duckdb
 import pytest
 import sqlglot
 
-from chalicelib.queries.local import LocalEngine, QueryLimits, query_folder
+from chalicelib.queries.host import HostLimits, locked_database
+from chalicelib.queries.local import query_folder
 from tests.hostile_sql import CORPUS, EMITTED_AS_WRITTEN, HIDDEN_READERS, READERS, Places, corpus, fill
 
 OWN_TENANT = "01AAAAAAAAAAAAAAAAAAAAAAAA"
@@ -59,16 +60,6 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> Setting:
     return Setting(warehouse, places, outside_dir)
 
 
-def _engine(setting: Setting) -> LocalEngine:
-    return LocalEngine(
-        setting.warehouse,
-        results=None,  # type: ignore[arg-type]
-        results_bucket="unused",
-        limits=QueryLimits(timeout_seconds=5),
-        record_end=lambda record, execution: None,  # no jobs here: the engine alone is tested
-    )
-
-
 def _with_tables(con: Any, setting: Setting) -> None:
     """The tenant's tables by name, as a hostile statement expects them."""
     for name, file_id in (("sales", "F1"), ("orders", "F2")):
@@ -95,14 +86,15 @@ def _leaked(outcome: list[tuple[Any, ...]] | Exception) -> bool:
     return any(marker in shown for marker in (SENTINEL, OUTSIDE_SENTINEL, OTHER_TENANT, "outside.csv"))
 
 
-def _locked(engine: LocalEngine, setting: Setting, name: str) -> Any:
+def _locked(setting: Setting, name: str) -> Any:
+    """A database locked as the local engine locks each tenant's, in its query host."""
     folder = query_folder(setting.warehouse, OWN_TENANT, name)
     folder.mkdir(parents=True, exist_ok=True)
-    return engine.locked_connection(folder, readable=setting.warehouse / OWN_TENANT)
+    return locked_database(folder, setting.warehouse / OWN_TENANT, HostLimits(timeout_seconds=5))
 
 
 def test_the_connection_reads_the_tenants_own_tables(setting: Setting) -> None:
-    with _locked(_engine(setting), setting, "own") as con:
+    with _locked(setting, "own") as con:
         _with_tables(con, setting)
         assert _outcome(con, "SELECT region, amount FROM sales") == [("north", 1.5)]
 
@@ -118,22 +110,21 @@ def test_the_corpus_can_tell_a_leak(setting: Setting) -> None:
 
 @pytest.mark.parametrize("number", range(len(CORPUS)))
 def test_every_hostile_statement_is_held_by_the_engine(setting: Setting, number: int) -> None:
-    engine = _engine(setting)
     sql = corpus(setting.places)[number]
-    with _locked(engine, setting, f"Q{number}") as con:
+    with _locked(setting, f"Q{number}") as con:
         _with_tables(con, setting)
         outcome = _outcome(con, sql)
 
     assert not _leaked(outcome), f"{sql!r} returned {outcome!r}"
     assert list(setting.outside_dir.iterdir()) == [], f"{sql!r} wrote outside"
     locked = "SELECT name, value FROM duckdb_settings() WHERE name IN ('enable_external_access', 'lock_configuration')"
-    with _locked(engine, setting, "check") as con:
+    with _locked(setting, "check") as con:
         settings = dict(con.execute(locked).fetchall())
     assert settings == {"enable_external_access": "false", "lock_configuration": "true"}
 
 
 def test_a_query_cannot_change_its_limits(setting: Setting) -> None:
-    with _locked(_engine(setting), setting, "limits") as con:
+    with _locked(setting, "limits") as con:
         for statement in (
             "SET memory_limit = '100GB'",
             "SET enable_external_access = true",
@@ -163,7 +154,7 @@ def test_sql_hidden_in_names_reads_other_tenants_files_once_written_out_without_
 @pytest.mark.parametrize("number", range(len(EMITTED_AS_WRITTEN)))
 def test_sql_hidden_in_names_is_held_by_the_engine_even_once_written_out(setting: Setting, number: int) -> None:
     sql = _as_written_for_duckdb(fill(EMITTED_AS_WRITTEN[number], setting.places))
-    with _locked(_engine(setting), setting, f"W{number}") as con:
+    with _locked(setting, f"W{number}") as con:
         _with_tables(con, setting)
         outcome = _outcome(con, sql)
     assert not _leaked(outcome), f"{sql!r} returned {outcome!r}"

@@ -3,6 +3,8 @@ own threads, when a query's time starts, and DuckDB's own statement split."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 import sqlglot
 
 from chalicelib.queries.guard import ForbiddenSql, Guarded, guard
+from chalicelib.queries.host import memory_bytes
 from chalicelib.queries.local import LocalEngine, QueryLimits
 from chalicelib.queries.store import QueryRecord, QueryState
 
@@ -230,3 +233,32 @@ def test_each_end_is_recorded_by_the_thread_that_ran_it_and_a_failed_write_left_
     failing.close()  # once its thread is done
     left = failing.status(record)
     assert (left.state, left.recorded_by_engine) == (QueryState.SUCCEEDED, False)  # the next reader writes it
+
+
+def test_a_query_whose_engine_process_is_killed_fails_saying_so_and_the_next_one_runs(tmp_path: Path) -> None:
+    engine = _engine(tmp_path, SlowResults())
+    record = _submitted(engine, ENDLESS)
+    _until(engine, record, QueryState.RUNNING)
+    deadline = time.monotonic() + 30
+    while not engine.status(record).state.finished:  # killed until the process that runs it is gone
+        assert time.monotonic() < deadline
+        pid = engine.host.pid
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+    outcome = engine.status(record)
+    assert (outcome.state, outcome.error) == (
+        QueryState.FAILED,
+        {"code": "query_failed", "message": "The local query engine stopped before the query ended."},
+    )
+    following = _submitted(engine, "SELECT 7 AS seven", query_id="Q2")
+    engine.wait(following, 20)
+    assert engine.page(following, None, 10).rows == [[7]]
+    engine.close()
+
+
+@pytest.mark.parametrize(
+    ("limit", "size"), [("1GB", 10**9), ("100MB", 10**8), ("512MiB", 512 * 1024**2), ("1.5GB", 15 * 10**8)]
+)
+def test_memory_limits_are_read_as_duckdb_reads_them(limit: str, size: int) -> None:
+    assert memory_bytes(limit) == size

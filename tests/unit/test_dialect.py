@@ -11,7 +11,8 @@ import pytest
 
 from chalicelib.queries.engine import TableInfo
 from chalicelib.queries.guard import guard
-from chalicelib.queries.local import LocalLimitation, json_value, to_duckdb
+from chalicelib.queries.host import json_value
+from chalicelib.queries.local import LocalLimitation, to_duckdb
 
 TABLES = {"t": TableInfo("t", "F", [{"name": "x", "type": "bigint"}], "V")}
 AGGREGATES = {
