@@ -538,21 +538,8 @@ def _called_name(node: exp.Func, sql: str) -> str | None:
 def _duckdb_sources(tree: exp.Expression, files: set[str], tables: set[str]) -> None:
     """Each table of DuckDB's text reads one of the file sets the engine was given, or is a CTE in
     scope (or one of `tables`)."""
-    try:
-        scopes = traverse_scope(tree)
-    except RecursionError:
-        raise
-    except Exception as error:  # sqlglot's scope analysis has errors of its own on odd trees
-        raise ForbiddenSql(message=f"The query's structure is not supported: {_plain(str(error))}") from None
-    resolved: set[int] = set()
-    for scope in scopes:
-        ctes = {name.lower() for name in scope.cte_sources}
-        for table in scope.tables:
-            if not (_reads_given_files(table, files) or _names_one_of(table, ctes | tables)):
-                raise ForbiddenSql(message=f"Table '{_shown(table)}' is not allowed here.")
-            resolved.add(id(table))
-    for table in tree.find_all(exp.Table):
-        if id(table) not in resolved:
+    for table, ctes in _scoped_tables(tree):
+        if not (_reads_given_files(table, files) or _names_one_of(table, ctes | tables)):
             raise ForbiddenSql(message=f"Table '{_shown(table)}' is not allowed here.")
 
 
@@ -573,28 +560,31 @@ def _real_tables(expression: exp.Expression, own: set[str], database: str) -> se
     """The tenant's tables the query reads. Each table node is resolved in its own scope: an
     unqualified name that a CTE in scope defines is that CTE; anything else, a derived table's
     alias included, must be one of the tenant's tables."""
+    read: set[str] = set()
+    for table, ctes in _scoped_tables(expression):
+        qualified = table.args.get("db") is not None or table.args.get("catalog") is not None
+        if qualified or table.name.lower() not in ctes:
+            name = _own_table(table, own, database)
+            table.meta[REAL_TABLE] = name
+            read.add(name)
+    return read
+
+
+def _scoped_tables(expression: exp.Expression) -> list[tuple[exp.Table, set[str]]]:
+    """Each table of the query with the names the CTEs in its scope define. A table no scope
+    accounts for (there should be none) is refused, never let through."""
     try:
         scopes = traverse_scope(expression)
     except RecursionError:
         raise
     except Exception as error:  # sqlglot's scope analysis has errors of its own on odd trees
         raise ForbiddenSql(message=f"The query's structure is not supported: {_plain(str(error))}") from None
-    read: set[str] = set()
-    resolved: set[int] = set()
-    for scope in scopes:
-        ctes = {name.lower() for name in scope.cte_sources}
-        for table in scope.tables:
-            qualified = table.args.get("db") is not None or table.args.get("catalog") is not None
-            if qualified or table.name.lower() not in ctes:
-                name = _own_table(table, own, database)
-                table.meta[REAL_TABLE] = name
-                read.add(name)
-            resolved.add(id(table))
-    # A table no scope accounted for (there should be none) is refused, never let through.
+    found = [(table, {name.lower() for name in scope.cte_sources}) for scope in scopes for table in scope.tables]
+    accounted = {id(table) for table, _ in found}
     for table in expression.find_all(exp.Table):
-        if id(table) not in resolved:
+        if id(table) not in accounted:
             raise ForbiddenSql(message=f"Table '{_shown(table)}' is not allowed here.")
-    return read
+    return found
 
 
 def _own_table(table: exp.Table, own: set[str], database: str) -> str:

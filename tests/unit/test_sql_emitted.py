@@ -163,15 +163,15 @@ _PROPERTY_SETTINGS = settings(
 )
 
 
-def _examples(test):  # the known holes, always tried, then what hypothesis makes of the positions
+def _property(test):
+    """Tried on the known holes always, then on what hypothesis makes of the positions."""
+    test = _PROPERTY_SETTINGS(given(position=st.sampled_from(POSITIONS), payload=payloads)(test))
     for position, payload in ATTACKS:
         test = example(position=position, payload=payload)(test)
     return test
 
 
-@_examples
-@given(position=st.sampled_from(POSITIONS), payload=payloads)
-@_PROPERTY_SETTINGS
+@_property
 def test_the_guards_verdict_on_what_athena_is_given_is_its_verdict_on_the_input(position: str, payload: str) -> None:
     guarded = _verdict(_filled(position, payload))
     if guarded is None:
@@ -187,9 +187,7 @@ def test_the_guards_verdict_on_what_athena_is_given_is_its_verdict_on_the_input(
     assert {(table.db, table.name) for table in tables if table.db} == {(DATABASE, name) for name in guarded.tables}
 
 
-@_examples
-@given(position=st.sampled_from(POSITIONS), payload=payloads)
-@_PROPERTY_SETTINGS
+@_property
 def test_the_guards_verdict_on_what_duckdb_is_given_is_its_verdict_on_the_input(position: str, payload: str) -> None:
     guarded = _verdict(_filled(position, payload))
     if guarded is None:
