@@ -19,6 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 60
 
 
+def refused_start(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m localplatform` with `args`, for a start that must end at once: what it did."""
+    command = [sys.executable, "-m", "localplatform", *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+
+
 class RunningPlatform:
     """A `python -m localplatform` process; its output is read continuously so it never blocks."""
 

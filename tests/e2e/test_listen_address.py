@@ -4,15 +4,12 @@ whoever reaches the local platform can mint tokens with moto's public key."""
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 
 import pytest
 import requests
 
 from tests.api import HttpApi, sign_up
-from tests.conftest import ROOT
-from tests.local_platform import RunningPlatform
+from tests.local_platform import RunningPlatform, refused_start
 
 pytestmark = pytest.mark.e2e
 
@@ -25,14 +22,7 @@ def _free_port() -> int:
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", ""])  # noqa: S104 - the addresses refused here
 def test_a_host_other_machines_can_reach_is_refused_with_the_reason(host: str) -> None:
     ports = [_free_port(), _free_port()]
-    result = subprocess.run(
-        [sys.executable, "-m", "localplatform", "--host", host, "--port", str(ports[0]), "--aws-port", str(ports[1])],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = refused_start("--host", host, "--port", str(ports[0]), "--aws-port", str(ports[1]))
     assert result.returncode == 2
     assert "is not a loopback address" in result.stderr
     assert "moto's key, which is public" in result.stderr

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import subprocess
-import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
@@ -14,8 +12,7 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
-from tests.conftest import ROOT
-from tests.local_platform import RunningPlatform
+from tests.local_platform import RunningPlatform, refused_start
 from tests.openapi import assert_conforms
 
 pytestmark = pytest.mark.e2e
@@ -121,13 +118,6 @@ def test_a_signal_stops_everything_and_nothing_keeps_listening(signum: int) -> N
 def test_a_busy_port_is_reported_and_the_process_exits(option: str) -> None:
     with socket.create_server(("127.0.0.1", 0)) as busy:
         ports = {"--port": "0", "--aws-port": "0", option: str(busy.getsockname()[1])}
-        result = subprocess.run(
-            [sys.executable, "-m", "localplatform", *[part for pair in ports.items() for part in pair]],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = refused_start(*[part for pair in ports.items() for part in pair])
     assert result.returncode == 1
     assert "Address already in use" in result.stderr

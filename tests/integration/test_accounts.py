@@ -14,7 +14,7 @@ from chalicelib.settings import load_settings
 from chalicelib.tenancy import accounts
 from chalicelib.tenancy.roles import Role
 from chalicelib.tenancy.store import TenantStore
-from tests.api import PASSWORD, Account, ChaliceApi, log_in, unique_email
+from tests.api import PASSWORD, Account, ChaliceApi, log_in, sign_up, unique_email
 
 # What an attacker would choose for an account they create for someone else's address.
 ATTACKER_PASSWORD = "Attacker-Chose-1!"
@@ -58,24 +58,6 @@ def _deliver_invitation(services: Services, email: str) -> str:
     return temporary
 
 
-def _signed_up(api: ChaliceApi, label: str) -> Account:
-    """A new tenant's admin, signed up, confirmed with the e-mailed code and logged in."""
-    email = unique_email(label)
-    signed_up = api.call("POST", "/auth/signup", json_body={"email": email, "password": PASSWORD})
-    assert (signed_up.status, signed_up.body["confirmation_required"]) == (201, True)
-    assert api.call("POST", "/auth/confirm", json_body={"email": email, "code": "123456"}).status == 200
-    tokens = log_in(api, email)
-    return Account(
-        email,
-        PASSWORD,
-        signed_up.body["user_id"],
-        signed_up.body["tenant_id"],
-        tokens["id_token"],
-        tokens["access_token"],
-        tokens["refresh_token"],
-    )
-
-
 def _member_ids(api: ChaliceApi, admin: Account) -> set[str]:
     reply = api.call("GET", "/tenant/members", token=admin.id_token)
     assert reply.status == 200, reply
@@ -101,7 +83,7 @@ def test_where_there_is_email_a_new_member_gets_cognitos_invitation_and_sets_a_p
     deployed: Services, client: Client
 ) -> None:
     api = ChaliceApi(client)
-    admin = _signed_up(api, "admin")
+    admin = sign_up(api, "admin")
     email = unique_email("invited")
     added = api.call("POST", "/tenant/members", json_body={"email": email, "role": "analyst"}, token=admin.id_token)
     assert added.status == 201
@@ -128,9 +110,9 @@ def test_where_there_is_email_a_new_member_gets_cognitos_invitation_and_sets_a_p
 
 def test_where_there_is_email_an_admin_cannot_choose_a_members_password(deployed: Services, client: Client) -> None:
     api = ChaliceApi(client)
-    admin = _signed_up(api, "admin")
+    admin = sign_up(api, "admin")
     new_email = unique_email("new")
-    existing = _signed_up(api, "existing")
+    existing = sign_up(api, "existing")
     for email in (new_email, existing.email):
         reply = api.call(
             "POST",
@@ -152,8 +134,8 @@ def test_an_account_another_tenants_admin_created_never_lets_them_into_its_owner
     with a password they chose, logs in as that person, sets a new password, removes the member,
     and waits for the address's real organisation to add it."""
     api = ChaliceApi(client)
-    attacker = _signed_up(api, "attacker")
-    victim_admin = _signed_up(api, "victim-admin")
+    attacker = sign_up(api, "attacker")
+    victim_admin = sign_up(api, "victim-admin")
     alice = unique_email("alice")
 
     # 1. The attacker adds Alice's address with a password of their choosing: refused. Without
@@ -206,8 +188,8 @@ def test_an_account_another_tenants_admin_created_never_lets_them_into_its_owner
 
 def test_an_account_whose_invitation_was_never_used_is_not_added_elsewhere(deployed: Services, client: Client) -> None:
     api = ChaliceApi(client)
-    first = _signed_up(api, "first")
-    second = _signed_up(api, "second")
+    first = sign_up(api, "first")
+    second = sign_up(api, "second")
     email = unique_email("invited")
     invited = api.call("POST", "/tenant/members", json_body={"email": email, "role": "viewer"}, token=first.id_token)
     assert api.call("DELETE", f"/tenant/members/{invited.body['user_id']}", token=first.id_token).status == 204
@@ -223,7 +205,7 @@ def test_an_account_its_owner_confirmed_is_added_and_one_whose_password_was_rese
     deployed: Services, client: Client
 ) -> None:
     api = ChaliceApi(client)
-    admin = _signed_up(api, "admin")
+    admin = sign_up(api, "admin")
     cognito = deployed.clients.cognito
     confirmed, reset = unique_email("confirmed"), unique_email("reset")
     for email in (confirmed, reset):
