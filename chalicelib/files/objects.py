@@ -82,10 +82,21 @@ class ObjectStore:
     def start_multipart(self, key: str, content_type: str) -> str:
         return self._s3.create_multipart_upload(Bucket=self._bucket, Key=key, ContentType=content_type)["UploadId"]
 
-    def part_url(self, key: str, upload_id: str, part_number: int, expires_in: int) -> str:
+    def part_url(self, key: str, upload_id: str, part_number: int, size: int, expires_in: int) -> str:
+        """A presigned PUT of one part that S3 accepts only with `Content-Length: size`.
+
+        A URL that signs only the host takes a part of any size up to 5 GiB; signing the length
+        holds each part, and so the upload, to the size its quota reserved.
+        """
         return self._s3.generate_presigned_url(
             "upload_part",
-            Params={"Bucket": self._bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
+            Params={
+                "Bucket": self._bucket,
+                "Key": key,
+                "UploadId": upload_id,
+                "PartNumber": part_number,
+                "ContentLength": size,
+            },
             ExpiresIn=expires_in,
         )
 

@@ -246,7 +246,10 @@ class Files:
         self._records.delete(record)
 
     def _multipart(self, caller: Caller, file_id: str, *, finished_is_fine: bool = False) -> FileRecord:
+        """The caller's multipart upload: one they started, or any of the tenant's for an admin."""
         record = self.get(caller, file_id)
+        if record.owner_id != caller.user_id and not caller.can(Action.FINISH_ANY_UPLOAD):
+            raise Forbidden(message="Only the member who started this upload, or an admin, may send or complete it.")
         if record.upload.method is not UploadMethod.MULTIPART:
             raise Conflict("not_multipart", "This file was not uploaded in parts.")
         if record.status is not Status.UPLOADING and not finished_is_fine:
@@ -261,9 +264,11 @@ class Files:
         expires_in = self._settings.upload_url_seconds
         parts = []
         for number in range(first, last + 1):
+            size = _part_size(record, number)
             part: dict[str, Any] = {
                 "part_number": number,
-                "url": self._objects.part_url(key, upload.upload_id or "", number, expires_in),
+                "size": size,
+                "url": self._objects.part_url(key, upload.upload_id or "", number, size, expires_in),
             }
             if number in uploaded:
                 part["etag"] = uploaded[number].etag
@@ -276,6 +281,12 @@ class Files:
             "parts": parts,
             "next_part": last + 1 if last < count else None,
         }
+
+
+def _part_size(record: FileRecord, number: int) -> int:
+    """The bytes part `number` holds: `part_size`, and the last part what is left of the size."""
+    part_size = record.upload.part_size or 0
+    return min(part_size, record.size - (number - 1) * part_size)
 
 
 def _etag_text(etag: str) -> str:

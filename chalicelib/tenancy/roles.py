@@ -16,6 +16,7 @@ class Action(StrEnum):
     UPLOAD = "upload"
     DELETE_OWN_FILE = "delete_own_file"
     DELETE_ANY_FILE = "delete_any_file"
+    FINISH_ANY_UPLOAD = "finish_any_upload"  # part URLs and completion of an upload another member started
     MANAGE_MEMBERS = "manage_members"
 
 

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import pytest
 import requests
+from botocore.auth import S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
 from chalice.test import Client
 
+from chalicelib.aws.clients import AwsClients
 from chalicelib.services import Services, install
 from chalicelib.settings import MIB
-from tests.api import Account, ChaliceApi, download, sign_up
+from tests.api import Account, ChaliceApi, add_member, download, sign_up
 from tests.openapi import assert_conforms
+
+# The keys the data bucket's URLs are signed with here, so that a test can sign as S3 checks.
+SIGNING_KEYS = Credentials("AKIAPARTSIGNINGTEST", "part-signing-test-secret")
 
 
 @pytest.fixture
@@ -20,7 +29,13 @@ def api(platform_services: Services, client: Client) -> ChaliceApi:
     settings = platform_services.settings.model_copy(
         update={"multipart_threshold_bytes": 1 * MIB, "multipart_part_bytes": 5 * MIB}
     )
-    install(Services(settings, platform_services.clients))
+    s3 = platform_services.clients.session.client(
+        "s3",
+        aws_access_key_id=SIGNING_KEYS.access_key,
+        aws_secret_access_key=SIGNING_KEYS.secret_key,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "auto"}),
+    )
+    install(Services(settings, AwsClients(platform_services.clients.session, {"s3": s3})))
     transport = ChaliceApi(client)
     transport.aws_client = platform_services.clients.client
     return transport
@@ -167,3 +182,82 @@ def test_a_huge_file_gets_bigger_parts_and_its_urls_in_pages(api: ChaliceApi) ->
     for bad in ("0", "9988", "10001", "x", "", "-1", "1.0", "+5", " 5", "%C2%B2", "%D9%A3", "%EF%BC%95"):
         reply = api.call("GET", f"/uploads/{started['file_id']}/parts?from={bad}", token=account.id_token)
         assert (reply.status, reply.error_code) == (400, "invalid_request"), bad
+
+
+def _signature_for(url: str, content_length: int) -> str:
+    """The SigV4 signature S3 computes for a PUT of this presigned URL sent with this
+    Content-Length (moto checks no signatures: this is the check S3 makes)."""
+    parts = urlsplit(url)
+    fields = dict(parse_qsl(parts.query))
+    unsigned = "&".join(pair for pair in parts.query.split("&") if not pair.startswith("X-Amz-Signature="))
+    request = AWSRequest(
+        "PUT", urlunsplit(parts._replace(query=unsigned)), headers={"Content-Length": str(content_length)}
+    )
+    request.context["timestamp"] = fields["X-Amz-Date"]
+    auth = S3SigV4QueryAuth(SIGNING_KEYS, "s3", "us-east-1", expires=int(fields["X-Amz-Expires"]))
+    return auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
+
+
+def test_each_part_url_holds_its_part_to_its_exact_size(api: ChaliceApi) -> None:
+    account = sign_up(api)
+    size = 2 * 5 * MIB + 7
+    started = _start(api, account, size)
+    resumed = api.call("GET", f"/uploads/{started['file_id']}/parts?from=2", token=account.id_token)
+    assert resumed.status == 200
+    assert_conforms("GET", "/uploads/{file_id}/parts", 200, resumed.body)
+
+    for listed in (started["upload"]["parts"], resumed.body["upload"]["parts"]):
+        sizes = {part["part_number"]: part["size"] for part in listed}
+        assert sizes == {1: 5 * MIB, 2: 5 * MIB, 3: 7} if len(listed) == 3 else {2: 5 * MIB, 3: 7}
+        for part in listed:
+            url, declared = part["url"], part["size"]
+            signed = dict(parse_qsl(urlsplit(url).query))
+            assert signed["X-Amz-SignedHeaders"].split(";") == ["content-length", "host"]
+            assert signed["X-Amz-Signature"] == _signature_for(url, declared)
+            # A part of any other length, larger or smaller, does not match the signature.
+            for other in (declared + 1, declared - 1, 5 * 1024**3):
+                assert _signature_for(url, other) != signed["X-Amz-Signature"]
+
+
+def _started_by(api: ChaliceApi, account: Account) -> tuple[str, list[dict[str, Any]]]:
+    """A two-part upload `account` started, its parts uploaded: its file id and the parts to complete it."""
+    sizes = [5 * MIB, 1 * MIB]
+    started = _start(api, account, sum(sizes))
+    etags = [
+        _put(part["url"], _part_bytes(part["part_number"], size))
+        for part, size in zip(started["upload"]["parts"], sizes, strict=True)
+    ]
+    return started["file_id"], [{"part_number": n, "etag": etag} for n, etag in enumerate(etags, start=1)]
+
+
+def test_only_the_member_who_started_an_upload_or_an_admin_sends_and_completes_it(api: ChaliceApi) -> None:
+    admin = sign_up(api)
+    starter, other = add_member(api, admin, "analyst"), add_member(api, admin, "analyst", label="other")
+    viewer = add_member(api, admin, "viewer")
+    stranger = sign_up(api, label="stranger")
+    file_id, parts = _started_by(api, starter)
+
+    for member, status, code in (
+        (other, 403, "forbidden"),
+        (viewer, 403, "forbidden"),
+        (stranger, 404, "file_not_found"),
+    ):
+        listed = api.call("GET", f"/uploads/{file_id}/parts", token=member.id_token)
+        completed = api.call("POST", f"/uploads/{file_id}/complete", json_body={"parts": parts}, token=member.id_token)
+        assert (listed.status, listed.error_code) == (status, code), member.email
+        assert (completed.status, completed.error_code) == (status, code), member.email
+        assert "url" not in str(listed.body)
+    assert api.call("GET", f"/files/{file_id}", token=starter.id_token).body["status"] == "UPLOADING"
+    s3 = api.aws_client("s3")
+    assert [u["Key"] for u in s3.list_multipart_uploads(Bucket="sdp-local-data").get("Uploads", [])] == [
+        f"tenants/{admin.tenant_id}/raw/{file_id}"
+    ]
+
+    assert api.call("GET", f"/uploads/{file_id}/parts", token=starter.id_token).status == 200
+    assert api.call("GET", f"/uploads/{file_id}/parts", token=admin.id_token).status == 200
+    completed = api.call("POST", f"/uploads/{file_id}/complete", json_body={"parts": parts}, token=admin.id_token)
+    assert completed.status == 200, completed
+
+    own_id, own_parts = _started_by(api, other)
+    done = api.call("POST", f"/uploads/{own_id}/complete", json_body={"parts": own_parts}, token=other.id_token)
+    assert done.status == 200, done
