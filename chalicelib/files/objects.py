@@ -138,14 +138,14 @@ class ObjectStore:
             if error.response["Error"]["Code"] not in ("NoSuchUpload", "404"):
                 raise
 
-    def download_url(self, key: str, filename: str, expires_in: int) -> str:
-        """A presigned GET of the object that saves as `filename` (RFC 6266, UTF-8)."""
+    def download_url(self, key: str, filename: str, expires_in: int, version_id: str | None = None) -> str:
+        """A presigned GET of the object (or of the version named) that saves as `filename`
+        (RFC 6266, UTF-8)."""
         fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
         disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+        params = {"Bucket": self._bucket, "Key": key, "ResponseContentDisposition": disposition}
         return self._s3.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self._bucket, "Key": key, "ResponseContentDisposition": disposition},
-            ExpiresIn=expires_in,
+            "get_object", Params=params | ({"VersionId": version_id} if version_id else {}), ExpiresIn=expires_in
         )
 
     def size_of(self, key: str) -> int | None:
@@ -155,10 +155,17 @@ class ObjectStore:
 
     def head(self, key: str) -> StoredObject | None:
         """The object's current version, or None if there is no such object."""
+        return self._head({"Bucket": self._bucket, "Key": key})
+
+    def head_version(self, key: str, version_id: str) -> StoredObject | None:
+        """One version of the object, or None if there is no such version."""
+        return self._head({"Bucket": self._bucket, "Key": key, "VersionId": version_id})
+
+    def _head(self, request: dict[str, str]) -> StoredObject | None:
         try:
-            response = self._s3.head_object(Bucket=self._bucket, Key=key)
+            response = self._s3.head_object(**request)
         except ClientError as error:
-            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound", "NoSuchVersion"):
                 return None
             raise
         return StoredObject(

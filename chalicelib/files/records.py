@@ -33,6 +33,13 @@ class Upload:
     part_size: int | None = None
     part_count: int | None = None
 
+    @property
+    def keeps_first_version(self) -> bool:
+        """Whether the file is the first object version of the declared size an ingest claims,
+        for good. A presigned POST can be sent again while it is valid, each time a new version
+        of the object: none of those may replace the file, nor stay stored beside it."""
+        return self.method is UploadMethod.POST
+
 
 @dataclass(frozen=True)
 class IngestClaim:

@@ -137,12 +137,14 @@ class Files:
         return [current for record in records if (current := self._current(record)) is not None], last
 
     def download_url(self, caller: Caller, file_id: str) -> str:
-        """A presigned GET of the bytes as uploaded (also of a FAILED file's)."""
+        """A presigned GET of the bytes as uploaded (also of a FAILED file's): of the object version
+        ingest took, once it took one, so that bytes sent again to a presigned POST never show."""
         record = self.get(caller, file_id)
         key = raw_key(caller.tenant_id, file_id)
         if record.status is Status.UPLOADING and self._objects.size_of(key) is None:
             raise Conflict("file_not_uploaded", "The file's bytes have not arrived yet.")
-        return self._objects.download_url(key, record.name, self._settings.download_url_seconds)
+        version = record.ingest.version_id if record.ingest else None
+        return self._objects.download_url(key, record.name, self._settings.download_url_seconds, version)
 
     def delete(self, caller: Caller, file_id: str) -> None:
         """Remove the raw object with all its versions, the curated copy, the table and the record.

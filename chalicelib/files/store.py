@@ -197,14 +197,19 @@ class FileStore:
 
     def claim(self, record: FileRecord, claim: IngestClaim, size: int) -> FileRecord | None:
         """Take the record for ingesting object version `claim.etag`, as PROCESSING; None if another
-        attempt holds it, that version is done already, or the file is being deleted.
+        attempt holds it, that version is done already, or the file is being deleted. A record
+        that keeps its first version (`Upload.keeps_first_version`) is claimed for one version
+        only, `claim.version_id`: once, and again only to take over an attempt whose lease ran out.
 
         The object's real size replaces the declared one, and the quota follows the difference.
         """
-        condition = (
-            "attribute_exists(PK) AND #deleting = :false AND (attribute_not_exists(#ingest) "
-            "OR #ingest.#etag <> :etag OR (#status = :processing AND #ingest.#lease < :now))"
-        )
+        if record.upload.keeps_first_version:
+            taken = "(#ingest.#version = :version AND #status = :processing AND #ingest.#lease < :now)"
+            names, values = {"#version": "version_id"}, {":version": value(claim.version_id)}
+        else:
+            taken = "#ingest.#etag <> :etag OR (#status = :processing AND #ingest.#lease < :now)"
+            names, values = {"#etag": "etag"}, {":etag": value(claim.etag)}
+        condition = f"attribute_exists(PK) AND #deleting = :false AND (attribute_not_exists(#ingest) OR {taken})"
         claimed = replace(record, status=Status.PROCESSING, ingest=claim, size=size, error=None, updated_at=now())
         items: list[dict[str, Any]] = [
             {
@@ -223,20 +228,20 @@ class FileStore:
                         "#updated": "updated_at",
                         "#deleting": "deleting",
                         "#ingest": "ingest",
-                        "#etag": "etag",
                         "#lease": "lease_until",
                         "#claims": "claims",
-                    },
+                    }
+                    | names,
                     "ExpressionAttributeValues": {
                         ":processing": value(Status.PROCESSING.value),
                         ":claim": value(claimed.to_fields()["ingest"]),
                         ":size": value(size),
                         ":at": value(claimed.updated_at),
                         ":false": value(False),
-                        ":etag": value(claim.etag),
                         ":now": value(int(time.time())),
                         ":one": value(1),
-                    },
+                    }
+                    | values,
                 }
             }
         ]

@@ -61,6 +61,12 @@ class Ingest:
             record = self._records.get(tenant_id, file_id) or self._record_unannounced(tenant_id, file_id, stored)
             if record is None:
                 return
+            if record.upload.keeps_first_version:
+                first = self._claim_first_version(record, upload.key, stored, receive_count)
+                if first is None:
+                    return
+                claimed, stored = first
+                break
             claimed = self._records.claim(record, self._claim(stored, receive_count), stored.size)
             if claimed is None:
                 logger.info("already ingested, being ingested or being deleted: skipped", extra={"etag": stored.etag})
@@ -73,6 +79,51 @@ class Ingest:
             logger.info("a newer version landed while claiming: claiming it instead")
             self._records.release(claimed)
         self._ingest(claimed, stored)
+
+    def _claim_first_version(
+        self, record: FileRecord, key: str, stored: StoredObject, receive_count: int
+    ) -> tuple[FileRecord, StoredObject] | None:
+        """Claim the version that is the file of an upload that keeps its first version (a
+        presigned POST, which can be sent again while it is valid); None if there is nothing to do.
+
+        The file is the first version of the declared size that an ingest claims. A version of
+        another size is deleted on sight; once the file has its version, every other version is
+        deleted. So the tenant stores the declared size once, which is what its quota counts, and
+        a POST sent again neither replaces the file nor starts another ingest.
+        """
+        while True:
+            kept = record.ingest.version_id if record.ingest else None
+            if kept is not None:
+                self._delete_versions_but(key, kept)
+                own = self._objects.head_version(key, kept)
+                if own is None:
+                    logger.info("object gone before ingest: skipped")
+                    return None
+                stored = own
+            elif stored.size != record.size:
+                logger.warning("object version of another size than declared: deleted", extra={"size": stored.size})
+                # S3 calls a version stored while versioning was off "null".
+                self._objects.delete_versions([{"Key": key, "VersionId": stored.version_id or "null"}])
+                latest = self._objects.head(key)
+                if latest is None:
+                    return None
+                stored = latest
+                continue
+            claimed = self._records.claim(record, self._claim(stored, receive_count), stored.size)
+            if claimed is not None:
+                return claimed, stored
+            current = self._records.get(record.tenant_id, record.file_id)
+            if kept is not None or current is None or current.deleting or current.ingest is None:
+                logger.info("already ingested, being ingested or being deleted: skipped", extra={"etag": stored.etag})
+                return None
+            record = current  # another version was claimed first: it is the file, this one goes
+
+    def _delete_versions_but(self, key: str, kept: str) -> None:
+        """Delete every version of the object but the file's own."""
+        others = [version for version in self._objects.versions(key, exact=True) if version["VersionId"] != kept]
+        if others:
+            logger.warning("object versions beside the file's own: deleted", extra={"versions": len(others)})
+            self._objects.delete_versions(others)
 
     def _claim(self, stored: StoredObject, receive_count: int) -> IngestClaim:
         return IngestClaim(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import time
 from typing import Any
 
 import pytest
+import requests
 
 from tests.api import (
     NOT_IDS,
@@ -18,15 +20,18 @@ from tests.api import (
     download,
     dynamodb_requests,
     ingested_table,
+    run_query,
     sign_up,
     upload_direct,
     upload_presigned,
+    wait_settled,
 )
 from tests.ingestor import drain_ingest_queue
 from tests.openapi import assert_conforms
 
 TABLE = "sdp-local"
 BUCKET = "sdp-local-data"
+INGEST_QUEUE = "sdp-local-ingest"
 CSV = b"region,amount\nnorth,1.5\nsouth,2\n"
 
 
@@ -90,6 +95,109 @@ def test_the_presigned_post_policy_pins_the_key_the_size_and_a_short_expiry(api:
     assert upload["fields"]["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
     expiration = time.mktime(time.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
     assert 0 < expiration - time.time() <= started.body["expires_in"] + 5 <= 3600
+
+
+def _post(upload: dict[str, Any], data: bytes) -> None:
+    """Send bytes to a presigned POST as a browser form does. moto does not check the policy, so it
+    takes any size; S3 refuses a size other than the declared one."""
+    response = requests.post(upload["url"], data=upload["fields"], files={"file": ("f.csv", data)}, timeout=60)
+    assert response.status_code in (200, 201, 204), response.text
+
+
+def _raw_versions(api: Api, tenant_id: str, file_id: str) -> list[dict[str, Any]]:
+    """Every version and delete marker of the file's raw object."""
+    key = f"tenants/{tenant_id}/raw/{file_id}"
+    listed = api.aws_client("s3").list_object_versions(Bucket=BUCKET, Prefix=key)
+    return [v for v in listed.get("Versions", []) + listed.get("DeleteMarkers", []) if v["Key"] == key]
+
+
+def _ingest_done(api: Api) -> None:
+    """Ingest every notification waiting, then wait (at most 60 s) until none is left or in flight:
+    over HTTP, the local platform's pump ingests on its own. S3 queues a notification before it
+    answers the upload, so an empty queue means every upload so far was seen."""
+    api.ingest_pending()
+    sqs = api.aws_client("sqs")
+    queue = sqs.get_queue_url(QueueName=INGEST_QUEUE)["QueueUrl"]
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    deadline = time.monotonic() + 60
+    while any(int(n) for n in sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=names)["Attributes"].values()):
+        assert time.monotonic() < deadline, "ingest did not settle within 60 s"
+        time.sleep(0.1)
+
+
+def _claims(api: Api, tenant_id: str, file_id: str) -> int:
+    """How many times ingest claimed the file's record: one per ingest."""
+    item = api.aws_client("dynamodb").get_item(
+        TableName=TABLE, Key={"PK": {"S": f"TENANT#{tenant_id}"}, "SK": {"S": f"FILE#{file_id}"}}, ConsistentRead=True
+    )["Item"]
+    return int(item["claims"]["N"])
+
+
+def _start_post(api: Api, account: Any, name: str, size: int) -> tuple[str, dict[str, Any]]:
+    started = api.call("POST", "/uploads", json_body={"name": name, "size": size}, token=account.id_token)
+    assert started.status == 201, started
+    return started.body["file_id"], started.body["upload"]
+
+
+def test_a_presigned_post_sent_again_after_ready_neither_replaces_the_file_nor_is_kept(api: Api) -> None:
+    account = sign_up(api)
+    file_id, upload = _start_post(api, account, "sales.csv", len(CSV))
+    _post(upload, CSV)
+    ready = wait_settled(api, account, file_id)
+    assert ready["status"] == "READY", ready
+
+    same_size = CSV.replace(b"north,1.5", b"west_,9.5")
+    assert len(same_size) == len(CSV)
+    _post(upload, same_size)
+    _post(upload, CSV + b"east,3\n" * 1000)
+    _ingest_done(api)
+
+    assert api.call("GET", f"/files/{file_id}", token=account.id_token).body == ready
+    assert _claims(api, account.tenant_id, file_id) == 1  # no second ingest
+    assert download(api, account, file_id) == CSV
+    assert [v["Size"] for v in _raw_versions(api, account.tenant_id, file_id)] == [len(CSV)]
+    assert _tenant_item(api, account.tenant_id).items() >= {"bytes_used": len(CSV), "file_count": 1}.items()
+    query = run_query(api, account, "SELECT region FROM sales ORDER BY region")
+    assert (query["status"], query["rows"]) == ("SUCCEEDED", [["north"], ["south"]])
+
+
+def test_a_presigned_post_of_another_size_never_becomes_the_file(api: Api) -> None:
+    account = sign_up(api)
+    file_id, upload = _start_post(api, account, "sales.csv", len(CSV))
+    _post(upload, CSV + b"west,3\n")
+    _ingest_done(api)
+
+    waiting = api.call("GET", f"/files/{file_id}", token=account.id_token).body
+    assert (waiting["status"], waiting["size"]) == ("UPLOADING", len(CSV))
+    assert _raw_versions(api, account.tenant_id, file_id) == []
+    content = api.call("GET", f"/files/{file_id}/content", token=account.id_token)
+    assert (content.status, content.error_code) == (409, "file_not_uploaded")
+    assert _tenant_item(api, account.tenant_id)["bytes_used"] == len(CSV)  # the reservation, no more
+
+    _post(upload, CSV)  # the declared size, while the POST is valid: this one is the file
+    record = wait_settled(api, account, file_id)
+    assert (record["status"], record["size"], record["row_count"]) == ("READY", len(CSV), 2)
+    assert download(api, account, file_id) == CSV
+    assert [v["Size"] for v in _raw_versions(api, account.tenant_id, file_id)] == [len(CSV)]
+    assert _tenant_item(api, account.tenant_id)["bytes_used"] == len(CSV)
+
+
+def test_of_several_presigned_posts_one_of_the_declared_size_is_the_file_and_the_only_one_kept(api: Api) -> None:
+    account = sign_up(api)
+    file_id, upload = _start_post(api, account, "sales.csv", len(CSV))
+    other = CSV.replace(b"south,2", b"east_,7")
+    for data in (CSV, other, CSV * 3):
+        _post(upload, data)
+    _ingest_done(api)
+
+    record = api.call("GET", f"/files/{file_id}", token=account.id_token).body
+    assert (record["status"], record["size"]) == ("READY", len(CSV))
+    kept = download(api, account, file_id)
+    assert [v["Size"] for v in _raw_versions(api, account.tenant_id, file_id)] == [len(CSV)]
+    assert kept in (CSV, other)  # whichever an ingest claimed first
+    assert record["sha256"] == hashlib.sha256(kept).hexdigest()
+    assert _claims(api, account.tenant_id, file_id) == 1
+    assert _tenant_item(api, account.tenant_id).items() >= {"bytes_used": len(CSV), "file_count": 1}.items()
 
 
 def test_files_list_newest_first_in_pages_with_tokens(api: Api) -> None:
