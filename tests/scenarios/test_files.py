@@ -150,6 +150,7 @@ def test_a_presigned_post_sent_again_after_ready_neither_replaces_the_file_nor_i
     assert len(same_size) == len(CSV)
     _post(upload, same_size)
     _post(upload, CSV + b"east,3\n" * 1000)
+    assert download(api, account, file_id) == CSV  # the file's own version, even before ingest
     _ingest_done(api)
 
     assert api.call("GET", f"/files/{file_id}", token=account.id_token).body == ready
