@@ -18,6 +18,9 @@ from botocore.exceptions import ClientError
 from chalicelib.errors import BadRequest, Conflict
 
 SINGLE_PUT_BYTES = 8 * 1024 * 1024  # the transfer manager's own multipart threshold
+# Metadata every presigned POST stores with its object (its policy requires it), so that ingest
+# can tell a POST sent again after its file's record went from an object put around the API.
+POSTED_METADATA = ("sdp-upload", "presigned-post")
 
 
 def tenant_prefix(tenant_id: str) -> str:
@@ -46,6 +49,7 @@ class StoredObject:
     etag: str
     version_id: str | None
     content_type: str
+    posted: bool = False  # stored by a presigned POST (POSTED_METADATA)
 
 
 @dataclass(frozen=True)
@@ -67,14 +71,15 @@ class ObjectStore:
         """A browser-style POST for exactly this key and exactly `size` bytes, valid `expires_in` seconds.
 
         A presigned PUT cannot cap the size; a POST policy can. Its conditions pin the bucket,
-        the key (an exact match, not a prefix) and the content length.
+        the key (an exact match, not a prefix), the content length and POSTED_METADATA.
         """
+        marker = {f"x-amz-meta-{POSTED_METADATA[0]}": POSTED_METADATA[1]}
         post = self._s3.generate_presigned_post(
             Bucket=self._bucket,
             Key=key,
-            Fields={"Content-Type": content_type},
+            Fields={"Content-Type": content_type} | marker,
             # boto3 adds the exact bucket and key conditions itself.
-            Conditions=[["content-length-range", size, size], {"Content-Type": content_type}],
+            Conditions=[["content-length-range", size, size], {"Content-Type": content_type}, marker],
             ExpiresIn=expires_in,
         )
         return post["url"], post["fields"]
@@ -173,6 +178,7 @@ class ObjectStore:
             etag=response["ETag"].strip('"'),
             version_id=response.get("VersionId"),
             content_type=response.get("ContentType") or "application/octet-stream",
+            posted=response.get("Metadata", {}).get(POSTED_METADATA[0]) == POSTED_METADATA[1],
         )
 
     def chunks(self, key: str, version_id: str | None, chunk_bytes: int = 1024 * 1024) -> Iterator[bytes]:

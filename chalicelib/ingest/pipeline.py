@@ -135,6 +135,12 @@ class Ingest:
         )
 
     def _record_unannounced(self, tenant_id: str, file_id: str, stored: StoredObject) -> FileRecord | None:
+        if stored.posted:
+            # A presigned POST's record is stored before its URL is made: the file was deleted (or
+            # its upload given up), and this is its POST sent again. It does not bring the file back.
+            logger.warning("presigned POST sent again after its file was deleted: object deleted")
+            self._objects.delete_all_versions(raw_key(tenant_id, file_id), exact=True)
+            return None
         created = now()
         record = FileRecord(
             tenant_id=tenant_id,

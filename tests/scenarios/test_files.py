@@ -91,6 +91,7 @@ def test_the_presigned_post_policy_pins_the_key_the_size_and_a_short_expiry(api:
     assert {"key": key} in policy["conditions"]
     assert not [c for c in policy["conditions"] if isinstance(c, list) and c[0] == "starts-with" and c[1] == "$key"]
     assert ["content-length-range", 1234, 1234] in policy["conditions"]
+    assert {"x-amz-meta-sdp-upload": "presigned-post"} in policy["conditions"]  # tells a POST sent again
     assert {"bucket": BUCKET} in policy["conditions"]
     assert upload["fields"]["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
     expiration = time.mktime(time.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
@@ -199,6 +200,22 @@ def test_of_several_presigned_posts_one_of_the_declared_size_is_the_file_and_the
     assert record["sha256"] == hashlib.sha256(kept).hexdigest()
     assert _claims(api, account.tenant_id, file_id) == 1
     assert _tenant_item(api, account.tenant_id).items() >= {"bytes_used": len(CSV), "file_count": 1}.items()
+
+
+def test_a_presigned_post_sent_again_after_its_file_was_deleted_does_not_bring_it_back(api: Api) -> None:
+    account = sign_up(api)
+    file_id, upload = _start_post(api, account, "sales.csv", len(CSV))
+    _post(upload, CSV)
+    assert wait_settled(api, account, file_id)["status"] == "READY"
+    assert api.call("DELETE", f"/files/{file_id}", token=account.id_token).status == 204
+
+    _post(upload, CSV)  # the URL is still valid
+    _ingest_done(api)
+
+    assert api.call("GET", f"/files/{file_id}", token=account.id_token).error_code == "file_not_found"
+    assert api.call("GET", "/files", token=account.id_token).body["files"] == []
+    assert _raw_versions(api, account.tenant_id, file_id) == []
+    assert _tenant_item(api, account.tenant_id).items() >= {"bytes_used": 0, "file_count": 0}.items()
 
 
 def test_files_list_newest_first_in_pages_with_tokens(api: Api) -> None:
