@@ -75,6 +75,19 @@ class Settings(BaseModel):
     ingest_lease_seconds: int = Field(default=960, ge=60, le=2700)  # one tenant session carries an ingest
     ingest_memory_limit: str = Field(default="1GB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")
     ingest_threads: int = Field(default=0, ge=0)  # 0: DuckDB decides (one per core)
+    # What one file may take (chalicelib/ingest/limits.py); past any of them it ends FAILED at once.
+    # Its time: at most this long, and never longer than the invocation has left (Lambda's context;
+    # the function's own timeout is 900 s), less the margin kept to publish or record the failure.
+    ingest_timeout_seconds: int = Field(default=900, ge=1)
+    ingest_time_margin_seconds: int = Field(default=60, ge=0)
+    # Its content after decompression, and that content as a multiple of the compressed size (of
+    # 1 MiB at least): scratch (10 GiB in Lambda) holds the content, its Parquet and DuckDB's spill.
+    ingest_max_content_bytes: int = Field(default=8 * GIB, gt=0)
+    ingest_max_expansion: int = Field(default=100, ge=1)
+    ingest_max_columns: int = Field(default=5000, ge=1)  # fields of nested records counted
+    ingest_max_nesting: int = Field(default=32, ge=1)  # levels of objects and arrays in a JSON record
+    # Locally: the pump's workers, each ingesting one message at a time (Lambda runs one per message).
+    ingest_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     scratch_dir: str = Field(default_factory=tempfile.gettempdir)
     # Locally, the query engine's registry of tables (required in the local stage).
     warehouse_dir: str | None = Field(default=None, validate_default=True)

@@ -249,7 +249,8 @@ def alarms_cover_every_function_and_the_pipeline(template: Template) -> list[str
     wanted = [
         ("AWS/ApiGateway", "5XXError", api),
         ("AWS/ApiGateway", "Latency", api),
-        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", dead_letters),
+        ("ServerlessDataPlatform", "IngestDeadLettered", {"Name": "service", "Value": "sdp"}),
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage", dead_letters),
         ("AWS/SQS", "ApproximateAgeOfOldestMessage", ingest_queue),
         ("AWS/DynamoDB", "ReadThrottleEvents", {"Name": "TableName", "Value": {"Ref": "Table"}}),
         ("AWS/DynamoDB", "WriteThrottleEvents", {"Name": "TableName", "Value": {"Ref": "Table"}}),

@@ -103,28 +103,37 @@ class LocalPlatform:
 
         from app import app
         from localplatform.gateway import IdTokenVerifier
-        from localplatform.pump import IngestPump
+        from localplatform.pump import function_pump
         from localplatform.server import create_server
 
         self._server = create_server(app, IdTokenVerifier(settings), self.host, self._api_port)
-        pump = IngestPump(
-            session.client("sqs"),
-            self.resources.ingest_queue.url,
-            self.resources.ingest_queue.arn,
-            app.handler_map["ingest"],
-            region=REGION,
-            wait_seconds=self._pump_wait_seconds,
-            retry_delay_seconds=self._retry_delay_seconds,
-        )
-        self._threads = [
-            threading.Thread(target=self._server.server.serve_forever, name="api", daemon=True),
-            threading.Thread(target=pump.run, args=(self._stop,), name="ingest-pump", daemon=True),
-        ]
+        sqs = session.client("sqs")
+        # Several ingest workers, as Lambda runs several invocations: one large file holds up one
+        # worker, not every other tenant's uploads. One worker settles dead letters.
+        workers = {"ingest": settings.ingest_workers, "ingest_dead_letters": 1}
+        queues = {"ingest": self.resources.ingest_queue, "ingest_dead_letters": self.resources.ingest_dlq}
+        self._threads = [threading.Thread(target=self._server.server.serve_forever, name="api", daemon=True)]
+        for function, queue in queues.items():
+            pump = function_pump(
+                app,
+                function,
+                sqs,
+                queue.url,
+                queue.arn,
+                region=REGION,
+                wait_seconds=self._pump_wait_seconds,
+                retry_delay_seconds=self._retry_delay_seconds,
+            )
+            self._threads += [
+                threading.Thread(target=pump.run, args=(self._stop,), name=f"{function}-{number}", daemon=True)
+                for number in range(workers[function])
+            ]
         for thread in self._threads:
             thread.start()
 
     def stop(self) -> None:
-        """Stop the pump, close the API socket, stop the local AWS; nothing keeps listening."""
+        """Stop the pumps (an ingest under way runs out of time at once), close the API socket,
+        stop the local AWS; nothing keeps listening."""
         self._stop.set()
         if self._server is not None:
             if self._threads:

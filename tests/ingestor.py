@@ -10,18 +10,25 @@ import duckdb
 from chalice.test import Client
 
 from chalicelib.services import Services, TenantServices
-from localplatform.pump import IngestPump
+from localplatform.pump import QueuePump, function_pump
 from tests.api import Account, ChaliceApi, sign_up, upload_direct
 
 
-def ingest_pump(services: Services, app: Any) -> IngestPump:
+def ingest_pump(services: Services, app: Any) -> QueuePump:
     """A pump on the ingest queue calling the ingest handler, with no waiting between polls."""
+    return _pump(services, app, "ingest", services.settings.ingest_queue_name)
+
+
+def dead_letter_pump(services: Services, app: Any) -> QueuePump:
+    """A pump on the dead-letter queue calling the function that settles dead letters."""
+    return _pump(services, app, "ingest_dead_letters", services.settings.ingest_dlq_name)
+
+
+def _pump(services: Services, app: Any, function: str, queue_name: str) -> QueuePump:
     sqs = services.clients.client("sqs")
-    queue = sqs.get_queue_url(QueueName=services.settings.ingest_queue_name)["QueueUrl"]
+    queue = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return IngestPump(
-        sqs, queue, arn, app.handler_map["ingest"], region="us-east-1", wait_seconds=0, retry_delay_seconds=0
-    )
+    return function_pump(app, function, sqs, queue, arn, region="us-east-1", wait_seconds=0, retry_delay_seconds=0)
 
 
 def drain_ingest_queue(services: Services, app: Any) -> None:

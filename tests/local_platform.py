@@ -28,8 +28,10 @@ def refused_start(*args: str) -> subprocess.CompletedProcess[str]:
 class RunningPlatform:
     """A `python -m localplatform` process; its output is read continuously so it never blocks."""
 
-    def __init__(self, *extra_args: str) -> None:
+    def __init__(self, *extra_args: str, settings: dict[str, str] | None = None) -> None:
+        """`settings`: SDP_* variables to run it with (the rest of this process's are left out)."""
         environment = {key: value for key, value in os.environ.items() if not key.startswith(("SDP_", "AWS_"))}
+        environment |= settings or {}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "localplatform", "--port", "0", "--aws-port", "0", *extra_args],
             cwd=ROOT,

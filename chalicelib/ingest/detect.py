@@ -11,14 +11,20 @@ import codecs
 import contextlib
 import csv
 import io
+import itertools
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 
+from chalicelib.ingest.limits import Limits
 from chalicelib.ingest.problems import FileProblem
 
 # Enough to see the structure of any sane file; decided on this much, enforced on all of it.
 SAMPLE_BYTES = 1024 * 1024
+# The dialect is judged by the sample's first records at most: a MiB of very short rows is a
+# quarter of a million of them, which would take seconds to parse once per delimiter.
+SNIFF_RECORDS = 10_000
 
 _MAGIC: list[tuple[bytes, str]] = [
     (b"PK\x03\x04", "a ZIP archive"),
@@ -54,6 +60,7 @@ class Dialect:
     header: bool
     names: tuple[str, ...] = ()  # the header's names, as written
     quote: str = '"'
+    width: int = 0  # fields in the first record
 
 
 @dataclass(frozen=True)
@@ -75,9 +82,11 @@ def kind_of_binary(head: bytes) -> str | None:
     return None
 
 
-def detect(head: bytes, tail: bytes, compression: str | None = None, *, utf8: bool = True) -> Detected:
+def detect(head: bytes, tail: bytes, compression: str | None = None, *, limits: Limits, utf8: bool = True) -> Detected:
     """Classify a file from its first SAMPLE_BYTES (decompressed, if gzip) and its last bytes.
 
+    A text file whose first record already has more columns, or a JSON record more nesting, than
+    `limits` allow is refused here, before anything reads further.
     `utf8=False`: the file is known not to be UTF-8 (the full read found bytes that are not),
     even if its first SAMPLE_BYTES are.
     """
@@ -104,10 +113,11 @@ def detect(head: bytes, tail: bytes, compression: str | None = None, *, utf8: bo
         raise FileProblem("unsupported_format", "The file holds binary data, not CSV, TSV, JSON Lines or Parquet.")
     stripped = text.lstrip("\ufeff \t\r\n")
     if stripped.startswith("{"):
-        return _json_lines(stripped, encoding, compression, note)
+        return _json_lines(stripped, encoding, compression, note, limits)
     if stripped.startswith("["):
         raise FileProblem("unsupported_format", "A JSON array is not supported: write one JSON object per line.")
     dialect = sniff_dialect(text)
+    limits.check_columns(dialect.width)
     return Detected(
         format="tsv" if dialect.delimiter == "\t" else "csv",
         compression=compression,
@@ -135,17 +145,36 @@ def _control_ratio(text: str) -> float:
     return controls / max(len(text), 1)
 
 
-def _json_lines(text: str, encoding: str, compression: str | None, note: str | None) -> Detected:
+def _json_lines(text: str, encoding: str, compression: str | None, note: str | None, limits: Limits) -> Detected:
     first = text.split("\n", 1)[0].strip()
+    # Measured without recursion before the parser recurses into it.
+    limits.check_nesting(json_nesting(first), "Line 1")
     try:
         document = json.loads(first)
     except ValueError as error:
         raise FileProblem(
             "malformed_file", f"Line 1 is not a JSON object: {error.msg} at column {error.colno}."
         ) from None
+    except RecursionError:
+        raise FileProblem("malformed_file", "Line 1 nests objects and arrays too deeply to be read.") from None
     if not isinstance(document, dict):
         raise FileProblem("malformed_file", "Line 1 is not a JSON object.")
+    limits.check_columns(len(document))
     return Detected(format="jsonl", compression=compression, encoding=encoding, note=note)
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def json_nesting(text: str) -> int:
+    """How many levels of objects and arrays the JSON text nests at its deepest (brackets inside
+    strings aside); counted, not parsed, so that no depth can exhaust the stack."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def sniff_dialect(text: str) -> Dialect:
@@ -171,7 +200,8 @@ def sniff_dialect(text: str) -> Dialect:
     if best is None:
         rows_of_chosen = _records(text, chosen)
     header = _has_header(rows_of_chosen)
-    return Dialect(delimiter=chosen, header=header, names=tuple(rows_of_chosen[0]) if header and rows_of_chosen else ())
+    first = rows_of_chosen[0] if rows_of_chosen else []
+    return Dialect(delimiter=chosen, header=header, names=tuple(first) if header else (), width=len(first))
 
 
 def _records(text: str, delimiter: str) -> list[list[str]]:
@@ -179,7 +209,9 @@ def _records(text: str, delimiter: str) -> list[list[str]]:
     rows: list[list[str]] = []
     complete = text.endswith(("\n", "\r"))
     try:
-        rows.extend(row for row in reader if row)
+        rows.extend(itertools.islice((row for row in reader if row), SNIFF_RECORDS + 1))
+        if len(rows) > SNIFF_RECORDS:  # stopped short: the one after the last kept may be cut
+            rows, complete = rows[:SNIFF_RECORDS], True
     except csv.Error:
         complete = False  # a field too long for the sample: judge by the records before it
     if len(rows) > 1 and not complete:

@@ -4,7 +4,11 @@ Idempotent on the object itself, not on the message: the record remembers which 
 (ETag) it holds and a claim token, so a duplicate or repeated notification, both of a multipart
 upload's, or one that arrives late, finds that version claimed or done and changes nothing. A
 claim is a lease: an attempt that died mid-file is taken over by the queue's retry once the lease
-runs out. The queue's last delivery ends FAILED `ingest_failed` if it fails too.
+runs out. The queue's last delivery ends FAILED `ingest_failed` if it fails too, and so does a
+file whose message the queue gave up on however its deliveries ended (`dead_lettered`).
+
+Each attempt has a time budget (`Budget`) and the file's limits (`Limits`): a file that needs more
+ends FAILED at once with the limit's code, so that no file holds the ingest for longer than it may.
 """
 
 from __future__ import annotations
@@ -21,15 +25,18 @@ from chalicelib.files.objects import ObjectStore, StoredObject, attempt_prefix, 
 from chalicelib.files.published import withdraw
 from chalicelib.files.records import FileRecord, IngestClaim, Status, Upload, UploadMethod
 from chalicelib.files.store import FileStore
-from chalicelib.ingest.convert import Converted, Limits
+from chalicelib.ingest.convert import Converted
 from chalicelib.ingest.detect import Detected
 from chalicelib.ingest.events import RawUpload
+from chalicelib.ingest.limits import Budget, Limits
 from chalicelib.ingest.naming import candidate_table_names, table_base_name
 from chalicelib.ingest.problems import FileProblem
 from chalicelib.ingest.stream import PIECE_BYTES, READ_CHUNK_BYTES, Fetched, Seen, read_object
 from chalicelib.observability import SERVICE, MetricUnit, logger, metrics
 from chalicelib.settings import Settings
 from chalicelib.tenancy.store import epoch_of, now
+
+GIVEN_UP = "The file could not be ingested after several tries."
 
 
 class Ingest:
@@ -48,9 +55,9 @@ class Ingest:
         self._settings = settings
         self._piece_bytes = piece_bytes
 
-    def object_created(self, upload: RawUpload, receive_count: int) -> None:
-        """Ingest the upload a notification names; a FileProblem ends it FAILED, anything else is
-        raised so that the queue delivers the message again."""
+    def object_created(self, upload: RawUpload, receive_count: int, budget: Budget) -> None:
+        """Ingest the upload a notification names within `budget`; a FileProblem ends it FAILED,
+        anything else is raised so that the queue delivers the message again."""
         tenant_id, file_id = upload.tenant_id, upload.file_id
         logger.thread_safe_append_keys(tenant_id=tenant_id, file_id=file_id)
         while True:
@@ -61,13 +68,14 @@ class Ingest:
             record = self._records.get(tenant_id, file_id) or self._record_unannounced(tenant_id, file_id, stored)
             if record is None:
                 return
+            final = receive_count >= self._settings.ingest_max_receive_count
             if record.upload.keeps_first_version:
-                first = self._claim_first_version(record, upload.key, stored, receive_count)
+                first = self._claim_first_version(record, upload.key, stored, final)
                 if first is None:
                     return
                 claimed, stored = first
                 break
-            claimed = self._records.claim(record, self._claim(stored, receive_count), stored.size)
+            claimed = self._records.claim(record, self._claim(stored, final), stored.size)
             if claimed is None:
                 logger.info("already ingested, being ingested or being deleted: skipped", extra={"etag": stored.etag})
                 return
@@ -78,10 +86,10 @@ class Ingest:
                 break
             logger.info("a newer version landed while claiming: claiming it instead")
             self._records.release(claimed)
-        self._ingest(claimed, stored)
+        self._ingest(claimed, stored, budget)
 
     def _claim_first_version(
-        self, record: FileRecord, key: str, stored: StoredObject, receive_count: int
+        self, record: FileRecord, key: str, stored: StoredObject, final: bool
     ) -> tuple[FileRecord, StoredObject] | None:
         """Claim the version that is the file of an upload that keeps its first version (a
         presigned POST, which can be sent again while it is valid); None if there is nothing to do.
@@ -109,7 +117,7 @@ class Ingest:
                     return None
                 stored = latest
                 continue
-            claimed = self._records.claim(record, self._claim(stored, receive_count), stored.size)
+            claimed = self._records.claim(record, self._claim(stored, final), stored.size)
             if claimed is not None:
                 return claimed, stored
             current = self._records.get(record.tenant_id, record.file_id)
@@ -125,13 +133,40 @@ class Ingest:
             logger.warning("object versions beside the file's own: deleted", extra={"versions": len(others)})
             self._objects.delete_versions(others)
 
-    def _claim(self, stored: StoredObject, receive_count: int) -> IngestClaim:
+    def dead_lettered(self, upload: RawUpload, etag: str) -> None:
+        """Settle the upload of a message the queue gave up on: every delivery failed, timed out or
+        never got as far as the record, which may still be UPLOADING or PROCESSING. Unless the
+        object has a newer version (its own message settles it), or that version is done or being
+        ingested by another delivery (a duplicate notification), it ends FAILED `ingest_failed`."""
+        logger.thread_safe_append_keys(tenant_id=upload.tenant_id, file_id=upload.file_id)
+        stored = self._objects.head(upload.key)
+        if stored is None or (etag and stored.etag != etag):
+            logger.info("dead letter of a version no longer current: nothing to settle")
+            return
+        record = self._records.get(upload.tenant_id, upload.file_id) or self._record_unannounced(
+            upload.tenant_id, upload.file_id, stored
+        )
+        if record is None:
+            return
+        claimed = self._records.claim(record, self._claim(stored, final=True), stored.size)
+        if claimed is None:
+            logger.info("dead letter of a file done, being ingested or being deleted: nothing to settle")
+            return
+        latest = self._objects.head(upload.key)
+        if latest is None or latest.etag != stored.etag:  # a newer version's own message settles it
+            self._records.release(claimed)
+            return
+        logger.warning("file given up after every delivery failed", extra={"status": record.status.value})
+        self._refuse(claimed, "ingest_failed", GIVEN_UP, claimed)
+        self._measure(None, time.monotonic(), claimed, failure="ingest_failed")
+
+    def _claim(self, stored: StoredObject, final: bool) -> IngestClaim:
         return IngestClaim(
             etag=stored.etag,
             version_id=stored.version_id,
             token=uuid.uuid4().hex,
             lease_until=int(time.time()) + self._settings.ingest_lease_seconds,
-            final=receive_count >= self._settings.ingest_max_receive_count,
+            final=final,
         )
 
     def _record_unannounced(self, tenant_id: str, file_id: str, stored: StoredObject) -> FileRecord | None:
@@ -171,7 +206,7 @@ class Ingest:
         logger.warning("object uploaded around the API: recorded")
         return recorded
 
-    def _ingest(self, claimed: FileRecord, stored: StoredObject) -> None:
+    def _ingest(self, claimed: FileRecord, stored: StoredObject, budget: Budget) -> None:
         started = time.monotonic()
         seen = Seen()
         scratch: Path | None = None
@@ -181,8 +216,8 @@ class Ingest:
             chunks = self._objects.chunks(
                 raw_key(claimed.tenant_id, claimed.file_id), stored.version_id, READ_CHUNK_BYTES
             )
-            limits = Limits(memory=self._settings.ingest_memory_limit, threads=self._settings.ingest_threads or None)
-            detected, converted = read_object(chunks, scratch, stored.size, limits, seen, self._piece_bytes)
+            limits = Limits.from_settings(self._settings)
+            detected, converted = read_object(chunks, scratch, stored.size, limits, budget, seen, self._piece_bytes)
             assert seen.fetched is not None
             ready = self._publish(claimed, seen.fetched, detected, converted, scratch / "curated")
             self._measure(detected, started, claimed, size=seen.fetched.size, rows=converted.row_count)
@@ -192,8 +227,7 @@ class Ingest:
             self._measure(seen.detected, started, claimed, failure=problem.code)
         except Exception:
             if claimed.ingest and claimed.ingest.final:
-                message = "The file could not be ingested after several tries."
-                self._refuse(claimed, "ingest_failed", message, _found(claimed, seen))
+                self._refuse(claimed, "ingest_failed", GIVEN_UP, _found(claimed, seen))
                 self._measure(seen.detected, started, claimed, failure="ingest_failed")
             else:
                 self._records.release(claimed)

@@ -10,3 +10,8 @@ class FileProblem(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class OverLimit(FileProblem):
+    """The file needs more than ingest gives one file (time, bytes, columns, nesting): whatever
+    part of the ingest finds it stops the whole file at once."""

@@ -1,10 +1,14 @@
 """The one streaming read of an object, and the typed read that overlaps it.
 
-The object's bytes are written to scratch once, SHA-256 computed beside the writes. A plain CSV or
-TSV is cut into pieces at record boundaries while it arrives, and each piece becomes Parquet while
-the next one arrives: the typed read does not wait for the last byte. Whatever the pieces cannot
-settle (a type that changes further on, a broken row, text that turns out not to be UTF-8) sends
-the file to the whole-file read, over the same scratch copy: the object is never read twice.
+The object's content is written to scratch once, SHA-256 computed beside the writes over the
+bytes as stored. A gzip object is inflated on the way (every member), so that its content is
+counted as it comes and refused the moment it passes the file's cap (absolute, and a ratio to the
+compressed size), and what DuckDB reads is never compressed. A CSV or TSV is cut into pieces at
+record boundaries while it arrives, and each piece becomes Parquet while the next one arrives: the
+typed read does not wait for the last byte. Whatever the pieces cannot settle (a type that changes
+further on, a broken row, text that turns out not to be UTF-8) sends the file to the whole-file
+read, over the same scratch copy: the object is never read twice. A limit any part reaches
+(`OverLimit`: the time budget, the content cap, columns, nesting) stops the whole read at once.
 """
 
 from __future__ import annotations
@@ -12,19 +16,21 @@ from __future__ import annotations
 import contextvars
 import errno
 import hashlib
+import itertools
 import os
 import queue
 import shutil
 import threading
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from chalicelib.ingest.convert import Converted, Converter, CsvPlan, Limits, NotUtf8, part_name
+from chalicelib.ingest.convert import Converted, Converter, CsvPlan, NotUtf8, part_name
 from chalicelib.ingest.detect import GZIP_MAGIC, SAMPLE_BYTES, Detected, detect
-from chalicelib.ingest.problems import FileProblem
+from chalicelib.ingest.limits import Budget, Limits
+from chalicelib.ingest.problems import FileProblem, OverLimit
 from chalicelib.observability import logger
 
 # Small enough to stay in the CPU cache between hashing and writing it: 8 MiB chunks were
@@ -38,14 +44,15 @@ QUOTE = ord('"')
 
 @dataclass(frozen=True)
 class Fetched:
-    """One streaming read of the object: where its bytes now are, and what was seen on the way."""
+    """One streaming read of the object: where its content now is, and what was seen on the way."""
 
-    pieces: list[Path]  # the bytes in order; one file unless they were cut at record boundaries
-    size: int
-    sha256: str
-    head: bytes  # the first SAMPLE_BYTES, decompressed if gzip
+    pieces: list[Path]  # the content in order; one file unless it was cut at record boundaries
+    size: int  # the object's bytes, as stored
+    sha256: str  # of the object's bytes, as stored
+    head: bytes  # the content's first SAMPLE_BYTES
     tail: bytes
     compression: str | None
+    corrupt: FileProblem | None = None  # the stored bytes could not be decompressed (all were hashed)
 
 
 @dataclass
@@ -59,8 +66,9 @@ class Seen:
 def read_object(
     chunks: Iterable[bytes],
     scratch: Path,
-    expected_size: int,
+    stored_size: int,
     limits: Limits,
+    budget: Budget,
     seen: Seen,
     piece_bytes: int = PIECE_BYTES,
 ) -> tuple[Detected, Converted]:
@@ -71,9 +79,11 @@ def read_object(
     curated = scratch / "curated"
     curated.mkdir()
     (scratch / "spill").mkdir()
-    pieces = PieceConverter(scratch, limits, curated)
+    pieces = PieceConverter(scratch, limits, budget, curated)
     try:
-        seen.fetched = fetch(chunks, scratch, expected_size, pieces, piece_bytes)
+        seen.fetched = fetch(chunks, scratch, stored_size, limits, budget, pieces, piece_bytes)
+        if seen.fetched.corrupt is not None:
+            raise seen.fetched.corrupt
     except BaseException:
         pieces.abort()
         raise
@@ -84,39 +94,52 @@ def read_object(
     fetched = seen.fetched
     for stale in curated.iterdir():  # what pieces converted before they gave up
         stale.unlink()
+    budget.check()
     source = _joined(fetched.pieces, scratch / "source")
-    seen.detected = detect(fetched.head, fetched.tail, fetched.compression)
+    seen.detected = detect(fetched.head, fetched.tail, fetched.compression, limits=limits)
     try:
-        return seen.detected, _convert(source, seen.detected, scratch, limits)
+        return seen.detected, _convert(source, seen.detected, scratch, limits, budget)
     except NotUtf8:
         # UTF-8 as far as detection looked, not further on: the file is not UTF-8 after all.
-        seen.detected = detect(fetched.head, fetched.tail, fetched.compression, utf8=False)
-        return seen.detected, _convert(source, seen.detected, scratch, limits)
+        seen.detected = detect(fetched.head, fetched.tail, fetched.compression, limits=limits, utf8=False)
+        return seen.detected, _convert(source, seen.detected, scratch, limits, budget)
 
 
 def fetch(
     chunks: Iterable[bytes],
     scratch: Path,
-    expected_size: int = 0,
+    stored_size: int,
+    limits: Limits,
+    budget: Budget,
     pieces: PieceConverter | None = None,
     piece_bytes: int = PIECE_BYTES,
 ) -> Fetched:
-    """Stream an object's bytes to local disk once, hashing them and keeping the first and last
-    bytes on the way (the first decompressed, if gzip). Hashing runs in a second thread, beside
-    the disk writes: both let go of the GIL, so on two cores they overlap.
+    """Stream an object's content to local disk once, hashing its stored bytes and keeping the
+    content's first and last bytes on the way. Hashing runs in a second thread, beside the disk
+    writes (and the inflating, if gzip): these let go of the GIL, so on two cores they overlap.
 
-    With `pieces`, once it has seen the first bytes and wants them, the bytes are cut into files
+    With `pieces`, once it has seen the first bytes and wants them, the content is cut into files
     of about `piece_bytes` at record boundaries, each handed over as it is complete.
 
-    Each file is given the room the rest of the object needs up front: writing into allocated
-    blocks is faster, and a file the scratch disk cannot hold is known before a byte is written.
+    A plain object's file is given the room it needs up front: writing into allocated blocks is
+    faster, and a file the scratch disk cannot hold is known before a byte is written.
     """
+    if stored_size > limits.max_content_bytes:
+        raise limits.content_cap(stored_size, compressed=False)[1]
     digest = hashlib.sha256()
     pending: queue.Queue[bytes | None] = queue.Queue(maxsize=16)  # a few MiB in memory at most
 
     def hash_chunks() -> None:
         while (chunk := pending.get()) is not None:
             digest.update(chunk)
+
+    def stored(chunks: Iterable[bytes]) -> Iterator[bytes]:
+        nonlocal size
+        for chunk in chunks:
+            budget.check()
+            pending.put(chunk)
+            size += len(chunk)
+            yield chunk
 
     hasher = threading.Thread(target=hash_chunks, name="sha256", daemon=True)
     hasher.start()
@@ -127,63 +150,143 @@ def fetch(
     sink = paths[0].open("wb")
     written = 0  # into the current file
     odd_quotes = False  # whether the current file holds an odd number of '"' so far
+    raw = stored(chunks)
+    content = Content(raw, stored_size, limits)
+    allocated = False
+    corrupt: FileProblem | None = None
     try:
-        _allocate(sink, expected_size)
-        for chunk in chunks:
-            pending.put(chunk)
-            size += len(chunk)
-            tail = (tail + chunk[-8:])[-8:]
-            if len(head) < SAMPLE_BYTES:
-                head += chunk[: SAMPLE_BYTES - len(head)]
-                if len(head) == SAMPLE_BYTES and pieces is not None:
-                    pieces.start(bytes(head))
-            cut = -1
-            if (
-                pieces is not None
-                and len(head) == SAMPLE_BYTES
-                and written + len(chunk) >= piece_bytes
-                and pieces.wanted
-            ):
-                cut = _record_end(chunk, odd_quotes)
-            if cut >= 0 and pieces is not None:
-                sink.write(chunk[:cut])
-                _close(sink, written + cut)
-                pieces.add(paths[-1])
-                paths.append(scratch / f"source.{len(paths):05d}")
-                sink = paths[-1].open("wb")
-                chunk, written, odd_quotes = chunk[cut:], 0, False
-                _allocate(sink, expected_size - size + len(chunk))
-            sink.write(chunk)
-            written += len(chunk)
-            odd_quotes ^= chunk.count(QUOTE) % 2 == 1
+        try:
+            for chunk in content:
+                budget.check()  # a stored chunk may inflate to many
+                if pieces is not None and pieces.refused is not None:
+                    raise pieces.refused
+                if not allocated and content.compression is None:
+                    _allocate(sink, stored_size)
+                allocated = True
+                tail = (tail + chunk[-8:])[-8:]
+                if len(head) < SAMPLE_BYTES:
+                    head += chunk[: SAMPLE_BYTES - len(head)]
+                    if len(head) == SAMPLE_BYTES and pieces is not None:
+                        pieces.start(bytes(head), content.compression)
+                cut = -1
+                if (
+                    pieces is not None
+                    and len(head) == SAMPLE_BYTES
+                    and written + len(chunk) >= piece_bytes
+                    and pieces.wanted
+                ):
+                    cut = _record_end(chunk, odd_quotes)
+                if cut >= 0 and pieces is not None:
+                    sink.write(chunk[:cut])
+                    _close(sink, written + cut)
+                    pieces.add(paths[-1])
+                    paths.append(scratch / f"source.{len(paths):05d}")
+                    sink = paths[-1].open("wb")
+                    chunk, written, odd_quotes = chunk[cut:], 0, False
+                    if content.compression is None:
+                        _allocate(sink, stored_size - content.size + len(chunk))
+                sink.write(chunk)
+                written += len(chunk)
+                odd_quotes ^= chunk.count(QUOTE) % 2 == 1
+        except CorruptContent as problem:
+            corrupt = problem
+            for _ in raw:  # the rest is only hashed, so that the FAILED record has the file's SHA-256
+                pass
+        except OSError as error:
+            if error.errno != errno.ENOSPC:
+                raise
+            raise OverLimit(
+                "file_too_large", "The file's content is larger than the ingest's scratch space can hold."
+            ) from None
         _close(sink, written)
-        if pieces is not None:
+        if pieces is not None and corrupt is None:
             if len(head) < SAMPLE_BYTES:  # a small file: one piece, converted after the read
-                pieces.start(bytes(head))
+                pieces.start(bytes(head), content.compression)
             pieces.add(paths[-1])
             pieces.close()
     finally:
         sink.close()
         pending.put(None)
         hasher.join()
-    compression = None
-    sample = bytes(head)
-    if sample.startswith(GZIP_MAGIC):
-        compression = "gzip"
-        sample = _gunzip_start(paths[0])
-    return Fetched(paths, size, digest.hexdigest(), sample, tail, compression)
+    return Fetched(paths, size, digest.hexdigest(), bytes(head), tail, content.compression, corrupt)
+
+
+class CorruptContent(FileProblem):
+    """The stored bytes say gzip but do not decompress."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("malformed_file", f"The compressed data is corrupt: {message}.")
+
+
+class Content:
+    """An object's content as its stored bytes arrive: those bytes themselves, or, if they are gzip,
+    what they inflate to (every member, in chunks of at most READ_CHUNK_BYTES, however much one
+    stored chunk expands), counted against the file's content cap as it comes."""
+
+    def __init__(self, stored: Iterator[bytes], stored_size: int, limits: Limits) -> None:
+        self._stored = stored
+        self._stored_size = stored_size
+        self._limits = limits
+        self.compression: str | None = None  # known once the first bytes are
+        self.size = 0  # content bytes so far
+
+    def __iter__(self) -> Iterator[bytes]:
+        first = b""
+        for chunk in self._stored:  # enough bytes to tell gzip by
+            first += chunk
+            if len(first) >= len(GZIP_MAGIC):
+                break
+        compressed = first.startswith(GZIP_MAGIC)
+        self.compression = "gzip" if compressed else None
+        cap, past_cap = self._limits.content_cap(self._stored_size, compressed)
+        stored = itertools.chain([first], self._stored)
+        for chunk in _inflated(stored) if compressed else stored:
+            if not chunk:
+                continue
+            self.size += len(chunk)
+            if self.size > cap:
+                raise past_cap
+            yield chunk
+
+
+def _inflated(stored: Iterable[bytes]) -> Iterator[bytes]:
+    """What gzip bytes inflate to: each member in turn, zero padding between members skipped (as
+    gzip's own reader does)."""
+    inflater = zlib.decompressobj(wbits=31)
+    for chunk in stored:
+        data = chunk
+        while True:
+            if inflater.eof:
+                data = data.lstrip(b"\x00")
+                if not data:
+                    break
+                inflater = zlib.decompressobj(wbits=31)
+            try:
+                out = inflater.decompress(data, READ_CHUNK_BYTES)
+            except zlib.error as error:
+                raise CorruptContent(str(error)) from None
+            if out:
+                yield out
+            data = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
+            # All input taken and the output full: zlib may hold more output, so ask again.
+            if not data and (inflater.eof or len(out) < READ_CHUNK_BYTES):
+                break
+    if not inflater.eof:
+        raise CorruptContent("it ends before its gzip stream does")
 
 
 class PieceConverter:
-    """Converts a plain CSV or TSV piece by piece in a thread of its own, while the rest arrives.
+    """Converts a CSV or TSV piece by piece in a thread of its own, while the rest arrives.
 
     It decides from the first SAMPLE_BYTES whether it wants pieces at all; if anything goes wrong
     on the way it stops wanting them, and `result()` is None: the whole file is then read as one.
+    If what goes wrong is a limit (`refused`), the whole read stops there.
     """
 
-    def __init__(self, scratch: Path, limits: Limits, folder: Path) -> None:
+    def __init__(self, scratch: Path, limits: Limits, budget: Budget, folder: Path) -> None:
         self._scratch = scratch
         self._limits = limits
+        self._budget = budget
         self._folder = folder
         self._queue: queue.Queue[Path | None] = queue.Queue()
         self._decided = threading.Event()
@@ -192,6 +295,7 @@ class PieceConverter:
         self._thread: threading.Thread | None = None
         self._converter: Converter | None = None
         self._result: tuple[Detected, Converted] | None = None
+        self.refused: OverLimit | None = None
 
     @property
     def wanted(self) -> bool:
@@ -199,9 +303,11 @@ class PieceConverter:
         self._decided.wait()
         return self._wanted.is_set()
 
-    def start(self, head: bytes) -> None:
+    def start(self, head: bytes, compression: str | None) -> None:
         context = contextvars.copy_context()  # the file's log keys (tenant, file) go along
-        self._thread = threading.Thread(target=context.run, args=(self._run, head), name="pieces", daemon=True)
+        self._thread = threading.Thread(
+            target=context.run, args=(self._run, head, compression), name="pieces", daemon=True
+        )
         self._thread.start()
 
     def add(self, piece: Path) -> None:
@@ -226,16 +332,16 @@ class PieceConverter:
             self._thread.join()
         return None if self._aborted.is_set() else self._result
 
-    def _run(self, head: bytes) -> None:
+    def _run(self, head: bytes, compression: str | None) -> None:
         try:
-            if head.startswith(GZIP_MAGIC):
-                return  # compressed: there are no record boundaries to cut at
-            detected = detect(head, b"")
+            detected = detect(head, b"", compression, limits=self._limits)
             if detected.format not in ("csv", "tsv"):
                 return
             self._wanted.set()
             self._decided.set()
             self._result = detected, self._convert(detected)
+        except OverLimit as problem:
+            self.refused = problem
         except Exception as error:  # the whole-file read meets it again, and says what it is
             logger.info("read in pieces stopped: reading the file whole", extra={"reason": str(error)[:300]})
         finally:
@@ -246,7 +352,7 @@ class PieceConverter:
 
     def _convert(self, detected: Detected) -> Converted:
         """Each piece as it comes, with the types sniffed from the first."""
-        self._converter = Converter(self._scratch, self._limits)
+        self._converter = Converter(self._scratch, self._limits, self._budget)
         plan: CsvPlan | None = None
         rows = 0
         for number, piece in enumerate(iter(self._queue.get, None)):
@@ -289,8 +395,8 @@ def _joined(pieces: list[Path], whole: Path) -> Path:
     return whole
 
 
-def _convert(source: Path, detected: Detected, scratch: Path, limits: Limits) -> Converted:
-    converter = Converter(scratch, limits)
+def _convert(source: Path, detected: Detected, scratch: Path, limits: Limits, budget: Budget) -> Converted:
+    converter = Converter(scratch, limits, budget)
     try:
         return converter.convert(source, detected, scratch / "curated" / part_name(0))
     finally:
@@ -305,7 +411,7 @@ def _allocate(sink: BinaryIO, size: int) -> None:
     except OSError as error:
         if error.errno != errno.ENOSPC:
             raise
-        raise FileProblem(
+        raise OverLimit(
             "file_too_large", f"The file ({size} bytes) is larger than the ingest's scratch space can hold."
         ) from None
 
@@ -313,16 +419,3 @@ def _allocate(sink: BinaryIO, size: int) -> None:
 def _close(sink: BinaryIO, size: int) -> None:
     sink.truncate(size)  # give back what was allocated beyond it
     sink.close()
-
-
-def _gunzip_start(path: Path) -> bytes:
-    """The first SAMPLE_BYTES of a gzip file's content; a corrupt stream is the file's problem."""
-    inflater = zlib.decompressobj(wbits=31)
-    out = bytearray()
-    try:
-        with path.open("rb") as source:
-            while len(out) < SAMPLE_BYTES and (chunk := source.read(256 * 1024)):
-                out += inflater.decompress(inflater.unconsumed_tail + chunk, SAMPLE_BYTES - len(out))
-    except zlib.error as error:
-        raise FileProblem("malformed_file", f"The gzip data is corrupt: {error}.") from None
-    return bytes(out)

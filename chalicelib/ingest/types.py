@@ -104,6 +104,29 @@ def stored(expression: str, duckdb_type: Any, depth: int = 0) -> str:
     return f"map_from_entries(list_transform(map_entries({expression}), {rebuilt}))"
 
 
+def nested_fields(duckdb_type: Any) -> int:
+    """How many named fields the type holds at any depth: those of its records, and of the
+    records its lists and maps hold (a plain value: none)."""
+    fields = sum(nested_fields(child) for child in _nested(duckdb_type))
+    return fields + len(duckdb_type.children) if duckdb_type.id == "struct" else fields
+
+
+def nesting(duckdb_type: Any) -> int:
+    """How many levels of records, lists and maps the type nests (a plain value: none)."""
+    children = _nested(duckdb_type)
+    return 1 + max(nesting(child) for child in children) if children else 0
+
+
+def _nested(duckdb_type: Any) -> list[Any]:
+    """The types a struct, list or map type holds; none for any other."""
+    kind = duckdb_type.id
+    if kind == "struct":
+        return [child for _, child in duckdb_type.children]
+    if kind in ("list", "array", "map"):
+        return [child for name, child in duckdb_type.children if name in ("child", "key", "value")]
+    return []
+
+
 def _field_names(struct_type: Any) -> list[str]:
     return column_names([name for name, _ in struct_type.children], blank="field")
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,36 @@ def test_one_tenants_tables_never_show_up_for_another(running_platform: RunningP
     assert [t["file_id"] for t in api.call("GET", "/tables", token=second.id_token).body["tables"]] == [
         mine.body["file_id"]
     ]
+
+
+@pytest.fixture(scope="module")
+def limited_platform() -> Iterator[RunningPlatform]:
+    """The platform with ingest's limits scaled down: 4 times its compressed size (of 1 MiB at
+    least) is the most a compressed file may expand to; two ingest workers."""
+    running = RunningPlatform(
+        "--retry-delay", "0", settings={"SDP_INGEST_MAX_EXPANSION": "4", "SDP_INGEST_WORKERS": "2"}
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def test_one_tenants_gzip_bomb_fails_while_another_tenants_file_becomes_ready(
+    limited_platform: RunningPlatform,
+) -> None:
+    api = HttpApi(limited_platform.api_url)
+    bomber, neighbour = sign_up(api), sign_up(api)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = compressor.compress(b"a,b\n") + compressor.compress(b"1,2\n" * (64 * 1024 * 1024 // 4)) + compressor.flush()
+
+    bombed = upload_direct(api, bomber, "bomb.csv.gz", bomb)
+    small = upload_direct(api, neighbour, "small.csv", b"region,amount\nnorth,1.5\n")
+    ready = wait_settled(api, neighbour, small.body["file_id"], timeout=60)
+    failed = wait_settled(api, bomber, bombed.body["file_id"], timeout=60)
+
+    assert (ready["status"], ready["row_count"]) == ("READY", 1)
+    assert (failed["status"], failed["error"]["code"]) == ("FAILED", "file_too_large")
+    assert "more than 4 times its compressed size" in failed["error"]["message"]
+    assert [t["table"] for t in api.call("GET", "/tables", token=bomber.id_token).body["tables"]] == []
+    assert [t["table"] for t in api.call("GET", "/tables", token=neighbour.id_token).body["tables"]] == ["small"]

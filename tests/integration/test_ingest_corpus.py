@@ -155,6 +155,14 @@ def test_gzip_csv_is_read_inside(ingestor: Ingestor) -> None:
     assert sorted(ingestor.rows(record))[1] == (2, "line one\nline two", 20.0)
 
 
+def test_a_gzip_of_several_members_padded_with_zeros_is_read_whole(ingestor: Ingestor) -> None:
+    """As gzip(1) reads it: each member in turn, the zero bytes some tools pad files with skipped."""
+    data = gzip.compress(b"id,name\n1,ann\n") + gzip.compress(b"2,bob\n") + b"\x00" * 64
+    record = ingestor.upload("members.csv.gz", data)
+    assert (record["status"], record["compression"], record["row_count"]) == ("READY", "gzip", 2), record["error"]
+    assert sorted(ingestor.rows(record)) == [(1, "ann"), (2, "bob")]
+
+
 def test_very_wide_rows(ingestor: Ingestor) -> None:
     width = 2_000
     header = ",".join(f"c{n}" for n in range(width))
@@ -206,6 +214,10 @@ def _zip(data: bytes) -> bytes:
     return buffer.getvalue()
 
 
+def _compressed_squares() -> bytes:
+    return gzip.compress(b"n,square\n" + b"".join(b"%d,%d\n" % (n, n * n) for n in range(2000)))
+
+
 FAILED: list[tuple[str, Callable[[], bytes], str, str]] = [
     (
         "ragged.csv",
@@ -228,10 +240,16 @@ FAILED: list[tuple[str, Callable[[], bytes], str, str]] = [
     ("program.csv", lambda: b"\x7fELF\x02\x01\x01" + bytes(200), "unsupported_format", "ELF executable"),
     ("cut.parquet", lambda: b"PAR1" + bytes(100), "malformed_file", "no Parquet footer"),
     (
-        "corrupt.csv.gz",
-        lambda: gzip.compress(b"a,b\n1,2\n" * 100)[:40] + b"\x00" * 50,
+        "cut.csv.gz",
+        lambda: _compressed_squares()[:5000],
         "malformed_file",
-        "The compressed data is corrupt",
+        "The compressed data is corrupt: it ends before its gzip stream does.",
+    ),
+    (
+        "garbled.csv.gz",
+        lambda: _compressed_squares()[:10] + b"\xff" * 40 + _compressed_squares()[50:],
+        "malformed_file",
+        "The compressed data is corrupt: Error -3 while decompressing data: invalid block type.",
     ),
     (
         "double.csv.gz",
@@ -349,6 +367,14 @@ def test_a_plain_csv_is_converted_piece_by_piece(pieces_ingestor: Ingestor) -> N
     rows = sorted(pieces_ingestor.rows(record))
     assert rows[3] == (3, 'line 3\nsaid "hi", twice', 3.5)
     assert [row[0] for row in rows] == list(range(60_000))
+
+
+def test_a_gzip_csv_is_converted_piece_by_piece_as_it_is_inflated(pieces_ingestor: Ingestor) -> None:
+    data = _quoted_lines(60_000)
+    record = pieces_ingestor.upload("quoted.csv.gz", gzip.compress(data))
+    assert (record["status"], record["compression"], record["row_count"]) == ("READY", "gzip", 60_000)
+    assert len(_parts(pieces_ingestor, record)) > 3  # cut while it arrived, as a plain file is
+    assert [row[0] for row in sorted(pieces_ingestor.rows(record))] == list(range(60_000))
 
 
 def _settled(ingestor: Ingestor, data: bytes) -> dict[str, Any]:

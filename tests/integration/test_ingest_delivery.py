@@ -24,12 +24,13 @@ from chalicelib.files.objects import ObjectStore, StoredObject, attempt_prefix, 
 from chalicelib.files.records import FileRecord, IngestClaim
 from chalicelib.files.store import FileStore, Quota
 from chalicelib.ids import new_id
-from chalicelib.ingest.convert import Limits
 from chalicelib.ingest.events import object_created_records, raw_upload
+from chalicelib.ingest.limits import Budget, Limits
 from chalicelib.ingest.pipeline import Ingest
 from chalicelib.ingest.stream import Seen, read_object
 from chalicelib.services import Services, TenantServices, install
-from chalicelib.settings import MIB
+from chalicelib.settings import MIB, load_settings
+from localplatform.pump import Invocation
 from tests.api import run_query, upload_direct
 from tests.ingestor import Ingestor
 
@@ -67,8 +68,7 @@ def _deliver(app: Any, messages: list[dict[str, Any]], receive_count: int = 1) -
         }
         for m in messages
     ]
-    with Client(app, stage_name="local") as client:
-        return client.lambda_.invoke("ingest", {"Records": records}).payload
+    return app.handler_map["ingest"]({"Records": records}, Invocation("ingest", 3008, 900_000, None))
 
 
 def _file_items(ingestor: Ingestor, prefix: str) -> list[dict[str, Any]]:
@@ -100,7 +100,7 @@ def _ingest_with(
     [created] = object_created_records(message["Body"])
     upload = raw_upload(created, settings.data_bucket)
     assert upload is not None
-    ingest.object_created(upload, receive_count=1)
+    ingest.object_created(upload, receive_count=1, budget=Budget.unlimited())
 
 
 class _TenantObjects(ObjectStore):
@@ -374,6 +374,7 @@ def test_a_delete_removes_what_an_ingest_that_failed_midway_left_behind(
     platform_services: Services, ingestor: Ingestor
 ) -> None:
     install(_with_catalog(platform_services, _registers_then_fails))
+    ingestor.drain()  # the s3:TestEvent: the next message is the file's
     file_id = _start(ingestor, "sales.csv", CSV)
     assert ingestor.pump.poll_once()  # the first delivery fails after taking the name; SQS will deliver it again
     assert [item["name"]["S"] for item in _file_items(ingestor, "TABLE#")] == ["sales"]
@@ -715,8 +716,9 @@ def test_a_read_that_breaks_midway_stops_the_conversion_beside_it(tmp_path: Path
         yield from (data[at : at + 256 * 1024] for at in range(0, 2 * 1024 * 1024, 256 * 1024))
         raise ConnectionError("the stream broke")
 
+    limits = Limits.from_settings(load_settings())
     with pytest.raises(ConnectionError):
-        read_object(chunks(), tmp_path, size, Limits(), Seen(), piece_bytes=64 * 1024)
+        read_object(chunks(), tmp_path, size, limits, Budget.unlimited(), Seen(), piece_bytes=64 * 1024)
     # Pieces were being converted when it broke: that thread stopped too, as did the hashing one.
     assert len(list(tmp_path.glob("source.*"))) > 3
     assert [t.name for t in threading.enumerate() if t.name in ("pieces", "sha256")] == []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
 
-from localplatform.pump import IngestPump
+from localplatform.pump import Invocation, QueuePump, function_pump
 from localplatform.resources import LocalResources
 from localplatform.template import load_template, resource_properties
 
@@ -17,19 +19,37 @@ def resources(local_resources: LocalResources, platform_services: Any) -> LocalR
     return local_resources
 
 
-def _pump(aws: Any, resources: LocalResources, handler: Any) -> IngestPump:
-    return IngestPump(
+def _pump(aws: Any, resources: LocalResources, handler: Any) -> QueuePump:
+    """A pump on the ingest queue handing batches of up to 10 messages to `handler`."""
+    return QueuePump(
         aws.client("sqs"),
         resources.ingest_queue.url,
         resources.ingest_queue.arn,
         handler,
+        function_name="ingest",
+        region="us-east-1",
+        batch_size=10,
+        wait_seconds=0,
+        retry_delay_seconds=0,
+    )
+
+
+def _function_pump(aws: Any, resources: LocalResources, app: Any) -> QueuePump:
+    """The ingest function's own pump, as the local platform runs it."""
+    queue = resources.ingest_queue
+    return function_pump(
+        app,
+        "ingest",
+        aws.client("sqs"),
+        queue.url,
+        queue.arn,
         region="us-east-1",
         wait_seconds=0,
         retry_delay_seconds=0,
     )
 
 
-def _drain(pump: IngestPump) -> None:
+def _drain(pump: QueuePump) -> None:
     while pump.poll_once():
         pass
 
@@ -39,7 +59,7 @@ def test_an_uploaded_object_reaches_the_ingest_handler(
 ) -> None:
     aws.client("s3").put_object(Bucket=resources.data_bucket, Key="tenants/t1/raw/f 1", Body=b"a,b\n1,2\n")
     aws.client("s3").put_object(Bucket=resources.data_bucket, Key="elsewhere/f2", Body=b"x")
-    _drain(_pump(aws, resources, app.handler_map["ingest"]))
+    _drain(_function_pump(aws, resources, app))
 
     received = [entry for entry in logs if entry["message"] == "object received"]
     assert [entry["key"] for entry in received] == ["tenants/t1/raw/f 1"]
@@ -52,9 +72,9 @@ def test_a_failing_message_is_retried_then_dead_lettered(
     aws: Any, resources: LocalResources, app: Any, logs: list[dict[str, Any]]
 ) -> None:
     sqs = aws.client("sqs")
-    _drain(_pump(aws, resources, app.handler_map["ingest"]))  # the s3:TestEvent
+    _drain(_function_pump(aws, resources, app))  # the s3:TestEvent
     sqs.send_message(QueueUrl=resources.ingest_queue.url, MessageBody="not an S3 notification")
-    _drain(_pump(aws, resources, app.handler_map["ingest"]))
+    _drain(_function_pump(aws, resources, app))
 
     max_receive_count = resource_properties(load_template(), "IngestQueue")["RedrivePolicy"]["maxReceiveCount"]
     failures = [entry for entry in logs if entry["message"] == "message failed"]
@@ -116,3 +136,56 @@ def _depth(aws: Any, queue_url: str) -> int:
         QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_a_long_invocation_holds_up_only_its_own_worker(aws: Any, resources: LocalResources) -> None:
+    """Two workers on one queue, as the local platform runs the ingest function: while one is busy
+    with a slow message, the other takes the next."""
+    sqs = aws.client("sqs")
+    _drain(_pump(aws, resources, lambda event, context: None))  # the s3:TestEvent
+    slow_started, release = threading.Event(), threading.Event()
+    handled: list[str] = []
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        [record] = event["Records"]
+        if record["body"] == "slow":
+            slow_started.set()
+            release.wait(30)
+        handled.append(record["body"])
+
+    pump = QueuePump(
+        sqs,
+        resources.ingest_queue.url,
+        resources.ingest_queue.arn,
+        handler,
+        function_name="ingest",
+        region="us-east-1",
+        batch_size=1,
+        wait_seconds=0,
+    )
+    stop = threading.Event()
+    workers = [threading.Thread(target=pump.run, args=(stop,)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    try:
+        sqs.send_message(QueueUrl=resources.ingest_queue.url, MessageBody="slow")
+        assert slow_started.wait(10)
+        sqs.send_message(QueueUrl=resources.ingest_queue.url, MessageBody="fast")
+        deadline = time.monotonic() + 10
+        while "fast" not in handled and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert handled == ["fast"]  # while the slow one is still being handled
+    finally:
+        release.set()
+        stop.set()
+        for worker in workers:
+            worker.join(10)
+    assert sorted(handled) == ["fast", "slow"]
+
+
+def test_an_invocation_has_no_time_left_once_the_platform_stops() -> None:
+    stop = threading.Event()
+    invocation = Invocation("ingest", 3008, 900_000, stop)
+    assert 890_000 < invocation.get_remaining_time_in_millis() <= 900_000
+    stop.set()
+    assert invocation.get_remaining_time_in_millis() == 0

@@ -15,12 +15,6 @@ def test_a_conversion_that_fills_the_scratch_space_is_the_files_problem() -> Non
     assert problem.code == "file_too_large"
 
 
-def test_corrupt_compressed_data_is_the_files_problem() -> None:
-    problem = _io_problem(duckdb.IOException("IO Error: Input is not a GZIP stream"))
-    assert isinstance(problem, FileProblem)
-    assert problem.code == "malformed_file"
-
-
 def test_any_other_io_error_is_ours_and_retried() -> None:
     error = duckdb.IOException("IO Error: Connection reset")
     assert _io_problem(error) is error

@@ -3,7 +3,11 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.ingest.detect import detect, sniff_dialect
+from chalicelib.ingest.limits import Limits
 from chalicelib.ingest.problems import FileProblem
+from chalicelib.settings import load_settings
+
+LIMITS = Limits.from_settings(load_settings())
 
 
 @pytest.mark.parametrize(
@@ -58,14 +62,14 @@ def test_a_record_cut_by_the_sample_is_not_counted() -> None:
     ],
 )
 def test_text_formats_and_encodings(head: bytes, expected: tuple[str, str]) -> None:
-    detected = detect(head, head[-8:])
+    detected = detect(head, head[-8:], limits=LIMITS)
     assert (detected.format, detected.encoding) == expected
     assert (detected.note is not None) == (expected[1] == "latin-1")
 
 
 def test_a_utf8_character_cut_by_the_sample_is_still_utf8() -> None:
     head = ("a,b\n" + "é" * 10).encode()[:-1]
-    assert detect(head, head[-8:]).encoding == "utf-8"
+    assert detect(head, head[-8:], limits=LIMITS).encoding == "utf-8"
 
 
 @pytest.mark.parametrize(
@@ -88,14 +92,14 @@ def test_a_utf8_character_cut_by_the_sample_is_still_utf8() -> None:
 )
 def test_what_cannot_be_a_table_is_named(head: bytes, code: str, says: str) -> None:
     with pytest.raises(FileProblem) as raised:
-        detect(head, head[-8:])
+        detect(head, head[-8:], limits=LIMITS)
     assert raised.value.code == code
     assert says in raised.value.message
 
 
 def test_parquet_needs_its_footer() -> None:
-    assert detect(b"PAR1" + bytes(10), bytes(4) + b"PAR1").format == "parquet"
+    assert detect(b"PAR1" + bytes(10), bytes(4) + b"PAR1", limits=LIMITS).format == "parquet"
     with pytest.raises(FileProblem, match="no Parquet footer"):
-        detect(b"PAR1" + bytes(10), bytes(8))
+        detect(b"PAR1" + bytes(10), bytes(8), limits=LIMITS)
     with pytest.raises(FileProblem, match="inside gzip"):
-        detect(b"PAR1" + bytes(10), bytes(4) + b"PAR1", compression="gzip")
+        detect(b"PAR1" + bytes(10), bytes(4) + b"PAR1", compression="gzip", limits=LIMITS)
