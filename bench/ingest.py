@@ -52,7 +52,7 @@ import time
 started = time.perf_counter()
 import json, shutil, sys
 from pathlib import Path
-from chalicelib.ingest.convert import Limits
+from chalicelib.ingest.limits import Budget, Limits
 from chalicelib.ingest.stream import READ_CHUNK_BYTES, Seen, read_object
 from chalicelib.settings import Settings
 
@@ -68,9 +68,9 @@ def chunks():
             yield chunk
     marks["read"] = time.perf_counter()
 marks["imports"] = time.perf_counter()
-limits = Limits(memory=Settings.model_fields["ingest_memory_limit"].default)
+limits = Limits.from_settings(Settings.model_construct())  # the defaults
 seen = Seen()
-detected, converted = read_object(chunks(), scratch, source.stat().st_size, limits, seen)
+detected, converted = read_object(chunks(), scratch, source.stat().st_size, limits, Budget.unlimited(), seen)
 marks["converted"] = time.perf_counter()
 shutil.rmtree(scratch)  # as the pipeline does after every file
 marks["clean up"] = time.perf_counter()

@@ -76,6 +76,22 @@ def test_only_prod_protects_its_table_and_pool_from_deletion(template: dict[str,
     assert resources["Table"]["DeletionPolicy"] == "Retain"
 
 
+def test_each_ingest_message_is_an_invocation_of_its_own_and_dead_letters_are_settled(template: dict[str, Any]) -> None:
+    """One message per ingest invocation, so a file never inherits another's spent time; the
+    dead-letter queue feeds the function that ends given-up files FAILED."""
+    mappings = {
+        json.dumps(resource["Properties"]["EventSourceArn"]): resource["Properties"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Lambda::EventSourceMapping"
+    }
+    ingest = mappings[json.dumps({"Fn::GetAtt": ["IngestQueue", "Arn"]})]
+    dead_letters = mappings[json.dumps({"Fn::GetAtt": ["IngestDeadLetterQueue", "Arn"]})]
+    assert ingest["BatchSize"] == 1
+    for mapping in (ingest, dead_letters):
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert "IngestDeadLetters" in json.dumps(dead_letters["FunctionName"])
+
+
 # --- The checks fail when they should ------------------------------------------------------------
 
 

@@ -37,3 +37,9 @@ def test_only_the_failed_message_of_a_batch_is_reported() -> None:
     with Client(app, stage_name="local") as client:
         response = client.lambda_.invoke("ingest", event)
     assert response.payload == {"batchItemFailures": [{"itemIdentifier": "poison-1"}]}
+
+
+def test_each_ingest_invocation_takes_one_message_and_dead_letters_have_a_function_of_their_own(app: Any) -> None:
+    sources = {source.name: source for source in app.event_sources}
+    assert sources["ingest"].batch_size == 1  # each file has the whole invocation's time to itself
+    assert sources["ingest_dead_letters"].queue_arn.endswith(":ingest-dlq-set-by-template")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from localplatform.template import Intrinsic, load_template, resource_properties
+from tests.conftest import ROOT
 
 TEMPLATE = load_template()
 
@@ -62,3 +64,21 @@ def test_the_api_function_can_neither_set_a_users_password_nor_confirm_a_sign_up
     }
     assert "cognito-idp:AdminCreateUser" in actions
     assert not {"cognito-idp:AdminSetUserPassword", "cognito-idp:AdminConfirmSignUp"} & actions
+
+
+def test_each_queue_hands_a_failed_message_back_only_after_its_function_has_given_up() -> None:
+    """A queue's visibility timeout is at least six times its function's timeout (Lambda's advice
+    for SQS event sources): a message still being handled is never delivered to another invocation."""
+    functions = json.loads((ROOT / ".chalice" / "config.json").read_text())["lambda_functions"]
+    for queue, function in (("IngestQueue", "ingest"), ("IngestDeadLetterQueue", "ingest_dead_letters")):
+        assert resource_properties(TEMPLATE, queue)["VisibilityTimeout"] >= 6 * functions[function]["lambda_timeout"]
+
+
+def test_the_dead_letter_function_is_fed_by_the_dead_letter_queue_with_its_own_role() -> None:
+    function = resource_properties(TEMPLATE, "IngestDeadLetters")
+    events = function["Events"]["IngestDeadLettersSqsEventSource"]["Properties"]
+    assert events["Queue"] == Intrinsic("GetAtt", "IngestDeadLetterQueue.Arn")
+    assert events["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert function["Role"] == Intrinsic("GetAtt", "DeadLetterFunctionRole.Arn")
+    trusted = resource_properties(TEMPLATE, "TenantDataRole")["AssumeRolePolicyDocument"]["Statement"][0]
+    assert Intrinsic("GetAtt", "DeadLetterFunctionRole.Arn") in trusted["Principal"]["AWS"]
