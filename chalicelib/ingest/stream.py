@@ -343,7 +343,8 @@ class PieceConverter:
         except OverLimit as problem:
             self.refused = problem
         except Exception as error:  # the whole-file read meets it again, and says what it is
-            logger.info("read in pieces stopped: reading the file whole", extra={"reason": str(error)[:300]})
+            if not self._aborted.is_set():
+                logger.info("read in pieces stopped: reading the file whole", extra={"reason": str(error)[:300]})
         finally:
             self._wanted.clear()
             self._decided.set()
