@@ -12,6 +12,7 @@ import requests
 from chalicelib.files.objects import ObjectStore, StoredObject, raw_key
 from chalicelib.files.records import IngestClaim
 from chalicelib.ingest.events import RawUpload, object_created_records, raw_upload
+from chalicelib.ingest.limits import Budget
 from chalicelib.ingest.pipeline import Ingest
 from tests.api import download
 from tests.ingestor import Ingestor
@@ -95,7 +96,8 @@ def test_the_version_claimed_first_is_the_file_and_the_one_an_attempt_saw_before
     notified = _take_notification(ingestor)
     tenant = ingestor.tenant
     objects = _PostedAgainAfterTheFirstHead(ingestor, upload, SAME_SIZE)
-    Ingest(tenant.records, objects, tenant.catalog, ingestor.services.settings).object_created(notified, 1)
+    ingest = Ingest(tenant.records, objects, tenant.catalog, ingestor.services.settings)
+    ingest.object_created(notified, 1, Budget.unlimited())
 
     record = ingestor.record(file_id)
     assert (record["status"], record["sha256"]) == ("READY", hashlib.sha256(SAME_SIZE).hexdigest())
