@@ -22,6 +22,7 @@ import math
 import multiprocessing
 import re
 import resource
+import signal
 import threading
 import time
 from collections import OrderedDict
@@ -100,6 +101,9 @@ class QueryHost:
         self._waiting: dict[int, tuple[Any, Future[Any]]] = {}  # request id → the process asked, the answer
         self._next_id = 0
         self._closed = False
+        # Set when a request ran out of memory: the allocator keeps much of what it mapped then, so
+        # the process is replaced by a new one the next time nothing is waiting for it.
+        self._worn = False
 
     @property
     def pid(self) -> int | None:
@@ -119,6 +123,8 @@ class QueryHost:
         with self._lock:
             if self._closed:
                 raise HostFailure("ended", "The local query engine is closing.")
+            if self._worn and not self._waiting:
+                self._retire()
             self._start()
             self._next_id += 1
             try:
@@ -156,6 +162,12 @@ class QueryHost:
                 process.kill()
                 process.join()
 
+    def _retire(self) -> None:
+        """Let the process end (under the lock, with nothing waiting for it): the next one starts afresh."""
+        with contextlib.suppress(OSError):
+            self._pipe.send((None, "close", ()))
+        self._process, self._pipe, self._worn = None, None, False
+
     def _start(self) -> None:
         """Start the process if it does not run (first use, or it has ended); under the lock."""
         if self._process is not None and self._process.is_alive():
@@ -177,6 +189,7 @@ class QueryHost:
                 break
             with self._lock:
                 _, answer = self._waiting.pop(request_id, (None, None))
+                self._worn = self._worn or (not ok and value[0] == "memory" and self._process is process)
             if answer is not None:
                 if ok:
                     answer.set_result(value)
@@ -188,8 +201,9 @@ class QueryHost:
                 self._process = None
             unanswered = [request_id for request_id, (asked, _) in self._waiting.items() if asked is process]
             waiting = [self._waiting.pop(request_id)[1] for request_id in unanswered]
+        ended = HostFailure("ended", f"The local query engine stopped before the query ended{_why(process.exitcode)}.")
         for answer in waiting:
-            answer.set_exception(HostFailure("ended", "The local query engine stopped before the query ended."))
+            answer.set_exception(ended)
         if waiting:
             # Here, not at the top: the process imports this module too, and needs no logger (Powertools, 0.1 s).
             from chalicelib.observability import logger
@@ -243,7 +257,11 @@ class _Host:
             if operation == "run":
                 with self._lock:  # before the next request is read: a stop that follows finds it
                     self._admitted.add(arguments[0])
-            threading.Thread(target=self._answer, args=(request_id, operation, arguments), daemon=True).start()
+            try:
+                threading.Thread(target=self._answer, args=(request_id, operation, arguments), daemon=True).start()
+            except RuntimeError:  # no memory left for a thread's stack: this request fails, the process goes on
+                self._forget(arguments[0] if operation == "run" else None)
+                self._send((request_id, False, ("memory", "There was no memory left to start the request.")))
         with self._lock:
             for query_id in self._cursors:
                 self._stopping.add(query_id)
@@ -267,11 +285,13 @@ class _Host:
         except Exception as failure:  # a bug of ours: this request fails, the others go on
             answer = (request_id, False, ("failed", f"{type(failure).__name__}: {failure}"))
         try:
-            with self._send_lock:
-                self._pipe.send(answer)
+            self._send(answer)
         except MemoryError:  # the answer itself would not fit: say so instead
-            with self._send_lock:
-                self._pipe.send((request_id, False, ("memory", "The answer is larger than memory allows.")))
+            self._send((request_id, False, ("memory", "The answer is larger than memory allows.")))
+
+    def _send(self, answer: tuple[Any, ...]) -> None:
+        with self._send_lock:
+            self._pipe.send(answer)
 
     # Requests ----------------------------------------------------------------------------------
 
@@ -286,9 +306,13 @@ class _Host:
                     with self._lock:  # before the cursor closes: a closed one cannot be interrupted
                         self._cursors.pop(query_id, None)
         finally:
-            with self._lock:
-                self._admitted.discard(query_id)
-                self._stopping.discard(query_id)
+            self._forget(query_id)
+
+    def _forget(self, query_id: str | None) -> None:
+        """A query has ended (or never started): it can be stopped no more."""
+        with self._lock:
+            self._admitted.discard(query_id or "")
+            self._stopping.discard(query_id or "")
 
     def _execute(self, cursor: Any, query_id: str, sql: str, result: str) -> dict[str, Any]:
         """The query's statements, checking before each that it has not been told to stop."""
@@ -334,7 +358,13 @@ class _Host:
             if query_id not in self._admitted:
                 return  # ended already
             self._stopping.add(query_id)
-        threading.Thread(target=self._interrupt_until_stopped, args=(query_id,), daemon=True).start()
+        try:
+            threading.Thread(target=self._interrupt_until_stopped, args=(query_id,), daemon=True).start()
+        except RuntimeError:  # no memory left for a thread: interrupt it once; it checks before each statement
+            with self._lock:
+                cursor = self._cursors.get(query_id)
+                if cursor is not None:
+                    cursor.interrupt()
 
     def _interrupt_until_stopped(self, query_id: str) -> None:
         while True:
@@ -408,6 +438,15 @@ def literal(value: str) -> str:
 
 def identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _why(exit_code: int | None) -> str:
+    """What a process's exit code tells of why it ended, for a message."""
+    if exit_code == -signal.SIGABRT:  # DuckDB gives up where it cannot recover from a failed allocation
+        return ": it ran out of memory where it could not recover (the queries running then needed more than it allows)"
+    if exit_code is not None and exit_code < 0:
+        return f": its process was stopped by signal {-exit_code}"
+    return ""
 
 
 def _first_line(message: str) -> str:

@@ -249,7 +249,10 @@ def test_a_query_whose_engine_process_is_killed_fails_saying_so_and_the_next_one
     outcome = engine.status(record)
     assert (outcome.state, outcome.error) == (
         QueryState.FAILED,
-        {"code": "query_failed", "message": "The local query engine stopped before the query ended."},
+        {
+            "code": "query_failed",
+            "message": "The local query engine stopped before the query ended: its process was stopped by signal 9.",
+        },
     )
     following = _submitted(engine, "SELECT 7 AS seven", query_id="Q2")
     engine.wait(following, 20)

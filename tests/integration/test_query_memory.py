@@ -5,7 +5,9 @@ own process holds none of it. Measured as resident memory, in the processes them
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -73,19 +75,48 @@ def test_queries_that_build_values_outside_duckdbs_limit_stay_within_the_engines
     resident_before = _status(host, "VmRSS")
     platform_before = _status(os.getpid(), "VmRSS")
 
-    records = [_submit(engine, sql, f"B{n}") for n, sql in enumerate(BUILDERS)]  # all at once
-    outcomes = [_ended(engine, record) for record in records]
+    with _PeakWatch(engine) as watch:
+        records = [_submit(engine, sql, f"B{n}") for n, sql in enumerate(BUILDERS)]  # all at once
+        outcomes = [_ended(engine, record) for record in records]
 
-    assert engine.host.pid == host  # the same process: none of it died
-    peak = _status(host, "VmHWM")
-    assert peak - resident_before <= memory_bytes(LIMIT) + MEMORY_MARGIN, f"grew {(peak - resident_before) // MIB} MiB"
+    assert watch.peak - resident_before <= memory_bytes(LIMIT) + MEMORY_MARGIN, f"grew {watch.peak // MIB} MiB"
     assert _status(os.getpid(), "VmRSS") - platform_before < 64 * MIB  # the data is never here
     for sql, outcome in zip(BUILDERS, outcomes, strict=True):
         assert outcome.state is QueryState.FAILED, sql
-        assert "needs more memory than the local engine allows (100MB)" in outcome.error["message"], sql
+        message = outcome.error["message"]
+        # DuckDB ends the query out of memory; where it cannot recover, the process ends and says so
+        assert "needs more memory than the local engine allows (100MB)" in message or "ran out of memory" in message
     after = _ended(engine, _submit(engine, "SELECT max(id) FROM big", "Q1"))
     assert after.state is QueryState.SUCCEEDED  # the engine goes on
+    # in a new process: the allocator keeps what it mapped for the failed queries, so one that ran
+    # out of memory is replaced the next time nothing waits for it
+    assert engine.host.pid not in (None, host)
     assert engine.page(_record("Q1", "SELECT max(id) FROM big"), None, 10).rows == [[199999]]
+
+
+class _PeakWatch:
+    """The highest resident memory the engine's process reaches while watched (the process of the
+    moment: should one end, the next one started is watched)."""
+
+    def __init__(self, engine: LocalEngine) -> None:
+        self._engine = engine
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self.peak = 0
+
+    def __enter__(self) -> _PeakWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.005):
+            pid = self._engine.host.pid
+            with contextlib.suppress(OSError, AssertionError):  # it may end between two looks
+                self.peak = max(self.peak, _status(pid, "VmHWM")) if pid else self.peak
 
 
 def test_padding_beyond_the_cap_is_refused_before_it_runs_or_as_it_runs(engine: LocalEngine) -> None:
