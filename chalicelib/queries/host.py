@@ -19,16 +19,20 @@ import contextlib
 import datetime
 import json
 import math
-import multiprocessing
+import os
 import re
 import resource
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass
 from decimal import Decimal
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +113,7 @@ class QueryHost:
     def pid(self) -> int | None:
         """The process's id while it runs (memory is measured there)."""
         with self._lock:
-            return self._process.pid if self._process is not None and self._process.is_alive() else None
+            return self._process.pid if self._process is not None and self._process.poll() is None else None
 
     def run(self, query_id: str, readable: Path, sql: str, result: Path) -> dict[str, Any]:
         """Run `sql` (one SELECT) over the tenant's folder `readable`, its result written to
@@ -157,10 +161,11 @@ class QueryHost:
                 with contextlib.suppress(OSError):
                     pipe.send((None, "close", ()))
         if process is not None:
-            process.join(30)
-            if process.is_alive():
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
                 process.kill()
-                process.join()
+                process.wait()
 
     def _retire(self) -> None:
         """Let the process end (under the lock, with nothing waiting for it): the next one starts afresh."""
@@ -170,15 +175,21 @@ class QueryHost:
 
     def _start(self) -> None:
         """Start the process if it does not run (first use, or it has ended); under the lock."""
-        if self._process is not None and self._process.is_alive():
+        if self._process is not None and self._process.poll() is None:
             return
-        context = multiprocessing.get_context("spawn")  # never fork a process full of threads
-        ours, theirs = context.Pipe()
-        process = context.Process(target=serve, args=(theirs, self._limits), name="sdp-query-host", daemon=True)
-        process.start()
-        theirs.close()
-        self._process, self._pipe = process, ours
-        threading.Thread(target=self._receive, args=(process, ours), name="query-host-answers", daemon=True).start()
+        # A new interpreter, never a fork of this process full of threads; it ends when the socket
+        # does, should this process end first.
+        ours, theirs = socket.socketpair()
+        with theirs:
+            process = subprocess.Popen(  # noqa: S603 - this interpreter, running this module
+                [sys.executable, "-m", __name__, str(theirs.fileno()), *_limit_arguments(self._limits)],
+                pass_fds=[theirs.fileno()],
+                env=os.environ | {"PYTHONPATH": _PROJECT_ROOT},
+            )
+        self._process, self._pipe = process, Connection(ours.detach())
+        answers = threading.Thread(target=self._receive, args=(process, self._pipe), name="query-host-answers")
+        answers.daemon = True
+        answers.start()
 
     def _receive(self, process: Any, pipe: Any) -> None:
         """Hand each answer to whoever waits for it; when the process ends, fail what still waits."""
@@ -195,20 +206,29 @@ class QueryHost:
                     answer.set_result(value)
                 else:
                     answer.set_exception(HostFailure(*value))
-        process.join()
+        process.wait()
         with self._lock:
             if self._process is process:
                 self._process = None
             unanswered = [request_id for request_id, (asked, _) in self._waiting.items() if asked is process]
             waiting = [self._waiting.pop(request_id)[1] for request_id in unanswered]
-        ended = HostFailure("ended", f"The local query engine stopped before the query ended{_why(process.exitcode)}.")
+        ended = HostFailure(
+            "ended", f"The local query engine stopped before the query ended{_why(process.returncode)}."
+        )
         for answer in waiting:
             answer.set_exception(ended)
         if waiting:
             # Here, not at the top: the process imports this module too, and needs no logger (Powertools, 0.1 s).
             from chalicelib.observability import logger
 
-            logger.error("the local query engine's process ended", extra={"exit_code": process.exitcode})
+            logger.error("the local query engine's process ended", extra={"exit_code": process.returncode})
+
+
+_PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def _limit_arguments(limits: HostLimits) -> list[str]:
+    return [limits.memory, str(limits.threads), str(limits.timeout_seconds)]
 
 
 # In the process --------------------------------------------------------------------------------
@@ -451,3 +471,8 @@ def _why(exit_code: int | None) -> str:
 
 def _first_line(message: str) -> str:
     return message.strip().splitlines()[0] if message.strip() else ""
+
+
+if __name__ == "__main__":  # the process QueryHost starts: the socket's descriptor, then the limits
+    descriptor, memory, threads, timeout_seconds = sys.argv[1:]
+    serve(Connection(int(descriptor)), HostLimits(memory, int(threads), int(timeout_seconds)))
