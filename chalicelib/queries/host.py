@@ -9,8 +9,9 @@ DuckDB, which ends that query with an out-of-memory error; the process and every
 
 One process serves every tenant of a local engine, each tenant with a database of its own, locked
 down as before (see local.py); the platform's own process holds none of the data. Requests go over
-a pipe: run a query, read a page of its result, write it as CSV, stop it. Should the process end
-(killed from outside), whatever it was doing fails, and the next request starts it again.
+a socket pair: run a query, read a page of its result, write it as CSV, stop it. Should the process
+end (DuckDB aborts where it cannot recover from a failed allocation; or it is killed), whatever it
+was doing fails, and the next request starts another.
 """
 
 from __future__ import annotations
