@@ -94,16 +94,22 @@ def test_a_file_whose_every_delivery_failed_before_claiming_it_ends_failed(
     assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {"tables": []}
 
 
-def test_a_file_left_processing_by_a_delivery_that_died_ends_failed(ingestor: Ingestor, app: Any) -> None:
-    """A delivery that claimed the file and died (its lease has run out) left it PROCESSING."""
-    file_id = _start(ingestor)
-    body = _take_message(ingestor, file_id)
+def _claimed_by_another_delivery(ingestor: Ingestor, file_id: str, *, lease_seconds: int) -> None:
+    """The file claimed as PROCESSING by a delivery whose lease ends `lease_seconds` from now (one
+    that has ended: a delivery that died)."""
     records = ingestor.tenant.records
     record = records.get(ingestor.account.tenant_id, file_id)
     assert record is not None
     etag = ingestor.tenant.objects.head(raw_key(ingestor.account.tenant_id, file_id)).etag  # type: ignore[union-attr]
-    died = IngestClaim(etag=etag, token="died", lease_until=int(time.time()) - 1, final=False)
-    assert records.claim(record, died, record.size) is not None
+    claim = IngestClaim(etag=etag, token="another", lease_until=int(time.time()) + lease_seconds, final=False)
+    assert records.claim(record, claim, record.size) is not None
+
+
+def test_a_file_left_processing_by_a_delivery_that_died_ends_failed(ingestor: Ingestor, app: Any) -> None:
+    """A delivery that claimed the file and died (its lease has run out) left it PROCESSING."""
+    file_id = _start(ingestor)
+    body = _take_message(ingestor, file_id)
+    _claimed_by_another_delivery(ingestor, file_id, lease_seconds=-1)
 
     _dead_letter(ingestor, app, body)
     assert (ingestor.record(file_id)["status"], ingestor.record(file_id)["error"]["code"]) == (
@@ -117,17 +123,12 @@ def test_a_dead_letter_of_a_file_being_ingested_by_another_delivery_changes_noth
 ) -> None:
     file_id = _start(ingestor)
     body = _take_message(ingestor, file_id)
-    records = ingestor.tenant.records
-    record = records.get(ingestor.account.tenant_id, file_id)
-    assert record is not None
-    etag = ingestor.tenant.objects.head(raw_key(ingestor.account.tenant_id, file_id)).etag  # type: ignore[union-attr]
-    live = IngestClaim(etag=etag, token="at-work", lease_until=int(time.time()) + 600, final=False)
-    assert records.claim(record, live, record.size) is not None
+    _claimed_by_another_delivery(ingestor, file_id, lease_seconds=600)
 
     _dead_letter(ingestor, app, body)
-    held = records.get(ingestor.account.tenant_id, file_id)
+    held = ingestor.tenant.records.get(ingestor.account.tenant_id, file_id)
     assert held is not None
-    assert (held.status.value, held.held_by("at-work")) == ("PROCESSING", True)
+    assert (held.status.value, held.held_by("another")) == ("PROCESSING", True)
 
 
 def test_a_dead_letter_of_a_ready_file_changes_nothing(ingestor: Ingestor, app: Any) -> None:
