@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import logging
 import socket
@@ -10,12 +11,18 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from moto.core.base_backend import model_data
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from urllib3.response import HTTPResponse
 from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
+from localplatform import dynamodb as local_dynamodb
+from localplatform import s3 as local_s3
 from localplatform.network import address_family, url_host
+
+# The services the local platform asks for (their models are loaded on first use otherwise).
+LOCAL_SERVICES = ("cognitoidp", "dynamodb", "iam", "kms", "s3", "secretsmanager", "sqs", "sts")
 
 # Answered over HTTP even for clients in this process: S3's bodies are streamed (an object may be
 # larger than memory), and its presigned URLs are for other processes anyway.
@@ -30,9 +37,13 @@ class LocalAws:
     listening socket, not only the serving loop.
     """
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, region: str) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._app = serialize_dynamodb(DomainDispatcherApplication(create_backend_app))
+        # The costs of AWS, not moto's: see localplatform/dynamodb.py and s3.py.
+        local_dynamodb.install(region)
+        local_s3.install()
+        forget_instances()
+        self._app = serialize_dynamodb(ServiceDispatcher())
         with socket.create_server((host, port), family=address_family(host), backlog=128) as listener:
             self._server = make_server(
                 host,
@@ -84,6 +95,42 @@ class LocalAws:
         self._thread.join(timeout=10)
 
 
+class ServiceDispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, remembering which of its service apps answers a signed request.
+
+    moto finds the app afresh for every request, under a lock, walking its list of several hundred
+    services: a tenth of the local platform's time went there. For a request signed for one of
+    the local services, the app depends only on the service and region it was signed for (and,
+    for DynamoDB, on its target: tables or streams), so the first answer serves every later one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(create_backend_app)
+        self._by_scope: dict[tuple[str, ...], Any] = {}
+
+    def get_application(self, environ: dict[str, Any]) -> Any:
+        scope = _signed_scope(environ)
+        if scope is None:
+            return super().get_application(environ)
+        app = self._by_scope.get(scope)
+        if app is None:
+            app = self._by_scope[scope] = super().get_application(environ)
+        return app
+
+
+def _signed_scope(environ: dict[str, Any]) -> tuple[str, ...] | None:
+    """(region, service, target prefix) of a request signed for a local service; else None."""
+    if environ.get("PATH_INFO", "").startswith(("/moto-api", "/latest/")):
+        return None
+    try:  # "AWS4-HMAC-SHA256 Credential=key/date/region/service/aws4_request, ..."
+        _, _, region, service, _ = environ["HTTP_AUTHORIZATION"].split(",")[0].split()[1].split("/")
+    except (KeyError, IndexError, ValueError):
+        return None
+    if service.replace("-", "") not in LOCAL_SERVICES:
+        return None
+    return region, service, environ.get("HTTP_X_AMZ_TARGET", "").split(".")[0]
+
+
 _WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -103,3 +150,25 @@ def serialize_dynamodb(app: _WsgiApp) -> _WsgiApp:
             return list(app(environ, start_response))
 
     return serialized
+
+
+class _Forgotten(list):  # type: ignore[type-arg]
+    """What moto keeps of a model's instances here: nothing."""
+
+    def append(self, instance: object) -> None:
+        return None
+
+
+def forget_instances() -> None:
+    """Stop moto keeping every model instance it ever made.
+
+    moto lists each instance of its models (an S3 object, a DynamoDB item, an SQS message, and
+    every copy of one) so that its reset can clear them. The local platform never resets, and the
+    lists held every message and object that had ever passed, deleted or not: memory grew with
+    every file ingested. What is stored stays referenced where it is stored.
+    """
+    for service in LOCAL_SERVICES:
+        importlib.import_module(f"moto.{service}.models")
+    for models in model_data.values():
+        for model in models.values():
+            model.instances_tracked = _Forgotten()

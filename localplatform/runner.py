@@ -71,7 +71,7 @@ class LocalPlatform:
         try:
             self._switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(GIL_SWITCH_SECONDS)
-            self._aws = LocalAws(self.host, self._aws_port)
+            self._aws = LocalAws(self.host, self._aws_port, REGION)
             self._start_platform()
         except BaseException:
             self.stop()

@@ -1,0 +1,222 @@
+"""The local DynamoDB: moto's, with DynamoDB's costs.
+
+moto keeps a table's items in plain dicts. Each Query walks every item of the table and sorts the
+partition it asked for; each transaction deep-copies every table it touches before it starts, so
+that it can put them back if cancelled. Both cost O(items in the table) per call, and the local
+platform holds every tenant in one table: an ingest, an upload or a listing got slower and
+churned more memory with every file stored anywhere.
+
+Here a table keeps each partition sorted by its sort key, so a Query reads from where its key
+condition and start key place it and stops at its Limit; and a transaction saves only the items it
+writes, to put back if cancelled. Whatever this does not cover (an index, the legacy KeyConditions,
+a sort key that is not a string) is left to moto as it is; and what a request answers is moto's
+own answer, which tests compare call for call.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.dynamodb import urls as moto_dynamodb_urls
+from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
+from sortedcontainers import SortedDict
+
+from localplatform.prefixes import after_prefix
+
+class PagedTable(Table):
+    """A moto table whose partitions are sorted by sort key (`items[hash][range]`, a SortedDict)."""
+
+    # While a transaction runs, a deep copy of the table is the table itself: moto's snapshot
+    # before the transaction costs nothing, and putting it back changes nothing; the transaction
+    # puts back the items it saved instead (`LocalDynamoDB.transact_write_items`).
+    copied_as_itself = False
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> PagedTable:
+        if self.copied_as_itself:
+            return self
+        copied = self.__class__.__new__(self.__class__)
+        memo[id(self)] = copied
+        copied.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return copied
+
+    def query(  # type: ignore[override]
+        self,
+        hash_key: DynamoType | None,
+        range_comparison: str | None,
+        range_objs: list[DynamoType],
+        limit: int | None,
+        exclusive_start_key: dict[str, Any] | None,
+        scan_index_forward: bool,
+        projection_expressions: list[list[str]] | None,
+        index_name: str | None = None,
+        consistent_read: bool = False,
+        filter_expression: Any = None,
+        hash_key_conditions: list[tuple[str, DynamoType]] | None = None,
+        range_key_conditions: list[tuple[str, str, list[DynamoType]]] | None = None,
+        **filter_kwargs: Any,
+    ) -> tuple[list[Item], int, dict[str, Any] | None]:
+        bounds = None
+        if index_name is None and not filter_kwargs and len(range_key_conditions or []) <= 1 and self._string_keys():
+            bounds = _bounds(range_comparison, range_objs)
+        if bounds is None:
+            return super().query(
+                hash_key,
+                range_comparison,
+                range_objs,
+                limit,
+                exclusive_start_key,
+                scan_index_forward,
+                projection_expressions,
+                index_name,
+                consistent_read,
+                filter_expression,
+                hash_key_conditions=hash_key_conditions,
+                range_key_conditions=range_key_conditions,
+                **filter_kwargs,
+            )
+        start = None
+        if exclusive_start_key and self.range_key_attr in exclusive_start_key:
+            start = DynamoType(exclusive_start_key[self.range_key_attr])
+        results: list[Item] = []
+        size = 0
+        last_evaluated_key = None
+        for item in self._keyed_items(hash_key, bounds, start, scan_index_forward):
+            if len(results) == limit or size + item.size() > RESULT_SIZE_LIMIT:
+                last_evaluated_key = self._get_last_evaluated_key(results[-1], None)
+                break
+            results.append(item)
+            size += item.size()
+        scanned = len(results)
+        results = copy.deepcopy(results)  # the page only: the caller may change what it is given
+        if filter_expression is not None:
+            results = [item for item in results if filter_expression.expr(item)]
+        if projection_expressions:
+            results = [item.project(projection_expressions) for item in results]
+        return results, scanned, last_evaluated_key
+
+    def _string_keys(self) -> bool:
+        return self.range_key_attr is not None and self.range_key_type == "S"
+
+    def _keyed_items(
+        self, hash_key: DynamoType | None, bounds: _Bounds, start: DynamoType | None, forward: bool
+    ) -> Iterator[Item]:
+        """The partition's items within the bounds, in order, after the start key."""
+        partition = self.items.get(hash_key) if hash_key is not None else None
+        if not partition:
+            return
+        low, high = bounds.low, bounds.high
+        low_inclusive, high_inclusive = bounds.low_inclusive, bounds.high_inclusive
+        if start is not None:  # the page goes on after the start key, never before the bounds
+            if forward and (low is None or start.cast_value >= low):
+                low, low_inclusive = start.cast_value, False
+            if not forward and (high is None or start.cast_value <= high):
+                high, high_inclusive = start.cast_value, False
+        keys = partition.irange(
+            _key(low),
+            _key(high),
+            inclusive=(low_inclusive, high_inclusive),
+            reverse=not forward,
+        )
+        for key in keys:
+            yield partition[key]
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """The sort keys a key condition allows, from `low` to `high` (None: no bound)."""
+
+    low: str | None = None
+    high: str | None = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+
+
+def _bounds(comparison: str | None, operands: list[DynamoType]) -> _Bounds | None:
+    """The bounds of a sort-key condition on strings; None for one this does not place."""
+    if not all(operand.type == "S" for operand in operands):
+        return None
+    values = [operand.cast_value for operand in operands]
+    match comparison:
+        case None:
+            return _Bounds()
+        case "EQ":
+            return _Bounds(values[0], values[0])
+        case "LT" | "LE":
+            return _Bounds(high=values[0], high_inclusive=comparison == "LE")
+        case "GT" | "GE":
+            return _Bounds(low=values[0], low_inclusive=comparison == "GE")
+        case "BETWEEN":
+            return _Bounds(values[0], values[1])
+        case "BEGINS_WITH":
+            return _Bounds(values[0], after_prefix(values[0]), high_inclusive=False)
+    return None
+
+
+def _key(value: str | None) -> DynamoType | None:
+    return None if value is None else DynamoType({"S": value})
+
+
+class LocalDynamoDB(DynamoDBBackend):
+    """moto's DynamoDB backend with sorted partitions and transactions that save only what they write."""
+
+    @property
+    def _url_module(self) -> Any:
+        return moto_dynamodb_urls  # moto finds a backend's routes next to its class's module
+
+    def create_table(self, name: str, **params: Any) -> Table:  # type: ignore[override]
+        table = super().create_table(name, **params)
+        table.__class__ = PagedTable  # built by moto; only its behaviour changes
+        table.items = defaultdict(SortedDict)
+        return table
+
+    def transact_write_items(self, transact_items: list[dict[str, Any]]) -> None:
+        saved = [self._saved(operation) for operation in transact_items]
+        tables = {name: self.tables[name] for name, _, _ in saved if isinstance(self.tables.get(name), PagedTable)}
+        for table in tables.values():
+            table.copied_as_itself = True
+        try:
+            super().transact_write_items(transact_items)
+        except BaseException:
+            # moto has put back its "copies" (the tables themselves); the items saved go back in.
+            for table_name, key, item in saved:
+                table = tables.get(table_name)
+                if table is None or key is None:
+                    continue
+                hash_key, range_key = key
+                partition = table.items[hash_key]
+                if item is None:
+                    partition.pop(range_key, None)
+                else:
+                    partition[range_key] = item
+            raise
+        finally:
+            for table in tables.values():
+                table.copied_as_itself = False
+
+    def _saved(self, operation: dict[str, Any]) -> tuple[str, tuple[DynamoType, DynamoType] | None, Item | None]:
+        """The table, key and a copy of the item (None if absent) one operation may change."""
+        _, request = next(iter(operation.items()))
+        table_name = request.get("TableName", "")
+        table = self.tables.get(table_name)
+        if not isinstance(table, PagedTable):
+            return table_name, None, None
+        attributes = request.get("Key") or request.get("Item") or {}
+        try:
+            key = DynamoType(attributes[table.hash_key_attr]), DynamoType(attributes[table.range_key_attr])
+        except (KeyError, TypeError):
+            return table_name, None, None  # moto refuses the request before it writes anything
+        return table_name, key, copy.deepcopy(table.get_item(*key))
+
+
+def install(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> LocalDynamoDB:
+    """Make the local DynamoDB the one moto answers with for this account and region."""
+    backend = LocalDynamoDB(region, account_id)
+    dynamodb_backends[account_id][region] = backend
+    return backend
