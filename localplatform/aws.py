@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
@@ -40,9 +41,8 @@ class LocalAws:
     def __init__(self, host: str, port: int, region: str) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # The costs of AWS, not moto's: see localplatform/dynamodb.py and s3.py.
-        local_dynamodb.install(region)
-        local_s3.install()
-        forget_instances()
+        self._costs = contextlib.ExitStack()
+        self._costs.enter_context(aws_costs(region))
         self._app = serialize_dynamodb(ServiceDispatcher())
         with socket.create_server((host, port), family=address_family(host), backlog=128) as listener:
             self._server = make_server(
@@ -93,6 +93,7 @@ class LocalAws:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
+        self._costs.close()
 
 
 class ServiceDispatcher(DomainDispatcherApplication):
@@ -152,6 +153,22 @@ def serialize_dynamodb(app: _WsgiApp) -> _WsgiApp:
     return serialized
 
 
+@contextlib.contextmanager
+def aws_costs(region: str) -> Iterator[None]:
+    """While open, moto answers with the costs of AWS, not its own: DynamoDB and S3 read what a
+    request names, not every item and object (localplatform/dynamodb.py, s3.py), and no model
+    instance is kept after its use (`forget_instances`)."""
+    local_dynamodb.install(region)
+    local_s3.install()
+    forget_instances()
+    try:
+        yield
+    finally:
+        remember_instances()
+        local_s3.uninstall()
+        local_dynamodb.uninstall(region)
+
+
 class _Forgotten(list):  # type: ignore[type-arg]
     """What moto keeps of a model's instances here: nothing."""
 
@@ -172,3 +189,12 @@ def forget_instances() -> None:
     for models in model_data.values():
         for model in models.values():
             model.instances_tracked = _Forgotten()
+
+
+def remember_instances() -> None:
+    """Let moto list its models' instances again, as its own reset expects (tests that use moto
+    in-process after a local platform stopped in the same process)."""
+    for models in model_data.values():
+        for model in models.values():
+            if isinstance(model.instances_tracked, _Forgotten):
+                model.instances_tracked = []

@@ -30,6 +30,7 @@ from sortedcontainers import SortedDict
 
 from localplatform.prefixes import after_prefix
 
+
 class PagedTable(Table):
     """A moto table whose partitions are sorted by sort key (`items[hash][range]`, a SortedDict)."""
 
@@ -63,7 +64,7 @@ class PagedTable(Table):
         **filter_kwargs: Any,
     ) -> tuple[list[Item], int, dict[str, Any] | None]:
         bounds = None
-        if index_name is None and not filter_kwargs and len(range_key_conditions or []) <= 1 and self._string_keys():
+        if index_name is None and not filter_kwargs and len(range_key_conditions or []) <= 1:
             bounds = _bounds(range_comparison, range_objs)
         if bounds is None:
             return super().query(
@@ -84,15 +85,22 @@ class PagedTable(Table):
         start = None
         if exclusive_start_key and self.range_key_attr in exclusive_start_key:
             start = DynamoType(exclusive_start_key[self.range_key_attr])
+        partition = self.items.get(hash_key) if hash_key is not None else None
         results: list[Item] = []
         size = 0
         last_evaluated_key = None
-        for item in self._keyed_items(hash_key, bounds, start, scan_index_forward):
-            if len(results) == limit or size + item.size() > RESULT_SIZE_LIMIT:
+        for item in _keyed_items(partition, bounds, start, scan_index_forward):
+            if size + item.size() > RESULT_SIZE_LIMIT:
                 last_evaluated_key = self._get_last_evaluated_key(results[-1], None)
                 break
             results.append(item)
             size += item.size()
+            if len(results) == limit:
+                # As moto answers: the page names its last item if the partition holds any item
+                # after it, whether or not the key condition would take it.
+                if _any_after(partition, item.range_key, scan_index_forward):
+                    last_evaluated_key = self._get_last_evaluated_key(item, None)
+                break
         scanned = len(results)
         results = copy.deepcopy(results)  # the page only: the caller may change what it is given
         if filter_expression is not None:
@@ -101,31 +109,30 @@ class PagedTable(Table):
             results = [item.project(projection_expressions) for item in results]
         return results, scanned, last_evaluated_key
 
-    def _string_keys(self) -> bool:
-        return self.range_key_attr is not None and self.range_key_type == "S"
 
-    def _keyed_items(
-        self, hash_key: DynamoType | None, bounds: _Bounds, start: DynamoType | None, forward: bool
-    ) -> Iterator[Item]:
-        """The partition's items within the bounds, in order, after the start key."""
-        partition = self.items.get(hash_key) if hash_key is not None else None
-        if not partition:
-            return
-        low, high = bounds.low, bounds.high
-        low_inclusive, high_inclusive = bounds.low_inclusive, bounds.high_inclusive
-        if start is not None:  # the page goes on after the start key, never before the bounds
-            if forward and (low is None or start.cast_value >= low):
-                low, low_inclusive = start.cast_value, False
-            if not forward and (high is None or start.cast_value <= high):
-                high, high_inclusive = start.cast_value, False
-        keys = partition.irange(
-            _key(low),
-            _key(high),
-            inclusive=(low_inclusive, high_inclusive),
-            reverse=not forward,
-        )
-        for key in keys:
-            yield partition[key]
+def _keyed_items(partition: Any, bounds: _Bounds, start: DynamoType | None, forward: bool) -> Iterator[Item]:
+    """The partition's items within the bounds, in order, after the start key."""
+    if not partition:
+        return
+    low, high = bounds.low, bounds.high
+    low_inclusive, high_inclusive = bounds.low_inclusive, bounds.high_inclusive
+    if start is not None:  # the page goes on after the start key, never before the bounds
+        if forward and (low is None or start.cast_value >= low):
+            low, low_inclusive = start.cast_value, False
+        if not forward and (high is None or start.cast_value <= high):
+            high, high_inclusive = start.cast_value, False
+    for key in partition.irange(_key(low), _key(high), inclusive=(low_inclusive, high_inclusive), reverse=not forward):
+        yield partition[key]
+
+
+def _any_after(partition: Any, key: DynamoType, forward: bool) -> bool:
+    """Whether the partition holds an item after `key` in the query's order."""
+    following = (
+        partition.irange(minimum=key, inclusive=(False, False))
+        if forward
+        else partition.irange(maximum=key, inclusive=(False, False), reverse=True)
+    )
+    return next(following, None) is not None
 
 
 @dataclass(frozen=True)
@@ -172,8 +179,9 @@ class LocalDynamoDB(DynamoDBBackend):
 
     def create_table(self, name: str, **params: Any) -> Table:  # type: ignore[override]
         table = super().create_table(name, **params)
-        table.__class__ = PagedTable  # built by moto; only its behaviour changes
-        table.items = defaultdict(SortedDict)
+        if table.range_key_attr is not None and table.range_key_type == "S":
+            table.__class__ = PagedTable  # built by moto; only its behaviour changes
+            table.items = defaultdict(SortedDict)
         return table
 
     def transact_write_items(self, transact_items: list[dict[str, Any]]) -> None:
@@ -220,3 +228,11 @@ def install(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> LocalDynamoDB:
     backend = LocalDynamoDB(region, account_id)
     dynamodb_backends[account_id][region] = backend
     return backend
+
+
+def uninstall(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+    """Empty the local DynamoDB and give the account and region back to moto's own, made afresh
+    on first use."""
+    backend = dynamodb_backends[account_id].pop(region, None)
+    if backend is not None:
+        backend.reset()

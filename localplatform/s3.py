@@ -16,7 +16,7 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3 import urls as moto_s3_urls
-from moto.s3.models import FakeBucket, S3Backend, s3_backends
+from moto.s3.models import FakeBucket, FakeKey, S3Backend, s3_backends
 from moto.s3.utils import _VersionedKeyStore
 from sortedcontainers import SortedList
 
@@ -86,9 +86,18 @@ class _ListedVersions(list):  # type: ignore[type-arg]
         return [_without_bytes(version) for version in self]
 
 
+class _ListedKey(FakeKey):
+    """A version of a key as a listing shows it: the version's fields, sharing its bytes. The
+    bytes stay the version's to dispose of: moto's keys close theirs when collected."""
+
+    def __del__(self) -> None:
+        return None
+
+
 def _without_bytes(version: Any) -> Any:
-    listed = version.__class__.__new__(version.__class__)
-    listed.__dict__.update(version.__dict__)  # the same buffer: the copy is only read, never written
+    kind = _ListedKey if isinstance(version, FakeKey) else version.__class__
+    listed = kind.__new__(kind)
+    listed.__dict__.update(version.__dict__)  # the same buffer: a listing only reads it
     return listed
 
 
@@ -120,9 +129,7 @@ class LocalS3(S3Backend):
         version_id_marker: str | None = None,
     ) -> Any:
         with _listing(self.get_bucket(bucket_name), prefix):
-            return super().list_object_versions(
-                bucket_name, delimiter, key_marker, max_keys, prefix, version_id_marker
-            )
+            return super().list_object_versions(bucket_name, delimiter, key_marker, max_keys, prefix, version_id_marker)
 
 
 def _listing(bucket: FakeBucket, prefix: str | None) -> Any:
@@ -135,3 +142,11 @@ def install(account_id: str = DEFAULT_ACCOUNT_ID) -> LocalS3:
     backend = LocalS3("aws", account_id)  # S3 has one backend per partition, not per region
     s3_backends[account_id]["aws"] = backend
     return backend
+
+
+def uninstall(account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+    """Empty the local S3 (its buckets' names are free again) and give the account back to moto's
+    own S3, made afresh on first use."""
+    backend = s3_backends[account_id].pop("aws", None)
+    if backend is not None:
+        backend.reset()

@@ -74,7 +74,8 @@ def client(app: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A boto3 session whose every client talks to moto, in-process.
+    """A boto3 session whose every client talks to moto, in-process, with the local platform's
+    costs (`aws_costs`: DynamoDB and S3 as the local AWS answers them).
 
     DynamoDB requests are answered one at a time, as the local AWS answers them
     (localplatform/aws.py): moto's tables are not safe to change from two threads at once, and
@@ -94,8 +95,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         with lock:
             return answer(request)
 
+    from localplatform.aws import aws_costs
+
     monkeypatch.setattr(botocore_stubber, "process_request", one_dynamodb_request_at_a_time)
-    with mock_aws():
+    with mock_aws(), aws_costs(os.environ["AWS_DEFAULT_REGION"]):
         yield boto3.session.Session()
 
 

@@ -27,7 +27,7 @@ def _session(aws: LocalAws, *, in_process: bool) -> Any:
 
 @pytest.fixture(params=[False, True], ids=["over HTTP", "in process"])
 def dynamodb(request: pytest.FixtureRequest) -> Iterator[object]:
-    aws = LocalAws("127.0.0.1", 0)
+    aws = LocalAws("127.0.0.1", 0, "us-east-1")
     try:
         client = _session(aws, in_process=request.param).client("dynamodb", endpoint_url=aws.url)
         client.create_table(
@@ -94,7 +94,7 @@ def test_dynamodb_requests_are_answered_one_at_a_time(target: str | None, one_at
 
 
 def test_clients_of_a_session_answered_in_process_reach_all_but_s3_without_http() -> None:
-    aws = LocalAws("127.0.0.1", 0)
+    aws = LocalAws("127.0.0.1", 0, "us-east-1")
     session = _session(aws, in_process=True)
     dynamodb, sqs, s3 = (session.client(name, endpoint_url=aws.url) for name in ("dynamodb", "sqs", "s3"))
     bucket, table = f"objects-{uuid.uuid4()}", f"{TABLE}-{uuid.uuid4()}"
