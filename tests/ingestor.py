@@ -71,3 +71,17 @@ class Ingestor:
         """What the table holds, read from the local engine's copy of the curated Parquet."""
         folder = Path(self.services.settings.warehouse_dir or "") / self.account.tenant_id / record["file_id"]
         return duckdb.read_parquet(f"{folder}/*.parquet").fetchall()
+
+
+def refused_at_once(ingestor: Ingestor, name: str, data: bytes, logs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Upload and ingest; the record, which must be FAILED at the first delivery, which succeeded
+    (the queue does not deliver it again), with no table."""
+    record = ingestor.upload(name, data)
+    assert record["status"] == "FAILED", record
+    deliveries = [e for e in logs if e["message"] == "object received" and e["key"].endswith(record["file_id"])]
+    assert len(deliveries) == 1
+    assert [entry for entry in logs if entry["message"] == "message failed"] == []  # never retried
+    assert (record["table"], record["columns"]) == (None, [])
+    tables = ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body["tables"]
+    assert record["file_id"] not in [table["file_id"] for table in tables]
+    return record

@@ -13,42 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chalice.test import Client
 
 from chalicelib.ingest.convert import Converter
 from chalicelib.ingest.detect import detect
 from chalicelib.ingest.limits import Budget, Limits
 from chalicelib.ingest.problems import OverLimit
 from chalicelib.ingest.stream import READ_CHUNK_BYTES, Content, Seen, read_object
-from chalicelib.services import Services, install
 from chalicelib.settings import MIB, load_settings
 from localplatform.pump import Invocation
 from tests.api import upload_direct
-from tests.ingestor import Ingestor
+from tests.ingestor import Ingestor, refused_at_once
 
 LIMITS = Limits.from_settings(load_settings())
-
-
-@pytest.fixture
-def limited(platform_services: Services, client: Client, app: Any) -> Any:
-    """An ingestor whose platform runs with some settings changed (limits scaled down)."""
-
-    def ingestor(**settings: Any) -> Ingestor:
-        install(Services(platform_services.settings.model_copy(update=settings), platform_services.clients))
-        return Ingestor(platform_services, client, app)
-
-    return ingestor
-
-
-def _refused_at_once(ingestor: Ingestor, name: str, data: bytes, logs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Upload and ingest; the record, which must be FAILED after one delivery that succeeded."""
-    record = ingestor.upload(name, data)
-    assert record["status"] == "FAILED", record
-    assert [entry for entry in logs if entry["message"] == "message failed"] == []  # never retried
-    assert (record["table"], record["columns"]) == (None, [])
-    tables = ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body["tables"]
-    assert record["file_id"] not in [table["file_id"] for table in tables]
-    return record
 
 
 def _bomb(content_bytes: int) -> bytes:
@@ -64,7 +40,7 @@ def test_a_gzip_bomb_ends_file_too_large(limited: Any, logs: list[dict[str, Any]
     ingestor = limited(ingest_max_expansion=4)  # 4 MiB of content at most, for any file under 1 MiB
     bomb = _bomb(64 * MIB)
     assert len(bomb) < 200_000
-    record = _refused_at_once(ingestor, "bomb.csv.gz", bomb, logs)
+    record = refused_at_once(ingestor, "bomb.csv.gz", bomb, logs)
     assert record["error"]["code"] == "file_too_large"
     assert "more than 4 times its compressed size" in record["error"]["message"]
 
@@ -95,13 +71,13 @@ def test_content_over_the_absolute_cap_ends_file_too_large(limited: Any, logs: l
     rows = b"region,amount\n" + b"north,1.5\nsouth,2\n" * 150_000
     assert len(rows) > 2 * MIB
 
-    plain = _refused_at_once(ingestor, "plain.csv", rows, logs)
+    plain = refused_at_once(ingestor, "plain.csv", rows, logs)
     assert plain["error"] == {
         "code": "file_too_large",
         "message": f"The file's content is larger than {MIB} bytes, the most ingest reads: "
         "split it into smaller files.",
     }
-    compressed = _refused_at_once(ingestor, "squares.csv.gz", gzip.compress(rows), logs)
+    compressed = refused_at_once(ingestor, "squares.csv.gz", gzip.compress(rows), logs)
     assert compressed["error"]["code"] == "file_too_large"
     assert f"larger than {MIB} bytes once decompressed" in compressed["error"]["message"]
 
@@ -123,7 +99,7 @@ def test_content_over_the_absolute_cap_ends_file_too_large(limited: Any, logs: l
 )
 def test_too_many_columns(limited: Any, logs: list[dict[str, Any]], name: str, data: bytes, count: int) -> None:
     ingestor = limited(ingest_max_columns=10)
-    record = _refused_at_once(ingestor, name, data, logs)
+    record = refused_at_once(ingestor, name, data, logs)
     assert record["error"] == {
         "code": "too_many_columns",
         "message": f"The file has {count} columns (fields of nested records counted); at most 10 are read.",
@@ -140,7 +116,7 @@ def test_a_csv_of_as_many_columns_as_allowed_is_read_and_one_more_is_refused(
     ingestor = limited(ingest_max_columns=10)
     record = ingestor.upload("ten.csv", _wide_csv(10))
     assert (record["status"], len(record["columns"])) == ("READY", 10)
-    refused = _refused_at_once(ingestor, "eleven.csv", _wide_csv(11), logs)
+    refused = refused_at_once(ingestor, "eleven.csv", _wide_csv(11), logs)
     assert refused["error"] == {
         "code": "too_many_columns",
         "message": "The file has 11 columns (fields of nested records counted); at most 10 are read.",
@@ -156,7 +132,7 @@ def test_a_first_line_nested_past_the_limit_ends_too_deeply_nested(
     ingestor: Ingestor, logs: list[dict[str, Any]]
 ) -> None:
     """Deeper than the parser's stack would go: measured without recursion, refused, not retried."""
-    record = _refused_at_once(ingestor, "deep.jsonl", _nested(100_000), logs)
+    record = refused_at_once(ingestor, "deep.jsonl", _nested(100_000), logs)
     assert record["error"] == {
         "code": "too_deeply_nested",
         "message": f"Line 1 nests objects and arrays 100000 levels deep; at most {LIMITS.max_nesting} are read.",
@@ -165,7 +141,7 @@ def test_a_first_line_nested_past_the_limit_ends_too_deeply_nested(
 
 def test_a_later_record_nested_past_the_limit_ends_too_deeply_nested(limited: Any, logs: list[dict[str, Any]]) -> None:
     ingestor = limited(ingest_max_nesting=3)
-    record = _refused_at_once(ingestor, "deep.jsonl", _nested(2) + _nested(5, key=b"b"), logs)
+    record = refused_at_once(ingestor, "deep.jsonl", _nested(2) + _nested(5, key=b"b"), logs)
     assert record["error"] == {
         "code": "too_deeply_nested",
         "message": "A record nests objects and arrays 5 levels deep; at most 3 are read.",
@@ -178,7 +154,7 @@ def test_a_first_line_too_deep_for_the_parser_is_malformed_not_a_platform_error(
     """With the limit set past what Python's parser can recurse into, its RecursionError is the
     file's problem: malformed_file, in one delivery."""
     ingestor = limited(ingest_max_nesting=1_000_000)
-    record = _refused_at_once(ingestor, "deep.jsonl", _nested(100_000), logs)
+    record = refused_at_once(ingestor, "deep.jsonl", _nested(100_000), logs)
     assert record["error"] == {
         "code": "malformed_file",
         "message": "Line 1 nests objects and arrays too deeply to be read.",
