@@ -11,10 +11,20 @@ file access only to its own scratch folder and no extension loading: the file is
 is held to the file's time budget: a statement still running when the budget is spent is
 interrupted, and none starts after. The scratch copy is always the file's content itself (stream.py
 decompresses it on the way in, counting), so DuckDB never decompresses anything.
+
+What DuckDB raises is sorted by its type (an I/O error by its message) into the file's own
+problems (a FileProblem: FAILED at once, never retried) and ours (raised as it is, so that the
+queue delivers the file again): the statements are ours and fixed, so an error about the input, a
+value or memory is the file's, and so are a full scratch disk and a read past a Parquet file's
+end; anything else (DuckDB's internal errors, an interrupt that is not the budget's, any other I/O
+error) is ours.
 """
 
 from __future__ import annotations
 
+import errno
+import json
+import os
 import re
 import threading
 from dataclasses import dataclass, replace
@@ -24,7 +34,7 @@ from typing import Any
 from chalicelib.ingest.detect import Detected
 from chalicelib.ingest.limits import Budget, Limits
 from chalicelib.ingest.naming import column_names
-from chalicelib.ingest.problems import FileProblem
+from chalicelib.ingest.problems import FileProblem, OverLimit
 from chalicelib.ingest.types import ColumnType, column_type, nested_fields, nesting, stored
 
 SAMPLE_ROWS = 20_480
@@ -36,6 +46,14 @@ MAX_JSON_OBJECT_BYTES = 8 * 1024 * 1024
 # DuckDB forgets an interrupt that comes between two statements.
 WATCH_SECONDS = 0.25
 INTERRUPT_SECONDS = 0.05
+# Each thread that writes the curated Parquet holds a row group in memory until it is full: this
+# share of the memory limit each at most, so that wide rows fit (DuckDB's default is 122,880 rows
+# or 120 MiB, whichever is less, which wide rows under a low limit cannot hold).
+ROW_GROUP_SHARE = 8
+# What DuckDB reads of what a Parquet footer may name: the codecs, and the types BYTE_STREAM_SPLIT
+# may encode (Parquet also allows it on FIXED_LEN_BYTE_ARRAY: decimals, float16, UUIDs).
+READABLE_PARQUET_CODECS = ("UNCOMPRESSED", "SNAPPY", "GZIP", "ZSTD", "BROTLI", "LZ4", "LZ4_RAW")
+BYTE_STREAM_SPLIT_TYPES = ("FLOAT", "DOUBLE", "INT32", "INT64")
 
 
 class NotUtf8(FileProblem):
@@ -98,6 +116,13 @@ class Converter:
         self._con.execute(f"SET allowed_directories = [{_literal(str(scratch))}]")
         self._con.execute("SET enable_external_access = false")
         self._con.execute("SET lock_configuration = true")
+        # The limits as DuckDB holds them (its threads: one per core unless set).
+        row = self._con.execute(
+            "SELECT parse_formatted_bytes(current_setting('memory_limit')), current_setting('threads')"
+        ).fetchone()
+        assert row is not None
+        memory, threads = row
+        self._row_group_bytes = memory // (ROW_GROUP_SHARE * threads)
         self._lock = threading.Lock()  # held to interrupt: the connection cannot close meanwhile
         self._closed = threading.Event()
         threading.Thread(target=self._watch, name="ingest-budget", daemon=True).start()
@@ -118,12 +143,23 @@ class Converter:
         return self._within_budget(self._con.execute, sql)
 
     def _within_budget(self, run: Any, sql: str) -> Any:
+        """Run `sql`; a problem of the file's wherever DuckDB runs out of room for it: its time
+        budget, its memory limit (spilling to scratch included) or the scratch space."""
         self._budget.check()
         try:
             return run(sql)
         except self._duckdb.InterruptException:
             if self._budget.spent:
                 raise self._budget.problem() from None
+            raise
+        except self._duckdb.OutOfMemoryException:
+            raise self._limits.memory_problem() from None
+        except self._duckdb.IOException as error:
+            if disk_full(error):
+                raise OverLimit(
+                    "file_too_large",
+                    "Converting the file needs more scratch space than the ingest has: split it into smaller files.",
+                ) from None
             raise
 
     def convert(self, source: Path, detected: Detected, destination: Path) -> Converted:
@@ -156,8 +192,6 @@ class Converter:
                 if detected.encoding == "utf-8" and "Invalid unicode" in str(error):
                     raise NotUtf8(_csv_problem(str(error))) from None
                 raise FileProblem("malformed_file", _csv_problem(str(error))) from None
-            except self._duckdb.IOException as error:
-                raise _io_problem(error) from None
         return Converted(self.csv_columns(replace(plan, types=types)), rows)
 
     def plan_csv(self, sample: Path, detected: Detected) -> CsvPlan:
@@ -219,8 +253,6 @@ class Converter:
             ).fetchone()
         except (self._duckdb.InvalidInputException, self._duckdb.ConversionException):
             return None
-        except self._duckdb.IOException as error:
-            raise _io_problem(error) from None
         assert row is not None
         # TIME has no Parquet/Athena peer that round-trips: keep such columns as text.
         return ["VARCHAR" if c["type"] == "TIME" else c["type"] for c in row[0]]
@@ -230,35 +262,47 @@ class Converter:
     def _json_lines(self, source: Path, detected: Detected, destination: Path) -> Converted:
         if detected.encoding != "utf-8":
             raise FileProblem("malformed_file", "JSON Lines must be UTF-8; this file is not.")
-        for sample_size in (SAMPLE_ROWS, -1):
-            reader = (
-                f"read_json({_literal(str(source))}, format = 'newline_delimited', records = true, "
-                f"sample_size = {sample_size}, maximum_object_size = {MAX_JSON_OBJECT_BYTES}, "
-                "compression = 'none')"
-            )
+        sample_size, objects_as_rows = SAMPLE_ROWS, False
+        while True:
+            reader = _json_reader(source, sample_size, self._limits.max_columns if objects_as_rows else None)
             try:
-                return self._typed_copy(reader, destination)
-            except self._duckdb.IOException as error:
-                raise _io_problem(error) from None
+                try:
+                    # Binding infers the types; it fails if they are not records with named fields.
+                    relation = self._within_budget(self._con.sql, f"SELECT * FROM {reader}")
+                except self._duckdb.BinderException as error:
+                    if objects_as_rows:
+                        raise _not_records(source, self._budget, self._limits.max_columns, str(error)) from None
+                    # DuckDB makes an object with many fields, or with fields most records lack, a
+                    # map, records too: read again with every object a row, up to the column limit.
+                    objects_as_rows = True
+                    continue
+                return self._typed_copy(reader, relation, destination)
             except self._duckdb.InvalidInputException as error:
                 if "transform error" in str(error) and sample_size != -1:
-                    continue  # a later record has another type: infer from every record
+                    sample_size = -1  # a later record has another type: infer from every record
+                    continue
                 raise FileProblem("malformed_file", _json_problem(str(error))) from None
             except self._duckdb.ConversionException as error:
                 if sample_size != -1:
+                    sample_size = -1
                     continue
                 raise FileProblem("malformed_file", _json_problem(str(error))) from None
-        raise AssertionError("unreachable")
 
     # Parquet ----------------------------------------------------------------------------------
 
     def _parquet(self, source: Path, destination: Path) -> Converted:
         path = _literal(str(source))
         try:
+            self._refuse_unreadable_parquet(path)
             row = self._execute(f"SELECT num_rows FROM parquet_file_metadata({path})").fetchone()
             assert row is not None
-            converted = self._typed_copy(f"read_parquet({path})", destination)
-        except (self._duckdb.InvalidInputException, self._duckdb.IOException) as error:
+            reader = f"read_parquet({path})"
+            converted = self._typed_copy(
+                reader, self._within_budget(self._con.sql, f"SELECT * FROM {reader}"), destination
+            )
+        except self._duckdb.Error as error:
+            if not self._broken_parquet(error):
+                raise
             raise FileProblem("malformed_file", f"The Parquet file cannot be read: {_first_line(str(error))}") from None
         if converted.row_count != row[0]:
             raise FileProblem(
@@ -266,12 +310,47 @@ class Converter:
             )
         return converted
 
+    def _broken_parquet(self, error: Exception) -> bool:
+        """Whether DuckDB's error reading a Parquet file is the file's: its input and conversion
+        errors, a read past the file's end (where a page header or the footer points), and the
+        plain Error its Parquet reader raises for a corrupt footer, page or encoding (thrift's
+        "Invalid data", "Footer length error", "Out of buffer"…). Any other I/O error (the scratch
+        disk failing, a write refused) and DuckDB's other typed errors are ours."""
+        duckdb = self._duckdb
+        if isinstance(error, duckdb.IOException):
+            return read_past_end(error)
+        return type(error) is duckdb.Error or isinstance(
+            error, (duckdb.InvalidInputException, duckdb.ConversionException)
+        )
+
+    def _refuse_unreadable_parquet(self, path: str) -> None:
+        """Refuse, from its footer, a file DuckDB cannot read though Parquet allows it: a codec it
+        lacks (LZO), BYTE_STREAM_SPLIT on other values than 4- and 8-byte numbers."""
+        chunks = self._execute(
+            f"SELECT path_in_schema, type, compression, encodings FROM parquet_metadata({path}) "
+            "ORDER BY row_group_id, column_id"
+        ).fetchall()
+        for column, physical, codec, encodings in chunks:
+            if codec not in READABLE_PARQUET_CODECS:
+                raise FileProblem(
+                    "unsupported_format",
+                    f'Column "{column}" of this Parquet file is compressed with {codec}, which the platform '
+                    "cannot read: write it with zstd, snappy, gzip, brotli, lz4 or no compression.",
+                )
+            if "BYTE_STREAM_SPLIT" in encodings.split(", ") and physical not in BYTE_STREAM_SPLIT_TYPES:
+                raise FileProblem(
+                    "unsupported_format",
+                    f'Column "{column}" of this Parquet file uses the BYTE_STREAM_SPLIT encoding on '
+                    f"{physical} values, which the platform cannot read (it reads it on FLOAT, DOUBLE, "
+                    "INT32 and INT64 only): write that column with PLAIN or dictionary encoding.",
+                )
+
     # Shared -----------------------------------------------------------------------------------
 
-    def _typed_copy(self, reader: str, destination: Path) -> Converted:
+    def _typed_copy(self, reader: str, relation: Any, destination: Path) -> Converted:
         """Copy everything `reader` yields into Parquet, renamed to SQL-safe names and stored as
-        types Athena reads; refused first if its records have too many fields or nest too deeply."""
-        relation = self._within_budget(self._con.sql, f"SELECT * FROM {reader}")  # reads the sample for its types
+        types Athena reads (`relation`: the reader bound, its types inferred); refused first if its
+        records have too many fields or nest too deeply."""
         self._limits.check_columns(sum(1 + nested_fields(kind) for kind in relation.types))
         self._limits.check_nesting(1 + max((nesting(kind) for kind in relation.types), default=0), "A record")
         originals = list(relation.columns)
@@ -286,7 +365,8 @@ class Converter:
 
     def _copy(self, query: str, destination: Path) -> int:
         row = self._execute(
-            f"COPY ({query}) TO {_literal(str(destination))} (FORMAT parquet, COMPRESSION zstd)"
+            f"COPY ({query}) TO {_literal(str(destination))} "
+            f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE_BYTES {self._row_group_bytes})"
         ).fetchone()
         assert row is not None
         return int(row[0])
@@ -324,15 +404,34 @@ def _identifier(name: str) -> str:
 
 
 def _first_line(message: str) -> str:
-    return message.strip().splitlines()[0].removeprefix("Invalid Input Error: ").strip()
+    """DuckDB's message as one sentence for the user: its first line, without DuckDB's label
+    ("Invalid Input Error: ") and with its scratch paths said as "the file"."""
+    line = message.strip().splitlines()[0]
+    line = re.sub(r"^(?:[A-Za-z]+ ){1,3}Error: ", "", line)
+    line = _SCRATCH_PATH.sub("the file", line)
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in line).strip()
 
 
-def _io_problem(error: Exception) -> Exception:
-    """A file whose conversion fills the scratch space is the file's problem (retrying would fill
-    it again); any other I/O error is ours (retried)."""
-    if "No space left on device" in str(error):
-        return FileProblem("file_too_large", "Converting the file needs more scratch space than the ingest has.")
-    return error
+# A path in DuckDB's message, with the words naming it: `file "/…"`, `Parquet file '/…'`,
+# `Parquet file (/…)`, `outside file: /…`.
+_SCRATCH_PATH = re.compile(
+    r"""(?:(?:Parquet\ )?file:?\ )?
+        (?: (["'])/[^"']*\1 | \(/[^)]*\) | (?<![^\s:=])/[^\s,"'()]+ )""",
+    re.VERBOSE,
+)
+
+
+def disk_full(error: Exception) -> bool:
+    """Whether DuckDB's I/O error is the scratch disk being full. Only its message says so (with
+    the system's own text for ENOSPC): tests/unit/test_convert_errors.py pins it."""
+    return os.strerror(errno.ENOSPC) in str(error)
+
+
+def read_past_end(error: Exception) -> bool:
+    """Whether DuckDB's I/O error is a read past the end of the file it reads: a Parquet file whose
+    page header or footer points beyond its last byte. Only its message says so:
+    tests/unit/test_convert_errors.py pins it."""
+    return "Could not read enough bytes from file" in str(error)
 
 
 def _converting_column(message: str) -> str | None:
@@ -358,6 +457,66 @@ def _csv_problem(message: str) -> str:
             detail = text.format(*found.groups())
             return f"Line {line.group(1)}: {detail}." if line else detail[0].upper() + detail[1:] + "."
     return _first_line(message)
+
+
+def _json_reader(source: Path, sample_size: int, objects_as_rows_up_to: int | None) -> str:
+    """DuckDB's read of a JSON Lines file, each line a record, its types inferred from
+    `sample_size` records (-1: all); with `objects_as_rows_up_to`, an object becomes a row unless
+    it has more fields than that (DuckDB's own inference makes maps of wide or sparse objects)."""
+    rows = (
+        f", map_inference_threshold = {objects_as_rows_up_to}, field_appearance_threshold = 0"
+        if objects_as_rows_up_to is not None
+        else ""
+    )
+    return (
+        f"read_json({_literal(str(source))}, format = 'newline_delimited', records = true, "
+        f"sample_size = {sample_size}, maximum_object_size = {MAX_JSON_OBJECT_BYTES}, compression = 'none'{rows})"
+    )
+
+
+def _not_records(source: Path, budget: Budget, max_columns: int, refusal: str) -> FileProblem:
+    """Why DuckDB cannot read JSON Lines as records, found line by line: the first line that is a
+    value but no object, or an object with a field of no name; fields past the column limit
+    between them; or no field at all. (DuckDB's `refusal` says neither which line nor why: it is
+    the message only when none of these is found.)"""
+    fields: set[str] = set()
+    with source.open("rb") as lines:
+        for number, line in enumerate(lines, start=1):
+            if number % 10_000 == 0:
+                budget.check()
+            try:
+                value = json.loads(line)
+            except (ValueError, RecursionError):
+                continue  # not this: DuckDB names a line that is no JSON itself
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                return FileProblem(
+                    "malformed_file",
+                    f"Line {number} is {_json_kind(value)}, not a JSON object: write one object per line.",
+                )
+            if "" in value:
+                return FileProblem(
+                    "malformed_file",
+                    f'Line {number} has a field with an empty name (""): every field needs a name to be a column.',
+                )
+            fields.update(value)
+            if len(fields) > max_columns:
+                return OverLimit(
+                    "too_many_columns",
+                    f"The records have more than {max_columns} fields between them; at most {max_columns} are read.",
+                )
+    if not fields:
+        return FileProblem("malformed_file", "No record has a field: there is no column to read.")
+    return FileProblem("malformed_file", f"The lines cannot be read as records: {_first_line(refusal)}")
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "a string" if isinstance(value, str) else "an array"
 
 
 def _json_problem(message: str) -> str:

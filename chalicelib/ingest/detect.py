@@ -46,6 +46,7 @@ _MAGIC: list[tuple[bytes, str]] = [
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
+ENCRYPTED_PARQUET_MAGIC = b"PARE"  # Parquet modular encryption, footer encrypted
 UTF8_BOM = codecs.BOM_UTF8
 DELIMITERS = [",", "\t", ";", "|"]
 LATIN1_NOTE = (
@@ -110,6 +111,13 @@ def detect(head: bytes, tail: bytes, compression: str | None = None, *, limits: 
 
     text, encoding, note = _decode(head, utf8)
     if "\x00" in text or _control_ratio(text) > 0.01:
+        # Binary, so no text that happens to start with "PARE" and end with it ("…,COMPARE").
+        if head.startswith(ENCRYPTED_PARQUET_MAGIC) and tail.endswith(ENCRYPTED_PARQUET_MAGIC):
+            raise FileProblem(
+                "unsupported_format",
+                "This Parquet file is encrypted (its footer too), which the platform cannot read: "
+                "upload it unencrypted.",
+            )
         raise FileProblem("unsupported_format", "The file holds binary data, not CSV, TSV, JSON Lines or Parquet.")
     stripped = text.lstrip("\ufeff \t\r\n")
     if stripped.startswith("{"):

@@ -1,4 +1,4 @@
-"""What one file's ingest may take: time, content bytes, columns, nesting.
+"""What one file's ingest may take: time, content bytes, memory, columns, nesting.
 
 Every limit ends the file FAILED at once with a code of its own, never a retry: the same file
 would only reach it again, and hold up the ingest of everyone else meanwhile.
@@ -6,14 +6,22 @@ would only reach it again, and hold up the ingest of everyone else meanwhile.
 
 from __future__ import annotations
 
+import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.ingest.problems import OverLimit
 
+if TYPE_CHECKING:
+    from chalicelib.ingest.convert import Column
+
+# Glue's longest column type (Column.Type); a READY file's record holds its columns' names and
+# types, and a DynamoDB item at most 400 KB with everything else the record holds.
+MAX_TYPE_CHARS = 131_072
+MAX_DESCRIPTION_BYTES = 256 * 1024
 # A compressed file may expand to its ratio times this much at least, whatever its own size: a
 # small gzip of a repetitive CSV expands far more than 100 times and is no threat.
 EXPANSION_FLOOR_BYTES = 1024 * 1024
@@ -64,6 +72,34 @@ class Limits:
                 f"The file has {count} columns (fields of nested records counted); at most "
                 f"{self.max_columns} are read.",
             )
+
+    def check_description(self, columns: Sequence[Column]) -> None:
+        """Refuse columns the catalog and the file's record cannot describe, however few: too long
+        a type for Glue, or names and types too long together for the record."""
+        for column in columns:
+            if len(column.type.glue) > MAX_TYPE_CHARS:
+                raise OverLimit(
+                    "too_many_columns",
+                    f'The type of column "{column.name}" takes {len(column.type.glue)} characters to write, '
+                    f"more than the catalog holds ({MAX_TYPE_CHARS}): it has too many fields, or their names "
+                    "are too long.",
+                )
+        described = len(json.dumps([column.view() for column in columns], ensure_ascii=False).encode())
+        if described > MAX_DESCRIPTION_BYTES:
+            raise OverLimit(
+                "too_many_columns",
+                f"The file's {len(columns)} columns take {described} bytes to describe (names, original "
+                f"names and types), more than a file's record holds ({MAX_DESCRIPTION_BYTES}): use fewer "
+                "or shorter column names, or split the columns into several files.",
+            )
+
+    def memory_problem(self) -> OverLimit:
+        return OverLimit(
+            "file_too_large",
+            f"Converting the file needs more memory than ingest gives one file ({self.memory}), even "
+            "spilling to disk: its values or rows are too large. Split it into smaller files, or "
+            "shorten its longest values.",
+        )
 
     def check_nesting(self, depth: int, where: str) -> None:
         if depth > self.max_nesting:

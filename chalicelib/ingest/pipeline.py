@@ -219,6 +219,7 @@ class Ingest:
             limits = Limits.from_settings(self._settings)
             detected, converted = read_object(chunks, scratch, stored.size, limits, budget, seen, self._piece_bytes)
             assert seen.fetched is not None
+            limits.check_description(converted.columns)  # before publishing what the catalog would refuse
             ready = self._publish(claimed, seen.fetched, detected, converted, scratch / "curated")
             self._measure(detected, started, claimed, size=seen.fetched.size, rows=converted.row_count)
         except FileProblem as problem:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from chalicelib.ingest.convert import Converted, Converter, CsvPlan, NotUtf8, part_name
-from chalicelib.ingest.detect import GZIP_MAGIC, SAMPLE_BYTES, Detected, detect
+from chalicelib.ingest.detect import GZIP_MAGIC, PARQUET_MAGIC, SAMPLE_BYTES, Detected, detect
 from chalicelib.ingest.limits import Budget, Limits
 from chalicelib.ingest.problems import FileProblem, OverLimit
 from chalicelib.observability import logger
@@ -334,6 +334,8 @@ class PieceConverter:
 
     def _run(self, head: bytes, compression: str | None) -> None:
         try:
+            if head.startswith(PARQUET_MAGIC):  # read whole; its footer is not known yet
+                return
             detected = detect(head, b"", compression, limits=self._limits)
             if detected.format not in ("csv", "tsv"):
                 return
