@@ -20,6 +20,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from localplatform import dynamodb as local_dynamodb
 from localplatform import s3 as local_s3
+from localplatform import sqs as local_sqs
 from localplatform.network import address_family, url_host
 
 # The services the local platform asks for (their models are loaded on first use otherwise).
@@ -156,15 +157,18 @@ def serialize_dynamodb(app: _WsgiApp) -> _WsgiApp:
 @contextlib.contextmanager
 def aws_costs(region: str) -> Iterator[None]:
     """While open, moto answers with the costs of AWS, not its own: DynamoDB and S3 read what a
-    request names, not every item and object (localplatform/dynamodb.py, s3.py), and no model
-    instance is kept after its use (`forget_instances`)."""
+    request names, not every item and object, and SQS forgets deleted messages
+    (localplatform/dynamodb.py, s3.py, sqs.py); no model instance is kept after its use
+    (`forget_instances`)."""
     local_dynamodb.install(region)
     local_s3.install()
+    local_sqs.install(region)
     forget_instances()
     try:
         yield
     finally:
         remember_instances()
+        local_sqs.uninstall(region)
         local_s3.uninstall()
         local_dynamodb.uninstall(region)
 

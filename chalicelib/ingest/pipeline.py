@@ -287,6 +287,8 @@ class Ingest:
         here, and what is left goes with the next version or the file.
         """
         assert ready.ingest is not None
+        if ready.claims == 0:
+            return  # the file's first claim: no attempt before this one wrote anything
         own = attempt_prefix(ready.tenant_id, ready.file_id, ready.ingest.token)
         try:
             listed = self._objects.versions(curated_prefix(ready.tenant_id, ready.file_id))

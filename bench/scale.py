@@ -1,0 +1,200 @@
+"""Does a tenant with 10,000 files cost what a tenant with 10 costs? And the platform's memory?
+
+The local platform runs in this process (API, local AWS, ingest pump, local query engine). One
+tenant is filled through the API with small generated files of several formats (CSV, TSV, JSON
+Lines, Parquet), by CLIENTS uploaders that each upload a file and wait for it to settle. At each
+size (default 10, 1,000 and 10,000 files) it measures, one request at a time with nothing else
+running:
+
+- ingest: one more small file, from `POST /files` to READY (what a user waits);
+- `GET /files?limit=20` and `GET /tables?limit=20` (first pages), `GET /files/{id}`;
+- `POST /queries` up to its 202 (a query over one of the tenant's tables, chosen at random).
+
+A page holds at most `limit` entries: its cost grows with the tenant only until it is full, so
+the listings are asked for pages of the same size (20) at every size.
+
+It prints the p50 and p99 of each as a ratio to the first size's (the baseline, measured in the
+same run), the ingest throughput while filling (files per second), and the resident memory
+(VmRSS, after a collection) against the warm start.
+
+Usage: python bench/scale.py [sizes, default 10,1000,10000] [samples, default 40] [clients, default 4]
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+PASSWORD = "Correct-Horse-Battery-9!"
+OPERATIONS = ("ingest", "GET /files", "GET /files/{id}", "GET /tables", "POST /queries")
+PAGE = 20
+
+
+def resident_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def small_file(number: int) -> tuple[str, bytes]:
+    rows = number % 30 + 2
+    match number % 4:
+        case 0:
+            body = "".join(f'{{"id": {n}, "name": "n{n}", "price": {n * 1.25}}}\n' for n in range(rows))
+            return f"items{number}.jsonl", body.encode()
+        case 1:
+            return f"items{number}.parquet", _parquet(rows)
+        case 2:
+            body = "".join(f"{n}\tr{n % 5}\t2024-01-{1 + n % 28:02d}\n" for n in range(rows))
+            return f"sales{number}.tsv", b"id\tregion\tday\n" + body.encode()
+        case _:
+            body = "".join(f"{n},r{n % 5},{n * 0.5}\n" for n in range(rows))
+            return f"sales{number}.csv", b"id,region,amount\n" + body.encode()
+
+
+def _parquet(rows: int) -> bytes:
+    import duckdb
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "f.parquet"
+        duckdb.sql(f"SELECT range AS id, 'v' || range AS label FROM range({rows})").write_parquet(str(path))
+        return path.read_bytes()
+
+
+class Tenant:
+    """One signed-up tenant of the platform, over HTTP."""
+
+    def __init__(self, api_url: str) -> None:
+        import requests
+
+        self._api = api_url
+        self._local = threading.local()
+        email = f"scale-{time.time_ns()}@example.com"
+        session = requests.Session()
+        session.post(f"{api_url}/auth/signup", json={"email": email, "password": PASSWORD}).raise_for_status()
+        reply = session.post(f"{api_url}/auth/login", json={"email": email, "password": PASSWORD})
+        reply.raise_for_status()
+        self._headers = {"Authorization": f"Bearer {reply.json()['id_token']}"}
+        self.files: list[str] = []
+        self.tables: list[str] = []
+        self._lock = threading.Lock()
+        self._numbers = itertools.count()
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        import requests
+
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+        reply = self._local.session.request(method, f"{self._api}{path}", headers=self._headers, timeout=120, **kwargs)
+        if reply.status_code >= 400:
+            raise RuntimeError(f"{method} {path}: {reply.status_code} {reply.text}")
+        return reply.json()
+
+    def add_file(self) -> None:
+        """Upload one small file and wait until it is READY."""
+        name, data = small_file(next(self._numbers))
+        file_id = self.call("POST", f"/files?name={name}", data=data)["file_id"]
+        while (record := self.call("GET", f"/files/{file_id}"))["status"] not in ("READY", "FAILED"):
+            time.sleep(0.1)
+        if record["status"] != "READY":
+            raise RuntimeError(f"{name} ended {record['status']}: {record.get('error')}")
+        with self._lock:
+            self.files.append(file_id)
+            self.tables.append(record["table"])
+
+    def query(self) -> None:
+        table = random.choice(self.tables)  # noqa: S311 - a sample, not a secret
+        self.submitted = self.call("POST", "/queries", json={"sql": f'SELECT count(*) FROM "{table}"'})["query_id"]
+
+    def wait_for_query(self) -> None:
+        while self.call("GET", f"/queries/{self.submitted}?wait=5")["status"] in ("QUEUED", "RUNNING"):
+            pass
+
+
+def fill(tenant: Tenant, size: int, clients: int) -> float:
+    """Add files until the tenant holds `size`; files per second."""
+    missing = size - len(tenant.files)
+    if missing <= 0:
+        return float("nan")
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        for done in [pool.submit(tenant.add_file) for _ in range(missing)]:
+            done.result()
+    return missing / (time.perf_counter() - started)
+
+
+def sample(tenant: Tenant, samples: int) -> dict[str, list[float]]:
+    """Seconds each operation took, `samples` times each, one at a time."""
+
+    def timed(action: Callable[[], Any]) -> float:
+        started = time.perf_counter()
+        action()
+        return time.perf_counter() - started
+
+    seconds: dict[str, list[float]] = {operation: [] for operation in OPERATIONS}
+    for _ in range(samples):
+        seconds["GET /files"].append(timed(lambda: tenant.call("GET", f"/files?limit={PAGE}")))
+        seconds["GET /files/{id}"].append(timed(lambda: tenant.call("GET", f"/files/{random.choice(tenant.files)}")))  # noqa: S311
+        seconds["GET /tables"].append(timed(lambda: tenant.call("GET", f"/tables?limit={PAGE}")))
+        seconds["POST /queries"].append(timed(tenant.query))
+        tenant.wait_for_query()  # not timed: one query at a time, as the others are
+    for _ in range(max(samples // 4, 5)):
+        seconds["ingest"].append(timed(tenant.add_file))
+    return seconds
+
+
+def percentile(values: list[float], share: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[round(share * 100) - 1]
+
+
+def main() -> None:
+    sizes = [int(size) for size in (sys.argv[1] if len(sys.argv) > 1 else "10,1000,10000").split(",")]
+    samples = int(sys.argv[2]) if len(sys.argv) > 2 else 40
+    clients = int(sys.argv[3]) if len(sys.argv) > 3 else 4
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+    from localplatform.runner import LocalPlatform
+
+    with LocalPlatform(api_port=0, aws_port=0) as platform:
+        warm_up = Tenant(platform.api_url)
+        fill(warm_up, 20, clients)
+        sample(warm_up, 5)
+        gc.collect()
+        warm = resident_mib()
+        print(f"warm start: {warm:.0f} MiB resident; {clients} uploaders, {samples} samples per operation", flush=True)
+
+        tenant = Tenant(platform.api_url)
+        baseline: dict[str, tuple[float, float]] = {}
+        for size in sizes:
+            rate = fill(tenant, size, clients)
+            measured = sample(tenant, samples)
+            gc.collect()
+            print(
+                f"\n{len(tenant.files)} files: filled at {rate:.1f} files/s; "
+                f"resident {resident_mib():.0f} MiB ({resident_mib() - warm:+.0f} MiB against the warm start)"
+            )
+            print(f"  {'operation':16} {'p50 ms':>8} {'p99 ms':>8} {'p50 ratio':>10} {'p99 ratio':>10}")
+            for operation in OPERATIONS:
+                p50, p99 = statistics.median(measured[operation]), percentile(measured[operation], 0.99)
+                base50, base99 = baseline.setdefault(operation, (p50, p99))
+                print(f"  {operation:16} {p50 * 1000:8.1f} {p99 * 1000:8.1f} {p50 / base50:10.2f} {p99 / base99:10.2f}")
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
