@@ -34,3 +34,36 @@ def generate_events_csv(path: Path, size_mib: int) -> int:
     rows = size_mib * MIB // ROW_BYTES
     subprocess.run([sys.executable, "-c", GENERATE, str(path), str(rows)], check=True)
     return rows
+
+
+def small_file(number: int, *, refused_every: int = 0) -> tuple[str, bytes]:
+    """A small file, the `number`th: CSV, TSV, JSON Lines or Parquet in turn, 2 to 41 rows. With
+    `refused_every` n, every nth is bytes no format reads (the ingest refuses it)."""
+    rows = number % 40 + 2
+    if refused_every and number % refused_every == refused_every - 1:
+        return f"broken{number}.csv", b"\x00\x01binary\xff" * 20
+    match number % 4:
+        case 0:
+            body = "".join(f'{{"id": {n}, "name": "n{n}", "price": {n * 1.25}}}\n' for n in range(rows))
+            return f"items{number}.jsonl", body.encode()
+        case 1:
+            return f"items{number}.parquet", _parquet_of(rows)
+        case 2:
+            body = "".join(f"{n}\tr{n % 5}\t2024-01-{1 + n % 28:02d}\n" for n in range(rows))
+            return f"sales{number}.tsv", b"id\tregion\tday\n" + body.encode()
+        case _:
+            body = "".join(f"{n},r{n % 5},{n * 0.5}\n" for n in range(rows))
+            return f"sales{number}.csv", b"id,region,amount\n" + body.encode()
+
+
+def _parquet_of(rows: int) -> bytes:
+    import tempfile
+
+    import duckdb
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "small.parquet"
+        duckdb.sql("SELECT range AS id, 'v' || range AS label FROM range($rows)", params={"rows": rows}).write_parquet(
+            str(path)
+        )
+        return path.read_bytes()

@@ -28,7 +28,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -38,7 +37,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-PASSWORD = "Correct-Horse-Battery-9!"
+from bench.data import small_file
+from tests.api import PASSWORD
+
 OPERATIONS = ("ingest", "GET /files", "GET /files/{id}", "GET /tables", "POST /queries")
 PAGE = 20
 
@@ -49,31 +50,6 @@ def resident_mib() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS in /proc/self/status")
-
-
-def small_file(number: int) -> tuple[str, bytes]:
-    rows = number % 30 + 2
-    match number % 4:
-        case 0:
-            body = "".join(f'{{"id": {n}, "name": "n{n}", "price": {n * 1.25}}}\n' for n in range(rows))
-            return f"items{number}.jsonl", body.encode()
-        case 1:
-            return f"items{number}.parquet", _parquet(rows)
-        case 2:
-            body = "".join(f"{n}\tr{n % 5}\t2024-01-{1 + n % 28:02d}\n" for n in range(rows))
-            return f"sales{number}.tsv", b"id\tregion\tday\n" + body.encode()
-        case _:
-            body = "".join(f"{n},r{n % 5},{n * 0.5}\n" for n in range(rows))
-            return f"sales{number}.csv", b"id,region,amount\n" + body.encode()
-
-
-def _parquet(rows: int) -> bytes:
-    import duckdb
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "f.parquet"
-        duckdb.sql(f"SELECT range AS id, 'v' || range AS label FROM range({rows})").write_parquet(str(path))
-        return path.read_bytes()
 
 
 class Tenant:
@@ -119,7 +95,7 @@ class Tenant:
 
     def query(self) -> None:
         table = random.choice(self.tables)  # noqa: S311 - a sample, not a secret
-        self.submitted = self.call("POST", "/queries", json={"sql": f'SELECT count(*) FROM "{table}"'})["query_id"]
+        self.submitted = self.call("POST", "/queries", json={"sql": f'SELECT count(*) FROM "{table}"'})  # noqa: S608 - a table name the platform gave["query_id"]
 
     def wait_for_query(self) -> None:
         while self.call("GET", f"/queries/{self.submitted}?wait=5")["status"] in ("QUEUED", "RUNNING"):

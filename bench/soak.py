@@ -21,7 +21,6 @@ Usage: python bench/soak.py [messages, default 10000] [tenants, default 10] [--t
 from __future__ import annotations
 
 import gc
-import io
 import os
 import statistics
 import sys
@@ -31,6 +30,8 @@ import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.data import small_file
 
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "bench",
@@ -52,32 +53,6 @@ def resident_mib() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS in /proc/self/status")
-
-
-def small_file(number: int) -> tuple[str, bytes]:
-    """A small file of one of several formats; one in twenty is refused (not a table)."""
-    kind = number % 20
-    if kind == 19:
-        return f"broken{number}.csv", b"\x00\x01binary\xff" * 20
-    if kind % 4 == 0:
-        rows = "".join(f'{{"id": {n}, "name": "n{n}", "price": {n * 1.25}}}\n' for n in range(number % 40 + 1))
-        return f"items{number}.jsonl", rows.encode()
-    if kind % 4 == 1:
-        return f"items{number}.parquet", _parquet(number)
-    if kind % 4 == 2:
-        rows = "".join(f"{n}\tr{n % 5}\t2024-01-{1 + n % 28:02d}\n" for n in range(number % 40 + 1))
-        return f"sales{number}.tsv", b"id\tregion\tday\n" + rows.encode()
-    rows = "".join(f"{n},r{n % 5},{n * 0.5}\n" for n in range(number % 40 + 1))
-    return f"sales{number}.csv", b"id,region,amount\n" + rows.encode()
-
-
-def _parquet(number: int) -> bytes:
-    import duckdb
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "f.parquet"
-        duckdb.sql(f"SELECT range AS id, 'v' || range AS label FROM range({number % 40 + 1})").write_parquet(str(path))
-        return path.read_bytes()
 
 
 def main() -> None:
@@ -130,7 +105,7 @@ def main() -> None:
             def upload_and_drain() -> int:
                 nonlocal uploaded
                 for _ in range(ROUND):
-                    name, data = small_file(uploaded)
+                    name, data = small_file(uploaded, refused_every=20)
                     reply = upload_direct(api, accounts[uploaded % tenants], name, data, "application/octet-stream")
                     assert reply.status == 201, reply
                     uploaded += 1
@@ -174,7 +149,8 @@ def main() -> None:
                 kept = tracemalloc.take_snapshot().compare_to(before, "filename")
                 print("Python objects allocated since the warm start and still alive, by file:")
                 for stat in kept[:12]:
-                    print(f"{stat.size_diff / 2**20:9.2f} MiB {stat.count_diff:9d} blocks  {stat.traceback[0].filename}")
+                    where = stat.traceback[0].filename
+                    print(f"{stat.size_diff / 2**20:9.2f} MiB {stat.count_diff:9d} blocks  {where}")
 
 
 if __name__ == "__main__":
