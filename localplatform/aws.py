@@ -26,9 +26,9 @@ from localplatform.network import address_family, url_host
 # The services the local platform asks for (their models are loaded on first use otherwise).
 LOCAL_SERVICES = ("cognitoidp", "dynamodb", "iam", "kms", "s3", "secretsmanager", "sqs", "sts")
 
-# Answered over HTTP even for clients in this process: S3's bodies are streamed (an object may be
-# larger than memory), and its presigned URLs are for other processes anyway.
-OVER_HTTP = frozenset({"s3"})
+# Answered over HTTP even for clients in this process: an object's bytes are streamed to its reader
+# (an object may be larger than memory). Whatever else is sent holds its whole body already.
+OVER_HTTP = frozenset({("s3", "GetObject")})
 
 
 class LocalAws:
@@ -66,12 +66,13 @@ class LocalAws:
         """Clients made from `session` (a boto3 session) from now on get their answers straight
         from the local AWS's WSGI app, not over the loopback: the same app, state and DynamoDB
         serialization, without an HTTP round trip and a server thread per call (about half of a
-        small DynamoDB call's time here). S3 (`OVER_HTTP`) still goes over HTTP."""
+        small DynamoDB call's time here). Reading an object's bytes (`OVER_HTTP`) still goes over
+        HTTP, streamed."""
         session.events.register("before-send", self._answer)
 
     def _answer(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSResponse | None:
-        service = event_name.split(".")[1]
-        if service in OVER_HTTP or not request.url.startswith(self.url + "/"):
+        _, service, operation = event_name.split(".", 2)
+        if (service, operation) in OVER_HTTP or not request.url.startswith(self.url + "/"):
             return None  # botocore sends it as usual
         body = request.body
         environ = EnvironBuilder(
@@ -82,18 +83,27 @@ class LocalAws:
             data=body.read() if hasattr(body, "read") else body or b"",
         ).get_environ()
         chunks, status, headers = run_wsgi_app(self._app, environ, buffered=True)
+        content = b"".join(chunks)
+        if request.method != "HEAD":  # moto's S3 answers may name the object's length, not the body's
+            headers["Content-Length"] = str(len(content))
         raw = HTTPResponse(
-            body=io.BytesIO(b"".join(chunks)),
+            body=io.BytesIO(content),
             headers=dict(headers),
             status=int(status.split(" ", 1)[0]),
             preload_content=False,
+            request_method=request.method,
         )
         return AWSResponse(request.url, raw.status, raw.headers, raw)
 
-    def stop(self) -> None:
+    def stop_listening(self) -> None:
+        """Close the port: only clients answered in process reach the local AWS any more."""
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
+
+    def stop(self) -> None:
+        """Close the port and empty the local AWS."""
+        self.stop_listening()
         self._costs.close()
 
 

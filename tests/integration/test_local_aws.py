@@ -93,15 +93,22 @@ def test_dynamodb_requests_are_answered_one_at_a_time(target: str | None, one_at
     assert (max(in_flight) == 1) is one_at_a_time
 
 
-def test_clients_of_a_session_answered_in_process_reach_all_but_s3_without_http() -> None:
+def test_clients_of_a_session_answered_in_process_reach_all_but_an_objects_bytes_without_http() -> None:
     aws = LocalAws("127.0.0.1", 0, "us-east-1")
+    try:
+        _answered_in_process_but_an_objects_bytes(aws)
+    finally:
+        aws.stop()
+
+
+def _answered_in_process_but_an_objects_bytes(aws: LocalAws) -> None:
     session = _session(aws, in_process=True)
     dynamodb, sqs, s3 = (session.client(name, endpoint_url=aws.url) for name in ("dynamodb", "sqs", "s3"))
     bucket, table = f"objects-{uuid.uuid4()}", f"{TABLE}-{uuid.uuid4()}"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="k", Body=b"over HTTP")
     queue = sqs.create_queue(QueueName=f"work-{uuid.uuid4()}")["QueueUrl"]
-    aws.stop()  # nothing listens any more: only what is answered in process still works
+    aws.stop_listening()  # nothing listens any more: only what is answered in process still works
     dynamodb.create_table(
         TableName=table,
         KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
@@ -114,5 +121,8 @@ def test_clients_of_a_session_answered_in_process_reach_all_but_s3_without_http(
         dynamodb.put_item(TableName=table, Item={"PK": {"S": "a"}}, ConditionExpression="attribute_not_exists(PK)")
     sqs.send_message(QueueUrl=queue, MessageBody="hello")
     assert [m["Body"] for m in sqs.receive_message(QueueUrl=queue)["Messages"]] == ["hello"]
-    with pytest.raises(EndpointConnectionError):  # S3 streams its bodies over HTTP, in process or not
+    s3.put_object(Bucket=bucket, Key="k", Body=b"in process")
+    assert s3.head_object(Bucket=bucket, Key="k")["ContentLength"] == len(b"in process")
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["k"]
+    with pytest.raises(EndpointConnectionError):  # an object's bytes are streamed over HTTP, in process or not
         s3.get_object(Bucket=bucket, Key="k")
