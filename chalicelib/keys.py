@@ -1,13 +1,14 @@
 """The single table's keys: every item's PK and SK are spelled here and nowhere else.
 
-| PK            | SK              | item |
-|---------------|-----------------|------|
-| TENANT#{t}    | TENANT          | the tenant: name, admin_count, bytes_used, file_count, quota overrides |
-| TENANT#{t}    | MEMBER#{user}   | a member: e-mail, role |
-| TENANT#{t}    | FILE#{file}     | a file record (file ids sort by time: newest last) |
-| TENANT#{t}    | TABLE#{name}    | a table name taken by a file (unique per tenant) |
-| TENANT#{t}    | QUERY#{user}#{q}| a query job (a user reads only their own: the key says whose) |
-| USER#{user}   | MEMBERSHIP      | the user's one membership: tenant, role |
+| PK          | SK                  | item |
+|-------------|---------------------|------|
+| TENANT#{t}  | TENANT              | the tenant: name, counts (admins, bytes, files, running queries), quotas |
+| TENANT#{t}  | MEMBER#{user}       | a member: e-mail, role |
+| TENANT#{t}  | FILE#{file}         | a file record and the table names it holds (file ids sort by time) |
+| TENANT#{t}  | TABLE#{name}        | a table name taken by a file (unique per tenant) |
+| TENANT#{t}  | TABLE_SUFFIX#{base} | the last suffix handed out to names of that base (`sales_7`) |
+| TENANT#{t}  | QUERY#{user}#{q}    | a query job (a user reads only their own: the key says whose) |
+| USER#{user} | MEMBERSHIP          | the user's one membership: tenant, role |
 
 Every tenant item lives under `TENANT#{t}`, the partition the tenant-scoped IAM role may touch.
 A tenant's Glue database is named here too, for the same role's policy names it.
@@ -42,6 +43,11 @@ def table(tenant_id: str, name: str) -> Key:
     return {"PK": tenant_partition(tenant_id), "SK": f"{TABLE_PREFIX}{name}"}
 
 
+def table_suffix(tenant_id: str, base: str) -> Key:
+    """The counter of suffixes handed out to table names of `base`: outside the `TABLE#` range."""
+    return {"PK": tenant_partition(tenant_id), "SK": f"{TABLE_SUFFIX_PREFIX}{base}"}
+
+
 def query(tenant_id: str, user_id: str, query_id: str) -> Key:
     return {"PK": tenant_partition(tenant_id), "SK": f"{queries_of(user_id)}{query_id}"}
 
@@ -54,6 +60,7 @@ def queries_of(user_id: str) -> str:
 MEMBER_PREFIX = "MEMBER#"
 FILE_PREFIX = "FILE#"
 TABLE_PREFIX = "TABLE#"
+TABLE_SUFFIX_PREFIX = "TABLE_SUFFIX#"
 QUERY_PREFIX = "QUERY#"
 
 

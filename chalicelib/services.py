@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from chalicelib.ingest.pipeline import Ingest
     from chalicelib.queries.engine import Engine, Execution
     from chalicelib.queries.local import LocalEngine
-    from chalicelib.queries.service import Queries, TableListings
+    from chalicelib.queries.service import Queries
 
 
 class TenantServices:
@@ -68,7 +68,6 @@ class TenantServices:
             QueryStore(self.clients.dynamodb, self.settings.table_name),
             self.records,
             self.engine,
-            self._platform.table_listings,
             database_prefix=self.settings.glue_database_prefix,
             max_running=self.settings.max_running_queries,
             retention_seconds=self.settings.query_retention_days * 86_400,
@@ -139,13 +138,6 @@ class Services:
         """The services acting for one tenant: every AWS call they make is signed by the tenant's
         own session, which IAM confines to that tenant's data."""
         return self.tenant_services(self, tenant_id, self.tenant_credentials.clients(tenant_id))
-
-    @cached_property
-    def table_listings(self) -> TableListings:
-        """Each tenant's tables as last listed, for the next query's guard (checked before use)."""
-        from chalicelib.queries.service import TableListings
-
-        return TableListings()
 
     @cached_property
     def local_engine(self) -> LocalEngine:

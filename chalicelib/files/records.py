@@ -79,6 +79,10 @@ class FileRecord:
     # How many times ingest has claimed the record: orders the attempts, so that a table's
     # catalog entry is never taken back by an attempt older than the one that set it.
     claims: int = 0
+    # Every table name the file holds (`TABLE#` items naming it), its table's and any an attempt
+    # took and did not get to use: kept on the record as each is taken, so that withdrawing them
+    # reads one item. Records stored before it was kept hold only the name `table` gives.
+    table_names: tuple[str, ...] = ()
 
     def held_by(self, token: str) -> bool:
         """Whether the ingest attempt with this claim token holds the record."""
@@ -91,6 +95,8 @@ class FileRecord:
         fields["upload"]["method"] = self.upload.method.value
         if self.ingest is None:
             del fields["ingest"]
+        # A string set, added to and taken from one name at a time; DynamoDB stores no empty set.
+        fields["table_names"] = set(self.table_names) or None
         return fields
 
     @classmethod
@@ -105,6 +111,7 @@ class FileRecord:
                 "status": Status(known["status"]),
                 "upload": Upload(**upload),
                 "ingest": IngestClaim(**claim) if claim else None,
+                "table_names": tuple(sorted(known.get("table_names", ()))),
             }
         )
 

@@ -165,16 +165,14 @@ class Files:
             raise FileNotFound()
         self._remove(record)
 
-    def tables(self, caller: Caller) -> list[dict[str, Any]]:
-        return [
-            {
-                "table": item["name"],
-                "file_id": item["file_id"],
-                "columns": item["columns"],
-                "row_count": item["row_count"],
-            }
-            for item in self._records.tables(caller.tenant_id)
+    def tables(self, caller: Caller, limit: int, after: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """GET /tables: up to `limit` of the tenant's tables in name order, after the name `after`."""
+        tables, last = self._records.table_page(caller.tenant_id, limit, after)
+        views = [
+            {"table": table.name, "file_id": table.file_id, "columns": table.columns, "row_count": table.row_count}
+            for table in tables
         ]
+        return views, last
 
     def _new_record(self, caller: Caller, name: str, size: int, content_type: str | None, upload: Upload) -> FileRecord:
         """Store a new UPLOADING record, reserving its quota; an over-quota tenant gets 413 first

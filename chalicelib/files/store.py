@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import re
 import time
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib import keys
-from chalicelib.aws.dynamo import TransactionCancelled, from_item, query_prefix, to_item, transact, value
+from chalicelib.aws.dynamo import (
+    BATCH_GET_KEYS,
+    TransactionCancelled,
+    batch_get,
+    from_item,
+    query_prefix,
+    to_item,
+    transact,
+    value,
+)
 from chalicelib.errors import Conflict, PayloadTooLarge
 from chalicelib.files.records import FileRecord, IngestClaim, Status
 from chalicelib.tenancy.store import now
@@ -31,6 +41,21 @@ class Quota:
 class Usage:
     bytes: int
     files: int
+
+
+# Every table name is of these characters (chalicelib/ingest/naming.py), well under a key's 1 KiB.
+TABLE_NAME = re.compile(r"[a-z0-9_]{1,255}")
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    """A table a query may read: a READY file's, with what its record holds."""
+
+    name: str
+    file_id: str
+    columns: list[dict[str, str]]
+    row_count: int
+    version: str  # the ingest that published it (its claim's token): published again, it has another
 
 
 class QuotaExceeded(PayloadTooLarge):
@@ -285,52 +310,131 @@ class FileStore:
         held = current is not None and not current.deleting and current.held_by(claimed.ingest.token)
         return current if held else None
 
-    def take_table_name(self, tenant_id: str, file_id: str, candidates: Iterable[str]) -> str:
-        """The first candidate name free in the tenant (or already this file's), now taken by it.
+    def take_table_name(self, claimed: FileRecord, base: str) -> str | None:
+        """A name for the claimed file's table, unique in the tenant and now held by the file; None
+        if the attempt no longer holds the record (the file is being deleted, or a newer attempt
+        took over), and then no name is taken.
 
-        The entry only holds the name: the file's record says whether the table is there and what
-        it holds (`finish`, `tables`).
+        `base` if it is free or the file's already; else a name of that base the file holds from
+        an earlier attempt; else `base_N`, N the next of the base's suffix counter (2, 3, …), and
+        the next again only if that very name is taken (a file named `sales_7.csv`). So a name
+        costs a few writes however many of its base the tenant holds. A counter starts at 1 (the
+        base) whenever it is first needed, even where names of that base were taken before it
+        existed: those are then stepped over once.
+
+        The `TABLE#` item and the record's `table_names` are written together, so that the record
+        always knows every name its file holds (`table_names`), and the entry only holds the name:
+        the record says whether the table is there and what it holds (`finish`, `published`).
         """
-        for name in itertools.islice(candidates, 1000):
-            try:
-                self._dynamodb.put_item(
-                    TableName=self._table,
-                    Item=to_item({**keys.table(tenant_id, name), "name": name, "file_id": file_id}),
-                    ConditionExpression="attribute_not_exists(PK) OR file_id = :file_id",
-                    ExpressionAttributeValues={":file_id": value(file_id)},
-                )
-                return name
-            except self._dynamodb.exceptions.ConditionalCheckFailedException:
-                continue
-        raise RuntimeError(f"no free table name for file {file_id}")
+        own = sorted((name for name in claimed.table_names if _numbered(name, base)), key=_suffix)
+        for name in (base, *own):
+            taken = self._take(claimed, name)
+            if taken is not False:
+                return name if taken else None
+        while True:
+            name = f"{base}_{self._next_suffix(claimed.tenant_id, base)}"
+            taken = self._take(claimed, name)
+            if taken is not False:
+                return name if taken else None
+
+    def _take(self, claimed: FileRecord, name: str) -> bool | None:
+        """Take `name` for the claimed file: True if it is the file's now, False if another file
+        holds it, None if the attempt no longer holds the record."""
+        assert claimed.ingest is not None
+        file_key = keys.file(claimed.tenant_id, claimed.file_id)
+        items = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item({**keys.table(claimed.tenant_id, name), "name": name, "file_id": claimed.file_id}),
+                    "ConditionExpression": "attribute_not_exists(PK) OR file_id = :file_id",
+                    "ExpressionAttributeValues": {":file_id": value(claimed.file_id)},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": to_item(file_key),
+                    "UpdateExpression": "ADD table_names :name",
+                    "ConditionExpression": "attribute_exists(PK) AND deleting = :false AND ingest.#token = :token",
+                    "ExpressionAttributeNames": {"#token": "token"},
+                    "ExpressionAttributeValues": {
+                        ":name": value({name}),
+                        ":false": value(False),
+                        ":token": value(claimed.ingest.token),
+                    },
+                }
+            },
+        ]
+        try:
+            transact(self._dynamodb, items)
+        except TransactionCancelled as cancelled:
+            if cancelled.failed(1):
+                return None
+            if cancelled.failed(0):
+                return False
+            raise
+        return True
+
+    def _next_suffix(self, tenant_id: str, base: str) -> int:
+        """The base's next suffix: 2 the first time, then one more each time (atomic)."""
+        response = self._dynamodb.update_item(
+            TableName=self._table,
+            Key=to_item(keys.table_suffix(tenant_id, base)),
+            UpdateExpression="SET last_suffix = if_not_exists(last_suffix, :one) + :one",
+            ExpressionAttributeValues={":one": value(1)},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(from_item(response["Attributes"])["last_suffix"])
 
     def table_names(self, tenant_id: str, file_id: str) -> list[str]:
-        """Every table name the file holds: its table's, and any an ingest took and did not get to use."""
-        items = query_prefix(
-            self._dynamodb,
-            self._table,
-            keys.tenant_partition(tenant_id),
-            keys.TABLE_PREFIX,
-            where="file_id = :file_id",
-            values={":file_id": file_id},
-            names={"#name": "name"},
-            projection="#name",
-        )
-        return [item["name"] for item in items]
+        """Every table name the file holds: its table's, and any an ingest took and did not get to
+        use; read from its record alone (a record stored before the record kept them gives its
+        table's name)."""
+        item = self._dynamodb.get_item(
+            TableName=self._table,
+            Key=to_item(keys.file(tenant_id, file_id)),
+            ConsistentRead=True,
+            ProjectionExpression="table_names, #table",
+            ExpressionAttributeNames={"#table": "table"},
+        ).get("Item")
+        if not item:
+            return []
+        fields = from_item(item)
+        return sorted(set(fields.get("table_names", ())) | ({fields["table"]} if fields.get("table") else set()))
 
     def release_table_name(self, tenant_id: str, name: str, file_id: str) -> None:
-        """Free the name, if this file still holds it."""
-        with contextlib.suppress(self._dynamodb.exceptions.ConditionalCheckFailedException):
-            self._dynamodb.delete_item(
-                TableName=self._table,
-                Key=to_item(keys.table(tenant_id, name)),
-                ConditionExpression="file_id = :file_id",
-                ExpressionAttributeValues={":file_id": value(file_id)},
-            )
+        """Free the name, if this file still holds it, and strike it from the file's record (in one
+        transaction: a name the record lists is always the file's)."""
+        items = [
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": to_item(keys.table(tenant_id, name)),
+                    "ConditionExpression": "file_id = :file_id",
+                    "ExpressionAttributeValues": {":file_id": value(file_id)},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": to_item(keys.file(tenant_id, file_id)),
+                    "UpdateExpression": "DELETE table_names :name",
+                    "ConditionExpression": "attribute_exists(PK)",
+                    "ExpressionAttributeValues": {":name": value({name})},
+                }
+            },
+        ]
+        try:
+            transact(self._dynamodb, items)
+        except TransactionCancelled as cancelled:
+            if not (cancelled.failed(0) or cancelled.failed(1)):
+                raise
+            # Not the file's name (any more), or no record: nothing of it to free.
 
     def finish(self, claimed: FileRecord, ready: FileRecord) -> bool:
         """Mark the claimed record READY with what ingest found, which publishes its table (the
-        record is what `tables` reads); False if the claim was lost meanwhile (the file is being
+        record is what `published` reads); False if the claim was lost meanwhile (the file is being
         deleted, or a newer version came)."""
         assert ready.table is not None
         changes = {
@@ -404,39 +508,90 @@ class FileStore:
             raise
         return True
 
-    def tables(self, tenant_id: str) -> list[dict[str, Any]]:
-        """The tenant's tables, by name: one per file that is READY (and not being deleted), with
-        the columns and row count its record holds, read in one query of the tenant's records.
-
-        A name's `TABLE#` entry is taken before its file is READY (and kept by a file being
-        ingested again, or left by an ingest that failed midway), so the entries alone do not say
-        which tables are there; a READY record always holds the entry of the name it gives (`finish`
-        checks it in the same transaction, and a name is released only once its record is no
-        longer READY or is being deleted), so the records alone do.
+    def published(self, tenant_id: str, names: Sequence[str]) -> dict[str, PublishedTable]:
+        """Those of `names` that are tables now, by name, each looked up by its name alone: its
+        `TABLE#` item says which file holds it, that file's record whether it is published
+        (strongly consistent reads, 100 names a batch, in the order given). A batch with a name
+        that is no table is the last read: a query naming it is refused at that name, whatever
+        follows. A name no table can have is not asked for (a key can be 1 KiB at most).
         """
-        records = query_prefix(
+        found: dict[str, PublishedTable] = {}
+        unique = list(dict.fromkeys(names))
+        for start in range(0, len(unique), BATCH_GET_KEYS):
+            batch = unique[start : start + BATCH_GET_KEYS]
+            askable = list(itertools.takewhile(TABLE_NAME.fullmatch, batch))
+            entries = batch_get(
+                self._dynamodb,
+                self._table,
+                [keys.table(tenant_id, name) for name in askable],
+                projection="#name, file_id",
+                names={"#name": "name"},
+            )
+            tables = self._published(tenant_id, [(entry["name"], entry["file_id"]) for entry in entries])
+            found |= {table.name: table for table in tables}
+            if len(tables) < len(batch):
+                break
+        return found
+
+    def table_page(self, tenant_id: str, limit: int, after: str | None) -> tuple[list[PublishedTable], str | None]:
+        """Up to `limit` tables in name order, after the name `after`; and the last name read if
+        more may follow. Names of files that are not (or no longer) READY are passed over, and
+        reading goes on until `limit` tables or the end: a page costs what it shows, and the
+        few names taken by files still being ingested or left by a failed attempt."""
+        tables: list[PublishedTable] = []
+        while True:
+            query: dict[str, Any] = {
+                "TableName": self._table,
+                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :table)",
+                "ExpressionAttributeValues": {
+                    ":pk": value(keys.tenant_partition(tenant_id)),
+                    ":table": value(keys.TABLE_PREFIX),
+                },
+                "ProjectionExpression": "#name, file_id",
+                "ExpressionAttributeNames": {"#name": "name"},
+                "Limit": limit - len(tables),
+                "ConsistentRead": True,
+            }
+            if after is not None:
+                query["ExclusiveStartKey"] = to_item(keys.table(tenant_id, after))
+            response = self._dynamodb.query(**query)
+            entries = [(entry["name"], entry["file_id"]) for entry in map(from_item, response["Items"])]
+            tables += self._published(tenant_id, entries)
+            last = response.get("LastEvaluatedKey")
+            if last is None:
+                return tables, None
+            after = from_item(last)["SK"].removeprefix(keys.TABLE_PREFIX)
+            if len(tables) >= limit:
+                return tables, after
+
+    def _published(self, tenant_id: str, entries: list[tuple[str, str]]) -> list[PublishedTable]:
+        """The names (with the file each `TABLE#` item names) whose file's record publishes them:
+        READY, not being deleted, and giving that name. A name's item is taken before its file is
+        READY (and kept by a file being ingested again, or left by an ingest that failed midway),
+        so the item alone does not make a table; a READY record always holds the item of the name
+        it gives (`finish` checks it in the same transaction, and a name is released only once its
+        record is no longer READY or is being deleted)."""
+        records = batch_get(
             self._dynamodb,
             self._table,
-            keys.tenant_partition(tenant_id),
-            keys.FILE_PREFIX,
-            where="#status = :ready AND deleting = :false AND attribute_exists(#table)",
-            values={":ready": Status.READY.value, ":false": False},
+            [keys.file(tenant_id, file_id) for file_id in {file_id for _, file_id in entries}],
+            projection="file_id, #status, deleting, #table, #columns, row_count, ingest.#token",
             names={"#status": "status", "#table": "table", "#columns": "columns", "#token": "token"},
-            projection="file_id, #table, #columns, row_count, ingest.#token",
         )
-        return sorted(
-            (
-                {
-                    "name": r["table"],
-                    "file_id": r["file_id"],
-                    "columns": r["columns"],
-                    "row_count": r["row_count"],
-                    "version": r["ingest"]["token"],
-                }
-                for r in records
-            ),
-            key=lambda table: table["name"],
-        )
+        by_id = {record["file_id"]: record for record in records}
+        tables = []
+        for name, file_id in entries:
+            record = by_id.get(file_id)
+            if (
+                record is not None
+                and record["status"] == Status.READY.value
+                and not record.get("deleting", False)
+                and record.get("table") == name
+            ):
+                tables.append(
+                    PublishedTable(name, file_id, record["columns"], record["row_count"], record["ingest"]["token"])
+                )
+        return tables
 
     def still_published(self, tenant_id: str, file_id: str, version: str) -> dict[str, Any]:
         """A transaction item that holds only while the file's table is the one ingest attempt
@@ -467,3 +622,12 @@ class FileStore:
     def _get(self, key: dict[str, str]) -> dict[str, Any] | None:
         item = self._dynamodb.get_item(TableName=self._table, Key=to_item(key), ConsistentRead=True).get("Item")
         return from_item(item) if item else None
+
+
+def _numbered(name: str, base: str) -> bool:
+    """Whether `name` is `base` with a number suffix (`sales_7` of `sales`)."""
+    return name.startswith(f"{base}_") and name[len(base) + 1 :].isdigit()
+
+
+def _suffix(name: str) -> int:
+    return int(name.rsplit("_", 1)[1])

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Iterator
 
 DATA_EXTENSIONS = (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json", ".parquet")
 # Athena allows longer names; these leave room for a uniqueness suffix.
@@ -38,13 +36,6 @@ def table_base_name(file_name: str) -> str:
     if not base.strip("_"):
         return "table"
     return f"t_{base}"[:MAX_TABLE_NAME] if base[0].isdigit() else base
-
-
-def candidate_table_names(base: str) -> Iterator[str]:
-    """`base`, then `base_2`, `base_3`, …: what to try, in order, until one is free."""
-    yield base
-    for n in itertools.count(2):
-        yield f"{base}_{n}"
 
 
 def column_names(originals: list[str], blank: str = "column") -> list[str]:

@@ -29,7 +29,7 @@ from chalicelib.ingest.convert import Converted
 from chalicelib.ingest.detect import Detected
 from chalicelib.ingest.events import RawUpload
 from chalicelib.ingest.limits import Budget, Limits
-from chalicelib.ingest.naming import candidate_table_names, table_base_name
+from chalicelib.ingest.naming import table_base_name
 from chalicelib.ingest.problems import FileProblem
 from chalicelib.ingest.stream import PIECE_BYTES, READ_CHUNK_BYTES, Fetched, Seen, read_object
 from chalicelib.observability import SERVICE, MetricUnit, logger, metrics
@@ -255,7 +255,10 @@ class Ingest:
         for part in sorted(curated.iterdir()):
             self._objects.upload(part, prefix + part.name, "application/vnd.apache.parquet")
         base = claimed.table or table_base_name(claimed.name)
-        table = self._records.take_table_name(tenant_id, file_id, candidate_table_names(base))
+        table = self._records.take_table_name(claimed, base)
+        if table is None:  # the claim was lost meanwhile: no name may be taken for this attempt
+            self._lost(claimed)
+            return False
         self._catalog.register(tenant_id, table, file_id, converted.columns, Publication(token, held.claims))
         ready = replace(
             claimed,

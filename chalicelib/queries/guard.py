@@ -390,6 +390,12 @@ DUCKDB = _Dialect(
 def guard(sql: str, tables: Collection[str], database: str) -> Guarded:
     """Check `sql` against the allow-list; `tables` are the tenant's table names, `database` its
     own database (a qualifier it may use). Raises InvalidSql or ForbiddenSql."""
+    return parse(sql).guarded(tables, database)
+
+
+def parse(sql: str) -> Parsed:
+    """Check `sql` against the allow-list but for its tables, whose names it then gives
+    (`Parsed.table_names`) so that only those are looked up; raises InvalidSql or ForbiddenSql."""
     if len(sql.encode("utf-8")) > MAX_SQL_BYTES:
         raise InvalidSql(message=f"The query is longer than {MAX_SQL_BYTES // 1024} KiB.")
     if "\x00" in sql:
@@ -397,11 +403,45 @@ def guard(sql: str, tables: Collection[str], database: str) -> Guarded:
     try:
         expression = _one_statement(sql, "athena")
         _check_tree(expression, sql, ATHENA)
-        own = {name.lower() for name in tables}
-        read = _real_tables(expression, own, database.lower())
     except RecursionError:
-        raise InvalidSql(message="The query is nested too deeply.") from None
-    return Guarded(expression, frozenset(read))
+        raise InvalidSql(message=_TOO_DEEP) from None
+    return Parsed(expression)
+
+
+_TOO_DEEP = "The query is nested too deeply."
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A statement the allow-list passed, its tables not checked yet."""
+
+    expression: exp.Expression
+
+    def table_names(self, database: str) -> list[str]:
+        """The names (lower-case, each once, in the order the tables are checked) of the tables the
+        query reads that may be the tenant's: unqualified or in its own `database`, and no CTE in
+        scope. Any other table is refused whatever the tenant has."""
+        names: dict[str, None] = {}
+        try:
+            for table, ctes in _scoped_tables(self.expression):
+                qualified = table.args.get("db") is not None or table.args.get("catalog") is not None
+                if not qualified and table.name.lower() in ctes:
+                    continue
+                own_database = table.args.get("db") is None or table.db.lower() == database.lower()
+                if table.args.get("catalog") is None and own_database:
+                    names[table.name.lower()] = None
+        except RecursionError:
+            raise InvalidSql(message=_TOO_DEEP) from None
+        return list(names)
+
+    def guarded(self, tables: Collection[str], database: str) -> Guarded:
+        """The query once every real table is found among `tables` (the tenant's table names, or
+        those of them the query names); raises ForbiddenSql at the first that is not."""
+        try:
+            read = _real_tables(self.expression, {name.lower() for name in tables}, database.lower())
+        except RecursionError:
+            raise InvalidSql(message=_TOO_DEEP) from None
+        return Guarded(self.expression, frozenset(read))
 
 
 def duckdb_statement(query: exp.Expression, files: Collection[str], tables: Collection[str] = ()) -> str:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import replace
 
 from chalicelib.auth.caller import Caller
@@ -14,7 +11,7 @@ from chalicelib.files.store import FileStore
 from chalicelib.ids import is_id, new_id
 from chalicelib.keys import tenant_database
 from chalicelib.queries.engine import Engine, Execution, Page, QueryRejected, TableInfo, error, timed_out
-from chalicelib.queries.guard import Guarded, UnknownTable, guard
+from chalicelib.queries.guard import Guarded, parse
 from chalicelib.queries.store import (
     MAX_WAIT_SECONDS,
     QueryRecord,
@@ -31,37 +28,9 @@ class QueryNotFound(NotFound):
     message = "No query of yours with that id."
 
 
-# DynamoDB's 100 items in a transaction, less the job and its slot: a query reading more tables
-# than this is checked against a fresh listing instead.
+# DynamoDB's 100 items in a transaction, less the job and its slot: the tables of a query reading
+# more than this are not checked again as its job is stored.
 MAX_CHECKED_TABLES = 98
-
-
-class TableListings:
-    """Each tenant's tables as last listed, kept by the container for the next submission.
-
-    Never trusted as it is: a submission that uses it checks, in the transaction that stores the
-    job, that every table the query reads is still as listed, and lists again when one is not or
-    when the query names a table the listing lacks. At most `max_tenants` are kept.
-    """
-
-    def __init__(self, max_tenants: int = 256) -> None:
-        self._max_tenants = max_tenants
-        self._listings: OrderedDict[str, dict[str, TableInfo]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, tenant_id: str) -> dict[str, TableInfo] | None:
-        with self._lock:
-            listing = self._listings.get(tenant_id)
-            if listing is not None:
-                self._listings.move_to_end(tenant_id)
-            return listing
-
-    def put(self, tenant_id: str, listing: dict[str, TableInfo]) -> None:
-        with self._lock:
-            self._listings[tenant_id] = listing
-            self._listings.move_to_end(tenant_id)
-            while len(self._listings) > self._max_tenants:
-                self._listings.popitem(last=False)
 
 
 class Queries:
@@ -70,7 +39,6 @@ class Queries:
         jobs: QueryStore,
         files: FileStore,
         engine: Engine,
-        listings: TableListings,
         *,
         database_prefix: str,
         max_running: int,
@@ -80,7 +48,6 @@ class Queries:
         self._jobs = jobs
         self._files = files
         self._engine = engine
-        self._listings = listings
         self._database_prefix = database_prefix
         self._max_running = max_running
         self._retention_seconds = retention_seconds
@@ -89,26 +56,29 @@ class Queries:
     def submit(self, caller: Caller, sql: str) -> QueryRecord:
         """Guard the SQL, take a slot, start it: it runs in the background.
 
-        The tenant's tables as last listed serve if the transaction that stores the job finds the
-        ones the query reads unchanged; else (or when the query names one they lack) they are
-        listed afresh, and what that listing says goes."""
-        listed = self._listings.get(caller.tenant_id)
-        if listed is not None:
-            # Refused or cancelled when it was listed before a table came, went or was published
-            # again: the fresh listing below decides.
-            with contextlib.suppress(UnknownTable, TablesChanged):
-                return self._start(caller, sql, listed, checked=True)
-        tables = {
-            item["name"]: TableInfo(item["name"], item["file_id"], item["columns"], item["version"])
-            for item in self._files.tables(caller.tenant_id)
-        }
-        self._listings.put(caller.tenant_id, tables)
-        return self._start(caller, sql, tables, checked=False)
+        Only the tables the SQL names are looked up, by name, so a submission costs the same
+        however many tables the tenant has. The transaction that stores the job checks that each
+        is still as looked up; if one changed in between, they are looked up again and what that
+        finds goes."""
+        parsed = parse(sql)
+        database = tenant_database(self._database_prefix, caller.tenant_id)
+        names = parsed.table_names(database)
+        tables = self._tables(caller, names)
+        try:
+            return self._start(caller, sql, parsed.guarded(tables, database), tables, checked=True)
+        except TablesChanged:
+            tables = self._tables(caller, names)
+            return self._start(caller, sql, parsed.guarded(tables, database), tables, checked=False)
 
-    def _start(self, caller: Caller, sql: str, tables: dict[str, TableInfo], *, checked: bool) -> QueryRecord:
-        guarded = guard(sql, tables, tenant_database(self._database_prefix, caller.tenant_id))
-        if checked and len(guarded.tables) > MAX_CHECKED_TABLES:
-            raise TablesChanged()  # too many to check in one transaction: list them afresh
+    def _tables(self, caller: Caller, names: list[str]) -> dict[str, TableInfo]:
+        return {
+            name: TableInfo(name, table.file_id, table.columns, table.version)
+            for name, table in self._files.published(caller.tenant_id, names).items()
+        }
+
+    def _start(
+        self, caller: Caller, sql: str, guarded: Guarded, tables: dict[str, TableInfo], *, checked: bool
+    ) -> QueryRecord:
         read = {name: tables[name] for name in sorted(guarded.tables)}
         try:  # the engine's own text, judged again: what it is given is what was judged
             statement, refusal = self._engine.statement(caller.tenant_id, guarded, read), None
@@ -125,7 +95,11 @@ class Queries:
             tables=sorted(guarded.tables),
             engine_id=self._engine.known_id(query_id),  # stored with the job: no second write to say it
         )
-        checks = self._still_published(caller.tenant_id, guarded, tables) if checked else []
+        checks = (
+            [self._files.still_published(caller.tenant_id, table.file_id, table.version) for table in read.values()]
+            if checked and len(read) <= MAX_CHECKED_TABLES
+            else []
+        )
         try:
             self._jobs.create(record, self._max_running, checks)
         except TooManyQueries:
@@ -143,14 +117,6 @@ class Queries:
             self._settle(record, Execution(QueryState.FAILED, error=not_started))
             raise
         return record if engine_id == record.engine_id else self._jobs.started(record, engine_id)
-
-    def _still_published(
-        self, tenant_id: str, guarded: Guarded, tables: dict[str, TableInfo]
-    ) -> list[dict[str, object]]:
-        return [
-            self._files.still_published(tenant_id, tables[name].file_id, tables[name].version)
-            for name in sorted(guarded.tables)
-        ]
 
     def get(self, caller: Caller, query_id: str, *, wait: float = 0) -> QueryRecord:
         """The query as it stands, waiting up to `wait` seconds for it to end (one that has ended

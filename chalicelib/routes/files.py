@@ -14,7 +14,9 @@ from chalicelib.tenancy.roles import Action
 
 bp = Blueprint(__name__)
 
-FILES = "files"  # the collection a next_token belongs to
+# The collections a next_token belongs to: a token of one is refused by the other.
+FILES = "files"
+TABLES = "tables"
 
 
 @bp.route("/files", methods=["POST"], authorizer=cognito_authorizer, content_types=["*/*"])
@@ -77,4 +79,9 @@ def list_tables() -> dict[str, Any]:
     platform = services()
     caller = current_caller(bp.current_request, platform)
     tenant = platform.for_tenant(caller.tenant_id)
-    return {"tables": tenant.files.tables(caller)}
+    params = bp.current_request.query_params or {}
+    limit = limit_of(params.get("limit"))
+    tables, next_token = platform.tokens.paged(
+        caller.tenant_id, TABLES, params.get("next_token"), lambda after: tenant.files.tables(caller, limit, after)
+    )
+    return {"tables": tables, "next_token": next_token}

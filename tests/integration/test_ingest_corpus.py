@@ -272,7 +272,10 @@ def test_corpus_files_that_cannot_be_tables_fail_with_a_precise_reason(
     assert says in record["error"]["message"], record["error"]
     assert (record["table"], record["row_count"], record["columns"]) == (None, None, [])
     assert record["sha256"] is not None
-    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {"tables": []}
+    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {
+        "tables": [],
+        "next_token": None,
+    }
 
 
 def test_a_failed_files_bytes_stay_downloadable(ingestor: Ingestor) -> None:

@@ -91,7 +91,10 @@ def test_a_file_whose_every_delivery_failed_before_claiming_it_ends_failed(
         {"code": "ingest_failed", "message": "The file could not be ingested after several tries."},
     )
     assert [e["status"] for e in logs if e["message"] == "file given up after every delivery failed"] == ["UPLOADING"]
-    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {"tables": []}
+    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {
+        "tables": [],
+        "next_token": None,
+    }
 
 
 def _claimed_by_another_delivery(ingestor: Ingestor, file_id: str, *, lease_seconds: int) -> None:

@@ -359,7 +359,10 @@ def test_a_last_delivery_that_fails_while_publishing_leaves_no_table_name_or_cur
 
     record = ingestor.record(file_id)
     assert (record["status"], record["error"]["code"], record["table"]) == ("FAILED", "ingest_failed", None)
-    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {"tables": []}
+    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {
+        "tables": [],
+        "next_token": None,
+    }
     assert _file_items(ingestor, "TABLE#") == []
     assert _curated_versions(ingestor, file_id) == []
     assert _warehouse(ingestor) == []
@@ -381,7 +384,10 @@ def test_a_delete_removes_what_an_ingest_that_failed_midway_left_behind(
     [left] = _curated_versions(ingestor, file_id)
     assert re.fullmatch(rf"{curated_prefix(ingestor.account.tenant_id, file_id)}[0-9a-f]{{32}}/part-0\.parquet", left)
     assert _warehouse(ingestor) == [file_id]
-    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {"tables": []}
+    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {
+        "tables": [],
+        "next_token": None,
+    }
 
     assert ingestor.api.call("DELETE", f"/files/{file_id}", token=ingestor.account.id_token).status == 204
     assert (_file_items(ingestor, "FILE#"), _file_items(ingestor, "TABLE#")) == ([], [])
@@ -500,7 +506,7 @@ def test_a_name_taken_by_a_file_not_yet_ready_is_no_table_until_it_is(
     finally:
         catalog.listed.set()
         ingesting.join()
-    assert (while_ingesting.status, while_ingesting.body) == (200, {"tables": []})
+    assert (while_ingesting.status, while_ingesting.body) == (200, {"tables": [], "next_token": None})
     reply = ingestor.api.call("GET", "/tables", token=ingestor.account.id_token)
     assert [(t["table"], t["file_id"], t["row_count"]) for t in reply.body["tables"]] == [("sales", file_id, 2)]
     assert [c["name"] for c in reply.body["tables"][0]["columns"]] == ["region", "amount"]
@@ -563,7 +569,10 @@ def test_a_new_version_of_a_ready_file_replaces_its_table_under_the_same_name(in
     ingestor.drain()
     record = ingestor.record(file_id)
     assert (record["status"], record["table"]) == ("FAILED", None)
-    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {"tables": []}
+    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {
+        "tables": [],
+        "next_token": None,
+    }
     assert _warehouse(ingestor) == []
 
 
@@ -669,7 +678,10 @@ def test_deleting_a_ready_file_leaves_no_table_behind(ingestor: Ingestor) -> Non
     assert _file_items(ingestor, "TABLE#") == []
     assert _warehouse(ingestor) == []
     assert ingestor.tenant.objects.keys(f"tenants/{ingestor.account.tenant_id}/") == []
-    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {"tables": []}
+    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {
+        "tables": [],
+        "next_token": None,
+    }
 
 
 def test_ingest_is_measured_by_format(
@@ -768,7 +780,10 @@ def test_an_older_versions_attempt_publishing_after_a_newer_one_failed_leaves_no
 
     record = ingestor.record(file_id)
     assert (record["status"], record["error"]["code"], record["table"]) == ("FAILED", "empty_file", None)
-    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {"tables": []}
+    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {
+        "tables": [],
+        "next_token": None,
+    }
     assert _file_items(ingestor, "TABLE#") == []
     assert _curated_versions(ingestor, file_id) == []
     assert _warehouse(ingestor) == []

@@ -401,7 +401,7 @@ def test_deleting_a_table_leaves_no_object_version_item_or_table_and_gives_the_q
     assert reply.status == 204
     assert tenant_versions() == []
     assert (items("FILE#"), items("TABLE#")) == ([], [])
-    assert api.call("GET", "/tables", token=account.id_token).body == {"tables": []}
+    assert api.call("GET", "/tables", token=account.id_token).body == {"tables": [], "next_token": None}
     assert _tenant_item(api, account.tenant_id).items() >= {"bytes_used": 0, "file_count": 0}.items()
     assert api.call("GET", f"/files/{file_id}", token=account.id_token).error_code == "file_not_found"
     again = api.call("DELETE", f"/files/{file_id}", token=account.id_token)
@@ -522,7 +522,7 @@ def test_deleting_an_upload_that_never_arrived_looks_for_no_tables_and_a_table_i
         assert api.call("DELETE", f"/files/{table['file_id']}", token=account.id_token).status == 204
     assert not [request for request in never_arrived if "TABLE#" in request]
     assert [request for request in ingested if "TABLE#" in request]  # its name found and released
-    assert api.call("GET", "/tables", token=account.id_token).body == {"tables": []}
+    assert api.call("GET", "/tables", token=account.id_token).body == {"tables": [], "next_token": None}
     assert api.call("GET", "/files", token=account.id_token).body["files"] == []
 
 
@@ -543,4 +543,61 @@ def test_a_tenant_without_files_has_no_tables(api: Api) -> None:
     reply = api.call("GET", "/tables", token=account.id_token)
     assert reply.status == 200
     assert_conforms("GET", "/tables", 200, reply.body)
-    assert reply.body == {"tables": []}
+    assert reply.body == {"tables": [], "next_token": None}
+
+
+def _table_pages(api: Api, account: Any, limit: int) -> list[list[str]]:
+    """Every page of GET /tables?limit=…, as the names each lists."""
+    pages: list[list[str]] = []
+    token = None
+    while True:
+        reply = api.call(
+            "GET", f"/tables?limit={limit}" + (f"&next_token={token}" if token else ""), token=account.id_token
+        )
+        assert reply.status == 200, reply
+        assert_conforms("GET", "/tables", 200, reply.body)
+        assert len(reply.body["tables"]) <= limit
+        pages.append([table["table"] for table in reply.body["tables"]])
+        token = reply.body["next_token"]
+        if token is None:
+            return pages
+        assert len(pages) < 10, pages
+
+
+def test_tables_list_in_name_order_in_pages_each_once_and_never_another_tenants(api: Api) -> None:
+    owner, stranger = sign_up(api, label="owner"), sign_up(api, label="stranger")
+    for name in ("orders", "customers", "sales", "returns", "items"):
+        ingested_table(api, owner, f"{name}.csv", CSV)
+    ingested_table(api, stranger, "secret.csv", CSV)
+
+    pages = _table_pages(api, owner, limit=2)
+    assert pages[:3] == [["customers", "items"], ["orders", "returns"], ["sales"]]
+    assert [name for page in pages for name in page] == ["customers", "items", "orders", "returns", "sales"]
+    first = api.call("GET", "/tables", token=owner.id_token).body  # no parameters: the first 100
+    assert ([t["table"] for t in first["tables"]], first["next_token"]) == (
+        ["customers", "items", "orders", "returns", "sales"],
+        None,
+    )
+    assert [t["table"] for t in api.call("GET", "/tables", token=stranger.id_token).body["tables"]] == ["secret"]
+
+    token = api.call("GET", "/tables?limit=1", token=owner.id_token).body["next_token"]
+    files_token = api.call("GET", "/files?limit=1", token=owner.id_token).body["next_token"]
+    for bad in (token[:-2] + ("AA" if not token.endswith("AA") else "BB"), "garbage", files_token):
+        reply = api.call("GET", f"/tables?next_token={bad}", token=owner.id_token)
+        assert (reply.status, reply.error_code) == (400, "invalid_token"), bad
+    foreign = api.call("GET", f"/tables?next_token={token}", token=stranger.id_token)
+    assert (foreign.status, foreign.error_code) == (400, "invalid_token")
+    for limit in ("0", "1001", "x"):
+        reply = api.call("GET", f"/tables?limit={limit}", token=owner.id_token)
+        assert (reply.status, reply.error_code) == (400, "invalid_request"), limit
+
+
+def test_files_of_one_name_are_named_with_suffixes_never_handed_out_twice(api: Api) -> None:
+    account = sign_up(api)
+    ingested_table(api, account, "data_3.csv", CSV)
+    records = [ingested_table(api, account, "data.csv", CSV) for _ in range(4)]
+    assert [record["table"] for record in records] == ["data", "data_2", "data_4", "data_5"]
+    assert api.call("DELETE", f"/files/{records[1]['file_id']}", token=account.id_token).status == 204
+    assert ingested_table(api, account, "data.csv", CSV)["table"] == "data_6"  # data_2 is not taken again
+    assert api.call("DELETE", f"/files/{records[0]['file_id']}", token=account.id_token).status == 204
+    assert ingested_table(api, account, "data.csv", CSV)["table"] == "data"  # the name itself is

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
-from chalicelib.ingest.naming import candidate_table_names, column_names, table_base_name
+from chalicelib.ingest.naming import column_names, table_base_name
 
 
 @pytest.mark.parametrize(
@@ -30,10 +28,6 @@ from chalicelib.ingest.naming import candidate_table_names, column_names, table_
 )
 def test_table_names_follow_the_api_rule(file_name: str, table: str) -> None:
     assert table_base_name(file_name) == table
-
-
-def test_candidates_add_a_suffix_from_2() -> None:
-    assert list(itertools.islice(candidate_table_names("sales"), 4)) == ["sales", "sales_2", "sales_3", "sales_4"]
 
 
 def test_column_names_are_safe_unique_and_never_empty() -> None:

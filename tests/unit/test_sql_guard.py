@@ -4,11 +4,12 @@ errors, and the hostile corpus."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 from sqlglot import exp
 
-from chalicelib.queries.guard import FUNCTIONS, ForbiddenSql, InvalidSql, guard
+from chalicelib.queries.guard import FUNCTIONS, ForbiddenSql, Guarded, InvalidSql, guard, parse
 from tests.conftest import ROOT
 from tests.hostile_sql import CORPUS, Places, corpus
 
@@ -37,51 +38,102 @@ def test_every_hostile_statement_is_refused(sql: str) -> None:
         guard(sql, TABLES, OWN)
 
 
-@pytest.mark.parametrize(
-    ("sql", "tables"),
-    [
-        ("SELECT * FROM sales", {"sales"}),
-        ("select region, count(*) from SALES group by 1", {"sales"}),
-        ('SELECT * FROM "Sales"', {"sales"}),
-        (f"SELECT * FROM {OWN}.sales", {"sales"}),
-        (f'SELECT * FROM "{OWN}"."orders" o JOIN sales s ON o.id = s.id', {"sales", "orders"}),
-        ("WITH t AS (SELECT * FROM sales) SELECT * FROM t JOIN orders ON true", {"sales", "orders"}),
-        ("WITH secrets AS (SELECT 1 AS x) SELECT * FROM secrets", set()),
-        ("WITH Big AS (SELECT 1 AS x) SELECT * FROM big", set()),
-        ("WITH a AS (SELECT 1 AS x) SELECT * FROM (SELECT * FROM a) b", set()),
-        ("WITH a AS (SELECT 1 AS x) SELECT * FROM (SELECT 2 AS y) AS sales, a", set()),
-        ("SELECT * FROM (SELECT 1 AS x) AS orders, sales", {"sales"}),
-        ("SELECT * FROM sales UNION ALL SELECT * FROM orders", {"sales", "orders"}),
-        ("SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS t(n, s)", set()),
-        ("VALUES 1, 2, 3", set()),
-        ("SELECT * FROM sales CROSS JOIN UNNEST(ARRAY[1, 2]) AS t(x)", {"sales"}),
-        ("SELECT region, row_number() OVER (PARTITION BY region ORDER BY amount) FROM sales", {"sales"}),
-        ("SELECT date_trunc('month', day), approx_distinct(region) FROM sales GROUP BY 1", {"sales"}),
-        ("SELECT url_extract_host('https://x.org/a'), map_agg(region, amount) FROM sales", {"sales"}),
-        ("SELECT transform(ARRAY[1, 2], x -> x * 2)", set()),
-        ("SELECT * FROM sales WHERE region LIKE 'n%' ORDER BY amount DESC LIMIT 10", {"sales"}),
-        (
-            "SELECT NOT a AND (b OR c), a || b, -a, a % 2, a IS DISTINCT FROM b, x[1], "
-            "CASE WHEN a IS NULL THEN 1 ELSE 2 END FROM sales WHERE a BETWEEN 1 AND 2 AND b IN (1, 2)",
-            {"sales"},
-        ),
-        (
-            "SELECT * FROM sales WHERE EXISTS (SELECT 1 FROM orders) OR id = ANY (SELECT id FROM orders)",
-            {"sales", "orders"},
-        ),
-        ("SELECT region, sum(amount), grouping(region) FROM sales GROUP BY ROLLUP (region)", {"sales"}),
-        ("SELECT region, count(*) FROM sales GROUP BY CUBE (region, day)", {"sales"}),
-        ("SELECT region, count(*) FROM sales GROUP BY GROUPING SETS ((region), ())", {"sales"}),
-        ("SELECT * FROM sales ORDER BY amount FETCH FIRST 3 ROWS ONLY", {"sales"}),
-        ("SELECT * FROM sales ORDER BY amount OFFSET 2 ROWS FETCH NEXT 3 ROWS WITH TIES", {"sales"}),
-        ('SELECT "user", _underscore, "a$b" FROM sales', {"sales"}),
-        ("SELECT current_date, current_timestamp, localtimestamp, now()", set()),
-        ("SELECT 1 -- trailing comment", set()),
-        ("SELECT 1;", set()),
-    ],
-)
+PASSING = [
+    ("SELECT * FROM sales", {"sales"}),
+    ("select region, count(*) from SALES group by 1", {"sales"}),
+    ('SELECT * FROM "Sales"', {"sales"}),
+    (f"SELECT * FROM {OWN}.sales", {"sales"}),
+    (f'SELECT * FROM "{OWN}"."orders" o JOIN sales s ON o.id = s.id', {"sales", "orders"}),
+    ("WITH t AS (SELECT * FROM sales) SELECT * FROM t JOIN orders ON true", {"sales", "orders"}),
+    ("WITH secrets AS (SELECT 1 AS x) SELECT * FROM secrets", set()),
+    ("WITH Big AS (SELECT 1 AS x) SELECT * FROM big", set()),
+    ("WITH a AS (SELECT 1 AS x) SELECT * FROM (SELECT * FROM a) b", set()),
+    ("WITH a AS (SELECT 1 AS x) SELECT * FROM (SELECT 2 AS y) AS sales, a", set()),
+    ("SELECT * FROM (SELECT 1 AS x) AS orders, sales", {"sales"}),
+    ("SELECT * FROM sales UNION ALL SELECT * FROM orders", {"sales", "orders"}),
+    ("SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS t(n, s)", set()),
+    ("VALUES 1, 2, 3", set()),
+    ("SELECT * FROM sales CROSS JOIN UNNEST(ARRAY[1, 2]) AS t(x)", {"sales"}),
+    ("SELECT region, row_number() OVER (PARTITION BY region ORDER BY amount) FROM sales", {"sales"}),
+    ("SELECT date_trunc('month', day), approx_distinct(region) FROM sales GROUP BY 1", {"sales"}),
+    ("SELECT url_extract_host('https://x.org/a'), map_agg(region, amount) FROM sales", {"sales"}),
+    ("SELECT transform(ARRAY[1, 2], x -> x * 2)", set()),
+    ("SELECT * FROM sales WHERE region LIKE 'n%' ORDER BY amount DESC LIMIT 10", {"sales"}),
+    (
+        "SELECT NOT a AND (b OR c), a || b, -a, a % 2, a IS DISTINCT FROM b, x[1], "
+        "CASE WHEN a IS NULL THEN 1 ELSE 2 END FROM sales WHERE a BETWEEN 1 AND 2 AND b IN (1, 2)",
+        {"sales"},
+    ),
+    (
+        "SELECT * FROM sales WHERE EXISTS (SELECT 1 FROM orders) OR id = ANY (SELECT id FROM orders)",
+        {"sales", "orders"},
+    ),
+    ("SELECT region, sum(amount), grouping(region) FROM sales GROUP BY ROLLUP (region)", {"sales"}),
+    ("SELECT region, count(*) FROM sales GROUP BY CUBE (region, day)", {"sales"}),
+    ("SELECT region, count(*) FROM sales GROUP BY GROUPING SETS ((region), ())", {"sales"}),
+    ("SELECT * FROM sales ORDER BY amount FETCH FIRST 3 ROWS ONLY", {"sales"}),
+    ("SELECT * FROM sales ORDER BY amount OFFSET 2 ROWS FETCH NEXT 3 ROWS WITH TIES", {"sales"}),
+    ('SELECT "user", _underscore, "a$b" FROM sales', {"sales"}),
+    ("SELECT current_date, current_timestamp, localtimestamp, now()", set()),
+    ("SELECT 1 -- trailing comment", set()),
+    ("SELECT 1;", set()),
+]
+
+
+@pytest.mark.parametrize(("sql", "tables"), PASSING)
 def test_read_only_queries_over_own_tables_pass(sql: str, tables: set[str]) -> None:
     assert guard(sql, TABLES, OWN).tables == frozenset(tables)
+
+
+# Refused for their tables alone: which one, and why, must not depend on what was looked up.
+REFUSED_FOR_TABLES = [
+    "SELECT * FROM secrets",
+    "SELECT * FROM sales, nothing_here, orders",
+    "SELECT * FROM nothing_here, sales, other_missing",
+    f"SELECT * FROM {OTHER}.sales",
+    f"SELECT * FROM sales, awsdatacatalog.{OWN}.orders",
+    "SELECT * FROM (SELECT 1 x) AS duckdb_settings, duckdb_settings",
+    'SELECT * FROM "a b", sales',
+    'SELECT * FROM "' + "x" * 2000 + '"',
+    "WITH t AS (SELECT * FROM missing) SELECT * FROM t, sales",
+    f"WITH sales AS (SELECT 1 AS x) SELECT * FROM {OWN}.sales, sales",
+]
+EVERY_TABLE = [*TABLES, *(f"t{n}" for n in range(50))]  # the tenant holds many more than a query names
+
+
+@pytest.mark.parametrize(
+    "sql", [*corpus(PLACES), *(sql for sql, _ in PASSING), *REFUSED_FOR_TABLES], ids=lambda sql: sql[:60]
+)
+def test_a_query_guarded_over_the_tables_it_names_is_judged_as_over_every_table(sql: str) -> None:
+    def over_named_tables() -> Guarded:
+        parsed = parse(sql)
+        return parsed.guarded([name for name in parsed.table_names(OWN) if name in EVERY_TABLE], OWN)
+
+    assert _judged(over_named_tables) == _judged(lambda: guard(sql, EVERY_TABLE, OWN))
+
+
+def _judged(judge: Callable[[], Guarded]) -> tuple[str, ...]:
+    try:
+        guarded = judge()
+    except (InvalidSql, ForbiddenSql) as refused:
+        return type(refused).__name__, refused.message
+    return "passed", *sorted(guarded.tables)
+
+
+@pytest.mark.parametrize(
+    ("sql", "names"),
+    [
+        ("WITH sales AS (SELECT * FROM orders) SELECT * FROM sales s JOIN orders ON true", ["orders"]),
+        (f'SELECT * FROM "{OWN}".sales, {OTHER}.orders, c.{OWN}.d, "E"', ["sales", "e"]),
+        ('SELECT * FROM "Sales", b, sales', ["sales", "b"]),
+        ("SELECT * FROM (SELECT 1 x) AS duckdb_settings, duckdb_settings", ["duckdb_settings"]),
+        ("WITH a AS (SELECT * FROM b) SELECT * FROM a, c", ["b", "c"]),
+        (f"WITH sales AS (SELECT 1 AS x) SELECT * FROM {OWN}.sales", ["sales"]),
+        ("VALUES 1", []),
+    ],
+)
+def test_the_names_looked_up_are_the_tables_that_may_be_the_tenants_never_a_cte(sql: str, names: list[str]) -> None:
+    assert parse(sql).table_names(OWN) == names
 
 
 # One typical call of each function on the allow-list, as a data engineer would write it.

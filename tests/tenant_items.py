@@ -1,0 +1,117 @@
+"""A tenant's history written straight into the table (many files, tables, jobs, fast), and what
+DynamoDB is asked meanwhile: requests, and the items they read."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib import keys
+from chalicelib.aws.dynamo import to_item
+from chalicelib.files.records import FileRecord, IngestClaim, Status, Upload, UploadMethod
+from chalicelib.ids import new_id
+from chalicelib.services import Services
+from chalicelib.tenancy.store import now
+
+
+@dataclass
+class Asked:
+    """The DynamoDB requests this thread sent, and how many items they read."""
+
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    items_read: int = 0
+
+    @property
+    def calls(self) -> Counter[str]:
+        return Counter(operation for operation, _ in self.requests)
+
+    def keys_asked(self, operation: str) -> list[str]:
+        """The sort keys `operation` named (GetItem's key, BatchGetItem's keys)."""
+        asked: list[str] = []
+        for name, params in self.requests:
+            if name != operation:
+                continue
+            if "Key" in params:
+                asked.append(params["Key"]["SK"]["S"])
+            for request in params.get("RequestItems", {}).values():
+                asked += [key["SK"]["S"] for key in request["Keys"]]
+        return asked
+
+    def ranges_read(self) -> list[str]:
+        """The sort-key prefixes of the Query requests."""
+        return [str(params["ExpressionAttributeValues"]) for name, params in self.requests if name == "Query"]
+
+
+@contextmanager
+def dynamodb_asked(services: Services, tenant_id: str) -> Iterator[Asked]:
+    """What this thread asks of DynamoDB meanwhile, on the function's and the tenant's clients (a
+    query's own thread, which writes its end whenever it ends, is left out)."""
+    asked = Asked()
+    me = threading.get_ident()
+
+    def before(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if threading.get_ident() == me:
+            asked.requests.append((model.name, params))
+
+    def after(model: Any, parsed: dict[str, Any], **_: Any) -> None:
+        if threading.get_ident() != me:
+            return
+        if model.name in ("Query", "Scan"):
+            asked.items_read += parsed.get("ScannedCount", 0)
+        elif model.name == "BatchGetItem":
+            asked.items_read += sum(len(items) for items in parsed.get("Responses", {}).values())
+        elif model.name == "GetItem":
+            asked.items_read += "Item" in parsed
+
+    clients = [services.clients.dynamodb, services.for_tenant(tenant_id).clients.dynamodb]
+    for dynamodb in clients:
+        dynamodb.meta.events.register("before-parameter-build.dynamodb", before)
+        dynamodb.meta.events.register("after-call.dynamodb", after)
+    try:
+        yield asked
+    finally:
+        for dynamodb in clients:
+            dynamodb.meta.events.unregister("before-parameter-build.dynamodb", before)
+            dynamodb.meta.events.unregister("after-call.dynamodb", after)
+
+
+def _put(services: Services, item: dict[str, Any]) -> None:
+    services.clients.dynamodb.put_item(TableName=services.settings.table_name, Item=to_item(item))
+
+
+def seed_file(services: Services, tenant_id: str, name: str, status: Status = Status.READY) -> FileRecord:
+    """A file record as ingest leaves it (READY: with its table `name` and the name's entry), with
+    no object behind it: listing and looking it up read only the table."""
+    created = now()
+    record = FileRecord(
+        tenant_id=tenant_id,
+        file_id=new_id(),
+        name=f"{name}.csv",
+        owner_id="seeded",
+        size=10,
+        content_type="text/csv",
+        status=status,
+        created_at=created,
+        updated_at=created,
+        upload=Upload(UploadMethod.DIRECT),
+        format="csv" if status is Status.READY else None,
+        row_count=1 if status is Status.READY else None,
+        columns=[{"name": "n", "type": "bigint"}] if status is Status.READY else [],
+        table=name if status is Status.READY else None,
+        ingest=None if status is Status.UPLOADING else IngestClaim("etag", uuid.uuid4().hex, 0, final=False),
+    )
+    item = {**keys.file(tenant_id, record.file_id), **record.to_fields()}
+    if status is not Status.UPLOADING:  # the name is taken
+        _put(services, {**keys.table(tenant_id, name), "name": name, "file_id": record.file_id})
+        item["table_names"] = {name}
+    _put(services, item)
+    return record
+
+
+def seed_tables(services: Services, tenant_id: str, count: int, prefix: str = "seeded_") -> list[FileRecord]:
+    return [seed_file(services, tenant_id, f"{prefix}{n:04d}") for n in range(count)]
