@@ -2,9 +2,10 @@
 
 | PK          | SK                  | item |
 |-------------|---------------------|------|
-| TENANT#{t}  | TENANT              | the tenant: name, counts (admins, bytes, files, running queries), quotas |
+| TENANT#{t}  | TENANT              | the tenant: name, counts (admins, bytes, files, running jobs), quotas |
 | TENANT#{t}  | MEMBER#{user}       | a member: e-mail, role |
 | TENANT#{t}  | FILE#{file}         | a file record and the table names it holds (file ids sort by time) |
+| TENANT#{t}  | UPLOADING#{file}    | a record still waiting for its bytes (gone once ingest claims it) |
 | TENANT#{t}  | TABLE#{name}        | a table name taken by a file (unique per tenant) |
 | TENANT#{t}  | TABLE_SUFFIX#{base} | the last suffix handed out to names of that base (`sales_7`) |
 | TENANT#{t}  | QUERY#{user}#{q}    | a query job (a user reads only their own: the key says whose) |
@@ -39,6 +40,11 @@ def file(tenant_id: str, file_id: str) -> Key:
     return {"PK": tenant_partition(tenant_id), "SK": f"{FILE_PREFIX}{file_id}"}
 
 
+def uploading(tenant_id: str, file_id: str) -> Key:
+    """The entry that lists a record still waiting for its bytes."""
+    return {"PK": tenant_partition(tenant_id), "SK": f"{UPLOADING_PREFIX}{file_id}"}
+
+
 def table(tenant_id: str, name: str) -> Key:
     return {"PK": tenant_partition(tenant_id), "SK": f"{TABLE_PREFIX}{name}"}
 
@@ -59,6 +65,7 @@ def queries_of(user_id: str) -> str:
 
 MEMBER_PREFIX = "MEMBER#"
 FILE_PREFIX = "FILE#"
+UPLOADING_PREFIX = "UPLOADING#"
 TABLE_PREFIX = "TABLE#"
 TABLE_SUFFIX_PREFIX = "TABLE_SUFFIX#"
 QUERY_PREFIX = "QUERY#"

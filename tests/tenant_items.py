@@ -15,6 +15,7 @@ from chalicelib import keys
 from chalicelib.aws.dynamo import to_item
 from chalicelib.files.records import FileRecord, IngestClaim, Status, Upload, UploadMethod
 from chalicelib.ids import new_id
+from chalicelib.queries.store import QueryRecord, QueryState
 from chalicelib.services import Services
 from chalicelib.tenancy.store import now
 
@@ -115,3 +116,20 @@ def seed_file(services: Services, tenant_id: str, name: str, status: Status = St
 
 def seed_tables(services: Services, tenant_id: str, count: int, prefix: str = "seeded_") -> list[FileRecord]:
     return [seed_file(services, tenant_id, f"{prefix}{n:04d}") for n in range(count)]
+
+
+def seed_ended_jobs(services: Services, tenant_id: str, user_id: str, count: int) -> None:
+    """Queries that ended long ago, kept for their retention period."""
+    for _ in range(count):
+        query_id = new_id()
+        record = QueryRecord(
+            tenant_id=tenant_id,
+            user_id=user_id,
+            query_id=query_id,
+            sql="SELECT 1",
+            status=QueryState.SUCCEEDED,
+            submitted_at=now(),
+            completed_at=now(),
+            holds_slot=False,
+        )
+        _put(services, {**keys.query(tenant_id, user_id, query_id), **record.to_fields()})

@@ -101,7 +101,9 @@ class FileStore:
             }
         }
         try:
-            transact(self._dynamodb, [self._put_record(record, "attribute_not_exists(PK)"), charge])
+            transact(
+                self._dynamodb, [self._put_record(record, "attribute_not_exists(PK)"), charge, self._listed(record)]
+            )
         except TransactionCancelled as cancelled:
             if cancelled.failed(1):
                 raise QuotaExceeded() from cancelled.error
@@ -132,7 +134,27 @@ class FileStore:
         return records, (from_item(last)["SK"].removeprefix(keys.FILE_PREFIX) if last else None)
 
     def uploading(self, tenant_id: str) -> list[FileRecord]:
-        """The tenant's records still waiting for their bytes."""
+        """The tenant's records still waiting for their bytes: read from their `UPLOADING#` entries,
+        which come and go with the wait in the same transactions as the record, so that this costs
+        what waits, not what the tenant holds.
+
+        Records stored before the entries existed have none: the first time a tenant asks (its
+        tenant item has no `uploads_listed` yet), its records are read once the old way, each still
+        waiting gets its entry, and the tenant is marked."""
+        if not (self._get(keys.tenant(tenant_id), projection="uploads_listed") or {}).get("uploads_listed"):
+            return self._list_uploading(tenant_id)
+        entries = query_prefix(self._dynamodb, self._table, keys.tenant_partition(tenant_id), keys.UPLOADING_PREFIX)
+        file_ids = [entry["SK"].removeprefix(keys.UPLOADING_PREFIX) for entry in entries]
+        records = batch_get(self._dynamodb, self._table, [keys.file(tenant_id, file_id) for file_id in file_ids])
+        return [
+            record
+            for record in map(FileRecord.from_fields, records)
+            if record.status is Status.UPLOADING  # so it is, by the transactions that write both
+        ]
+
+    def _list_uploading(self, tenant_id: str) -> list[FileRecord]:
+        """Read every record of the tenant once, and give each still waiting its entry (only while
+        it still waits: a claim meanwhile has taken it off)."""
         items = query_prefix(
             self._dynamodb,
             self._table,
@@ -141,9 +163,28 @@ class FileStore:
             where="#status = :uploading",
             values={":uploading": Status.UPLOADING.value},
             names={"#status": "status"},
-            consistent=False,
         )
-        return [FileRecord.from_fields(item) for item in items]
+        records = [FileRecord.from_fields(item) for item in items]
+        for record in records:
+            still_waiting = {
+                "ConditionCheck": {
+                    "TableName": self._table,
+                    "Key": to_item(keys.file(tenant_id, record.file_id)),
+                    "ConditionExpression": "#status = :uploading",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {":uploading": value(Status.UPLOADING.value)},
+                }
+            }
+            with contextlib.suppress(TransactionCancelled):  # claimed or deleted meanwhile
+                transact(self._dynamodb, [still_waiting, self._listed(record)])
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key=to_item(keys.tenant(tenant_id)),
+            UpdateExpression="SET uploads_listed = :true",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues={":true": value(True)},
+        )
+        return records
 
     def update_upload(self, record: FileRecord) -> FileRecord:
         """Save a changed upload (new part URLs extend its deadline) of a record still uploading."""
@@ -194,6 +235,8 @@ class FileStore:
                 }
             },
         ]
+        if record.status is Status.UPLOADING:  # a record never goes back to UPLOADING once claimed
+            items.append(self._unlisted(record))
         try:
             transact(self._dynamodb, items)
         except TransactionCancelled as cancelled:
@@ -215,7 +258,9 @@ class FileStore:
             }
         }
         try:
-            transact(self._dynamodb, [self._put_record(record, "attribute_not_exists(PK)"), charge])
+            transact(
+                self._dynamodb, [self._put_record(record, "attribute_not_exists(PK)"), charge, self._listed(record)]
+            )
         except TransactionCancelled:
             return None
         return record
@@ -270,6 +315,8 @@ class FileStore:
                 }
             }
         ]
+        if record.status is Status.UPLOADING:  # waiting no more: off the list
+            items.append(self._unlisted(record))
         if size != record.size:
             items.append(
                 {
@@ -619,8 +666,20 @@ class FileStore:
             }
         }
 
-    def _get(self, key: dict[str, str]) -> dict[str, Any] | None:
-        item = self._dynamodb.get_item(TableName=self._table, Key=to_item(key), ConsistentRead=True).get("Item")
+    def _listed(self, record: FileRecord) -> dict[str, Any]:
+        """A transaction item that lists a record waiting for its bytes (`uploading`)."""
+        entry = {**keys.uploading(record.tenant_id, record.file_id), "file_id": record.file_id}
+        return {"Put": {"TableName": self._table, "Item": to_item(entry)}}
+
+    def _unlisted(self, record: FileRecord) -> dict[str, Any]:
+        """A transaction item that takes a record off the list of those waiting for their bytes."""
+        return {"Delete": {"TableName": self._table, "Key": to_item(keys.uploading(record.tenant_id, record.file_id))}}
+
+    def _get(self, key: dict[str, str], projection: str | None = None) -> dict[str, Any] | None:
+        request: dict[str, Any] = {"TableName": self._table, "Key": to_item(key), "ConsistentRead": True}
+        if projection:
+            request["ProjectionExpression"] = projection
+        item = self._dynamodb.get_item(**request).get("Item")
         return from_item(item) if item else None
 
 

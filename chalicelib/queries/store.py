@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from chalicelib import keys
-from chalicelib.aws.dynamo import TransactionCancelled, from_item, query_prefix, to_item, transact, value
+from chalicelib.aws.dynamo import TransactionCancelled, batch_get, from_item, query_prefix, to_item, transact, value
 from chalicelib.errors import TooManyRequests
 
 # GET /queries/{id}?wait=N holds the request up to N seconds for the query to end.
@@ -109,10 +109,14 @@ class QueryStore:
             "Update": {
                 "TableName": self._table,
                 "Key": to_item(keys.tenant(record.tenant_id)),
-                "UpdateExpression": "ADD running_queries :one",
+                "UpdateExpression": "ADD running_queries :one, running_jobs :job",
                 "ConditionExpression": "attribute_exists(PK) AND "
                 "(attribute_not_exists(running_queries) OR running_queries < :max)",
-                "ExpressionAttributeValues": {":one": value(1), ":max": value(max_running)},
+                "ExpressionAttributeValues": {
+                    ":one": value(1),
+                    ":max": value(max_running),
+                    ":job": value({_job(record)}),
+                },
             }
         }
         put = {
@@ -191,8 +195,8 @@ class QueryStore:
             "Update": {
                 "TableName": self._table,
                 "Key": to_item(keys.tenant(record.tenant_id)),
-                "UpdateExpression": "ADD running_queries :minus_one",
-                "ExpressionAttributeValues": {":minus_one": value(-1)},
+                "UpdateExpression": "ADD running_queries :minus_one DELETE running_jobs :job",
+                "ExpressionAttributeValues": {":minus_one": value(-1), ":job": value({_job(record)})},
             }
         }
         try:
@@ -224,13 +228,37 @@ class QueryStore:
         return records, (from_item(last)["SK"].removeprefix(keys.queries_of(user_id)) if last else None)
 
     def holding_slots(self, tenant_id: str) -> list[QueryRecord]:
-        """The tenant's jobs (of every user) that still hold a slot."""
-        items = query_prefix(
-            self._dynamodb,
-            self._table,
-            keys.tenant_partition(tenant_id),
-            keys.QUERY_PREFIX,
-            where="holds_slot = :true",
-            values={":true": True},
-        )
-        return [QueryRecord.from_fields(item) for item in items]
+        """The tenant's jobs (of every user) that still hold a slot: those its tenant item lists
+        (`running_jobs`, written with the slot's count in the same transactions), so that this
+        costs the running jobs, not every job kept.
+
+        A slot taken before jobs were listed there is counted but unlisted: while the count says
+        there is one, the tenant's jobs are read the old way, every one."""
+        item = self._dynamodb.get_item(
+            TableName=self._table,
+            Key=to_item(keys.tenant(tenant_id)),
+            ConsistentRead=True,
+            ProjectionExpression="running_queries, running_jobs",
+        ).get("Item")
+        fields = from_item(item) if item else {}
+        listed = fields.get("running_jobs", set())
+        if fields.get("running_queries", 0) > len(listed):
+            items = query_prefix(
+                self._dynamodb,
+                self._table,
+                keys.tenant_partition(tenant_id),
+                keys.QUERY_PREFIX,
+                where="holds_slot = :true",
+                values={":true": True},
+            )
+        else:
+            jobs = [job.rpartition("#") for job in listed]
+            items = batch_get(
+                self._dynamodb, self._table, [keys.query(tenant_id, user_id, query_id) for user_id, _, query_id in jobs]
+            )
+        return [record for record in map(QueryRecord.from_fields, items) if record.holds_slot]
+
+
+def _job(record: QueryRecord) -> str:
+    """How the tenant item lists a job holding a slot: its user and id."""
+    return f"{record.user_id}#{record.query_id}"
