@@ -95,7 +95,8 @@ class Tenant:
 
     def query(self) -> None:
         table = random.choice(self.tables)  # noqa: S311 - a sample, not a secret
-        self.submitted = self.call("POST", "/queries", json={"sql": f'SELECT count(*) FROM "{table}"'})  # noqa: S608 - a table name the platform gave["query_id"]
+        sql = f'SELECT count(*) FROM "{table}"'  # noqa: S608 - a table name the platform gave
+        self.submitted = self.call("POST", "/queries", json={"sql": sql})["query_id"]
 
     def wait_for_query(self) -> None:
         while self.call("GET", f"/queries/{self.submitted}?wait=5")["status"] in ("QUEUED", "RUNNING"):
