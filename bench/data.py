@@ -61,9 +61,8 @@ def _parquet_of(rows: int) -> bytes:
 
     import duckdb
 
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, duckdb.connect() as connection:  # one per caller's thread
         path = Path(folder) / "small.parquet"
-        duckdb.sql("SELECT range AS id, 'v' || range AS label FROM range($rows)", params={"rows": rows}).write_parquet(
-            str(path)
-        )
+        query = "SELECT range AS id, 'v' || range AS label FROM range($rows)"
+        connection.sql(query, params={"rows": rows}).write_parquet(str(path))
         return path.read_bytes()
