@@ -52,6 +52,14 @@ class Asked:
 def dynamodb_asked(services: Services, tenant_id: str) -> Iterator[Asked]:
     """What this thread asks of DynamoDB meanwhile, on the function's and the tenant's clients (a
     query's own thread, which writes its end whenever it ends, is left out)."""
+    with asked_of(services, tenant_id, "dynamodb") as asked:
+        yield asked
+
+
+@contextmanager
+def asked_of(services: Services, tenant_id: str, service: str) -> Iterator[Asked]:
+    """What this thread asks of `service` (dynamodb or s3) meanwhile, on the function's and the
+    tenant's clients; items read are the items and object keys the answers hold."""
     asked = Asked()
     me = threading.get_ident()
 
@@ -68,17 +76,19 @@ def dynamodb_asked(services: Services, tenant_id: str) -> Iterator[Asked]:
             asked.items_read += sum(len(items) for items in parsed.get("Responses", {}).values())
         elif model.name == "GetItem":
             asked.items_read += "Item" in parsed
+        elif model.name in ("ListObjectsV2", "ListObjectVersions"):
+            asked.items_read += sum(len(parsed.get(part, [])) for part in ("Contents", "Versions", "DeleteMarkers"))
 
-    clients = [services.clients.dynamodb, services.for_tenant(tenant_id).clients.dynamodb]
-    for dynamodb in clients:
-        dynamodb.meta.events.register("before-parameter-build.dynamodb", before)
-        dynamodb.meta.events.register("after-call.dynamodb", after)
+    clients = [services.clients.client(service), services.for_tenant(tenant_id).clients.client(service)]
+    for client in clients:
+        client.meta.events.register(f"before-parameter-build.{service}", before)
+        client.meta.events.register(f"after-call.{service}", after)
     try:
         yield asked
     finally:
-        for dynamodb in clients:
-            dynamodb.meta.events.unregister("before-parameter-build.dynamodb", before)
-            dynamodb.meta.events.unregister("after-call.dynamodb", after)
+        for client in clients:
+            client.meta.events.unregister(f"before-parameter-build.{service}", before)
+            client.meta.events.unregister(f"after-call.{service}", after)
 
 
 def _put(services: Services, item: dict[str, Any]) -> None:

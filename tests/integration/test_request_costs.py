@@ -11,6 +11,7 @@ from chalice.test import Client
 
 from chalicelib import keys
 from chalicelib.aws.dynamo import to_item, value
+from chalicelib.files.objects import attempt_prefix
 from chalicelib.files.records import Status
 from chalicelib.ids import new_id
 from chalicelib.queries.store import QueryRecord, QueryState, QueryStore
@@ -18,7 +19,7 @@ from chalicelib.services import Services, install
 from chalicelib.tenancy.store import now
 from tests.api import ChaliceApi, run_query, sign_up, upload_direct
 from tests.ingestor import Ingestor
-from tests.tenant_items import Asked, dynamodb_asked, seed_ended_jobs, seed_file, seed_tables
+from tests.tenant_items import Asked, asked_of, dynamodb_asked, seed_ended_jobs, seed_file, seed_tables
 
 SALES = b"region,amount\nnorth,1.5\nsouth,2\n"
 FEW, MANY = 10, 200
@@ -46,6 +47,33 @@ def test_submitting_a_query_costs_the_same_with_200_tables_as_with_10(
         assert submitted.status == 202, submitted
         costs.append(_cost(asked))
         assert run_query(ingestor.api, ingestor.account, "SELECT count(*) FROM sales")["rows"] == [[2]]
+    assert costs[0] == costs[1]
+
+
+def test_ingesting_a_file_and_reading_files_cost_the_same_with_200_files_as_with_10(
+    platform_services: Services, client: Client, app: Any
+) -> None:
+    """One upload through to READY, a first page of files and one file, with DynamoDB and S3: the
+    same requests, reading as many items and listing as many objects, beside 10 files or 200."""
+    costs = []
+    for count in (FEW, MANY):
+        ingestor = Ingestor(platform_services, client, app)
+        tenant_id = ingestor.account.tenant_id
+        tenant = platform_services.for_tenant(tenant_id)
+        for record in seed_tables(platform_services, tenant_id, count):  # with their curated objects
+            prefix = attempt_prefix(tenant_id, record.file_id, record.ingest.token if record.ingest else "")
+            tenant.clients.s3.put_object(Bucket=platform_services.settings.data_bucket, Key=f"{prefix}part-0.parquet")
+        ingestor.drain()  # the seeded objects' notifications
+        with (
+            asked_of(platform_services, tenant_id, "dynamodb") as dynamodb,
+            asked_of(platform_services, tenant_id, "s3") as s3,
+        ):
+            ready = ingestor.upload("sales.csv", SALES)
+            page = ingestor.api.call("GET", "/files?limit=10", token=ingestor.account.id_token)
+            one = ingestor.api.call("GET", f"/files/{ready['file_id']}", token=ingestor.account.id_token)
+        assert ready["status"] == "READY", ready
+        assert (page.status, len(page.body["files"]), one.status) == (200, 10, 200)
+        costs.append((_cost(dynamodb), _cost(s3)))
     assert costs[0] == costs[1]
 
 
