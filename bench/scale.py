@@ -144,6 +144,8 @@ def main() -> None:
     samples = int(sys.argv[2]) if len(sys.argv) > 2 else 40
     clients = int(sys.argv[3]) if len(sys.argv) > 3 else 4
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    # The default quota is 10,000 files: room for the largest size and the ingests sampled there.
+    os.environ.setdefault("SDP_QUOTA_FILES", str(max(sizes) + samples * len(sizes) + 100))
 
     from localplatform.runner import LocalPlatform
 
