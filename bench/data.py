@@ -66,3 +66,12 @@ def _parquet_of(rows: int) -> bytes:
         query = "SELECT range AS id, 'v' || range AS label FROM range($rows)"
         connection.sql(query, params={"rows": rows}).write_parquet(str(path))
         return path.read_bytes()
+
+
+def resident_mib() -> float:
+    """This process's resident memory (VmRSS), in MiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")

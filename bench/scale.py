@@ -37,19 +37,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.data import small_file
+from bench.data import resident_mib, small_file
 from tests.api import PASSWORD
 
 OPERATIONS = ("ingest", "GET /files", "GET /files/{id}", "GET /tables", "POST /queries")
 PAGE = 10
-
-
-def resident_mib() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 class Tenant:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.data import small_file
+from bench.data import resident_mib, small_file
 
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "bench",
@@ -45,14 +45,6 @@ FAKE_AWS = {
 WARM_UP_FILES = 200
 ROUND = 50  # files uploaded between two drains of the queue
 CHECKPOINT = 1000  # messages
-
-
-def resident_mib() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ import queue
 import shutil
 import threading
 import zlib
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,8 +191,7 @@ def fetch(
                 odd_quotes ^= chunk.count(QUOTE) % 2 == 1
         except CorruptContent as problem:
             corrupt = problem
-            for _ in raw:  # the rest is only hashed, so that the FAILED record has the file's SHA-256
-                pass
+            deque(raw, maxlen=0)  # the rest is only hashed, so that the FAILED record has the file's SHA-256
         except OSError as error:
             if error.errno != errno.ENOSPC:
                 raise
