@@ -5,6 +5,11 @@ again succeeds), and checks each message it hands out against the queue's retent
 computing every attribute of the queue, counts of its messages included. The first grew memory
 with every message; the second made a receive cost O(messages waiting). Here a queue remembers the
 receipt handles of its latest deleted messages only, and the retention period is read as itself.
+
+moto's receive, delete and visibility change are not safe beside each other: two workers polling
+one queue failed inside its scan of the messages, and a delete, which builds the queue's message
+list afresh, could drop a message that a notification added meanwhile. Here each holds the queue's
+own lock (the one a notification adds a message under); a receive waits for messages without it.
 """
 
 from __future__ import annotations
@@ -57,6 +62,32 @@ class LocalSQS(SQSBackend):
         if not isinstance(queue.deleted_messages, RecentHandles):
             queue.deleted_messages = RecentHandles()  # type: ignore[assignment]
         return queue
+
+    def receive_message(
+        self,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: list[str] | None = None,
+    ) -> list[Message]:
+        queue = self.get_queue(queue_name)
+        deadline = unix_time() + wait_seconds_timeout
+        while True:
+            with queue._messages_lock:
+                received = super().receive_message(queue_name, count, 0, visibility_timeout, message_attribute_names)
+            left = deadline - unix_time()
+            if received or left <= 0:
+                return received
+            queue.wait_for_messages(min(left, 1))  # type: ignore[arg-type]
+
+    def delete_message(self, queue_name: str, receipt_handle: str) -> None:
+        with self.get_queue(queue_name)._messages_lock:
+            super().delete_message(queue_name, receipt_handle)
+
+    def change_message_visibility(self, queue_name: str, receipt_handle: str, visibility_timeout: int) -> None:
+        with self.get_queue(queue_name)._messages_lock:
+            super().change_message_visibility(queue_name, receipt_handle, visibility_timeout)
 
     def is_message_valid_based_on_retention_period(self, queue_name: str, message: Message) -> bool:
         retention = int(self.get_queue(queue_name).message_retention_period)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -67,3 +69,65 @@ def test_a_queue_remembers_only_its_latest_deleted_messages() -> None:
     assert all(handle in remembered for handle in "bcd")
     remembered.update(["b", "e"])  # b deleted again: now among the latest
     assert [handle in remembered for handle in "bcde"] == [True, False, True, True]
+
+
+def _busy(client: Any, url: str, count: int = 300, workers: int = 4) -> tuple[list[str], list[BaseException]]:
+    """Workers receive and delete while a sender sends `count` messages, with threads switching as
+    often as Python lets them: the bodies the workers received, and what any thread raised."""
+    received: list[str] = []
+    failures: list[BaseException] = []
+    sent = threading.Event()
+
+    def send() -> None:
+        for number in range(count):
+            client.send_message(QueueUrl=url, MessageBody=f"m{number}")
+        sent.set()
+
+    def work() -> None:
+        try:
+            while not (sent.is_set() and len(received) >= count):
+                reply = client.receive_message(QueueUrl=url, MaxNumberOfMessages=2, WaitTimeSeconds=1)
+                for message in reply.get("Messages", []):
+                    received.append(message["Body"])
+                    client.change_message_visibility(
+                        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=30
+                    )
+                    client.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        except BaseException as error:  # reported to the test
+            failures.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work) for _ in range(workers)] + [threading.Thread(target=send)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        sys.setswitchinterval(interval)
+    return received, failures
+
+
+def test_workers_receiving_and_deleting_beside_a_sender_lose_no_message_and_fail_nowhere(
+    queues: list[tuple[Any, str]],
+) -> None:
+    (local, local_url), _ = queues
+    received, failures = _busy(local, local_url)
+    assert failures == []
+    assert sorted(received) == sorted(f"m{number}" for number in range(300))
+    assert (
+        local.get_queue_attributes(QueueUrl=local_url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+            "ApproximateNumberOfMessages"
+        ]
+        == "0"
+    )
+
+
+def test_a_long_poll_answers_with_a_message_sent_while_it_waits(queues: list[tuple[Any, str]]) -> None:
+    (local, local_url), _ = queues
+    sender = threading.Timer(0.3, lambda: local.send_message(QueueUrl=local_url, MessageBody="late"))
+    sender.start()
+    reply = local.receive_message(QueueUrl=local_url, WaitTimeSeconds=5)
+    sender.join()
+    assert [message["Body"] for message in reply["Messages"]] == ["late"]
