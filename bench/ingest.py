@@ -52,6 +52,7 @@ import time
 started = time.perf_counter()
 import json, shutil, sys
 from pathlib import Path
+from chalicelib.ingest.convert import ConversionDatabase
 from chalicelib.ingest.limits import Budget, Limits
 from chalicelib.ingest.stream import READ_CHUNK_BYTES, Seen, read_object
 from chalicelib.settings import Settings
@@ -70,7 +71,9 @@ def chunks():
 marks["imports"] = time.perf_counter()
 limits = Limits.from_settings(Settings.model_construct())  # the defaults
 seen = Seen()
-detected, converted = read_object(chunks(), scratch, source.stat().st_size, limits, Budget.unlimited(), seen)
+with ConversionDatabase(scratch, limits) as database:  # opened cold, as a container's first file opens it
+    size = source.stat().st_size
+    detected, converted = read_object(chunks(), scratch, size, limits, Budget.unlimited(), seen, database)
 marks["converted"] = time.perf_counter()
 shutil.rmtree(scratch)  # as the pipeline does after every file
 marks["clean up"] = time.perf_counter()

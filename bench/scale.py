@@ -25,6 +25,7 @@ from __future__ import annotations
 import gc
 import itertools
 import os
+import queue
 import random
 import statistics
 import sys
@@ -73,17 +74,25 @@ class Tenant:
             raise RuntimeError(f"{method} {path}: {reply.status_code} {reply.text}")
         return reply.json()
 
-    def add_file(self, poll_seconds: float = 0.1) -> None:
-        """Upload one small file and wait until it is READY, looking every `poll_seconds`."""
+    def upload(self) -> str:
+        """Upload one small file; its id."""
         name, data = small_file(next(self._numbers))
-        file_id = self.call("POST", f"/files?name={name}", data=data)["file_id"]
+        return self.call("POST", f"/files?name={name}", data=data)["file_id"]
+
+    def settle(self, file_id: str, poll_seconds: float) -> None:
+        """Wait until the file is READY, looking every `poll_seconds`."""
         while (record := self.call("GET", f"/files/{file_id}"))["status"] not in ("READY", "FAILED"):
             time.sleep(poll_seconds)
         if record["status"] != "READY":
-            raise RuntimeError(f"{name} ended {record['status']}: {record.get('error')}")
+            raise RuntimeError(f"{record['name']} ended {record['status']}: {record.get('error')}")
         with self._lock:
             self.files.append(file_id)
             self.tables.append(record["table"])
+
+    def add_file(self) -> None:
+        """Upload one small file and wait until it is READY, looking every 10 ms (the wait is the
+        ingest's, to 10 ms)."""
+        self.settle(self.upload(), poll_seconds=0.01)
 
     def query(self) -> None:
         table = random.choice(self.tables)  # noqa: S311 - a sample, not a secret
@@ -95,15 +104,37 @@ class Tenant:
             pass
 
 
-def fill(tenant: Tenant, size: int, clients: int) -> float:
-    """Add files until the tenant holds `size`; files per second."""
+def fill(tenant: Tenant, size: int, clients: int, window: int = 64) -> float:
+    """Add files until the tenant holds `size`, as a user uploading many files does; files per
+    second, from the first upload to the last file READY.
+
+    `clients` uploaders send files one after another while at most `window` are not yet READY;
+    one watcher looks at them in the order they were sent (looking costs the platform what
+    ingesting does, so it is not done more than that).
+    """
     missing = size - len(tenant.files)
     if missing <= 0:
         return float("nan")
+    room = threading.Semaphore(window)
+    sent: queue.Queue[str | BaseException] = queue.Queue()
+
+    def send() -> None:
+        room.acquire()
+        try:
+            sent.put(tenant.upload())
+        except BaseException as error:
+            sent.put(error)
+
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        for done in [pool.submit(tenant.add_file) for _ in range(missing)]:
-            done.result()
+        for _ in range(missing):
+            pool.submit(send)
+        for _ in range(missing):
+            file_id = sent.get()
+            if isinstance(file_id, BaseException):
+                raise file_id
+            tenant.settle(file_id, poll_seconds=0.05)
+            room.release()
     return missing / (time.perf_counter() - started)
 
 
@@ -122,8 +153,8 @@ def sample(tenant: Tenant, samples: int) -> dict[str, list[float]]:
         seconds["GET /tables"].append(timed(lambda: tenant.call("GET", f"/tables?limit={PAGE}")))
         seconds["POST /queries"].append(timed(tenant.query))
         tenant.wait_for_query()  # not timed: one query at a time, as the others are
-    for _ in range(max(samples // 2, 5)):  # looked at every 10 ms: the wait is the ingest's, to 10 ms
-        seconds["ingest"].append(timed(lambda: tenant.add_file(poll_seconds=0.01)))
+    for _ in range(max(samples // 2, 5)):
+        seconds["ingest"].append(timed(tenant.add_file))
     return seconds
 
 

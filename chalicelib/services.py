@@ -19,6 +19,7 @@ from chalicelib.settings import Settings, get_settings
 from chalicelib.tenancy.store import TenantStore
 
 if TYPE_CHECKING:
+    from chalicelib.ingest.convert import ConversionDatabases
     from chalicelib.ingest.pipeline import Ingest
     from chalicelib.queries.engine import Engine, Execution
     from chalicelib.queries.local import LocalEngine
@@ -96,7 +97,7 @@ class TenantServices:
         # Loaded on first use: the API function never ingests and starts faster without it.
         from chalicelib.ingest.pipeline import Ingest
 
-        return Ingest(self.records, self.objects, self.catalog, self.settings)
+        return Ingest(self.records, self.objects, self.catalog, self.settings, self._platform.conversion_databases)
 
 
 class Services:
@@ -140,6 +141,14 @@ class Services:
         return self.tenant_services(self, tenant_id, self.tenant_credentials.clients(tenant_id))
 
     @cached_property
+    def conversion_databases(self) -> ConversionDatabases:
+        """The ingest's DuckDB databases, kept from file to file by each thread that ingests."""
+        from chalicelib.ingest.convert import ConversionDatabases
+        from chalicelib.ingest.limits import Limits
+
+        return ConversionDatabases(Path(self.settings.scratch_dir), Limits.from_settings(self.settings))
+
+    @cached_property
     def local_engine(self) -> LocalEngine:
         """Locally, DuckDB over the local warehouse (moto runs no SQL): one for every tenant, for it
         keeps each tenant's database and query threads; its result uploads use the tenant's session."""
@@ -163,10 +172,13 @@ class Services:
 
     def close(self) -> None:
         """End background work started in this process (the local engine's queries), before the AWS
-        behind it goes away."""
+        behind it goes away, and close the ingest's databases."""
         engine = self.__dict__.get("local_engine")  # only if it was ever built
         if engine is not None:
             engine.close()
+        databases = self.__dict__.get("conversion_databases")
+        if databases is not None:
+            databases.close()
 
 
 _installed: Services | None = None

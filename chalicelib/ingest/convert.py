@@ -6,8 +6,9 @@ it wrote, so quoted newlines are never rows. Types come from a sample first: if 
 not fit (a number column that turns to text on row 300,001), the read fails on that value, the
 types are inferred again from every row, and the file is read again. A wrong type is never kept.
 
-Each conversion has its own connection, limited in memory (it spills to its own folder), with
-file access only to its own scratch folder and no extension loading: the file is untrusted. It
+Each conversion has its own connection to a database kept from file to file (ConversionDatabase),
+limited in memory (it spills to its own folder), with file access only to the folder the file's
+scratch folder is in and no extension loading: the file is untrusted. It
 is held to the file's time budget: a statement still running when the budget is spent is
 interrupted, and none starts after. The scratch copy is always the file's content itself (stream.py
 decompresses it on the way in, counting), so DuckDB never decompresses anything.
@@ -26,6 +27,8 @@ import errno
 import json
 import os
 import re
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -92,37 +95,116 @@ class CsvPlan:
     types: list[str]  # DuckDB's type names
 
 
-class Converter:
-    """Convert one file in `scratch` (which holds the source, the output and DuckDB's spill)."""
+class ConversionDatabase:
+    """The DuckDB database that converts files, one at a time, kept from one file to the next.
 
-    def __init__(self, scratch: Path, limits: Limits, budget: Budget) -> None:
+    Opening a database costs more than converting a small file (20 to 40 ms: DuckDB builds its
+    catalog afresh), so a warm ingest container opens one and keeps it. It is limited in memory
+    (it spills to `root`/spill), may read and write files only under `root`, where each file's
+    scratch folder is made, loads no extension, and its configuration is locked. Each conversion
+    has a connection of its own, which an interrupt stops alone.
+    """
+
+    def __init__(self, root: Path, limits: Limits) -> None:
         import duckdb  # ~90 ms to load: only the ingest function ever needs it
 
-        self._duckdb = duckdb
-        self._limits = limits
-        self._budget = budget
+        self.root = root
+        spill = root / "spill"
+        spill.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {
             "memory_limit": limits.memory,
-            "temp_directory": str(scratch / "spill"),
+            "temp_directory": str(spill),
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
             "preserve_insertion_order": False,
         }
         if limits.threads:
             config["threads"] = limits.threads
-        self._con = duckdb.connect(config=config)
-        self._con.execute("SET enable_progress_bar = false")  # it would print into the function's log
-        self._con.execute("SET TimeZone = 'UTC'")
-        self._con.execute(f"SET allowed_directories = [{_literal(str(scratch))}]")
-        self._con.execute("SET enable_external_access = false")
-        self._con.execute("SET lock_configuration = true")
+        self._database = duckdb.connect(config=config)
+        # Settings every connection gets (a connection's own progress bar is off in Python).
+        self._database.execute("SET GLOBAL TimeZone = 'UTC'")
+        self._database.execute(f"SET allowed_directories = [{_literal(str(root))}]")
+        self._database.execute("SET enable_external_access = false")
+        self._database.execute("SET lock_configuration = true")
         # The limits as DuckDB holds them (its threads: one per core unless set).
-        row = self._con.execute(
+        row = self._database.execute(
             "SELECT parse_formatted_bytes(current_setting('memory_limit')), current_setting('threads')"
         ).fetchone()
         assert row is not None
         memory, threads = row
-        self._row_group_bytes = memory // (ROW_GROUP_SHARE * threads)
+        self.row_group_bytes = memory // (ROW_GROUP_SHARE * threads)
+        self.connections = 0  # made so far: the conversions it served
+
+    def connect(self) -> Any:
+        self.connections += 1
+        return self._database.cursor()
+
+    def close(self) -> None:
+        self._database.close()
+
+    def __enter__(self) -> ConversionDatabase:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class ConversionDatabases:
+    """A ConversionDatabase for each thread that ingests, opened on its first file, with a root
+    folder of its own under `scratch_dir`. A Lambda container ingests on one thread; the local
+    platform on several workers, one database each, so that no file shares its memory limit or
+    its folder with another's."""
+
+    def __init__(self, scratch_dir: Path, limits: Limits) -> None:
+        self._scratch_dir = scratch_dir
+        self._limits = limits
+        self._local = threading.local()
+        self._opened: list[ConversionDatabase] = []
+        self._lock = threading.Lock()
+
+    def current(self) -> ConversionDatabase:
+        """This thread's database."""
+        database: ConversionDatabase | None = getattr(self._local, "database", None)
+        if database is None:
+            root = Path(tempfile.mkdtemp(prefix="ingest-", dir=self._scratch_dir))
+            database = self._local.database = ConversionDatabase(root, self._limits)
+            with self._lock:
+                self._opened.append(database)
+        return database
+
+    def discard_current(self) -> None:
+        """Close this thread's database, which an error may have left unusable: its next file opens another."""
+        database: ConversionDatabase | None = getattr(self._local, "database", None)
+        if database is not None:
+            self._local.database = None
+            with self._lock:
+                self._opened.remove(database)
+            _close(database)
+
+    def close(self) -> None:
+        """Close every thread's database (once none converts any longer) and delete its folder."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for database in opened:
+            _close(database)
+
+
+def _close(database: ConversionDatabase) -> None:
+    database.close()
+    shutil.rmtree(database.root, ignore_errors=True)
+
+
+class Converter:
+    """Convert one file in a folder under the database's root (which holds the source and the output)."""
+
+    def __init__(self, database: ConversionDatabase, limits: Limits, budget: Budget) -> None:
+        import duckdb
+
+        self._duckdb = duckdb
+        self._limits = limits
+        self._budget = budget
+        self._con = database.connect()
+        self._row_group_bytes = database.row_group_bytes
         self._lock = threading.Lock()  # held to interrupt: the connection cannot close meanwhile
         self._closed = threading.Event()
         threading.Thread(target=self._watch, name="ingest-budget", daemon=True).start()

@@ -25,7 +25,7 @@ from chalicelib.files.objects import ObjectStore, StoredObject, attempt_prefix, 
 from chalicelib.files.published import withdraw
 from chalicelib.files.records import FileRecord, IngestClaim, Status, Upload, UploadMethod
 from chalicelib.files.store import FileStore
-from chalicelib.ingest.convert import Converted
+from chalicelib.ingest.convert import ConversionDatabases, Converted
 from chalicelib.ingest.detect import Detected
 from chalicelib.ingest.events import RawUpload
 from chalicelib.ingest.limits import Budget, Limits
@@ -46,6 +46,7 @@ class Ingest:
         objects: ObjectStore,
         catalog: Catalog,
         settings: Settings,
+        databases: ConversionDatabases,
         *,
         piece_bytes: int = PIECE_BYTES,
     ) -> None:
@@ -53,6 +54,7 @@ class Ingest:
         self._objects = objects
         self._catalog = catalog
         self._settings = settings
+        self._databases = databases
         self._piece_bytes = piece_bytes
 
     def object_created(self, upload: RawUpload, receive_count: int, budget: Budget) -> None:
@@ -212,12 +214,15 @@ class Ingest:
         scratch: Path | None = None
         ready = False
         try:
-            scratch = Path(tempfile.mkdtemp(prefix=f"ingest-{claimed.file_id}-", dir=self._settings.scratch_dir))
+            database = self._databases.current()
+            scratch = Path(tempfile.mkdtemp(prefix=f"{claimed.file_id}-", dir=database.root))
             chunks = self._objects.chunks(
                 raw_key(claimed.tenant_id, claimed.file_id), stored.version_id, READ_CHUNK_BYTES
             )
             limits = Limits.from_settings(self._settings)
-            detected, converted = read_object(chunks, scratch, stored.size, limits, budget, seen, self._piece_bytes)
+            detected, converted = read_object(
+                chunks, scratch, stored.size, limits, budget, seen, database, self._piece_bytes
+            )
             assert seen.fetched is not None
             limits.check_description(converted.columns)  # before publishing what the catalog would refuse
             ready = self._publish(claimed, seen.fetched, detected, converted, scratch / "curated")
@@ -227,6 +232,7 @@ class Ingest:
             self._refuse(claimed, problem.code, problem.message, _found(claimed, seen))
             self._measure(seen.detected, started, claimed, failure=problem.code)
         except Exception:
+            self._databases.discard_current()  # whatever failed may have left it unusable
             if claimed.ingest and claimed.ingest.final:
                 self._refuse(claimed, "ingest_failed", GIVEN_UP, _found(claimed, seen))
                 self._measure(seen.detected, started, claimed, failure="ingest_failed")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from chalicelib.ingest.convert import Converted, Converter, CsvPlan, NotUtf8, part_name
+from chalicelib.ingest.convert import ConversionDatabase, Converted, Converter, CsvPlan, NotUtf8, part_name
 from chalicelib.ingest.detect import GZIP_MAGIC, PARQUET_MAGIC, SAMPLE_BYTES, Detected, detect
 from chalicelib.ingest.limits import Budget, Limits
 from chalicelib.ingest.problems import FileProblem, OverLimit
@@ -71,16 +71,17 @@ def read_object(
     limits: Limits,
     budget: Budget,
     seen: Seen,
+    database: ConversionDatabase,
     piece_bytes: int = PIECE_BYTES,
 ) -> tuple[Detected, Converted]:
-    """Stream the object to `scratch` once and read it with exact types into `scratch`/curated/.
+    """Stream the object to `scratch` (a folder under `database`'s root) once and read it with
+    exact types into `scratch`/curated/.
 
     A FileProblem says what is wrong with the file; `seen` tells what was learnt before it.
     """
     curated = scratch / "curated"
     curated.mkdir()
-    (scratch / "spill").mkdir()
-    pieces = PieceConverter(scratch, limits, budget, curated)
+    pieces = PieceConverter(database, limits, budget, curated)
     try:
         seen.fetched = fetch(chunks, scratch, stored_size, limits, budget, pieces, piece_bytes)
         if seen.fetched.corrupt is not None:
@@ -99,11 +100,11 @@ def read_object(
     source = _joined(fetched.pieces, scratch / "source")
     seen.detected = detect(fetched.head, fetched.tail, fetched.compression, limits=limits)
     try:
-        return seen.detected, _convert(source, seen.detected, scratch, limits, budget)
+        return seen.detected, _convert(source, seen.detected, scratch, database, limits, budget)
     except NotUtf8:
         # UTF-8 as far as detection looked, not further on: the file is not UTF-8 after all.
         seen.detected = detect(fetched.head, fetched.tail, fetched.compression, limits=limits, utf8=False)
-        return seen.detected, _convert(source, seen.detected, scratch, limits, budget)
+        return seen.detected, _convert(source, seen.detected, scratch, database, limits, budget)
 
 
 def fetch(
@@ -283,8 +284,8 @@ class PieceConverter:
     If what goes wrong is a limit (`refused`), the whole read stops there.
     """
 
-    def __init__(self, scratch: Path, limits: Limits, budget: Budget, folder: Path) -> None:
-        self._scratch = scratch
+    def __init__(self, database: ConversionDatabase, limits: Limits, budget: Budget, folder: Path) -> None:
+        self._database = database
         self._limits = limits
         self._budget = budget
         self._folder = folder
@@ -355,7 +356,7 @@ class PieceConverter:
 
     def _convert(self, detected: Detected) -> Converted:
         """Each piece as it comes, with the types sniffed from the first."""
-        self._converter = Converter(self._scratch, self._limits, self._budget)
+        self._converter = Converter(self._database, self._limits, self._budget)
         plan: CsvPlan | None = None
         rows = 0
         for number, piece in enumerate(iter(self._queue.get, None)):
@@ -398,8 +399,10 @@ def _joined(pieces: list[Path], whole: Path) -> Path:
     return whole
 
 
-def _convert(source: Path, detected: Detected, scratch: Path, limits: Limits, budget: Budget) -> Converted:
-    converter = Converter(scratch, limits, budget)
+def _convert(
+    source: Path, detected: Detected, scratch: Path, database: ConversionDatabase, limits: Limits, budget: Budget
+) -> Converted:
+    converter = Converter(database, limits, budget)
     try:
         return converter.convert(source, detected, scratch / "curated" / part_name(0))
     finally:

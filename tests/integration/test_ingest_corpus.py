@@ -298,7 +298,8 @@ class _SmallPiecesTenant(TenantServices):
 
     @cached_property
     def ingest(self) -> Ingest:
-        return Ingest(self.records, self.objects, self.catalog, self.settings, piece_bytes=SMALL_PIECE)
+        databases = self._platform.conversion_databases
+        return Ingest(self.records, self.objects, self.catalog, self.settings, databases, piece_bytes=SMALL_PIECE)
 
 
 class _SmallPieces(Services):

@@ -24,6 +24,7 @@ from chalicelib.files.objects import ObjectStore, StoredObject, attempt_prefix, 
 from chalicelib.files.records import FileRecord, IngestClaim
 from chalicelib.files.store import FileStore, Quota
 from chalicelib.ids import new_id
+from chalicelib.ingest.convert import ConversionDatabase
 from chalicelib.ingest.events import object_created_records, raw_upload
 from chalicelib.ingest.limits import Budget, Limits
 from chalicelib.ingest.pipeline import Ingest
@@ -96,7 +97,13 @@ def _ingest_with(
     """Ingest the message's upload as the handler would, on the tenant's own records, objects and
     catalog but for the one the test arranged."""
     tenant, settings = ingestor.tenant, ingestor.services.settings
-    ingest = Ingest(records or tenant.records, objects or tenant.objects, catalog or tenant.catalog, settings)
+    ingest = Ingest(
+        records or tenant.records,
+        objects or tenant.objects,
+        catalog or tenant.catalog,
+        settings,
+        ingestor.services.conversion_databases,
+    )
     [created] = object_created_records(message["Body"])
     upload = raw_upload(created, settings.data_bucket)
     assert upload is not None
@@ -729,8 +736,8 @@ def test_a_read_that_breaks_midway_stops_the_conversion_beside_it(tmp_path: Path
         raise ConnectionError("the stream broke")
 
     limits = Limits.from_settings(load_settings())
-    with pytest.raises(ConnectionError):
-        read_object(chunks(), tmp_path, size, limits, Budget.unlimited(), Seen(), piece_bytes=64 * 1024)
+    with ConversionDatabase(tmp_path, limits) as database, pytest.raises(ConnectionError):
+        read_object(chunks(), tmp_path, size, limits, Budget.unlimited(), Seen(), database, piece_bytes=64 * 1024)
     # Pieces were being converted when it broke: that thread stopped too, as did the hashing one.
     assert len(list(tmp_path.glob("source.*"))) > 3
     assert [t.name for t in threading.enumerate() if t.name in ("pieces", "sha256")] == []
@@ -870,3 +877,39 @@ def test_a_ready_file_stays_ready_when_its_earlier_copies_cannot_be_deleted(
     assert (record["status"], record["row_count"]) == ("READY", 1)
     assert len(_curated_versions(ingestor, file_id)) == 2  # the first version's copy waits for the next
     assert "earlier curated copies left in place" in [entry["message"] for entry in logs]
+
+
+class _StreamBreaksOnce(_TenantObjects):
+    """The tenant's objects, but the first read of an object's bytes breaks off."""
+
+    def __init__(self, ingestor: Ingestor) -> None:
+        super().__init__(ingestor)
+        self.broken = False
+
+    def chunks(self, key: str, version_id: str | None, chunk_bytes: int = 1024 * 1024) -> Iterator[bytes]:
+        if not self.broken:
+            self.broken = True
+            raise ConnectionError("the stream broke")
+        yield from super().chunks(key, version_id, chunk_bytes)
+
+
+def test_files_ingested_one_after_another_share_a_database_until_an_ingest_fails_for_the_platform(
+    ingestor: Ingestor,
+) -> None:
+    databases = ingestor.services.conversion_databases
+    first = _start(ingestor, "sales.csv", CSV)
+    ingestor.drain()
+    kept = databases.current()
+    second = _start(ingestor, "more.csv", CSV)
+    ingestor.drain()
+    assert databases.current() is kept
+    assert kept.connections == 2  # each file converted in it, on a connection of its own
+
+    third = _start(ingestor, "third.csv", CSV)
+    [message] = _messages(ingestor)
+    with pytest.raises(ConnectionError):
+        _ingest_with(ingestor, message, objects=_StreamBreaksOnce(ingestor))
+    assert databases.current() is not kept  # it may be unusable after that: the next file opens another
+    assert not kept.root.exists()
+    _ingest_with(ingestor, message)
+    assert [ingestor.record(file_id)["status"] for file_id in (first, second, third)] == ["READY"] * 3

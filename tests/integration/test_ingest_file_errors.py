@@ -20,6 +20,7 @@ import pyarrow as pa
 import pytest
 from botocore.awsrequest import AWSResponse
 
+from chalicelib.ingest.convert import ConversionDatabase
 from chalicelib.ingest.limits import Budget, Limits
 from chalicelib.ingest.problems import FileProblem
 from chalicelib.ingest.stream import Seen, read_object
@@ -415,15 +416,16 @@ def test_a_fuzzed_parquet_file_is_read_or_is_the_files_problem(
     original = make()
     rng = random.Random(base)
     outcomes: set[str] = set()
-    for attempt in range(25):
-        scratch = tmp_path / str(attempt)
-        scratch.mkdir()
-        data = _fuzzed(original, rng)
-        try:
-            read_object([data], scratch, len(data), limits, Budget.unlimited(), Seen())
-            outcomes.add("READY")
-        except FileProblem as problem:
-            outcomes.add(problem.code)
+    with ConversionDatabase(tmp_path, limits) as database:
+        for attempt in range(25):
+            scratch = tmp_path / str(attempt)
+            scratch.mkdir()
+            data = _fuzzed(original, rng)
+            try:
+                read_object([data], scratch, len(data), limits, Budget.unlimited(), Seen(), database)
+                outcomes.add("READY")
+            except FileProblem as problem:
+                outcomes.add(problem.code)
     assert outcomes <= {"READY", "malformed_file", "unsupported_format", "too_deeply_nested", "file_too_large"}
     assert outcomes - {"READY"}, "some of the fuzzed files are broken"
 

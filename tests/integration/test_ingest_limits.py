@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.ingest.convert import Converter
+from chalicelib.ingest.convert import ConversionDatabase, Converter
 from chalicelib.ingest.detect import detect
 from chalicelib.ingest.limits import Budget, Limits
 from chalicelib.ingest.problems import OverLimit
@@ -205,18 +205,18 @@ def test_the_budget_interrupts_a_conversion_under_way(tmp_path: Path) -> None:
     """DuckDB is stopped mid-statement: without the interrupt this conversion would run to its end."""
     source = tmp_path / "source"
     source.write_bytes(_typed_rows(400))
-    (tmp_path / "spill").mkdir()
     (tmp_path / "curated").mkdir()
     head = source.open("rb").read(1024 * 1024)
     detected = detect(head, b"", limits=LIMITS)
     started = time.monotonic()
     budget = Budget(lambda: 900_000, limit_seconds=0.5, margin_seconds=0)
-    converter = Converter(tmp_path, LIMITS, budget)
-    try:
-        with pytest.raises(OverLimit) as stopped:
-            converter.convert(source, detected, tmp_path / "curated" / "part-0.parquet")
-    finally:
-        converter.close()
+    with ConversionDatabase(tmp_path, LIMITS) as database:
+        converter = Converter(database, LIMITS, budget)
+        try:
+            with pytest.raises(OverLimit) as stopped:
+                converter.convert(source, detected, tmp_path / "curated" / "part-0.parquet")
+        finally:
+            converter.close()
     assert stopped.value.code == "ingest_timeout"
     assert time.monotonic() - started < 30  # a bound on the wait, not a speed measure
 
@@ -233,8 +233,8 @@ def _trickle(stop_after: float) -> Iterator[bytes]:
 def test_the_budget_stops_a_read_still_arriving(tmp_path: Path) -> None:
     budget = Budget(lambda: 900_000, limit_seconds=0.5, margin_seconds=0)
     started = time.monotonic()
-    with pytest.raises(OverLimit) as stopped:
-        read_object(_trickle(60), tmp_path, 0, LIMITS, budget, Seen())
+    with ConversionDatabase(tmp_path, LIMITS) as database, pytest.raises(OverLimit) as stopped:
+        read_object(_trickle(60), tmp_path, 0, LIMITS, budget, Seen(), database)
     assert stopped.value.code == "ingest_timeout"
     assert time.monotonic() - started < 30  # stopped while the bytes still arrived, not after
 
@@ -247,7 +247,7 @@ def test_a_local_stop_ends_the_ingest_under_way(tmp_path: Path) -> None:
     budget = Budget(invocation.get_remaining_time_in_millis, limit_seconds=900, margin_seconds=60)
     threading.Timer(0.5, stop.set).start()
     started = time.monotonic()
-    with pytest.raises(OverLimit) as stopped:
-        read_object(_trickle(60), tmp_path, 0, LIMITS, budget, Seen())
+    with ConversionDatabase(tmp_path, LIMITS) as database, pytest.raises(OverLimit) as stopped:
+        read_object(_trickle(60), tmp_path, 0, LIMITS, budget, Seen(), database)
     assert stopped.value.code == "ingest_timeout"
     assert time.monotonic() - started < 30  # stopped while the bytes still arrived, not after

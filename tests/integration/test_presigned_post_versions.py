@@ -96,7 +96,8 @@ def test_the_version_claimed_first_is_the_file_and_the_one_an_attempt_saw_before
     notified = _take_notification(ingestor)
     tenant = ingestor.tenant
     objects = _PostedAgainAfterTheFirstHead(ingestor, upload, SAME_SIZE)
-    ingest = Ingest(tenant.records, objects, tenant.catalog, ingestor.services.settings)
+    services = ingestor.services
+    ingest = Ingest(tenant.records, objects, tenant.catalog, services.settings, services.conversion_databases)
     ingest.object_created(notified, 1, Budget.unlimited())
 
     record = ingestor.record(file_id)
