@@ -10,16 +10,25 @@ moto's receive, delete and visibility change are not safe beside each other: two
 one queue failed inside its scan of the messages, and a delete, which builds the queue's message
 list afresh, could drop a message that a notification added meanwhile. Here each holds the queue's
 own lock (the one a notification adds a message under); a receive waits for messages without it.
+
+moto looks at every message of a queue to send one (it computes the queue's attributes, counts
+included) and to receive one, asking each message the time twice through datetime arithmetic.
+Here the time is read from the clock: the same milliseconds at a tenth of the cost, which keeps a
+queue thousands of uploads deep quick.
 """
 
 from __future__ import annotations
 
+import datetime
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
+import moto.sqs.models as moto_sqs_models
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.utils import unix_time
+from moto.core.utils import unix_time_millis as moto_unix_time_millis
 from moto.sqs import urls as moto_sqs_urls
 from moto.sqs.models import Message, Queue, SQSBackend, sqs_backends
 
@@ -94,8 +103,14 @@ class LocalSQS(SQSBackend):
         return retention + message.sent_timestamp / 1000 > unix_time()  # type: ignore[operator]
 
 
+def unix_time_millis(moment: datetime.datetime | None = None) -> float:
+    """moto's milliseconds since the epoch; now's read from the clock."""
+    return time.time() * 1000.0 if moment is None else moto_unix_time_millis(moment)
+
+
 def install(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> LocalSQS:
     """Make the local SQS the one moto answers with for this account and region."""
+    moto_sqs_models.unix_time_millis = unix_time_millis
     backend = LocalSQS(region, account_id)
     sqs_backends[account_id][region] = backend
     return backend
@@ -104,6 +119,7 @@ def install(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> LocalSQS:
 def uninstall(region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
     """Empty the local SQS and give the account and region back to moto's own, made afresh on
     first use."""
+    moto_sqs_models.unix_time_millis = moto_unix_time_millis
     backend = sqs_backends[account_id].pop(region, None)
     if backend is not None:
         backend.reset()

@@ -131,3 +131,19 @@ def test_a_long_poll_answers_with_a_message_sent_while_it_waits(queues: list[tup
     reply = local.receive_message(QueueUrl=local_url, WaitTimeSeconds=5)
     sender.join()
     assert [message["Body"] for message in reply["Messages"]] == ["late"]
+
+
+def test_the_local_sqs_reads_the_time_as_moto_does() -> None:
+    import time
+
+    from moto.core.utils import unix_time_millis as moto_unix_time_millis
+    from moto.core.utils import utcnow
+
+    from localplatform.sqs import unix_time_millis
+
+    before = moto_unix_time_millis()
+    now = unix_time_millis()
+    assert before <= now <= moto_unix_time_millis() + 1  # moto keeps microseconds only
+    moment = utcnow()
+    assert unix_time_millis(moment) == moto_unix_time_millis(moment)
+    assert abs(now - time.time() * 1000) < 1000
