@@ -2,9 +2,9 @@
 
 The local platform runs in this process (API, local AWS, ingest pump, local query engine). One
 tenant is filled through the API with small generated files of several formats (CSV, TSV, JSON
-Lines, Parquet), by CLIENTS uploaders that each upload a file and wait for it to settle. At each
-size (default 10, 1,000 and 10,000 files) it measures, one request at a time with nothing else
-running:
+Lines, Parquet), as a user with many files uploads them: CLIENTS uploaders send files one after
+another while at most 64 are not yet READY. At each size (default 10, 1,000 and 10,000 files) it
+measures, one request at a time with nothing else running:
 
 - ingest: one more small file, from `POST /files` to READY (what a user waits);
 - `GET /files?limit=10` and `GET /tables?limit=10` (first pages), `GET /files/{id}`;
@@ -14,8 +14,11 @@ A page holds at most `limit` entries: its cost grows with the tenant only until 
 the listings are asked for pages of the same size (10, full at every size).
 
 It prints the p50 and p99 of each as a ratio to the first size's (the baseline, measured in the
-same run), the ingest throughput while filling (files per second), and the resident memory
-(VmRSS, after a collection) against the warm start.
+same run), and the p50 as a ratio to that of a tenant with few files (the warm-up's, 20 files and
+its sampled ingests) measured in turns with it, in the same minutes: a long run on a shared
+machine drifts in speed, which the first ratio includes and the second does not. Then the ingest
+throughput while filling (files per second), and the resident memory (VmRSS, after a collection)
+against the warm start.
 
 Usage: python bench/scale.py [sizes, default 10,1000,10000] [samples, default 40] [clients, default 4]
 """
@@ -43,6 +46,8 @@ from tests.api import PASSWORD
 
 OPERATIONS = ("ingest", "GET /files", "GET /files/{id}", "GET /tables", "POST /queries")
 PAGE = 10
+ROUNDS = 5
+FEW = 20  # files of the tenant measured alongside
 
 
 class Tenant:
@@ -138,8 +143,8 @@ def fill(tenant: Tenant, size: int, clients: int, window: int = 64) -> float:
     return missing / (time.perf_counter() - started)
 
 
-def sample(tenant: Tenant, samples: int) -> dict[str, list[float]]:
-    """Seconds each operation took, `samples` times each, one at a time."""
+def sample(tenant: Tenant, samples: int, ingests: int) -> dict[str, list[float]]:
+    """Seconds each operation took, `samples` times each (`ingests` times an ingest), one at a time."""
 
     def timed(action: Callable[[], Any]) -> float:
         started = time.perf_counter()
@@ -153,9 +158,22 @@ def sample(tenant: Tenant, samples: int) -> dict[str, list[float]]:
         seconds["GET /tables"].append(timed(lambda: tenant.call("GET", f"/tables?limit={PAGE}")))
         seconds["POST /queries"].append(timed(tenant.query))
         tenant.wait_for_query()  # not timed: one query at a time, as the others are
-    for _ in range(max(samples // 2, 5)):
+    for _ in range(ingests):
         seconds["ingest"].append(timed(tenant.add_file))
     return seconds
+
+
+def side_by_side(tenant: Tenant, few: Tenant, samples: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Sample `tenant` and `few` (a tenant with few files) in turns, ROUNDS times: over a long run
+    the machine's speed drifts, and in the same minutes it is the same for both."""
+    mine: dict[str, list[float]] = {operation: [] for operation in OPERATIONS}
+    theirs: dict[str, list[float]] = {operation: [] for operation in OPERATIONS}
+    each = max(samples // ROUNDS, 1)
+    for _ in range(ROUNDS):
+        for seconds, who in ((mine, tenant), (theirs, few)):
+            for operation, values in sample(who, each, max(each // 2, 1)).items():
+                seconds[operation] += values
+    return mine, theirs
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -168,14 +186,14 @@ def main() -> None:
     clients = int(sys.argv[3]) if len(sys.argv) > 3 else 4
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     # The default quota is 10,000 files: room for the largest size and the ingests sampled there.
-    os.environ.setdefault("SDP_QUOTA_FILES", str(max(sizes) + samples * len(sizes) + 100))
+    os.environ.setdefault("SDP_QUOTA_FILES", str(max(sizes) + (samples + ROUNDS) * len(sizes) + 100))
 
     from localplatform.runner import LocalPlatform
 
     with LocalPlatform(api_port=0, aws_port=0) as platform:
-        warm_up = Tenant(platform.api_url)
-        fill(warm_up, 20, clients)
-        sample(warm_up, 5)
+        few = Tenant(platform.api_url)  # the warm-up, then measured alongside
+        fill(few, FEW, clients)
+        sample(few, 5, 5)
         gc.collect()
         warm = resident_mib()
         print(f"warm start: {warm:.0f} MiB resident; {clients} uploaders, {samples} samples per operation", flush=True)
@@ -184,17 +202,24 @@ def main() -> None:
         baseline: dict[str, tuple[float, float]] = {}
         for size in sizes:
             rate = fill(tenant, size, clients)
-            measured = sample(tenant, samples)
+            measured, alongside = side_by_side(tenant, few, samples)
             gc.collect()
             print(
                 f"\n{len(tenant.files)} files: filled at {rate:.1f} files/s; "
                 f"resident {resident_mib():.0f} MiB ({resident_mib() - warm:+.0f} MiB against the warm start)"
             )
-            print(f"  {'operation':16} {'p50 ms':>8} {'p99 ms':>8} {'p50 ratio':>10} {'p99 ratio':>10}")
+            print(
+                f"  {'operation':16} {'p50 ms':>8} {'p99 ms':>8} {'p50 ratio':>10} {'p99 ratio':>10}"
+                f" {'p50 / ' + str(len(few.files)) + ' files':>16}"
+            )
             for operation in OPERATIONS:
                 p50, p99 = statistics.median(measured[operation]), percentile(measured[operation], 0.99)
                 base50, base99 = baseline.setdefault(operation, (p50, p99))
-                print(f"  {operation:16} {p50 * 1000:8.1f} {p99 * 1000:8.1f} {p50 / base50:10.2f} {p99 / base99:10.2f}")
+                beside = statistics.median(alongside[operation])
+                print(
+                    f"  {operation:16} {p50 * 1000:8.1f} {p99 * 1000:8.1f} {p50 / base50:10.2f} {p99 / base99:10.2f}"
+                    f" {p50 / beside:16.2f}"
+                )
             sys.stdout.flush()
 
 
