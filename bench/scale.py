@@ -121,17 +121,21 @@ def fill(tenant: Tenant, size: int, clients: int, window: int = 64) -> float:
     if missing <= 0:
         return float("nan")
     room = threading.Semaphore(window)
+    stopped = threading.Event()  # a file failed: the uploaders waiting for room give up
     sent: queue.Queue[str | BaseException] = queue.Queue()
 
     def send() -> None:
-        room.acquire()
+        while not room.acquire(timeout=0.1):
+            if stopped.is_set():
+                return
         try:
             sent.put(tenant.upload())
         except BaseException as error:
             sent.put(error)
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
+    pool = ThreadPoolExecutor(clients)
+    try:
         for _ in range(missing):
             pool.submit(send)
         for _ in range(missing):
@@ -140,6 +144,9 @@ def fill(tenant: Tenant, size: int, clients: int, window: int = 64) -> float:
                 raise file_id
             tenant.settle(file_id, poll_seconds=0.05)
             room.release()
+    finally:
+        stopped.set()
+        pool.shutdown(cancel_futures=True)
     return missing / (time.perf_counter() - started)
 
 
