@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -56,7 +57,10 @@ def small_file(number: int, *, refused_every: int = 0) -> tuple[str, bytes]:
             return f"sales{number}.csv", b"id,region,amount\n" + body.encode()
 
 
+@functools.lru_cache(maxsize=64)
 def _parquet_of(rows: int) -> bytes:
+    """A small Parquet file of `rows` rows; made once per row count (making one takes a DuckDB
+    connection, in the same process as the platform a benchmark measures)."""
     import tempfile
 
     import duckdb

@@ -148,8 +148,8 @@ class LocalCatalog:
         tenant = self.tenant_folder(tenant_id)
         tenant.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{file_id}-", dir=tenant))
-        for key in self._objects.keys(attempt_prefix(tenant_id, file_id, publication.token)):
-            self._objects.download(key, staging / key.rsplit("/", 1)[-1])
+        for key, size in self._objects.listed(attempt_prefix(tenant_id, file_id, publication.token)):
+            self._objects.download(key, size, staging / key.rsplit("/", 1)[-1])
         (staging / CLAIM_MARKER).write_text(str(publication.claim))
         with _SWAPPING:
             if self._registered_claim(tenant_id, file_id) > publication.claim:

@@ -190,8 +190,14 @@ class ObjectStore:
         finally:
             body.close()
 
-    def download(self, key: str, path: Path) -> None:
-        """Copy an object to a local file, streamed (the S3 transfer manager, in parts)."""
+    def download(self, key: str, size: int, path: Path) -> None:
+        """Copy an object to a local file, streamed: one GET when small (the transfer manager's
+        HEAD and thread pool cost more than the request), in parts by the transfer manager when large."""
+        if size < SINGLE_PUT_BYTES:
+            with path.open("wb") as copy:
+                for chunk in self.chunks(key, None):
+                    copy.write(chunk)
+            return
         self._s3.download_file(self._bucket, key, str(path))
 
     def upload(self, path: Path, key: str, content_type: str) -> None:
@@ -203,10 +209,10 @@ class ObjectStore:
             return
         self._s3.upload_file(str(path), self._bucket, key, ExtraArgs={"ContentType": content_type})
 
-    def keys(self, prefix: str) -> list[str]:
-        """The current objects' keys under `prefix`."""
+    def listed(self, prefix: str) -> list[tuple[str, int]]:
+        """The current objects under `prefix`: (key, size) each."""
         pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix)
-        return [entry["Key"] for page in pages for entry in page.get("Contents", [])]
+        return [(entry["Key"], entry["Size"]) for page in pages for entry in page.get("Contents", [])]
 
     def versions(self, prefix: str, *, exact: bool = False) -> list[dict[str, str]]:
         """Every version and delete marker under `prefix` (or of exactly that key), as

@@ -319,7 +319,7 @@ def test_a_file_deleted_while_being_ingested_is_cleaned_up_by_the_ingest(
 
     assert _file_items(ingestor, "TABLE#") == []
     assert _warehouse(ingestor) == []
-    assert tenant.objects.keys(curated_prefix(ingestor.account.tenant_id, file_id)) == []
+    assert tenant.objects.listed(curated_prefix(ingestor.account.tenant_id, file_id)) == []
     assert tenant.records.get(ingestor.account.tenant_id, file_id).status.value == "PROCESSING"  # type: ignore[union-attr]
 
 
@@ -684,7 +684,7 @@ def test_deleting_a_ready_file_leaves_no_table_behind(ingestor: Ingestor) -> Non
     assert ingestor.api.call("DELETE", f"/files/{file_id}", token=ingestor.account.id_token).status == 204
     assert _file_items(ingestor, "TABLE#") == []
     assert _warehouse(ingestor) == []
-    assert ingestor.tenant.objects.keys(f"tenants/{ingestor.account.tenant_id}/") == []
+    assert ingestor.tenant.objects.listed(f"tenants/{ingestor.account.tenant_id}/") == []
     assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {
         "tables": [],
         "next_token": None,

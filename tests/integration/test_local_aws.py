@@ -86,7 +86,7 @@ def test_dynamodb_requests_are_answered_one_at_a_time(target: str | None, one_at
             in_flight.append(in_flight[-1] - 1)
         return [b"{}"]
 
-    app = serialize_dynamodb(backend)
+    app = serialize_dynamodb(backend, Lock())
     environ = {"HTTP_X_AMZ_TARGET": target} if target else {}
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda _: app(dict(environ), None), range(4)))

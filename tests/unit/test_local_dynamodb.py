@@ -14,7 +14,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
-from localplatform.dynamodb import LocalDynamoDB, PagedTable
+from localplatform.dynamodb import LocalDynamoDB, PagedTable, _lexed_condition, _parsed_update
 from localplatform.dynamodb import install as install_local_dynamodb
 from localplatform.dynamodb import uninstall as uninstall_local_dynamodb
 
@@ -208,3 +208,32 @@ def test_a_cancelled_transaction_puts_back_exactly_what_it_changed(clients: tupl
 
 def _partition(table: PagedTable, name: str) -> Any:
     return next(key for key in table.items if key.value == name)
+
+
+def test_the_local_dynamodb_parses_an_expression_once_and_moto_each_time(clients: tuple[Any, Any]) -> None:
+    local, moto = clients
+
+    def update(client: Any, tag: str) -> Any:
+        return client.update_item(
+            TableName=TABLE,
+            Key={"PK": {"S": "A"}, "SK": {"S": "parsed"}},
+            UpdateExpression="ADD n :one SET tag = :parsed_tag",
+            ConditionExpression="attribute_not_exists(tag) OR tag <> :parsed_tag",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":parsed_tag": {"S": tag}},
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+
+    updates, conditions = _parsed_update.cache_info(), _lexed_condition.cache_info()
+    for client in (local, moto):
+        for number, tag in enumerate("xyz", start=1):  # one parse shared: each request's own values apply
+            assert update(client, tag) == {
+                "PK": {"S": "A"},
+                "SK": {"S": "parsed"},
+                "n": {"N": str(number)},
+                "tag": {"S": tag},
+            }
+    # moto validates a request, then applies it: two parses a request, three requests of the local
+    # DynamoDB's (one parse each for the expression's first), none of moto's own.
+    for parsed, before in ((_parsed_update, updates), (_lexed_condition, conditions)):
+        assert parsed.cache_info().misses - before.misses == 1
+        assert parsed.cache_info().hits - before.hits == 2 * 3 - 1
