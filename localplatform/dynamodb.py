@@ -24,6 +24,7 @@ import contextvars
 import copy
 import functools
 import json
+import pickle
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from moto.core.responses import ActionResult
 from moto.dynamodb import urls as moto_dynamodb_urls
 from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
-from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
@@ -58,6 +59,12 @@ class PagedTable(Table):
         memo[id(self)] = copied
         copied.__dict__.update(copy.deepcopy(self.__dict__, memo))
         return copied
+
+    def put_item(self, *args: Any, **kwargs: Any) -> Item:  # type: ignore[override]
+        item = super().put_item(*args, **kwargs)
+        item.__class__ = CompactItem  # built by moto; kept as text once the request is answered
+        _compact_after_request(item)
+        return item
 
     def query(  # type: ignore[override]
         self,
@@ -120,6 +127,69 @@ class PagedTable(Table):
         if projection_expressions:
             results = [item.project(projection_expressions) for item in results]
         return results, scanned, last_evaluated_key
+
+
+class CompactItem(Item):
+    """An item of a table, kept between requests packed in one bytes object (pickled, so that
+    every value comes back as it was, bytes and numbers' text included).
+
+    moto holds an item's every attribute value as an object with a dictionary of its own (a
+    file's record, with its columns, as about a hundred): 8 KiB a file, several times its packed
+    size. The attributes are unpacked when a request first reads them, and packed again once the
+    request has been answered (`_compact_after_request`).
+    """
+
+    @property  # type: ignore[override]
+    def attrs(self) -> LimitedSizeDict:
+        attrs = self.__dict__.get("attrs")
+        if attrs is None:
+            attrs = self.__dict__["attrs"] = _attributes(self.__dict__.pop("packed"))
+            _compact_after_request(self)
+        return attrs
+
+    @attrs.setter
+    def attrs(self, attrs: LimitedSizeDict) -> None:
+        self.__dict__.pop("packed", None)
+        self.__dict__["attrs"] = attrs
+        _compact_after_request(self)
+
+    def compact(self) -> None:
+        attrs = self.__dict__.pop("attrs", None)
+        if attrs is not None:
+            self.__dict__["packed"] = pickle.dumps(dict(attrs), pickle.HIGHEST_PROTOCOL)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Item:
+        """A plain item (a query's page, an item saved by a transaction), unpacked afresh when the
+        item is packed: copying does not unpack this one."""
+        copied = Item.__new__(Item)
+        memo[id(self)] = copied
+        copied.hash_key = copy.deepcopy(self.hash_key, memo)
+        copied.range_key = copy.deepcopy(self.range_key, memo)
+        packed = self.__dict__.get("packed")
+        if packed is not None:
+            copied.attrs = _attributes(packed)
+        else:
+            attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+            dict.__init__(attrs, {name: copy.deepcopy(value, memo) for name, value in self.attrs.items()})
+            copied.attrs = attrs
+        return copied
+
+
+def _attributes(packed: bytes) -> LimitedSizeDict:
+    """An item's attributes, unpacked; the item was checked when it was written."""
+    attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+    dict.__init__(attrs, pickle.loads(packed))  # noqa: S301 - packed by this process, from its own items
+    return attrs
+
+
+# The items read or written by the request being answered, packed again once it is answered.
+_read_items: contextvars.ContextVar[list[CompactItem] | None] = contextvars.ContextVar("read_items", default=None)
+
+
+def _compact_after_request(item: CompactItem) -> None:
+    read = _read_items.get()
+    if read is not None:
+        read.append(item)
 
 
 def _keyed_items(partition: Any, bounds: _Bounds, start: DynamoType | None, forward: bool) -> Iterator[Item]:
@@ -197,11 +267,14 @@ class PlainJsonHandler(DynamoHandler):
     def call_action(self) -> Any:
         if not isinstance(self.dynamodb_backend, LocalDynamoDB):
             return super().call_action()
-        token = _parsing_once.set(True)
+        parsing, read = _parsing_once.set(True), _read_items.set([])
         try:
             return super().call_action()
         finally:
-            _parsing_once.reset(token)
+            for item in _read_items.get() or []:
+                item.compact()
+            _read_items.reset(read)
+            _parsing_once.reset(parsing)
 
     def serialized(self, action_result: ActionResult) -> Any:
         result = action_result.result

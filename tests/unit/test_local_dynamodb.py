@@ -14,7 +14,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
-from localplatform.dynamodb import LocalDynamoDB, PagedTable, _lexed_condition, _parsed_update
+from localplatform.dynamodb import CompactItem, LocalDynamoDB, PagedTable, _lexed_condition, _parsed_update
 from localplatform.dynamodb import install as install_local_dynamodb
 from localplatform.dynamodb import uninstall as uninstall_local_dynamodb
 
@@ -237,3 +237,42 @@ def test_the_local_dynamodb_parses_an_expression_once_and_moto_each_time(clients
     for parsed, before in ((_parsed_update, updates), (_lexed_condition, conditions)):
         assert parsed.cache_info().misses - before.misses == 1
         assert parsed.cache_info().hits - before.hits == 2 * 3 - 1
+
+
+def test_items_are_kept_packed_between_requests_and_read_back_whole(clients: tuple[Any, Any]) -> None:
+    local, moto = clients
+    item = {
+        "PK": {"S": "A"},
+        "SK": {"S": "kept"},
+        "columns": {"L": [{"M": {"name": {"S": "id"}, "type": {"S": "BIGINT"}, "nullable": {"BOOL": False}}}]},
+        "size": {"N": "1234567890123"},
+        "notes": {"NULL": True},
+        "tags": {"SS": ["b", "a"]},
+        "sizes": {"NS": ["1", "2.5"]},
+        "digest": {"B": b"\x00\xffbytes"},
+        "name": {"S": "sales é.csv"},
+    }
+    update = {
+        "Key": {"PK": {"S": "A"}, "SK": {"S": "kept"}},
+        "UpdateExpression": "SET columns[0].#type = :type ADD size :one",
+        "ExpressionAttributeNames": {"#type": "type"},
+        "ExpressionAttributeValues": {":type": {"S": "DOUBLE"}, ":one": {"N": "1"}},
+        "ReturnValues": "ALL_NEW",
+    }
+    for client in (local, moto):
+        client.put_item(TableName=TABLE, Item=item)
+    table = dynamodb_backends[DEFAULT_ACCOUNT_ID][LOCAL].tables[TABLE]
+    stored = table.items[_partition(table, "A")]
+    assert all(isinstance(kept, CompactItem) and set(kept.__dict__) >= {"packed"} for kept in stored.values())
+    assert not any("attrs" in kept.__dict__ for kept in stored.values())
+
+    key = {"PK": {"S": "A"}, "SK": {"S": "kept"}}
+    assert _answer(local, "get_item", {"TableName": TABLE, "Key": key}) == _answer(
+        moto, "get_item", {"TableName": TABLE, "Key": key}
+    )
+    assert _answer(local, "update_item", {"TableName": TABLE} | update) == _answer(
+        moto, "update_item", {"TableName": TABLE} | update
+    )
+    query = {"TableName": TABLE, "KeyConditionExpression": "PK = :pk", "ExpressionAttributeValues": {":pk": {"S": "A"}}}
+    assert _every_page(local, query) == _every_page(moto, query)
+    assert not any("attrs" in kept.__dict__ for kept in stored.values())
