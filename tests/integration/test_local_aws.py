@@ -119,6 +119,23 @@ def _answered_in_process_but_an_objects_bytes(aws: LocalAws) -> None:
     assert dynamodb.get_item(TableName=table, Key={"PK": {"S": "a"}})["Item"]["note"] == {"S": "é"}
     with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):  # errors keep their codes
         dynamodb.put_item(TableName=table, Item={"PK": {"S": "a"}}, ConditionExpression="attribute_not_exists(PK)")
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException) as cancelled:  # and their modeled fields
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"PK": {"S": "b"}}}},
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": {"PK": {"S": "z"}},
+                        "ConditionExpression": "attribute_exists(PK)",
+                    }
+                },
+            ]
+        )
+    assert [reason["Code"] for reason in cancelled.value.response["CancellationReasons"]] == [
+        "None",
+        "ConditionalCheckFailed",
+    ]
     sqs.send_message(QueueUrl=queue, MessageBody="hello")
     assert [m["Body"] for m in sqs.receive_message(QueueUrl=queue)["Messages"]] == ["hello"]
     s3.put_object(Bucket=bucket, Key="k", Body=b"in process")
