@@ -107,9 +107,7 @@ class LocalAws:
                 status, headers, body = handler(request, url, request.headers)
         except HTTPException as error:  # how moto's web app answers them
             status, headers, body = error.code, error.get_headers(), error.get_body()
-        content = body.encode() if isinstance(body, str) else body
-        raw = HTTPResponse(body=io.BytesIO(content), headers=dict(headers), status=status, preload_content=False)
-        http = AWSResponse(url, status, raw.headers, raw)
+        http = _response(url, params["method"], status, headers, body.encode() if isinstance(body, str) else body)
         return http, _parsed(http, model)
 
     def _answer(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSResponse | None:
@@ -128,14 +126,7 @@ class LocalAws:
         content = b"".join(chunks)
         if request.method != "HEAD":  # moto's S3 answers may name the object's length, not the body's
             headers["Content-Length"] = str(len(content))
-        raw = HTTPResponse(
-            body=io.BytesIO(content),
-            headers=dict(headers),
-            status=int(status.split(" ", 1)[0]),
-            preload_content=False,
-            request_method=request.method,
-        )
-        return AWSResponse(request.url, raw.status, raw.headers, raw)
+        return _response(request.url, request.method, int(status.split(" ", 1)[0]), headers, content)
 
     def stop_listening(self) -> None:
         """Close the port: only clients answered in process reach the local AWS any more."""
@@ -147,6 +138,14 @@ class LocalAws:
         """Close the port and empty the local AWS."""
         self.stop_listening()
         self._costs.close()
+
+
+def _response(url: str, method: str, status: int, headers: Any, content: bytes) -> AWSResponse:
+    """An answer given in process, as botocore receives one over HTTP."""
+    raw = HTTPResponse(
+        body=io.BytesIO(content), headers=dict(headers), status=status, preload_content=False, request_method=method
+    )
+    return AWSResponse(url, status, raw.headers, raw)
 
 
 def _parsed(http: AWSResponse, model: OperationModel) -> dict[str, Any]:

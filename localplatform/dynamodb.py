@@ -13,6 +13,9 @@ twice a request (to validate the request, then to apply it), where a platform se
 expressions over and over: here each expression's text is parsed once (a fifth of a file's time
 on the local platform went to parsing them).
 
+moto holds an item's every attribute value as an object with a dictionary of its own; here an item
+is kept packed between requests, and unpacked only while a request reads it (`CompactItem`).
+
 Whatever this does not cover (an index, the legacy KeyConditions, a sort key that is not a
 string) is left to moto as it is; and what a request answers is moto's own answer, which tests
 compare call for call.
@@ -62,7 +65,7 @@ class PagedTable(Table):
 
     def put_item(self, *args: Any, **kwargs: Any) -> Item:  # type: ignore[override]
         item = super().put_item(*args, **kwargs)
-        item.__class__ = CompactItem  # built by moto; kept as text once the request is answered
+        item.__class__ = CompactItem  # built by moto; packed once the request is answered
         _compact_after_request(item)
         return item
 
