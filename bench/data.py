@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import subprocess
 import sys
@@ -72,10 +73,24 @@ def _parquet_of(rows: int) -> bytes:
         return path.read_bytes()
 
 
-def resident_mib() -> float:
-    """This process's resident memory (VmRSS), in MiB."""
-    with open("/proc/self/status") as status:
+def resident_mib(process: int | str = "self") -> float:
+    """A process's resident memory (VmRSS), in MiB; this process's by default."""
+    with open(f"/proc/{process}/status") as status:
         for line in status:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    raise RuntimeError(f"no VmRSS in /proc/{process}/status")
+
+
+def resident_with_children_mib() -> float:
+    """This process's resident memory and its children's (the local platform's: the local AWS's
+    process, the local query engine's), in MiB."""
+    children: set[str] = set()
+    for listed in Path("/proc/self/task").glob("*/children"):
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile
+            children.update(listed.read_text().split())
+    total = resident_mib()
+    for child in children:
+        with contextlib.suppress(FileNotFoundError):  # a child that ended meanwhile
+            total += resident_mib(child)
+    return total

@@ -1,9 +1,10 @@
 """Does a tenant with 10,000 files cost what a tenant with 10 costs? And the platform's memory?
 
-The local platform runs in this process (API, local AWS, ingest pump, local query engine). One
-tenant is filled through the API with small generated files of several formats (CSV, TSV, JSON
-Lines, Parquet), as a user with many files uploads them: CLIENTS uploaders send files one after
-another while at most 64 are not yet READY. At each size (default 10, 1,000 and 10,000 files) it
+The local platform runs from this process (API, ingest pump; the local AWS and the local query
+engine in processes of their own, as `make run` runs them). One tenant is filled through the API
+with small generated files of several formats (CSV, TSV, JSON Lines, Parquet), as a user with many
+files uploads them: CLIENTS uploaders send files one after another while at most 64 are not yet
+READY. At each size (default 10, 1,000 and 10,000 files) it
 measures, one request at a time with nothing else running:
 
 - ingest: one more small file, from `POST /files` to READY (what a user waits);
@@ -17,8 +18,8 @@ It prints the p50 and p99 of each as a ratio to the first size's (the baseline, 
 same run), and the p50 as a ratio to that of a tenant with few files (the warm-up's, 20 files and
 its sampled ingests) measured in turns with it, in the same minutes: a long run on a shared
 machine drifts in speed, which the first ratio includes and the second does not. Then the ingest
-throughput while filling (files per second), and the resident memory (VmRSS, after a collection)
-against the warm start.
+throughput while filling (files per second), and the platform's resident memory (VmRSS of this
+process and its children, the local AWS's and the local query engine's) against the warm start.
 
 Usage: python bench/scale.py [sizes, default 10,1000,10000] [samples, default 40] [clients, default 4]
 """
@@ -41,7 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.data import resident_mib, small_file
+from bench.data import resident_with_children_mib, small_file
 from tests.api import PASSWORD
 
 OPERATIONS = ("ingest", "GET /files", "GET /files/{id}", "GET /tables", "POST /queries")
@@ -114,8 +115,9 @@ def fill(tenant: Tenant, size: int, clients: int, window: int = 64) -> float:
     second, from the first upload to the last file READY.
 
     `clients` uploaders send files one after another while at most `window` are not yet READY;
-    one watcher looks at them in the order they were sent (looking costs the platform what
-    ingesting does, so it is not done more than that).
+    one watcher looks at them in the order they were sent, every half second at a file not yet
+    READY: a look costs the platform about what a step of a small file's ingest does, and looking
+    every 50 ms took several looks a file; the window keeps the uploaders busy meanwhile.
     """
     missing = size - len(tenant.files)
     if missing <= 0:
@@ -142,7 +144,7 @@ def fill(tenant: Tenant, size: int, clients: int, window: int = 64) -> float:
             file_id = sent.get()
             if isinstance(file_id, BaseException):
                 raise file_id
-            tenant.settle(file_id, poll_seconds=0.05)
+            tenant.settle(file_id, poll_seconds=0.5)
             room.release()
     finally:
         stopped.set()
@@ -202,7 +204,7 @@ def main() -> None:
         fill(few, FEW, clients)
         sample(few, 5, 5)
         gc.collect()
-        warm = resident_mib()
+        warm = resident_with_children_mib()
         print(f"warm start: {warm:.0f} MiB resident; {clients} uploaders, {samples} samples per operation", flush=True)
 
         tenant = Tenant(platform.api_url)
@@ -211,9 +213,10 @@ def main() -> None:
             rate = fill(tenant, size, clients)
             measured, alongside = side_by_side(tenant, few, samples)
             gc.collect()
+            resident = resident_with_children_mib()
             print(
                 f"\n{len(tenant.files)} files: filled at {rate:.1f} files/s; "
-                f"resident {resident_mib():.0f} MiB ({resident_mib() - warm:+.0f} MiB against the warm start)"
+                f"resident {resident:.0f} MiB ({resident - warm:+.0f} MiB against the warm start)"
             )
             print(
                 f"  {'operation':16} {'p50 ms':>8} {'p99 ms':>8} {'p50 ratio':>10} {'p99 ratio':>10}"

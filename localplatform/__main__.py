@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import signal
 import sys
 import threading
@@ -81,9 +80,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         platform.stop()
         print("Stopped.", flush=True)
-        # The local AWS holds millions of objects; interpreter exit would walk them in one
-        # garbage collection after another for tens of seconds. Everything is stopped already.
-        gc.freeze()
     return 0
 
 

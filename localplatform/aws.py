@@ -1,22 +1,32 @@
-"""moto in server mode: the local AWS, on a port of this machine."""
+"""The local AWS: moto, with the costs of AWS, in a process of its own (`python -m localplatform.aws`).
+
+The platform's process starts it (awsprocess.py) and sends its own clients' calls to it over a
+local socket; anything else reaches it over HTTP, on its port. The platform's interpreter and this
+one each use a core: moto answering was nearly half of the platform's time.
+"""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import functools
 import importlib
-import io
+import json
 import logging
+import os
 import re
+import signal
 import socket
+import sys
+import tempfile
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Iterator
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Connection, Listener
+from pathlib import Path
 from typing import Any
 
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse
-from botocore.endpoint import convert_to_response_dict
-from botocore.model import OperationModel
-from botocore.parsers import create_parser
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core import responses as moto_responses
@@ -25,25 +35,24 @@ from moto.core.exceptions import HTTPException
 from moto.core.request import Request
 from moto.core.utils import method_names_from_class as moto_method_names
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from urllib3.response import HTTPResponse
 from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from localplatform import dynamodb as local_dynamodb
 from localplatform import s3 as local_s3
 from localplatform import sqs as local_sqs
+from localplatform.awsprocess import Answer, Asked, HttpRequest, JsonCall
 from localplatform.network import address_family, url_host
+from localplatform.runner import GIL_SWITCH_SECONDS
 
 # The services the local platform asks for (their models are loaded on first use otherwise).
 LOCAL_SERVICES = ("cognitoidp", "dynamodb", "iam", "kms", "s3", "secretsmanager", "sqs", "sts")
 
-# Answered over HTTP even for clients in this process: an object's bytes are streamed to its reader
-# (an object may be larger than memory). Whatever else is sent holds its whole body already.
-OVER_HTTP = frozenset({("s3", "GetObject")})
 
-
-class LocalAws:
-    """moto's HTTP server in a thread (the same app as ThreadedMotoServer).
+class AwsServer:
+    """moto's web app on a port (the same app as ThreadedMotoServer), for whoever speaks HTTP to it
+    (presigned uploads, an object's bytes, the user pool's keys), and `answer` for the platform's
+    own clients (see awsprocess.py), with the same state and the same one-at-a-time DynamoDB.
 
     Built here rather than with ThreadedMotoServer so that a busy port raises OSError (werkzeug
     would exit the process; ThreadedMotoServer would hang), and so that stop() closes the
@@ -75,91 +84,53 @@ class LocalAws:
         host, port = self._server.server_address[:2]
         return f"http://{url_host(host)}:{port}"
 
-    def answer_in_process(self, session: Any) -> None:
-        """Clients made from `session` (a boto3 session) from now on get their answers from the
-        local AWS in this process, not over the loopback: the same state and DynamoDB
-        serialization, without an HTTP round trip and a server thread per call (about half of a
-        small DynamoDB call's time here).
+    def answer(self, asked: Asked) -> Answer | None:
+        """The answer to a call the platform's clients made (`Asked`); None for one this cannot
+        answer, which the client then sends over HTTP."""
+        if isinstance(asked, JsonCall):
+            return self._answer_json(asked)
+        return self._answer_http(asked)
 
-        A call to a JSON API (DynamoDB, SQS, Cognito, KMS, Secrets Manager) goes straight from the
-        request botocore serialized to moto's handler for it, and its answer through botocore's
-        parser: signing the request, sending it through botocore's HTTP layer and moto's web app
-        took 40 % of each small call's time, for nothing a caller in this process needs. Other
-        calls (S3's) go through the local AWS's web app, as HTTP requests would. Reading an
-        object's bytes (`OVER_HTTP`) still goes over HTTP, streamed."""
-        session.events.register("before-call", self._answer_call)
-        session.events.register("before-send", self._answer)
-
-    def _answer_call(
-        self, model: OperationModel, params: dict[str, Any], request_signer: Any, **_: Any
-    ) -> tuple[AWSResponse, dict[str, Any]] | None:
-        service = model.service_model
-        if service.resolved_protocol != "json" or not params.get("url", "").startswith(self.url + "/"):
-            return None
-        url = f"https://{service.endpoint_prefix}.{request_signer.region_name}.amazonaws.com{params['url_path']}"
-        handler = self._handlers.find(service.service_name, url)
+    def _answer_json(self, call: JsonCall) -> Answer | None:
+        """Straight to moto's handler for it: no signature to check, no web app to pass."""
+        url = f"https://{call.endpoint_prefix}.{call.region}.amazonaws.com{call.path}"
+        handler = self._handlers.find(call.service, url)
         if handler is None:
             return None
-        request = Request.from_primitives(params["method"], url, params["headers"], params["body"])
-        serialized = self._dynamodb_lock if service.service_name == "dynamodb" else contextlib.nullcontext()
+        request = Request.from_primitives(call.method, url, call.headers, call.body)
+        serialized = self._dynamodb_lock if call.service == "dynamodb" else contextlib.nullcontext()
         try:
             with serialized:
                 status, headers, body = handler(request, url, request.headers)
         except HTTPException as error:  # how moto's web app answers them
             status, headers, body = error.code, error.get_headers(), error.get_body()
-        http = _response(url, params["method"], status, headers, body.encode() if isinstance(body, str) else body)
-        return http, _parsed(http, model)
+        return Answer(status, dict(headers), body.encode() if isinstance(body, str) else body)
 
-    def _answer(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSResponse | None:
-        _, service, operation = event_name.split(".", 2)
-        if (service, operation) in OVER_HTTP or not request.url.startswith(self.url + "/"):
-            return None  # botocore sends it as usual
-        body = request.body
+    def _answer_http(self, request: HttpRequest) -> Answer | None:
+        """Through moto's web app, as the same request over HTTP would be; None if its body is
+        larger than the request allows."""
         environ = EnvironBuilder(
-            path=request.url.removeprefix(self.url),
-            base_url=self.url,
-            method=request.method,
-            headers={name: v.decode() if isinstance(v, bytes) else v for name, v in request.headers.items()},
-            data=body.read() if hasattr(body, "read") else body or b"",
+            path=request.path, base_url=self.url, method=request.method, headers=request.headers, data=request.body
         ).get_environ()
-        chunks, status, headers = run_wsgi_app(self._app, environ, buffered=True)
-        content = b"".join(chunks)
+        chunks, status, headers = run_wsgi_app(self._app, environ)
+        try:
+            length = headers.get("Content-Length")
+            if request.largest_answer is not None and (length is None or int(length) > request.largest_answer):
+                return None
+            content = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
         if request.method != "HEAD":  # moto's S3 answers may name the object's length, not the body's
             headers["Content-Length"] = str(len(content))
-        return _response(request.url, request.method, int(status.split(" ", 1)[0]), headers, content)
-
-    def stop_listening(self) -> None:
-        """Close the port: only clients answered in process reach the local AWS any more."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        return Answer(int(status.split(" ", 1)[0]), dict(headers), content)
 
     def stop(self) -> None:
         """Close the port and empty the local AWS."""
-        self.stop_listening()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
         self._costs.close()
-
-
-def _response(url: str, method: str, status: int, headers: Any, content: bytes) -> AWSResponse:
-    """An answer given in process, as botocore receives one over HTTP."""
-    raw = HTTPResponse(
-        body=io.BytesIO(content), headers=dict(headers), status=status, preload_content=False, request_method=method
-    )
-    return AWSResponse(url, status, raw.headers, raw)
-
-
-def _parsed(http: AWSResponse, model: OperationModel) -> dict[str, Any]:
-    """The answer as botocore's endpoint parses it, modeled error fields included (a cancelled
-    transaction's reasons)."""
-    response = convert_to_response_dict(http, model)
-    parser = create_parser(model.service_model.resolved_protocol)
-    parsed = parser.parse(response, model.output_shape)
-    if http.status_code >= 300:
-        code = parsed.get("Error", {}).get("Code")
-        shape = model.service_model.shape_for_error_code(code) if code else None
-        if shape is not None:
-            parsed.update(parser.parse(response, shape))
-    return parsed
 
 
 class CallHandlers:
@@ -301,3 +272,94 @@ def remember_instances() -> None:
         for model in models.values():
             if isinstance(model.instances_tracked, _Forgotten):
                 model.instances_tracked = []
+
+
+class CallListener:
+    """Answers the platform's clients on a local socket: each connection (a client thread's, one
+    call at a time) in a thread of its own. Only a client holding `authkey` can connect."""
+
+    def __init__(self, server: AwsServer, folder: Path, authkey: bytes) -> None:
+        self._server = server
+        self._listener = Listener(str(folder / "calls"), family="AF_UNIX", authkey=authkey)
+        self._closed = threading.Event()
+        self.address = self._listener.address
+        threading.Thread(target=self._accept, name="local-aws-listener", daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                connection = self._listener.accept()
+            except (OSError, AuthenticationError):  # closed, or a connection without the key
+                continue
+            threading.Thread(target=self._converse, args=(connection,), name="local-aws-calls", daemon=True).start()
+
+    def _converse(self, connection: Connection) -> None:
+        with connection:
+            while True:
+                try:
+                    asked = connection.recv()
+                except (EOFError, OSError):  # the client's connection closed
+                    return
+                try:
+                    answer = self._server.answer(asked)
+                except Exception as error:  # moto failed: the client gets a 500, as over HTTP
+                    traceback.print_exc()
+                    failure = {"__type": "InternalFailure", "message": f"the local AWS failed: {error}"}
+                    answer = Answer(500, {"Content-Type": "application/json"}, json.dumps(failure).encode())
+                try:
+                    connection.send(answer)
+                except OSError:
+                    return
+
+    def close(self) -> None:
+        self._closed.set()
+        self._listener.close()
+
+
+def _announce(started: dict[str, Any]) -> None:
+    """The one line the platform's process reads: where this listens, or why it could not."""
+    sys.stdout.write(json.dumps(started) + "\n")
+    sys.stdout.flush()
+
+
+class _Stopped(Exception):
+    """SIGTERM."""
+
+
+def _stop(*_: object) -> None:
+    raise _Stopped
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The local AWS's process: the key for its calls' socket on stdin, then until stdin closes
+    (the platform stops it, or its process ended) or SIGTERM. One line on stdout says where it
+    listens, or why it could not."""
+    parser = argparse.ArgumentParser(prog="localplatform.aws")
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--region", required=True)
+    args = parser.parse_args(argv)
+    authkey = bytes.fromhex(sys.stdin.readline().strip())
+    # Ctrl-C reaches the terminal's whole process group; the platform stops this process itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
+    try:
+        server = AwsServer(args.host, args.port, args.region)
+    except OSError as error:
+        _announce({"error": str(error)})
+        raise SystemExit(1) from None
+    with tempfile.TemporaryDirectory(prefix="sdp-aws-") as folder:
+        listener = CallListener(server, Path(folder), authkey)
+        signal.signal(signal.SIGTERM, _stop)
+        _announce({"url": server.url, "calls": listener.address})
+        with contextlib.suppress(_Stopped):
+            sys.stdin.read()
+        listener.close()
+        server.stop()
+    # No interpreter teardown: the local AWS may hold millions of objects, and exit would walk them
+    # in one garbage collection after another for tens of seconds. Nothing is left to save.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -9,15 +9,16 @@ import tempfile
 import threading
 from typing import Any
 
-from localplatform.aws import LocalAws
+from localplatform.awsprocess import LocalAws
 from localplatform.network import url_host
 from localplatform.resources import LocalResources, provision
 
 REGION = "us-east-1"
 
-# How long a thread holding the GIL keeps it while another waits (Python's default: 5 ms). In AWS
-# each request is a Lambda of its own; here they share one interpreter with CPU-bound work (moto,
-# a query's end being written, ingest), and a request would wait up to 5 ms at each of its handoffs.
+# How long a thread holding the GIL keeps it while another waits (Python's default: 5 ms), in the
+# platform's process and the local AWS's. In AWS each request is a Lambda of its own; here they
+# share an interpreter with CPU-bound work (ingest, a query's end being written; moto's answers in
+# the local AWS's), and a request would wait up to 5 ms at each of its handoffs.
 GIL_SWITCH_SECONDS = 0.0005
 
 # What boto3 needs to talk to the local AWS; moto accepts any credentials.
@@ -86,7 +87,7 @@ class LocalPlatform:
         # EMF lines would drown the console; set POWERTOOLS_METRICS_DISABLED=false to see them.
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         session = boto3.session.Session()
-        self._aws.answer_in_process(session)
+        self._aws.answer_directly(session)
         self.resources = provision(session)
         os.environ.update(self.resources.settings_environment(self.aws_url))
         # The local query engine's tables; like the local AWS, they live as long as the process.

@@ -1,35 +1,47 @@
-"""The local AWS keeps DynamoDB's promises under concurrent requests, over HTTP and in process."""
+"""The local AWS, in its own process, keeps DynamoDB's promises under concurrent requests, over HTTP
+and answering the platform's clients directly; it ends with the platform."""
 
 from __future__ import annotations
 
+import json
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Client
+from pathlib import Path
 from threading import Lock
-from time import sleep
 from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+import requests
+from botocore.exceptions import ClientError
+from botocore.httpsession import URLLib3Session
 
-from localplatform.aws import LocalAws, serialize_dynamodb
+from localplatform.aws import serialize_dynamodb
+from localplatform.awsprocess import LARGEST_ANSWER_BYTES, LocalAws
 
 TABLE = "concurrency"
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
-def _session(aws: LocalAws, *, in_process: bool) -> Any:
+def _session(aws: LocalAws, *, directly: bool) -> Any:
     session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local")
-    if in_process:
-        aws.answer_in_process(session)
+    if directly:
+        aws.answer_directly(session)
     return session
 
 
-@pytest.fixture(params=[False, True], ids=["over HTTP", "in process"])
+@pytest.fixture(params=[False, True], ids=["over HTTP", "directly"])
 def dynamodb(request: pytest.FixtureRequest) -> Iterator[object]:
     aws = LocalAws("127.0.0.1", 0, "us-east-1")
     try:
-        client = _session(aws, in_process=request.param).client("dynamodb", endpoint_url=aws.url)
+        client = _session(aws, directly=request.param).client("dynamodb", endpoint_url=aws.url)
         client.create_table(
             TableName=TABLE,
             KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
@@ -37,7 +49,6 @@ def dynamodb(request: pytest.FixtureRequest) -> Iterator[object]:
             BillingMode="PAY_PER_REQUEST",
         )
         yield client
-        client.delete_table(TableName=TABLE)  # moto's state is the process's: the next test makes it anew
     finally:
         aws.stop()
 
@@ -81,7 +92,7 @@ def test_dynamodb_requests_are_answered_one_at_a_time(target: str | None, one_at
     def backend(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         with count:
             in_flight.append(in_flight[-1] + 1 if in_flight else 1)
-        sleep(0.1)
+        time.sleep(0.1)
         with count:
             in_flight.append(in_flight[-1] - 1)
         return [b"{}"]
@@ -93,22 +104,30 @@ def test_dynamodb_requests_are_answered_one_at_a_time(target: str | None, one_at
     assert (max(in_flight) == 1) is one_at_a_time
 
 
-def test_clients_of_a_session_answered_in_process_reach_all_but_an_objects_bytes_without_http() -> None:
+def test_clients_of_a_session_answered_directly_send_nothing_over_http_but_a_large_objects_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent_over_http: list[str] = []
+    send = URLLib3Session.send
+
+    def recorded(self: URLLib3Session, request: Any) -> Any:
+        sent_over_http.append(request.url)
+        return send(self, request)
+
+    monkeypatch.setattr(URLLib3Session, "send", recorded)
     aws = LocalAws("127.0.0.1", 0, "us-east-1")
     try:
-        _answered_in_process_but_an_objects_bytes(aws)
+        _answered_directly_but_a_large_objects_bytes(aws, sent_over_http)
     finally:
         aws.stop()
 
 
-def _answered_in_process_but_an_objects_bytes(aws: LocalAws) -> None:
-    session = _session(aws, in_process=True)
+def _answered_directly_but_a_large_objects_bytes(aws: LocalAws, sent_over_http: list[str]) -> None:
+    session = _session(aws, directly=True)
     dynamodb, sqs, s3 = (session.client(name, endpoint_url=aws.url) for name in ("dynamodb", "sqs", "s3"))
     bucket, table = f"objects-{uuid.uuid4()}", f"{TABLE}-{uuid.uuid4()}"
     s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key="k", Body=b"over HTTP")
     queue = sqs.create_queue(QueueName=f"work-{uuid.uuid4()}")["QueueUrl"]
-    aws.stop_listening()  # nothing listens any more: only what is answered in process still works
     dynamodb.create_table(
         TableName=table,
         KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
@@ -138,8 +157,67 @@ def _answered_in_process_but_an_objects_bytes(aws: LocalAws) -> None:
     ]
     sqs.send_message(QueueUrl=queue, MessageBody="hello")
     assert [m["Body"] for m in sqs.receive_message(QueueUrl=queue)["Messages"]] == ["hello"]
-    s3.put_object(Bucket=bucket, Key="k", Body=b"in process")
-    assert s3.head_object(Bucket=bucket, Key="k")["ContentLength"] == len(b"in process")
+    s3.put_object(Bucket=bucket, Key="k", Body=b"directly")
+    assert s3.head_object(Bucket=bucket, Key="k")["ContentLength"] == len(b"directly")
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["k"]
-    with pytest.raises(EndpointConnectionError):  # an object's bytes are streamed over HTTP, in process or not
-        s3.get_object(Bucket=bucket, Key="k")
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"directly"
+    assert s3.get_object(Bucket=bucket, Key="k", Range="bytes=2-4")["Body"].read() == b"rec"
+    assert sent_over_http == []
+    large = bytes(range(256)) * (LARGEST_ANSWER_BYTES // 256 + 1)
+    s3.put_object(Bucket=bucket, Key="large", Body=large)
+    assert s3.get_object(Bucket=bucket, Key="large")["Body"].read() == large  # streamed over HTTP
+    assert sent_over_http == [f"{aws.url}/{bucket}/large"]
+
+
+def test_the_local_aws_ends_with_the_process_that_started_it(tmp_path: Path) -> None:
+    """Whatever ends the platform's process (a kill included), the local AWS's process and its
+    port go with it."""
+    started = tmp_path / "started.json"
+    script = (
+        "import json, sys, time\n"
+        "from localplatform.awsprocess import LocalAws\n"
+        "aws = LocalAws('127.0.0.1', 0, 'us-east-1')\n"
+        f"open({str(started)!r}, 'w').write(json.dumps({{'url': aws.url, 'pid': aws.pid}}))\n"
+        "time.sleep(120)\n"
+    )
+    platform = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT_DIR)
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists() or not started.read_text():
+            assert platform.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        aws = json.loads(started.read_text())
+        assert requests.get(f"{aws['url']}/moto-api/", timeout=5).ok
+    finally:
+        platform.kill()
+        platform.wait()
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{aws['pid']}").exists() and _state(aws["pid"]) != "Z":
+        assert time.monotonic() < deadline, "the local AWS outlived the process that started it"
+        time.sleep(0.1)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{aws['url']}/moto-api/", timeout=5)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+
+def test_only_a_client_with_the_key_is_answered() -> None:
+    aws = LocalAws("127.0.0.1", 0, "us-east-1")
+    try:
+        with pytest.raises(AuthenticationError):
+            Client(aws._address, family="AF_UNIX", authkey=b"guessed")
+        dynamodb = _session(aws, directly=True).client("dynamodb", endpoint_url=aws.url)
+        assert dynamodb.list_tables()["TableNames"] == []  # and it still answers those that have it
+    finally:
+        aws.stop()
+
+
+def test_a_port_in_use_is_refused_with_the_reason() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken, pytest.raises(OSError, match="in use"):
+        LocalAws("127.0.0.1", taken.getsockname()[1], "us-east-1")
