@@ -49,6 +49,7 @@ OPERATIONS = ("ingest", "GET /files", "GET /files/{id}", "GET /tables", "POST /q
 PAGE = 10
 ROUNDS = 5
 FEW = 20  # files of the tenant measured alongside
+SETTLED = ("READY", "FAILED")
 
 
 class Tenant:
@@ -85,20 +86,21 @@ class Tenant:
         name, data = small_file(next(self._numbers))
         return self.call("POST", f"/files?name={name}", data=data)["file_id"]
 
-    def settle(self, file_id: str, poll_seconds: float) -> None:
-        """Wait until the file is READY, looking every `poll_seconds`."""
-        while (record := self.call("GET", f"/files/{file_id}"))["status"] not in ("READY", "FAILED"):
-            time.sleep(poll_seconds)
-        if record["status"] != "READY":
-            raise RuntimeError(f"{record['name']} ended {record['status']}: {record.get('error')}")
-        with self._lock:
-            self.files.append(file_id)
-            self.tables.append(record["table"])
-
     def add_file(self) -> None:
         """Upload one small file and wait until it is READY, looking every 10 ms (the wait is the
         ingest's, to 10 ms)."""
-        self.settle(self.upload(), poll_seconds=0.01)
+        file_id = self.upload()
+        while (record := self.call("GET", f"/files/{file_id}"))["status"] not in SETTLED:
+            time.sleep(0.01)
+        self.settled(record)
+
+    def settled(self, record: dict[str, Any]) -> None:
+        """Count a file that has ended: READY, or the run stops."""
+        if record["status"] != "READY":
+            raise RuntimeError(f"{record['name']} ended {record['status']}: {record.get('error')}")
+        with self._lock:
+            self.files.append(record["file_id"])
+            self.tables.append(record["table"])
 
     def query(self) -> None:
         table = random.choice(self.tables)  # noqa: S311 - a sample, not a secret
@@ -115,9 +117,10 @@ def fill(tenant: Tenant, size: int, clients: int, window: int = 64) -> float:
     second, from the first upload to the last file READY.
 
     `clients` uploaders send files one after another while at most `window` are not yet READY;
-    one watcher looks at them in the order they were sent, every half second at a file not yet
-    READY: a look costs the platform about what a step of a small file's ingest does, and looking
-    every 50 ms took several looks a file; the window keeps the uploaders busy meanwhile.
+    one watcher looks at the newest page of files every second, as a console listing them would
+    (a page holds every file not yet READY: there are at most `window`), and counts those that
+    have ended. Looking at each file on its own cost the platform about what a step of a small
+    file's ingest does; the window keeps the uploaders busy between looks.
     """
     missing = size - len(tenant.files)
     if missing <= 0:
@@ -140,12 +143,21 @@ def fill(tenant: Tenant, size: int, clients: int, window: int = 64) -> float:
     try:
         for _ in range(missing):
             pool.submit(send)
-        for _ in range(missing):
-            file_id = sent.get()
-            if isinstance(file_id, BaseException):
-                raise file_id
-            tenant.settle(file_id, poll_seconds=0.5)
-            room.release()
+        waiting: set[str] = set()
+        ended = 0
+        while ended < missing:
+            time.sleep(1)
+            while not sent.empty():
+                file_id = sent.get()
+                if isinstance(file_id, BaseException):
+                    raise file_id
+                waiting.add(file_id)
+            for record in tenant.call("GET", f"/files?limit={window + clients + 1}")["files"]:
+                if record["file_id"] in waiting and record["status"] in SETTLED:
+                    tenant.settled(record)
+                    waiting.discard(record["file_id"])
+                    room.release()
+                    ended += 1
     finally:
         stopped.set()
         pool.shutdown(cancel_futures=True)

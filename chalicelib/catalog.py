@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from chalicelib.files.objects import ObjectStore, attempt_prefix
+from chalicelib.files.objects import attempt_prefix
 from chalicelib.keys import tenant_database
 
 if TYPE_CHECKING:  # only ingest registers tables; the API function need not load it
@@ -38,6 +38,9 @@ class Publication:
 
     token: str  # the attempt's claim token, naming its curated folder
     claim: int  # the record's claim count while that attempt held it: later claims count higher
+    # The copy's Parquet files as the attempt wrote them, before storing the same bytes under its
+    # folder: the local catalog copies these rather than reading back what was just stored.
+    parts: tuple[Path, ...] = ()
 
 
 class Catalog(Protocol):
@@ -132,8 +135,7 @@ class LocalCatalog:
     One folder per tenant, so a query's engine can be allowed that folder and nothing else.
     """
 
-    def __init__(self, objects: ObjectStore, warehouse: Path) -> None:
-        self._objects = objects
+    def __init__(self, warehouse: Path) -> None:
         self._warehouse = warehouse
 
     def tenant_folder(self, tenant_id: str) -> Path:
@@ -148,8 +150,8 @@ class LocalCatalog:
         tenant = self.tenant_folder(tenant_id)
         tenant.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{file_id}-", dir=tenant))
-        for key, size in self._objects.listed(attempt_prefix(tenant_id, file_id, publication.token)):
-            self._objects.download(key, size, staging / key.rsplit("/", 1)[-1])
+        for part in publication.parts:
+            shutil.copyfile(part, staging / part.name)
         (staging / CLAIM_MARKER).write_text(str(publication.claim))
         with _SWAPPING:
             if self._registered_claim(tenant_id, file_id) > publication.claim:

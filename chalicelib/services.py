@@ -48,7 +48,7 @@ class TenantServices:
     def catalog(self) -> Catalog:
         """Glue in AWS; locally the local query engine's own registry."""
         if self.settings.warehouse_dir is not None:
-            return LocalCatalog(self.objects, Path(self.settings.warehouse_dir))
+            return LocalCatalog(Path(self.settings.warehouse_dir))
         return GlueCatalog(self.clients.glue, self.settings.data_bucket, self.settings.glue_database_prefix)
 
     @cached_property

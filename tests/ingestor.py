@@ -67,6 +67,12 @@ class Ingestor:
         assert reply.status == 200, reply
         return reply.body
 
+    def stored_keys(self, prefix: str) -> list[str]:
+        """The keys of the objects under `prefix` in the data bucket, as they are now."""
+        s3, bucket = self.services.clients.s3, self.services.settings.data_bucket
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return [entry["Key"] for page in pages for entry in page.get("Contents", [])]
+
     def rows(self, record: dict[str, Any]) -> list[tuple[Any, ...]]:
         """What the table holds, read from the local engine's copy of the curated Parquet."""
         folder = Path(self.services.settings.warehouse_dir or "") / self.account.tenant_id / record["file_id"]

@@ -190,16 +190,6 @@ class ObjectStore:
         finally:
             body.close()
 
-    def download(self, key: str, size: int, path: Path) -> None:
-        """Copy an object to a local file, streamed: one GET when small (the transfer manager's
-        HEAD and thread pool cost more than the request), in parts by the transfer manager when large."""
-        if size < SINGLE_PUT_BYTES:
-            with path.open("wb") as copy:
-                for chunk in self.chunks(key, None):
-                    copy.write(chunk)
-            return
-        self._s3.download_file(self._bucket, key, str(path))
-
     def upload(self, path: Path, key: str, content_type: str) -> None:
         """Store a local file as an object, streamed: one PUT when small (the transfer manager's
         thread pool costs more than the request), in parts by the transfer manager when large."""
@@ -208,11 +198,6 @@ class ObjectStore:
                 self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=content_type)
             return
         self._s3.upload_file(str(path), self._bucket, key, ExtraArgs={"ContentType": content_type})
-
-    def listed(self, prefix: str) -> list[tuple[str, int]]:
-        """The current objects under `prefix`: (key, size) each."""
-        pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix)
-        return [(entry["Key"], entry["Size"]) for page in pages for entry in page.get("Contents", [])]
 
     def versions(self, prefix: str, *, exact: bool = False) -> list[dict[str, str]]:
         """Every version and delete marker under `prefix` (or of exactly that key), as

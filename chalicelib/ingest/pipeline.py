@@ -258,14 +258,15 @@ class Ingest:
             self._lost(claimed)  # before writing anything another attempt or a delete would meet
             return False
         prefix = attempt_prefix(tenant_id, file_id, token)
-        for part in sorted(curated.iterdir()):
+        parts = tuple(sorted(curated.iterdir()))
+        for part in parts:
             self._objects.upload(part, prefix + part.name, "application/vnd.apache.parquet")
         base = claimed.table or table_base_name(claimed.name)
         table = self._records.take_table_name(claimed, base)
         if table is None:  # the claim was lost meanwhile: no name may be taken for this attempt
             self._lost(claimed)
             return False
-        self._catalog.register(tenant_id, table, file_id, converted.columns, Publication(token, held.claims))
+        self._catalog.register(tenant_id, table, file_id, converted.columns, Publication(token, held.claims, parts))
         ready = replace(
             claimed,
             status=Status.READY,

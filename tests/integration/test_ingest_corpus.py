@@ -322,8 +322,7 @@ def _quoted_lines(rows: int) -> bytes:
 
 
 def _parts(ingestor: Ingestor, record: dict[str, Any]) -> list[str]:
-    listed = ingestor.tenant.objects.listed(curated_prefix(ingestor.account.tenant_id, record["file_id"]))
-    return [key for key, _ in listed]
+    return ingestor.stored_keys(curated_prefix(ingestor.account.tenant_id, record["file_id"]))
 
 
 # Each case, and whether its pieces give up and leave it to the whole-file read (None: either).

@@ -301,7 +301,7 @@ class _DeletedWhileRegistering(LocalCatalog):
     """The local catalog, but the file is deleted the moment its table is registered."""
 
     def __init__(self, tenant: TenantServices) -> None:
-        super().__init__(tenant.objects, Path(tenant.settings.warehouse_dir or ""))
+        super().__init__(Path(tenant.settings.warehouse_dir or ""))
         self._records = tenant.records
 
     def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any], publication: Publication) -> None:
@@ -319,7 +319,7 @@ def test_a_file_deleted_while_being_ingested_is_cleaned_up_by_the_ingest(
 
     assert _file_items(ingestor, "TABLE#") == []
     assert _warehouse(ingestor) == []
-    assert tenant.objects.listed(curated_prefix(ingestor.account.tenant_id, file_id)) == []
+    assert ingestor.stored_keys(curated_prefix(ingestor.account.tenant_id, file_id)) == []
     assert tenant.records.get(ingestor.account.tenant_id, file_id).status.value == "PROCESSING"  # type: ignore[union-attr]
 
 
@@ -338,7 +338,7 @@ def _with_catalog(services: Services, catalog_of: Callable[[TenantServices], Cat
 
 
 def _registers_then_fails(tenant: TenantServices) -> Catalog:
-    return _RegistersThenFails(tenant.objects, Path(tenant.settings.warehouse_dir or ""))
+    return _RegistersThenFails(Path(tenant.settings.warehouse_dir or ""))
 
 
 class _RegistersThenFails(LocalCatalog):
@@ -409,7 +409,7 @@ class _NameReleasedWhileRegistering(LocalCatalog):
     released: ClassVar[list[str]] = []
 
     def __init__(self, tenant: TenantServices) -> None:
-        super().__init__(tenant.objects, Path(tenant.settings.warehouse_dir or ""))
+        super().__init__(Path(tenant.settings.warehouse_dir or ""))
         self._records = tenant.records
 
     def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any], publication: Publication) -> None:
@@ -440,7 +440,7 @@ class _LooksAtTablesWhileRegistering(LocalCatalog):
     """The local catalog, which asks GET /tables just before each table is registered."""
 
     def __init__(self, tenant: TenantServices) -> None:
-        super().__init__(tenant.objects, Path(tenant.settings.warehouse_dir or ""))
+        super().__init__(Path(tenant.settings.warehouse_dir or ""))
         self.look: Callable[[], list[dict[str, Any]]] = list
         self.seen: list[list[dict[str, Any]]] = []
 
@@ -478,7 +478,7 @@ class _WaitsForAListingAfterTakingTheName(LocalCatalog):
     """The local catalog, but registering waits until the tenant's tables have been listed."""
 
     def __init__(self, tenant: TenantServices) -> None:
-        super().__init__(tenant.objects, Path(tenant.settings.warehouse_dir or ""))
+        super().__init__(Path(tenant.settings.warehouse_dir or ""))
         self.name_taken = threading.Event()
         self.listed = threading.Event()
 
@@ -684,7 +684,7 @@ def test_deleting_a_ready_file_leaves_no_table_behind(ingestor: Ingestor) -> Non
     assert ingestor.api.call("DELETE", f"/files/{file_id}", token=ingestor.account.id_token).status == 204
     assert _file_items(ingestor, "TABLE#") == []
     assert _warehouse(ingestor) == []
-    assert ingestor.tenant.objects.listed(f"tenants/{ingestor.account.tenant_id}/") == []
+    assert ingestor.stored_keys(f"tenants/{ingestor.account.tenant_id}/") == []
     assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {
         "tables": [],
         "next_token": None,

@@ -1,4 +1,4 @@
-"""An object copied to a local file arrives whole, small (one GET) or large (the transfer manager)."""
+"""A local file stored as an object arrives whole, small (one PUT) or large (the transfer manager)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ BUCKET = "copies"
 
 
 @pytest.mark.parametrize("size", [0, 5, SINGLE_PUT_BYTES - 1, SINGLE_PUT_BYTES + 3])
-def test_an_object_is_copied_whole_whatever_its_size(aws: Any, tmp_path: Path, size: int) -> None:
+def test_a_local_file_is_stored_whole_whatever_its_size(aws: Any, tmp_path: Path, size: int) -> None:
     s3 = aws.client("s3")
     s3.create_bucket(Bucket=BUCKET)
-    objects = ObjectStore(s3, BUCKET)
     data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
-    objects.put("tenants/t/curated/f/part-0.parquet", data, "application/vnd.apache.parquet")
+    local = tmp_path / "part-0.parquet"
+    local.write_bytes(data)
 
-    [(key, listed_size)] = objects.listed("tenants/t/curated/")
-    objects.download(key, listed_size, tmp_path / "copy")
+    ObjectStore(s3, BUCKET).upload(local, "tenants/t/curated/f/part-0.parquet", "application/vnd.apache.parquet")
 
-    assert listed_size == size
-    assert (tmp_path / "copy").read_bytes() == data
+    stored = s3.get_object(Bucket=BUCKET, Key="tenants/t/curated/f/part-0.parquet")
+    assert (stored["ContentLength"], stored["ContentType"]) == (size, "application/vnd.apache.parquet")
+    assert stored["Body"].read() == data

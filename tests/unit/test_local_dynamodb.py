@@ -14,7 +14,14 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
-from localplatform.dynamodb import CompactItem, LocalDynamoDB, PagedTable, _lexed_condition, _parsed_update
+from localplatform.dynamodb import (
+    CompactItem,
+    LocalDynamoDB,
+    PagedTable,
+    _checked_alone,
+    _lexed_condition,
+    _parsed_update,
+)
 from localplatform.dynamodb import install as install_local_dynamodb
 from localplatform.dynamodb import uninstall as uninstall_local_dynamodb
 
@@ -28,6 +35,21 @@ SORT_KEYS = [f"{kind}#{n:03d}" for kind in ("FILE", "FILE#x", "TABLE", "Q") for 
     "FILE$",
     "FILE#\U0010ffff",
     "\U0010ffff",
+]
+
+
+# Update expressions with their attribute names: valid ones, and ones moto refuses for the
+# expression alone (a key updated, two clauses of a kind, overlapping paths), with or without names.
+UPDATES: list[tuple[str, dict[str, str]]] = [
+    ("ADD n :one SET tag = :tag", {}),
+    ("ADD #n :one SET #t = :tag", {"#n": "n", "#t": "tag"}),
+    ("SET tag = :tag REMOVE gone ADD n :one", {}),
+    ("SET SK = :tag ADD n :one", {}),
+    ("SET #k = :tag ADD n :one", {"#k": "PK"}),
+    ("SET tag = :tag SET n = :one", {}),
+    ("ADD n :one ADD #n :one SET tag = :tag", {"#n": "n"}),
+    ("SET tag = :tag, #t = :tag ADD n :one", {"#t": "tag"}),
+    ("SET #t = :tag ADD n :one", {"#t": "SK"}),  # the same text as a valid one, other names
 ]
 
 
@@ -80,13 +102,14 @@ def _write(rng: random.Random) -> tuple[str, dict[str, Any]]:
                 request["ExpressionAttributeValues"] = {":five": {"N": "5"}}
         return "put_item", request
     if kind == "update":
+        expression, names = rng.choice(UPDATES)
         return "update_item", {
             "TableName": TABLE,
             "Key": _key(rng),
-            "UpdateExpression": "ADD n :one SET tag = :tag",
+            "UpdateExpression": expression,
             "ExpressionAttributeValues": {":one": {"N": "1"}, ":tag": {"S": rng.choice("xyz")}},
             "ReturnValues": "ALL_NEW",
-        }
+        } | ({"ExpressionAttributeNames": names} if names else {})
     if kind == "delete":
         return "delete_item", {"TableName": TABLE, "Key": _key(rng), "ReturnValues": "ALL_OLD"}
     operations = []
@@ -237,6 +260,29 @@ def test_the_local_dynamodb_parses_an_expression_once_and_moto_each_time(clients
     for parsed, before in ((_parsed_update, updates), (_lexed_condition, conditions)):
         assert parsed.cache_info().misses - before.misses == 1
         assert parsed.cache_info().hits - before.hits == 2 * 3 - 1
+
+
+def test_what_an_update_expression_alone_decides_is_checked_once_and_refused_each_time(
+    clients: tuple[Any, Any],
+) -> None:
+    local, moto = clients
+    valid = {
+        "TableName": TABLE,
+        "Key": {"PK": {"S": "A"}, "SK": {"S": "alone"}},
+        "UpdateExpression": "SET #t = :tag ADD checked_once :one",
+        "ExpressionAttributeNames": {"#t": "tag"},
+        "ExpressionAttributeValues": {":one": {"N": "1"}, ":tag": {"S": "x"}},
+        "ReturnValues": "ALL_NEW",
+    }
+    refused = valid | {"ExpressionAttributeNames": {"#t": "SK"}}  # the same text, a key updated
+    before = _checked_alone.cache_info()
+    for _ in range(3):
+        for request in (valid, refused):
+            assert _answer(local, "update_item", request) == _answer(moto, "update_item", request)
+    assert _answer(local, "update_item", refused)["error"] == "ValidationException"
+    assert _checked_alone.cache_info().misses - before.misses == 1 + 4  # the refused one: each time
+    # moto validates the first request twice (before it creates the item, then to apply it).
+    assert _checked_alone.cache_info().hits - before.hits == 1 + 2
 
 
 def test_items_are_kept_packed_between_requests_and_read_back_whole(clients: tuple[Any, Any]) -> None:
