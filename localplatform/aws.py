@@ -94,21 +94,38 @@ class AwsServer:
     def _answer_json(self, call: JsonCall) -> Answer | None:
         """Straight to moto's handler for it: no signature to check, no web app to pass."""
         url = f"https://{call.endpoint_prefix}.{call.region}.amazonaws.com{call.path}"
-        handler = self._handlers.find(call.service, url)
+        return self._handled(call.service, call.method, url, call.headers, call.body)
+
+    def _handled(
+        self, service: str, method: str, url: str, headers: dict[str, Any], body: bytes | str
+    ) -> Answer | None:
+        """moto's handler's answer to a request for `url`, as moto's in-process mock asks it; None
+        if no handler of the local services answers that URL."""
+        handler = self._handlers.find(service, url)
         if handler is None:
             return None
-        request = Request.from_primitives(call.method, url, call.headers, call.body)
-        serialized = self._dynamodb_lock if call.service == "dynamodb" else contextlib.nullcontext()
+        request = Request.from_primitives(method, url, headers, body)
+        serialized = self._dynamodb_lock if service == "dynamodb" else contextlib.nullcontext()
         try:
             with serialized:
-                status, headers, body = handler(request, url, request.headers)
+                status, answered_headers, content = handler(request, url, request.headers)
         except HTTPException as error:  # how moto's web app answers them
-            status, headers, body = error.code, error.get_headers(), error.get_body()
-        return Answer(status, dict(headers), body.encode() if isinstance(body, str) else body)
+            status, answered_headers, content = error.code, error.get_headers(), error.get_body()
+        content = content.encode() if isinstance(content, str) else content
+        answered = {name: str(value) for name, value in dict(answered_headers).items()}
+        if method != "HEAD":  # moto's S3 answers may name the object's length, not the body's
+            answered["Content-Length"] = str(len(content))
+        return Answer(int(status), answered, content)
 
     def _answer_http(self, request: HttpRequest) -> Answer | None:
-        """Through moto's web app, as the same request over HTTP would be; None if its body is
-        larger than the request allows."""
+        """S3's requests straight to moto's handler, as its in-process mock answers them; an
+        object's bytes through moto's web app, as the same request over HTTP would be: None if
+        they are larger than the request allows."""
+        if request.largest_answer is None and request.service == "s3":
+            url = f"https://s3.amazonaws.com{request.path}"  # the bucket in the path, as sent
+            answered = self._handled(request.service, request.method, url, request.headers, request.body)
+            if answered is not None:
+                return answered
         environ = EnvironBuilder(
             path=request.path, base_url=self.url, method=request.method, headers=request.headers, data=request.body
         ).get_environ()
@@ -135,27 +152,25 @@ class AwsServer:
 
 class CallHandlers:
     """moto's handler for a request to a local service, found as moto's own in-process mock
-    finds it (the backend's URL patterns), once per service and URL."""
+    finds it (the backend's URL patterns, matched without the query), the patterns looked up once
+    per service."""
 
     def __init__(self) -> None:
-        self._found: dict[tuple[str, str], Callable[..., Any] | None] = {}
+        self._patterns: dict[str, list[tuple[re.Pattern[str], Callable[..., Any]]]] = {}
 
     def find(self, service: str, url: str) -> Callable[..., Any] | None:
-        key = (service, url)
-        if key not in self._found:
-            self._found[key] = self._lookup(service.replace("-", ""), url)
-        return self._found[key]
+        if service not in self._patterns:
+            self._patterns[service] = self._lookup(service.replace("-", ""))
+        located = url.split("?", 1)[0]
+        return next((handler for pattern, handler in self._patterns[service] if pattern.match(located)), None)
 
     @staticmethod
-    def _lookup(backend_name: str, url: str) -> Callable[..., Any] | None:
+    def _lookup(backend_name: str) -> list[tuple[re.Pattern[str], Callable[..., Any]]]:
         if backend_name not in LOCAL_SERVICES:
-            return None
+            return []
         backends = get_backend(backend_name)[DEFAULT_ACCOUNT_ID]
         backend = backends["us-east-1"] if "us-east-1" in backends else backends["aws"]
-        for pattern, handler in backend.urls.items():
-            if re.match(pattern, url):
-                return handler
-        return None
+        return [(re.compile(pattern), handler) for pattern, handler in backend.urls.items()]
 
 
 class ServiceDispatcher(DomainDispatcherApplication):

@@ -8,10 +8,10 @@ send their calls to it over a local socket rather than HTTP:
   it, to moto's handler for it (a botocore `before-call` hook), and botocore's own parser reads the
   answer, errors and a cancelled transaction's reasons included: signing it and passing it through
   botocore's HTTP layer, a loopback connection and moto's web app cost more than moto's answer;
-- other calls (S3's) go through moto's web app in that process (a `before-send` hook), as the same
-  request over HTTP would;
-- an object's bytes (`STREAMED`) come the same way up to `LARGEST_ANSWER_BYTES`; a larger object's
-  are read over HTTP, streamed (an object may be larger than memory).
+- other calls (S3's) go, signed as for HTTP (a `before-send` hook), to moto's handler for them;
+- an object's bytes (`STREAMED`) go through moto's web app in that process, as the same request
+  over HTTP would, and come back up to `LARGEST_ANSWER_BYTES`; a larger object's are read over
+  HTTP, streamed (an object may be larger than memory).
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ class JsonCall:
 class HttpRequest:
     """A request as botocore would send it over HTTP, its body read."""
 
+    service: str
     method: str
     path: str
     headers: dict[str, str]
@@ -141,6 +142,7 @@ class LocalAws:
             return None  # botocore sends it as usual
         body = request.body
         asked = HttpRequest(
+            service,
             request.method,
             request.url.removeprefix(self.url),
             {name: v.decode() if isinstance(v, bytes) else v for name, v in request.headers.items()},

@@ -23,7 +23,7 @@ import requests
 from botocore.exceptions import ClientError
 from botocore.httpsession import URLLib3Session
 
-from localplatform.aws import serialize_dynamodb
+from localplatform.aws import CallHandlers, serialize_dynamodb
 from localplatform.awsprocess import LARGEST_ANSWER_BYTES, LocalAws
 
 TABLE = "concurrency"
@@ -167,6 +167,94 @@ def _answered_directly_but_a_large_objects_bytes(aws: LocalAws, sent_over_http: 
     s3.put_object(Bucket=bucket, Key="large", Body=large)
     assert s3.get_object(Bucket=bucket, Key="large")["Body"].read() == large  # streamed over HTTP
     assert sent_over_http == [f"{aws.url}/{bucket}/large"]
+
+
+# What differs between two runs of the same S3 requests whatever answers them.
+RUN_SPECIFIC = {"ResponseMetadata", "VersionId", "UploadId", "LastModified", "Initiated", "Owner", "Initiator"}
+
+
+def _s3_answers(s3: Any, bucket: str) -> list[Any]:
+    """The answers to the S3 requests the platform makes, errors included, without what differs
+    between runs (the bucket's name, ids, times)."""
+
+    def answer(operation: str, **request: Any) -> Any:
+        try:
+            response = getattr(s3, operation)(**request)
+        except ClientError as error:
+            return {
+                "error": error.response["Error"].get("Code"),
+                "status": error.response["ResponseMetadata"]["HTTPStatusCode"],
+            }
+        if "Body" in response:
+            response["Body"] = response["Body"].read()
+        return response
+
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    answers = [
+        answer(
+            "put_object",
+            Bucket=bucket,
+            Key="tenants/t/raw/f",
+            Body=b"a,b\n1,2\n",
+            ContentType="text/csv",
+            Metadata={"sdp-upload": "presigned-post"},
+        ),
+        answer("put_object", Bucket=bucket, Key="tenants/t/raw/f", Body=b"a,b\n3,4\n"),
+        answer("head_object", Bucket=bucket, Key="tenants/t/raw/f"),
+        answer("head_object", Bucket=bucket, Key="tenants/t/raw/missing"),
+        answer("get_object", Bucket=bucket, Key="tenants/t/raw/missing"),
+        answer("put_object", Bucket=f"{bucket}-missing", Key="k", Body=b"x"),
+        answer("list_objects_v2", Bucket=bucket, Prefix="tenants/t/"),
+        answer("list_object_versions", Bucket=bucket, Prefix="tenants/t/raw/f"),
+    ]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="tenants/t/raw/big")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="tenants/t/raw/big", UploadId=upload, PartNumber=1, Body=b"p" * 10)
+    answers += [
+        answer("list_parts", Bucket=bucket, Key="tenants/t/raw/big", UploadId=upload),
+        answer(
+            "complete_multipart_upload",
+            Bucket=bucket,
+            Key="tenants/t/raw/big",
+            UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+        ),
+    ]
+    versions = s3.list_object_versions(Bucket=bucket, Prefix="tenants/t/")["Versions"]
+    answers.append(
+        answer(
+            "delete_objects",
+            Bucket=bucket,
+            Delete={"Objects": [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions], "Quiet": True},
+        )
+    )
+    answers.append(answer("list_object_versions", Bucket=bucket, Prefix="tenants/t/"))
+    return json.loads(json.dumps(_without_run_specifics(answers, bucket), default=str))
+
+
+def _without_run_specifics(value: Any, bucket: str) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_run_specifics(item, bucket) for key, item in value.items() if key not in RUN_SPECIFIC}
+    if isinstance(value, list):
+        return [_without_run_specifics(item, bucket) for item in value]
+    return value.replace(bucket, "<bucket>") if isinstance(value, str) else value
+
+
+def test_s3_answers_the_platforms_clients_directly_as_it_answers_over_http() -> None:
+    aws = LocalAws("127.0.0.1", 0, "us-east-1")
+    try:
+        over_http, directly = (
+            _s3_answers(_session(aws, directly=direct).client("s3", endpoint_url=aws.url), f"b-{uuid.uuid4()}")
+            for direct in (False, True)
+        )
+    finally:
+        aws.stop()
+    assert directly == over_http
+    assert {"error": "NoSuchKey", "status": 404} in directly
+    # Answered by moto's handler itself, not its web app: the handler is found for a path-style URL.
+    handlers = CallHandlers()
+    for path in ("/b", "/b/tenants/t/raw/f?versionId=v", "/b?list-type=2&prefix=tenants%2F", "/b/k?uploads"):
+        assert handlers.find("s3", f"https://s3.amazonaws.com{path}") is not None, path
 
 
 def test_the_local_aws_ends_with_the_process_that_started_it(tmp_path: Path) -> None:
