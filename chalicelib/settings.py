@@ -17,6 +17,7 @@ ENV_PREFIX = "SDP_"
 MIB = 1024**2
 GIB = 1024**3
 TIB = 1024**4
+MIN_INGEST_WORKERS = 4  # locally; see ingest_workers
 
 Stage = Literal["local", "dev", "stage", "prod"]
 
@@ -87,7 +88,9 @@ class Settings(BaseModel):
     ingest_max_columns: int = Field(default=5000, ge=1)  # fields of nested records counted
     ingest_max_nesting: int = Field(default=32, ge=1)  # levels of objects and arrays in a JSON record
     # Locally: the pump's workers, each ingesting one message at a time (Lambda runs one per message).
-    ingest_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # At least four: a small file's ingest waits on the local AWS for most of its time, and two
+    # workers on two cores left a third of the machine idle.
+    ingest_workers: int = Field(default_factory=lambda: max(MIN_INGEST_WORKERS, os.cpu_count() or 1), ge=1)
     scratch_dir: str = Field(default_factory=tempfile.gettempdir)
     # Locally, the query engine's registry of tables (required in the local stage).
     warehouse_dir: str | None = Field(default=None, validate_default=True)

@@ -34,6 +34,17 @@ def test_a_tenant_session_is_renewed_in_time_for_the_longest_url_or_a_whole_inge
     assert load_settings().tenant_session_reserve_seconds == 2700 + 300
 
 
+@pytest.mark.parametrize(("cores", "workers"), [(1, 4), (2, 4), (4, 4), (12, 12), (None, 4)])
+def test_the_local_pump_has_a_worker_per_core_and_at_least_four(
+    monkeypatch: pytest.MonkeyPatch, cores: int | None, workers: int
+) -> None:
+    monkeypatch.delenv("SDP_INGEST_WORKERS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert load_settings().ingest_workers == workers
+    monkeypatch.setenv("SDP_INGEST_WORKERS", "2")
+    assert load_settings().ingest_workers == 2
+
+
 def test_is_read_once_per_container() -> None:
     assert get_settings() is get_settings()
 
