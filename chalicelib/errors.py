@@ -55,6 +55,14 @@ class Conflict(AppError):
     message = "The request conflicts with the current state."
 
 
+class UserExists(Conflict):
+    """The e-mail address has an account, or the user a tenant: sign-up (Cognito) and membership
+    (the platform's table) both refuse with it."""
+
+    code = "user_exists"
+    message = "A user with this e-mail address already belongs to a tenant."
+
+
 class PayloadTooLarge(AppError):
     status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     code = "payload_too_large"

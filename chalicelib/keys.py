@@ -12,7 +12,8 @@
 | USER#{user} | MEMBERSHIP          | the user's one membership: tenant, role |
 
 Every tenant item lives under `TENANT#{t}`, the partition the tenant-scoped IAM role may touch.
-A tenant's Glue database is named here too, for the same role's policy names it.
+A tenant's Glue database and the S3 prefix of its queries' results are named here too, for the
+same role's policy names them.
 """
 
 from __future__ import annotations
@@ -74,3 +75,8 @@ QUERY_PREFIX = "QUERY#"
 def tenant_database(prefix: str, tenant_id: str) -> str:
     """A tenant's Glue database (and Athena's context for its queries): Glue keeps names lower-cased."""
     return f"{prefix}{tenant_id.lower()}"
+
+
+def result_prefix(bucket: str, tenant_id: str, query_id: str) -> str:
+    """Where a query's results go: under the tenant's own prefix, which its IAM role is limited to."""
+    return f"s3://{bucket}/tenants/{tenant_id}/queries/{query_id}/"

@@ -25,7 +25,7 @@ class InvalidToken(BadRequest):
     message = "The next_token is not one this API gave you: start again without it."
 
 
-class Tokens:
+class PageTokens:
     def __init__(self, key: bytes) -> None:
         self._key = key
 

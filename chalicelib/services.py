@@ -13,7 +13,7 @@ from chalicelib.catalog import Catalog, GlueCatalog, LocalCatalog
 from chalicelib.files.objects import ObjectStore
 from chalicelib.files.service import Files
 from chalicelib.files.store import FileStore, Quota
-from chalicelib.pagination import Tokens
+from chalicelib.pagination import PageTokens
 from chalicelib.queries.store import QueryRecord, QueryStore
 from chalicelib.settings import Settings, get_settings
 from chalicelib.tenancy.store import TenantStore
@@ -121,10 +121,10 @@ class Services:
         return CognitoUsers(self.clients.cognito, self.settings.user_pool_id, self.settings.user_pool_client_id)
 
     @cached_property
-    def tokens(self) -> Tokens:
+    def tokens(self) -> PageTokens:
         """Pagination tokens, signed with the secret read once per container."""
         secret = self.clients.secrets.get_secret_value(SecretId=self.settings.pagination_secret_id)["SecretString"]
-        return Tokens(secret.encode())
+        return PageTokens(secret.encode())
 
     @cached_property
     def tenant_credentials(self) -> TenantCredentials:

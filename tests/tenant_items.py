@@ -17,7 +17,7 @@ from chalicelib.files.records import FileRecord, IngestClaim, Status, Upload, Up
 from chalicelib.ids import new_id
 from chalicelib.queries.store import QueryRecord, QueryState
 from chalicelib.services import Services
-from chalicelib.tenancy.store import now
+from chalicelib.times import now
 
 
 @dataclass

@@ -12,8 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.errors import AppError, BadRequest, Conflict, Forbidden, TooManyRequests, Unauthenticated
-from chalicelib.tenancy.store import UserExists
+from chalicelib.errors import AppError, BadRequest, Conflict, Forbidden, TooManyRequests, Unauthenticated, UserExists
 
 
 @dataclass(frozen=True)

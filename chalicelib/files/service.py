@@ -19,7 +19,7 @@ from chalicelib.files.store import FileStore, QuotaExceeded
 from chalicelib.ids import is_id, new_id
 from chalicelib.settings import Settings
 from chalicelib.tenancy.roles import Action
-from chalicelib.tenancy.store import now
+from chalicelib.times import now
 
 MAX_PARTS = 10_000  # S3's limit for one multipart upload
 PARTS_PER_RESPONSE = 1_000
@@ -209,7 +209,7 @@ class Files:
 
     def _current(self, record: FileRecord | None) -> FileRecord | None:
         """The record as it stands now (reads repair what time has settled); None if it is gone."""
-        if record is None or record.deleting or self._expired(record):
+        if record is None or record.deleting or self._removed_if_abandoned(record):
             return None
         claim = record.ingest
         if record.status is Status.PROCESSING and claim and claim.final and claim.lease_until < time.time():
@@ -222,11 +222,11 @@ class Files:
 
     def _release_abandoned(self, tenant_id: str) -> int:
         """Remove the tenant's uploads that never arrived, giving their quota back; how many."""
-        return sum(self._expired(record) for record in self._records.uploading(tenant_id))
+        return sum(self._removed_if_abandoned(record) for record in self._records.uploading(tenant_id))
 
-    def _expired(self, record: FileRecord) -> bool:
-        """Whether this is an upload past its deadline whose bytes never came. Such an upload is
-        given up on the spot (reads repair): removed, its quota freed."""
+    def _removed_if_abandoned(self, record: FileRecord) -> bool:
+        """Remove the record if it is an upload past its deadline whose bytes never came (reads
+        repair: it is given up on the spot, its quota freed); whether it was removed."""
         deadline = record.upload.expires_at
         if record.status is not Status.UPLOADING or deadline is None or deadline > time.time():
             return False

@@ -28,7 +28,7 @@ from chalicelib.aws.dynamo import (
 )
 from chalicelib.errors import Conflict, PayloadTooLarge
 from chalicelib.files.records import FileRecord, IngestClaim, Status
-from chalicelib.tenancy.store import now
+from chalicelib.times import now
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from chalicelib.ingest.problems import FileProblem
 from chalicelib.ingest.stream import PIECE_BYTES, READ_CHUNK_BYTES, Fetched, Seen, read_object
 from chalicelib.observability import SERVICE, MetricUnit, logger, metrics
 from chalicelib.settings import Settings
-from chalicelib.tenancy.store import epoch_of, now
+from chalicelib.times import epoch_of, now
 
 GIVEN_UP = "The file could not be ingested after several tries."
 

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as AwsConnectionError
 
 from chalicelib.errors import Conflict, ServiceUnavailable
-from chalicelib.keys import tenant_database
+from chalicelib.keys import result_prefix, tenant_database
 from chalicelib.observability import logger
 from chalicelib.queries.engine import SCAN_LIMIT_EXCEEDED, Execution, Page, QueryRejected, TableInfo, error
 from chalicelib.queries.guard import Guarded
@@ -45,11 +45,6 @@ class QueryEngineBusy(ServiceUnavailable):
 class ResultsUnavailable(Conflict):
     code = "query_results_unavailable"
     message = "The query's results cannot be read any more."
-
-
-def result_prefix(bucket: str, tenant_id: str, query_id: str) -> str:
-    """Where a query's results go: under the tenant's own prefix, which its IAM role is limited to."""
-    return f"s3://{bucket}/tenants/{tenant_id}/queries/{query_id}/"
 
 
 class AthenaEngine:

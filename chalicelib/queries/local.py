@@ -44,8 +44,8 @@ from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
 from chalicelib.files.objects import ObjectStore
+from chalicelib.keys import result_prefix
 from chalicelib.observability import logger
-from chalicelib.queries.athena import result_prefix
 from chalicelib.queries.engine import (
     SCAN_LIMIT_EXCEEDED,
     Execution,
@@ -58,7 +58,7 @@ from chalicelib.queries.engine import (
 from chalicelib.queries.guard import ForbiddenSql, Guarded, duckdb_statement
 from chalicelib.queries.host import HostFailure, HostLimits, QueryHost
 from chalicelib.queries.store import QueryRecord, QueryState, Stats
-from chalicelib.tenancy.store import epoch_of
+from chalicelib.times import epoch_of
 
 STATE_FILE = "state.json"
 RESULT_PARQUET = "result.parquet"

@@ -20,7 +20,7 @@ from chalicelib.queries.store import (
     TablesChanged,
     TooManyQueries,
 )
-from chalicelib.tenancy.store import iso_time, now
+from chalicelib.times import iso_time, now
 
 
 class QueryNotFound(NotFound):

@@ -6,11 +6,11 @@ import re
 from dataclasses import dataclass
 
 from chalicelib.auth.cognito import Account, CognitoUsers
-from chalicelib.errors import BadRequest, Conflict, NotFound
+from chalicelib.errors import BadRequest, Conflict, NotFound, UserExists
 from chalicelib.ids import new_id
 from chalicelib.observability import logger
 from chalicelib.tenancy.roles import Role
-from chalicelib.tenancy.store import Membership, TenantStore, UserExists
+from chalicelib.tenancy.store import Membership, TenantStore
 
 
 @dataclass(frozen=True)

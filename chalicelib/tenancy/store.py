@@ -9,13 +9,13 @@ admins act at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib import keys
 from chalicelib.aws.dynamo import TransactionCancelled, from_item, query_prefix, to_item, transact, value
-from chalicelib.errors import Conflict
+from chalicelib.errors import Conflict, UserExists
 from chalicelib.tenancy.roles import Role
+from chalicelib.times import now
 
 
 @dataclass(frozen=True)
@@ -36,27 +36,6 @@ class Membership:
 class LastAdmin(Conflict):
     code = "last_admin"
     message = "A tenant keeps at least one admin: make another member admin first."
-
-
-class UserExists(Conflict):
-    code = "user_exists"
-    message = "A user with this e-mail address already belongs to a tenant."
-
-
-def now() -> str:
-    """The current time as API.md writes times: ISO 8601 UTC, milliseconds."""
-    return iso_time(datetime.now(UTC))
-
-
-def iso_time(at: datetime | float) -> str:
-    """A time (or seconds since the epoch) as API.md writes times."""
-    moment = at if isinstance(at, datetime) else datetime.fromtimestamp(at, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def epoch_of(iso: str) -> float:
-    """A time written by now() as seconds since the epoch."""
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 class TenantStore:

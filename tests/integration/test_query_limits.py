@@ -14,7 +14,7 @@ from chalicelib.aws.dynamo import to_item
 from chalicelib.ids import new_id
 from chalicelib.queries.store import QueryRecord, QueryState, QueryStore
 from chalicelib.services import Services, install
-from chalicelib.tenancy.store import now
+from chalicelib.times import now
 from tests.api import ChaliceApi, ingested_table, run_query, sign_up
 from tests.ingestor import drain_ingest_queue
 

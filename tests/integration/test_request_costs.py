@@ -16,7 +16,7 @@ from chalicelib.files.records import Status
 from chalicelib.ids import new_id
 from chalicelib.queries.store import QueryRecord, QueryState, QueryStore
 from chalicelib.services import Services, install
-from chalicelib.tenancy.store import now
+from chalicelib.times import now
 from tests.api import ChaliceApi, run_query, sign_up, upload_direct
 from tests.ingestor import Ingestor
 from tests.tenant_items import Asked, asked_of, dynamodb_asked, seed_ended_jobs, seed_file, seed_tables

@@ -3,13 +3,13 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.errors import BadRequest
-from chalicelib.pagination import InvalidToken, Tokens, limit_of
+from chalicelib.pagination import InvalidToken, PageTokens, limit_of
 
 KEY = b"k" * 32
 
 
 def test_a_token_carries_its_position_back() -> None:
-    tokens = Tokens(KEY)
+    tokens = PageTokens(KEY)
     assert tokens.position("t1", "files", tokens.issue("t1", "files", "01HX")) == "01HX"
     assert tokens.position("t1", "files", None) is None
 
@@ -19,25 +19,25 @@ def test_a_token_carries_its_position_back() -> None:
     [("t2", "files", KEY), ("t1", "queries", KEY), ("t1", "files", b"other-secret")],
 )
 def test_a_token_is_bound_to_its_tenant_collection_and_secret(tenant: str, collection: str, key: bytes) -> None:
-    token = Tokens(KEY).issue("t1", "files", "01HX")
+    token = PageTokens(KEY).issue("t1", "files", "01HX")
     with pytest.raises(InvalidToken):
-        Tokens(key).position(tenant, collection, token)
+        PageTokens(key).position(tenant, collection, token)
 
 
 @pytest.mark.parametrize("token", ["", ".", "abc", "abc.def", "!!!.???", "MDFIWA.AAAAAAAAAAAAAAAAAAAAAA", "a" * 5000])
 def test_anything_else_is_an_invalid_token(token: str) -> None:
     with pytest.raises(InvalidToken):
-        Tokens(KEY).position("t1", "files", token)
+        PageTokens(KEY).position("t1", "files", token)
 
 
 def test_every_changed_character_is_caught() -> None:
-    token = Tokens(KEY).issue("t1", "files", "01HXAAAAAAAAAAAAAAAAAAAAAA")
+    token = PageTokens(KEY).issue("t1", "files", "01HXAAAAAAAAAAAAAAAAAAAAAA")
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     for index, character in enumerate(token):
         for replacement in alphabet.replace(character, "")[:: 7 if character != "." else 1]:
             altered = token[:index] + replacement + token[index + 1 :]
             with pytest.raises(InvalidToken):
-                Tokens(KEY).position("t1", "files", altered)
+                PageTokens(KEY).position("t1", "files", altered)
 
 
 @pytest.mark.parametrize(("raw", "expected"), [(None, 100), ("1", 1), ("1000", 1000), ("42", 42)])
