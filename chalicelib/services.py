@@ -35,6 +35,11 @@ class TenantServices:
         self.clients = clients
         self._platform = platform
 
+    @property
+    def tokens(self) -> PageTokens:
+        """The platform's signer of `next_token`s (each names the tenant it was issued to)."""
+        return self._platform.tokens
+
     @cached_property
     def records(self) -> FileStore:
         quota = Quota(bytes=self.settings.quota_bytes, files=self.settings.quota_files)

@@ -6,10 +6,8 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.auth.caller import current_caller
 from chalicelib.auth.identity import cognito_authorizer
-from chalicelib.pagination import limit_of
-from chalicelib.services import services
+from chalicelib.routes.context import acting, listed
 from chalicelib.tenancy.roles import Action
 
 bp = Blueprint(__name__)
@@ -21,10 +19,8 @@ TABLES = "tables"
 
 @bp.route("/files", methods=["POST"], authorizer=cognito_authorizer, content_types=["*/*"])
 def upload_file() -> Response:
-    platform = services()
     request = bp.current_request
-    caller = current_caller(request, platform, Action.UPLOAD)
-    tenant = platform.for_tenant(caller.tenant_id)
+    caller, tenant = acting(request, Action.UPLOAD)
     body = request.raw_body or b""
     record = tenant.files.upload_direct(
         caller,
@@ -37,51 +33,37 @@ def upload_file() -> Response:
 
 @bp.route("/files", methods=["GET"], authorizer=cognito_authorizer)
 def list_files() -> dict[str, Any]:
-    platform = services()
-    caller = current_caller(bp.current_request, platform)
-    tenant = platform.for_tenant(caller.tenant_id)
-    params = bp.current_request.query_params or {}
-    limit = limit_of(params.get("limit"))
-    records, next_token = platform.tokens.paged(
-        caller.tenant_id, FILES, params.get("next_token"), lambda after: tenant.files.page(caller, limit, after)
+    caller, tenant = acting(bp.current_request)
+    records, next_token = listed(
+        bp.current_request, tenant, FILES, lambda limit, after: tenant.files.page(caller, limit, after)
     )
     return {"files": [record.view() for record in records], "next_token": next_token}
 
 
 @bp.route("/files/{file_id}", methods=["GET"], authorizer=cognito_authorizer)
 def get_file(file_id: str) -> dict[str, Any]:
-    platform = services()
-    caller = current_caller(bp.current_request, platform)
-    tenant = platform.for_tenant(caller.tenant_id)
+    caller, tenant = acting(bp.current_request)
     return tenant.files.get(caller, file_id).view()
 
 
 @bp.route("/files/{file_id}/content", methods=["GET"], authorizer=cognito_authorizer)
 def file_content(file_id: str) -> dict[str, Any]:
-    platform = services()
-    caller = current_caller(bp.current_request, platform)
-    tenant = platform.for_tenant(caller.tenant_id)
+    caller, tenant = acting(bp.current_request)
     url = tenant.files.download_url(caller, file_id)
-    return {"url": url, "expires_in": platform.settings.download_url_seconds}
+    return {"url": url, "expires_in": tenant.settings.download_url_seconds}
 
 
 @bp.route("/files/{file_id}", methods=["DELETE"], authorizer=cognito_authorizer)
 def delete_file(file_id: str) -> Response:
-    platform = services()
-    caller = current_caller(bp.current_request, platform)
-    tenant = platform.for_tenant(caller.tenant_id)
+    caller, tenant = acting(bp.current_request)
     tenant.files.delete(caller, file_id)
     return Response(body="", status_code=204)
 
 
 @bp.route("/tables", methods=["GET"], authorizer=cognito_authorizer)
 def list_tables() -> dict[str, Any]:
-    platform = services()
-    caller = current_caller(bp.current_request, platform)
-    tenant = platform.for_tenant(caller.tenant_id)
-    params = bp.current_request.query_params or {}
-    limit = limit_of(params.get("limit"))
-    tables, next_token = platform.tokens.paged(
-        caller.tenant_id, TABLES, params.get("next_token"), lambda after: tenant.files.tables(caller, limit, after)
+    caller, tenant = acting(bp.current_request)
+    tables, next_token = listed(
+        bp.current_request, tenant, TABLES, lambda limit, after: tenant.files.tables(caller, limit, after)
     )
     return {"tables": tables, "next_token": next_token}

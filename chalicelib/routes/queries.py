@@ -6,14 +6,13 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.auth.caller import current_caller
 from chalicelib.auth.identity import cognito_authorizer
 from chalicelib.bodies import RequestBody, parse_body
 from chalicelib.errors import BadRequest
 from chalicelib.pagination import limit_of
 from chalicelib.queries.engine import Page
 from chalicelib.queries.store import MAX_WAIT_SECONDS, QueryState
-from chalicelib.services import services
+from chalicelib.routes.context import acting, listed
 
 bp = Blueprint(__name__)
 
@@ -31,9 +30,7 @@ class SubmitBody(RequestBody):
 
 @bp.route("/queries", methods=["POST"], authorizer=cognito_authorizer)
 def submit_query() -> Response:
-    platform = services()
-    caller = current_caller(bp.current_request, platform)
-    tenant = platform.for_tenant(caller.tenant_id)
+    caller, tenant = acting(bp.current_request)
     body = parse_body(bp.current_request, SubmitBody)
     record = tenant.queries.submit(caller, body.sql)
     return Response(body=record.view(), status_code=202)
@@ -41,9 +38,7 @@ def submit_query() -> Response:
 
 @bp.route("/queries/{query_id}", methods=["GET"], authorizer=cognito_authorizer)
 def get_query(query_id: str) -> dict[str, Any]:
-    platform = services()
-    caller = current_caller(bp.current_request, platform)
-    tenant = platform.for_tenant(caller.tenant_id)
+    caller, tenant = acting(bp.current_request)
     params = bp.current_request.query_params or {}
     max_rows = limit_of(params.get("max_rows"), default=1000, maximum=1000, name="max_rows")
     wait = limit_of(params.get("wait"), default=0, maximum=MAX_WAIT_SECONDS, minimum=0, name="wait")
@@ -55,38 +50,30 @@ def get_query(query_id: str) -> dict[str, Any]:
         page = tenant.queries.page(record, position, max_rows)
         return page, page.position
 
-    page, token = platform.tokens.paged(caller.tenant_id, rows_of(query_id), params.get("next_token"), rows)
+    page, token = tenant.tokens.paged(caller.tenant_id, rows_of(query_id), params.get("next_token"), rows)
     return record.view(page, token)
 
 
 @bp.route("/queries/{query_id}/results.csv", methods=["GET"], authorizer=cognito_authorizer)
 def query_results(query_id: str) -> dict[str, Any]:
-    platform = services()
-    caller = current_caller(bp.current_request, platform)
-    tenant = platform.for_tenant(caller.tenant_id)
+    caller, tenant = acting(bp.current_request)
     _, key = tenant.queries.result_object(caller, query_id)
-    url = tenant.results.download_url(key, f"{query_id}.csv", platform.settings.download_url_seconds)
-    return {"url": url, "expires_in": platform.settings.download_url_seconds}
+    url = tenant.results.download_url(key, f"{query_id}.csv", tenant.settings.download_url_seconds)
+    return {"url": url, "expires_in": tenant.settings.download_url_seconds}
 
 
 @bp.route("/queries", methods=["GET"], authorizer=cognito_authorizer)
 def list_queries() -> dict[str, Any]:
-    platform = services()
-    caller = current_caller(bp.current_request, platform)
-    tenant = platform.for_tenant(caller.tenant_id)
-    params = bp.current_request.query_params or {}
-    limit = limit_of(params.get("limit"))
-    records, next_token = platform.tokens.paged(
-        caller.tenant_id, QUERIES, params.get("next_token"), lambda after: tenant.queries.list(caller, limit, after)
+    caller, tenant = acting(bp.current_request)
+    records, next_token = listed(
+        bp.current_request, tenant, QUERIES, lambda limit, after: tenant.queries.list(caller, limit, after)
     )
     return {"queries": [record.view() for record in records], "next_token": next_token}
 
 
 @bp.route("/queries/{query_id}", methods=["DELETE"], authorizer=cognito_authorizer)
 def cancel_query(query_id: str) -> Response:
-    platform = services()
-    caller = current_caller(bp.current_request, platform)
-    tenant = platform.for_tenant(caller.tenant_id)
+    caller, tenant = acting(bp.current_request)
     if bp.current_request.raw_body:
         raise BadRequest("invalid_request", "DELETE takes no body.")
     return Response(body=tenant.queries.cancel(caller, query_id).view(), status_code=202)

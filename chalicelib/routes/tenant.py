@@ -5,10 +5,10 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 from pydantic import BaseModel
 
-from chalicelib.auth.caller import current_caller
 from chalicelib.auth.identity import cognito_authorizer
 from chalicelib.bodies import RequestBody, parse_body
 from chalicelib.fields import Email, Password
+from chalicelib.routes.context import acting
 from chalicelib.services import services
 from chalicelib.tenancy import accounts
 from chalicelib.tenancy.roles import Action, Role
@@ -49,8 +49,8 @@ class ChangeRoleBody(RequestBody):
 
 @bp.route("/me", methods=["GET"], authorizer=cognito_authorizer)
 def me() -> dict[str, str]:
+    caller, _ = acting(bp.current_request)
     platform = services()
-    caller = current_caller(bp.current_request, platform)
     tenant = platform.tenants.tenant(caller.tenant_id)
     view = MeView(
         user_id=caller.user_id,
@@ -64,16 +64,16 @@ def me() -> dict[str, str]:
 
 @bp.route("/tenant/members", methods=["GET"], authorizer=cognito_authorizer)
 def list_members() -> dict[str, list[dict[str, str]]]:
+    caller, _ = acting(bp.current_request)
     platform = services()
-    caller = current_caller(bp.current_request, platform)
     members = sorted(platform.tenants.members(caller.tenant_id), key=lambda member: member.email)
     return {"members": [MemberView.of(member) for member in members]}
 
 
 @bp.route("/tenant/members", methods=["POST"], authorizer=cognito_authorizer)
 def add_member() -> Response:
+    caller, _ = acting(bp.current_request, Action.MANAGE_MEMBERS)
     platform = services()
-    caller = current_caller(bp.current_request, platform, Action.MANAGE_MEMBERS)
     body = parse_body(bp.current_request, AddMemberBody)
     member = accounts.add_member(
         platform.users,
@@ -89,15 +89,15 @@ def add_member() -> Response:
 
 @bp.route("/tenant/members/{user_id}", methods=["PATCH"], authorizer=cognito_authorizer)
 def change_role(user_id: str) -> dict[str, str]:
+    caller, _ = acting(bp.current_request, Action.MANAGE_MEMBERS)
     platform = services()
-    caller = current_caller(bp.current_request, platform, Action.MANAGE_MEMBERS)
     body = parse_body(bp.current_request, ChangeRoleBody)
     return MemberView.of(accounts.change_role(platform.tenants, caller.tenant_id, user_id, body.role))
 
 
 @bp.route("/tenant/members/{user_id}", methods=["DELETE"], authorizer=cognito_authorizer)
 def remove_member(user_id: str) -> Response:
+    caller, _ = acting(bp.current_request, Action.MANAGE_MEMBERS)
     platform = services()
-    caller = current_caller(bp.current_request, platform, Action.MANAGE_MEMBERS)
     accounts.remove_member(platform.tenants, caller.tenant_id, user_id)
     return Response(body="", status_code=204)

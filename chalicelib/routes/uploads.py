@@ -7,12 +7,11 @@ from typing import Any
 from chalice import Blueprint, Response
 from pydantic import Field, StrictInt
 
-from chalicelib.auth.caller import current_caller
 from chalicelib.auth.identity import cognito_authorizer
 from chalicelib.bodies import RequestBody, parse_body
 from chalicelib.files.service import MAX_PARTS
 from chalicelib.pagination import limit_of
-from chalicelib.services import services
+from chalicelib.routes.context import acting
 from chalicelib.tenancy.roles import Action
 
 bp = Blueprint(__name__)
@@ -36,9 +35,7 @@ class CompleteBody(RequestBody):
 
 @bp.route("/uploads", methods=["POST"], authorizer=cognito_authorizer)
 def start_upload() -> Response:
-    platform = services()
-    caller = current_caller(bp.current_request, platform, Action.UPLOAD)
-    tenant = platform.for_tenant(caller.tenant_id)
+    caller, tenant = acting(bp.current_request, Action.UPLOAD)
     body = parse_body(bp.current_request, StartUploadBody)
     started = tenant.files.start_upload(caller, body.name, body.size, body.content_type)
     return Response(
@@ -49,19 +46,15 @@ def start_upload() -> Response:
 
 @bp.route("/uploads/{file_id}/parts", methods=["GET"], authorizer=cognito_authorizer)
 def upload_parts(file_id: str) -> dict[str, Any]:
-    platform = services()
-    caller = current_caller(bp.current_request, platform, Action.UPLOAD)
-    tenant = platform.for_tenant(caller.tenant_id)
+    caller, tenant = acting(bp.current_request, Action.UPLOAD)
     # The upload's own part count bounds it further (the files domain says so).
     first = limit_of((bp.current_request.query_params or {}).get("from"), 1, MAX_PARTS, name="from")
-    return tenant.files.parts(caller, file_id, first) | {"expires_in": platform.settings.upload_url_seconds}
+    return tenant.files.parts(caller, file_id, first) | {"expires_in": tenant.settings.upload_url_seconds}
 
 
 @bp.route("/uploads/{file_id}/complete", methods=["POST"], authorizer=cognito_authorizer)
 def complete_upload(file_id: str) -> dict[str, Any]:
-    platform = services()
-    caller = current_caller(bp.current_request, platform, Action.UPLOAD)
-    tenant = platform.for_tenant(caller.tenant_id)
+    caller, tenant = acting(bp.current_request, Action.UPLOAD)
     body = parse_body(bp.current_request, CompleteBody)
     parts = [(part.part_number, part.etag) for part in body.parts]
     return tenant.files.complete(caller, file_id, parts).view()

@@ -1,0 +1,54 @@
+"""What a protected route starts from: the verified caller, allowed the action, and the services
+of the caller's tenant; and the one way a route reads a page of a tenant's collection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
+
+from chalice.app import Request
+
+from chalicelib.auth.caller import Caller, NoTenant
+from chalicelib.auth.identity import identity_of
+from chalicelib.observability import logger
+from chalicelib.pagination import limit_of
+from chalicelib.services import TenantServices, services
+from chalicelib.tenancy.roles import Action
+
+Page = TypeVar("Page")
+
+
+class Acting(NamedTuple):
+    caller: Caller
+    tenant: TenantServices  # the services of the caller's tenant, signed by its own session
+
+
+def acting(request: Request, action: Action = Action.READ) -> Acting:
+    """The verified caller, their tenant and role, allowed to take `action`; else 401 or 403.
+
+    Tenant and role come only from the platform's own table, looked up by the token's `sub`, on
+    every request and with a consistent read: a member removed a moment ago is refused now.
+    """
+    platform = services()
+    identity = identity_of(request, platform.settings)
+    membership = platform.tenants.membership(identity.user_id)
+    if membership is None:
+        raise NoTenant()
+    logger.thread_safe_append_keys(tenant_id=membership.tenant_id, user_id=identity.user_id)
+    caller = Caller(identity.user_id, membership.email, membership.tenant_id, membership.role)
+    caller.require(action)
+    return Acting(caller, platform.for_tenant(caller.tenant_id))
+
+
+def listed(
+    request: Request,
+    tenant: TenantServices,
+    collection: str,
+    read: Callable[[int, str | None], tuple[Page, str | None]],
+) -> tuple[Page, str | None]:
+    """A page of one of the tenant's collections, as `?limit=` and `?next_token=` ask for it:
+    `read(limit, after)` reads on from a position; the next token is signed for this tenant and
+    collection (a token of another is refused)."""
+    params = request.query_params or {}
+    limit = limit_of(params.get("limit"))
+    return tenant.tokens.paged(tenant.tenant_id, collection, params.get("next_token"), lambda after: read(limit, after))
