@@ -19,8 +19,7 @@ cognito_authorizer = CognitoUserPoolAuthorizer(
 
 @dataclass(frozen=True)
 class Identity:
-    user_id: str
-    email: str
+    user_id: str  # the token's `sub`; the e-mail and tenant are read from the platform's table
 
 
 def identity_of(request: Request, settings: Settings) -> Identity:
@@ -39,4 +38,4 @@ def identity_of(request: Request, settings: Settings) -> Identity:
         or not claims.get("sub")
     ):
         raise Unauthenticated()
-    return Identity(user_id=claims["sub"], email=claims.get("email", ""))
+    return Identity(user_id=claims["sub"])

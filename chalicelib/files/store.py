@@ -37,12 +37,6 @@ class Quota:
     files: int
 
 
-@dataclass(frozen=True)
-class Usage:
-    bytes: int
-    files: int
-
-
 # Every table name is of these characters (chalicelib/ingest/naming.py), well under a key's 1 KiB.
 TABLE_NAME = re.compile(r"[a-z0-9_]{1,255}")
 
@@ -69,18 +63,17 @@ class FileStore:
         self._table = table
         self._default_quota = default_quota
 
-    def quota(self, tenant_id: str) -> tuple[Quota, Usage]:
-        """The tenant's quota (its own override, else the default) and what it uses now."""
+    def quota(self, tenant_id: str) -> Quota:
+        """The tenant's quota: its own override, else the default."""
         item = self._get(keys.tenant(tenant_id)) or {}
-        quota = Quota(
+        return Quota(
             bytes=item.get("quota_bytes", self._default_quota.bytes),
             files=item.get("quota_files", self._default_quota.files),
         )
-        return quota, Usage(bytes=item.get("bytes_used", 0), files=item.get("file_count", 0))
 
     def create(self, record: FileRecord) -> None:
         """Store a new record and reserve its size and one file of the tenant's quota, or neither."""
-        quota, _ = self.quota(record.tenant_id)
+        quota = self.quota(record.tenant_id)
         if record.size > quota.bytes:
             raise QuotaExceeded(message=f"The file is larger than your tenant's whole quota ({quota.bytes} bytes).")
         charge = {

@@ -42,7 +42,7 @@ def valid() -> dict[str, str]:
 
 
 def test_a_verified_id_token_of_this_app_client_names_the_caller(valid: dict[str, str]) -> None:
-    assert identity_of(_request(valid), load_settings()) == Identity(valid["sub"], "ann@example.com")
+    assert identity_of(_request(valid), load_settings()) == Identity(valid["sub"])
 
 
 @pytest.mark.parametrize(
