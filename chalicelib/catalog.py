@@ -40,7 +40,7 @@ class Publication:
     claim: int  # the record's claim count while that attempt held it: later claims count higher
     # The copy's Parquet files as the attempt wrote them, before storing the same bytes under its
     # folder: the local catalog copies these rather than reading back what was just stored.
-    parts: tuple[Path, ...] = ()
+    parts: tuple[Path, ...]
 
 
 class Catalog(Protocol):

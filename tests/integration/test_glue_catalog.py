@@ -163,15 +163,15 @@ def test_an_earlier_claims_registration_never_replaces_a_later_ones(glue_ingesto
     catalog = GlueCatalog(glue, "sdp-local-data", glue_ingestor.services.settings.glue_database_prefix)
     tenant, file_id = glue_ingestor.account.tenant_id, new_id()
 
-    catalog.register(tenant, "t", file_id, [_column("newer")], Publication("second", 2))
-    catalog.register(tenant, "t", file_id, [_column("older")], Publication("first", 1))  # the older attempt, late
+    catalog.register(tenant, "t", file_id, [_column("newer")], Publication("second", 2, ()))
+    catalog.register(tenant, "t", file_id, [_column("older")], Publication("first", 1, ()))  # the older attempt, late
     assert _registered(glue, tenant, "t") == ("second", ["newer"], "2")
-    catalog.register(tenant, "t", file_id, [_column("again")], Publication("second", 2))  # the same attempt
+    catalog.register(tenant, "t", file_id, [_column("again")], Publication("second", 2, ()))  # the same attempt
     assert _registered(glue, tenant, "t") == ("second", ["again"], "2")
-    catalog.register(tenant, "t", file_id, [_column("newest")], Publication("third", 3))
+    catalog.register(tenant, "t", file_id, [_column("newest")], Publication("third", 3, ()))
     assert _registered(glue, tenant, "t") == ("third", ["newest"], "3")
     # A name another file held before is the new holder's, whatever the claim counts.
-    catalog.register(tenant, "t", new_id(), [_column("other")], Publication("other", 1))
+    catalog.register(tenant, "t", new_id(), [_column("other")], Publication("other", 1, ()))
     assert _registered(glue, tenant, "t") == ("other", ["other"], "1")
 
 
@@ -198,5 +198,5 @@ def test_a_registration_updates_only_the_table_version_it_read(glue_ingestor: In
         )
         stubber.add_client_error("create_table", "AlreadyExistsException")
         stubber.add_response("get_table", table(3, "8"), {"DatabaseName": database, "Name": "t"})
-        catalog.register(tenant, "t", file_id, [_column("a")], Publication("second", 2))
+        catalog.register(tenant, "t", file_id, [_column("a")], Publication("second", 2, ()))
         stubber.assert_no_pending_responses()
