@@ -1,12 +1,12 @@
 """The Chalice application: the app object with its middleware and blueprints."""
 
 from chalicelib.application import PlatformApp
-from chalicelib.ingest.handler import bp as ingest
 from chalicelib.middleware import http_middleware
 from chalicelib.observability import SERVICE
 from chalicelib.routes.auth import bp as auth
 from chalicelib.routes.files import bp as files
 from chalicelib.routes.health import bp as health
+from chalicelib.routes.ingest import bp as ingest
 from chalicelib.routes.queries import bp as queries
 from chalicelib.routes.tenant import bp as tenant
 from chalicelib.routes.uploads import bp as uploads

@@ -13,16 +13,12 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from chalicelib.files.objects import attempt_prefix
-from chalicelib.keys import tenant_database
-
-if TYPE_CHECKING:  # only ingest registers tables; the API function need not load it
-    from chalicelib.ingest.convert import Column
-
+from chalicelib.columns import Column
+from chalicelib.keys import attempt_prefix, tenant_database
 
 # Tries at a Glue read-then-update that another attempt's registration keeps interrupting.
 REGISTER_TRIES = 5

@@ -1,4 +1,5 @@
-"""The single table's keys: every item's PK and SK are spelled here and nowhere else.
+"""Every key the platform chooses, spelled here and nowhere else: the single table's PK and SK,
+and the data bucket's object keys.
 
 | PK          | SK                  | item |
 |-------------|---------------------|------|
@@ -12,8 +13,8 @@
 | USER#{user} | MEMBERSHIP          | the user's one membership: tenant, role |
 
 Every tenant item lives under `TENANT#{t}`, the partition the tenant-scoped IAM role may touch.
-A tenant's Glue database and the S3 prefix of its queries' results are named here too, for the
-same role's policy names them.
+A tenant's Glue database and its keys in the data bucket (raw bytes, curated copies, query
+results) are named here too, for the same role's policy names them.
 """
 
 from __future__ import annotations
@@ -77,6 +78,29 @@ def tenant_database(prefix: str, tenant_id: str) -> str:
     return f"{prefix}{tenant_id.lower()}"
 
 
+# The data bucket's keys: every object of a tenant under `tenants/{tenant_id}/`, the prefix its IAM
+# role is limited to. A curated copy has a folder per ingest attempt, so that two attempts at one
+# file never write over each other.
+
+
+def tenant_prefix(tenant_id: str) -> str:
+    return f"tenants/{tenant_id}/"
+
+
+def raw_key(tenant_id: str, file_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}raw/{file_id}"
+
+
+def curated_prefix(tenant_id: str, file_id: str) -> str:
+    """Every curated copy of the file, one folder per ingest attempt."""
+    return f"{tenant_prefix(tenant_id)}curated/{file_id}/"
+
+
+def attempt_prefix(tenant_id: str, file_id: str, token: str) -> str:
+    """The curated copy one ingest attempt (its claim token) writes."""
+    return f"{curated_prefix(tenant_id, file_id)}{token}/"
+
+
 def result_prefix(bucket: str, tenant_id: str, query_id: str) -> str:
-    """Where a query's results go: under the tenant's own prefix, which its IAM role is limited to."""
-    return f"s3://{bucket}/tenants/{tenant_id}/queries/{query_id}/"
+    """Where a query's results go: under the tenant's own prefix."""
+    return f"s3://{bucket}/{tenant_prefix(tenant_id)}queries/{query_id}/"

@@ -1,1 +1,1 @@
-"""Who is calling: verified identity, tenant membership and role."""
+"""Who is calling and what they may do: verified identity, Cognito accounts, roles and actions."""

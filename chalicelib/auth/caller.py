@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib.auth.roles import Action, Role, allows
 from chalicelib.errors import Forbidden
-from chalicelib.tenancy.roles import Action, Role, allows
 
 
 class NoTenant(Forbidden):

@@ -1,8 +1,6 @@
 """The data bucket: where a file's bytes live, and presigned access to them.
 
-Keys are chosen here, never by a client: `tenants/{tenant_id}/raw/{file_id}` for the bytes as
-uploaded, `tenants/{tenant_id}/curated/{file_id}/{attempt}/` for the typed copy an ingest attempt
-makes (a folder per attempt, so that two attempts at one file never write over each other).
+Its keys are chosen by the server, never by a client (`chalicelib/keys.py`).
 """
 
 from __future__ import annotations
@@ -21,24 +19,6 @@ SINGLE_PUT_BYTES = 8 * 1024 * 1024  # the transfer manager's own multipart thres
 # Metadata every presigned POST stores with its object (its policy requires it), so that ingest
 # can tell a POST sent again after its file's record went from an object put around the API.
 POSTED_METADATA = ("sdp-upload", "presigned-post")
-
-
-def tenant_prefix(tenant_id: str) -> str:
-    return f"tenants/{tenant_id}/"
-
-
-def raw_key(tenant_id: str, file_id: str) -> str:
-    return f"{tenant_prefix(tenant_id)}raw/{file_id}"
-
-
-def curated_prefix(tenant_id: str, file_id: str) -> str:
-    """Every curated copy of the file, one folder per ingest attempt."""
-    return f"{tenant_prefix(tenant_id)}curated/{file_id}/"
-
-
-def attempt_prefix(tenant_id: str, file_id: str, token: str) -> str:
-    """The curated copy one ingest attempt (its claim token) writes."""
-    return f"{curated_prefix(tenant_id, file_id)}{token}/"
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from chalicelib.catalog import Catalog
-from chalicelib.files.objects import ObjectStore, curated_prefix
+from chalicelib.files.objects import ObjectStore
 from chalicelib.files.store import FileStore
+from chalicelib.keys import curated_prefix
 
 
 def withdraw(records: FileStore, objects: ObjectStore, catalog: Catalog, tenant_id: str, file_id: str) -> None:

@@ -10,15 +10,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib.auth.caller import Caller
+from chalicelib.auth.roles import Action
 from chalicelib.catalog import Catalog
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
-from chalicelib.files.objects import ObjectStore, UploadedPart, raw_key
+from chalicelib.files.objects import ObjectStore, UploadedPart
 from chalicelib.files.published import withdraw
 from chalicelib.files.records import FileRecord, Status, Upload, UploadMethod, check_name
 from chalicelib.files.store import FileStore, QuotaExceeded
 from chalicelib.ids import is_id, new_id
+from chalicelib.keys import raw_key
 from chalicelib.settings import Settings
-from chalicelib.tenancy.roles import Action
 from chalicelib.times import now
 
 MAX_PARTS = 10_000  # S3's limit for one multipart upload

@@ -34,11 +34,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from chalicelib.columns import Column
 from chalicelib.ingest.detect import Detected
 from chalicelib.ingest.limits import Budget, Limits
 from chalicelib.ingest.naming import column_names
 from chalicelib.ingest.problems import FileProblem, OverLimit
-from chalicelib.ingest.types import ColumnType, column_type, nested_fields, nesting, stored
+from chalicelib.ingest.types import column_type, nested_fields, nesting, stored
 
 SAMPLE_ROWS = 20_480
 # One CSV record may be this long; DuckDB reads in buffers of four records' length.
@@ -64,19 +65,6 @@ class NotUtf8(FileProblem):
 
     def __init__(self, message: str) -> None:
         super().__init__("malformed_file", message)
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    original_name: str | None
-    type: ColumnType
-
-    def view(self) -> dict[str, str]:
-        view = {"name": self.name, "type": self.type.athena}
-        if self.original_name is not None and self.original_name != self.name:
-            view["original_name"] = self.original_name
-        return view
 
 
 @dataclass(frozen=True)

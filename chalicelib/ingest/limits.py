@@ -11,12 +11,10 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from chalicelib.columns import Column
 from chalicelib.ingest.problems import OverLimit
-
-if TYPE_CHECKING:
-    from chalicelib.ingest.convert import Column
 
 # Glue's longest column type (Column.Type); a READY file's record holds its columns' names and
 # types, and a DynamoDB item at most 400 KB with everything else the record holds.

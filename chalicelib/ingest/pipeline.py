@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from chalicelib.catalog import Catalog, Publication
-from chalicelib.files.objects import ObjectStore, StoredObject, attempt_prefix, curated_prefix, raw_key
+from chalicelib.files.objects import ObjectStore, StoredObject
 from chalicelib.files.published import withdraw
 from chalicelib.files.records import FileRecord, IngestClaim, Status, Upload, UploadMethod
 from chalicelib.files.store import FileStore
@@ -32,6 +32,7 @@ from chalicelib.ingest.limits import Budget, Limits
 from chalicelib.ingest.naming import table_base_name
 from chalicelib.ingest.problems import FileProblem
 from chalicelib.ingest.stream import PIECE_BYTES, READ_CHUNK_BYTES, Fetched, Seen, read_object
+from chalicelib.keys import attempt_prefix, curated_prefix, raw_key
 from chalicelib.observability import SERVICE, MetricUnit, logger, metrics
 from chalicelib.settings import Settings
 from chalicelib.times import epoch_of, now

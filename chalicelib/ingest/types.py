@@ -9,18 +9,10 @@ Athena's `row(…)` cannot carry a name like `first name`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.columns import ColumnType
 from chalicelib.ingest.naming import column_names
-
-
-@dataclass(frozen=True)
-class ColumnType:
-    storage: str  # the DuckDB type written to the curated Parquet
-    athena: str  # the name API.md and SQL users see: bigint, double, varchar, array(varchar), …
-    glue: str  # the Hive DDL name the Glue catalog takes: bigint, double, string, array<string>, …
-
 
 _SCALARS: dict[str, ColumnType] = {
     "boolean": ColumnType("BOOLEAN", "boolean", "boolean"),

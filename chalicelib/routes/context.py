@@ -10,10 +10,10 @@ from chalice.app import Request
 
 from chalicelib.auth.caller import Caller, NoTenant
 from chalicelib.auth.identity import identity_of
+from chalicelib.auth.roles import Action
 from chalicelib.observability import logger
 from chalicelib.pagination import limit_of
 from chalicelib.services import TenantServices, services
-from chalicelib.tenancy.roles import Action
 
 Page = TypeVar("Page")
 

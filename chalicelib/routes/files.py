@@ -7,8 +7,8 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.auth.identity import cognito_authorizer
+from chalicelib.auth.roles import Action
 from chalicelib.routes.context import acting, listed
-from chalicelib.tenancy.roles import Action
 
 bp = Blueprint(__name__)
 

@@ -6,12 +6,12 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel
 
 from chalicelib.auth.identity import cognito_authorizer
+from chalicelib.auth.roles import Action, Role
 from chalicelib.bodies import RequestBody, parse_body
 from chalicelib.fields import Email, Password
 from chalicelib.routes.context import acting
 from chalicelib.services import services
 from chalicelib.tenancy import accounts
-from chalicelib.tenancy.roles import Action, Role
 from chalicelib.tenancy.store import Membership
 
 bp = Blueprint(__name__)

@@ -8,11 +8,11 @@ from chalice import Blueprint, Response
 from pydantic import Field, StrictInt
 
 from chalicelib.auth.identity import cognito_authorizer
+from chalicelib.auth.roles import Action
 from chalicelib.bodies import RequestBody, parse_body
 from chalicelib.files.service import MAX_PARTS
 from chalicelib.pagination import limit_of
 from chalicelib.routes.context import acting
-from chalicelib.tenancy.roles import Action
 
 bp = Blueprint(__name__)
 

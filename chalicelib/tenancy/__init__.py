@@ -1,1 +1,1 @@
-"""Tenants, their members and what each role may do."""
+"""Tenants and their members: accounts, invitations, roles held."""

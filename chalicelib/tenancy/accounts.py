@@ -6,10 +6,10 @@ import re
 from dataclasses import dataclass
 
 from chalicelib.auth.cognito import Account, CognitoUsers
+from chalicelib.auth.roles import Role
 from chalicelib.errors import BadRequest, Conflict, NotFound, UserExists
 from chalicelib.ids import new_id
 from chalicelib.observability import logger
-from chalicelib.tenancy.roles import Role
 from chalicelib.tenancy.store import Membership, TenantStore
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import keys
+from chalicelib.auth.roles import Role
 from chalicelib.aws.dynamo import TransactionCancelled, from_item, query_prefix, to_item, transact, value
 from chalicelib.errors import Conflict, UserExists
-from chalicelib.tenancy.roles import Role
 from chalicelib.times import now
 
 

@@ -9,10 +9,10 @@ import pytest
 from botocore.exceptions import ClientError
 from chalice.test import Client
 
+from chalicelib.auth.roles import Role
 from chalicelib.services import Services, install
 from chalicelib.settings import load_settings
 from chalicelib.tenancy import accounts
-from chalicelib.tenancy.roles import Role
 from chalicelib.tenancy.store import TenantStore
 from tests.api import PASSWORD, Account, ChaliceApi, log_in, sign_up, unique_email
 

@@ -12,9 +12,8 @@ from botocore.stub import ANY, Stubber
 from chalice.test import Client
 
 from chalicelib.catalog import GlueCatalog, Publication
+from chalicelib.columns import Column, ColumnType
 from chalicelib.ids import new_id
-from chalicelib.ingest.convert import Column
-from chalicelib.ingest.types import ColumnType
 from chalicelib.services import Services, install
 from tests.ingestor import Ingestor
 

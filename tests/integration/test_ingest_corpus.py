@@ -16,9 +16,9 @@ import duckdb
 import pytest
 from chalice.test import Client
 
-from chalicelib.files.objects import curated_prefix
 from chalicelib.ingest.detect import LATIN1_NOTE
 from chalicelib.ingest.pipeline import Ingest
+from chalicelib.keys import curated_prefix
 from chalicelib.services import Services, TenantServices, install
 from tests.ingestor import Ingestor
 

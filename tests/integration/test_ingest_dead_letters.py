@@ -7,9 +7,10 @@ import time
 from functools import cached_property
 from typing import Any
 
-from chalicelib.files.objects import ObjectStore, StoredObject, raw_key
+from chalicelib.files.objects import ObjectStore, StoredObject
 from chalicelib.files.records import IngestClaim
 from chalicelib.ids import new_id
+from chalicelib.keys import raw_key
 from chalicelib.services import Services, TenantServices, install
 from tests.api import sign_up, upload_direct
 from tests.ingestor import Ingestor, dead_letter_pump

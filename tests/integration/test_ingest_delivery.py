@@ -20,7 +20,7 @@ from botocore.awsrequest import AWSResponse
 from chalice.test import Client
 
 from chalicelib.catalog import Catalog, LocalCatalog, Publication
-from chalicelib.files.objects import ObjectStore, StoredObject, attempt_prefix, curated_prefix, raw_key
+from chalicelib.files.objects import ObjectStore, StoredObject
 from chalicelib.files.records import FileRecord, IngestClaim
 from chalicelib.files.store import FileStore, Quota
 from chalicelib.ids import new_id
@@ -29,6 +29,7 @@ from chalicelib.ingest.events import object_created_records, raw_upload
 from chalicelib.ingest.limits import Budget, Limits
 from chalicelib.ingest.pipeline import Ingest
 from chalicelib.ingest.stream import Seen, read_object
+from chalicelib.keys import attempt_prefix, curated_prefix, raw_key
 from chalicelib.services import Services, TenantServices, install
 from chalicelib.settings import MIB, load_settings
 from localplatform.pump import Invocation

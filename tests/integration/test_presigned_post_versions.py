@@ -9,11 +9,12 @@ from typing import Any
 
 import requests
 
-from chalicelib.files.objects import ObjectStore, StoredObject, raw_key
+from chalicelib.files.objects import ObjectStore, StoredObject
 from chalicelib.files.records import IngestClaim
 from chalicelib.ingest.events import RawUpload, object_created_records, raw_upload
 from chalicelib.ingest.limits import Budget
 from chalicelib.ingest.pipeline import Ingest
+from chalicelib.keys import raw_key
 from tests.api import download
 from tests.ingestor import Ingestor
 

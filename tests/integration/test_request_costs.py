@@ -11,9 +11,9 @@ from chalice.test import Client
 
 from chalicelib import keys
 from chalicelib.aws.dynamo import to_item, value
-from chalicelib.files.objects import attempt_prefix
 from chalicelib.files.records import Status
 from chalicelib.ids import new_id
+from chalicelib.keys import attempt_prefix
 from chalicelib.queries.store import QueryRecord, QueryState, QueryStore
 from chalicelib.services import Services, install
 from chalicelib.times import now

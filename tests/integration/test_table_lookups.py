@@ -12,9 +12,9 @@ from chalice.test import Client
 
 from chalicelib import keys
 from chalicelib.aws.dynamo import to_item, value
-from chalicelib.files.objects import raw_key
 from chalicelib.files.records import Status
 from chalicelib.files.store import FileStore, Quota
+from chalicelib.keys import raw_key
 from chalicelib.services import Services, TenantServices, install
 from tests.api import run_query, sign_up, upload_direct
 from tests.ingestor import Ingestor

@@ -8,8 +8,8 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
+from chalicelib.auth.roles import Role
 from chalicelib.errors import Conflict
-from chalicelib.tenancy.roles import Role
 from chalicelib.tenancy.store import LastAdmin, Membership, TenantStore
 
 MEMBER = Membership("T1", "U1", "ann@example.com", Role.ADMIN)
