@@ -40,6 +40,7 @@ from chalicelib.ingest.limits import Budget, Limits
 from chalicelib.ingest.naming import column_names
 from chalicelib.ingest.problems import FileProblem, OverLimit
 from chalicelib.ingest.types import column_type, nested_fields, nesting, stored
+from chalicelib.quoting import identifier, literal
 
 SAMPLE_ROWS = 20_480
 # One CSV record may be this long; DuckDB reads in buffers of four records' length.
@@ -111,7 +112,7 @@ class ConversionDatabase:
         self._database = duckdb.connect(config=config)
         # Settings every connection gets (a connection's own progress bar is off in Python).
         self._database.execute("SET GLOBAL TimeZone = 'UTC'")
-        self._database.execute(f"SET allowed_directories = [{_literal(str(root))}]")
+        self._database.execute(f"SET allowed_directories = [{literal(str(root))}]")
         self._database.execute("SET enable_external_access = false")
         self._database.execute("SET lock_configuration = true")
         # The limits as DuckDB holds them (its threads: one per core unless set).
@@ -318,7 +319,7 @@ class Converter:
         None if the rows cannot be read in it (the strict read will then say where)."""
         try:
             row = self._execute(
-                f"SELECT Columns FROM sniff_csv({_literal(str(source))}, {_options(options)}, "
+                f"SELECT Columns FROM sniff_csv({literal(str(source))}, {_options(options)}, "
                 f"sample_size = {sample_size})"
             ).fetchone()
         except (self._duckdb.InvalidInputException, self._duckdb.ConversionException):
@@ -361,7 +362,7 @@ class Converter:
     # Parquet ----------------------------------------------------------------------------------
 
     def _parquet(self, source: Path, destination: Path) -> Converted:
-        path = _literal(str(source))
+        path = literal(str(source))
         try:
             self._refuse_unreadable_parquet(path)
             row = self._execute(f"SELECT num_rows FROM parquet_file_metadata({path})").fetchone()
@@ -426,7 +427,7 @@ class Converter:
         originals = list(relation.columns)
         names = column_names(originals)
         select = ", ".join(
-            f"{stored(_identifier(original), kind)} AS {_identifier(name)}"
+            f"{stored(identifier(original), kind)} AS {identifier(name)}"
             for original, name, kind in zip(originals, names, relation.types, strict=True)
         )
         rows = self._copy(f"SELECT {select} FROM {reader}", destination)
@@ -435,7 +436,7 @@ class Converter:
 
     def _copy(self, query: str, destination: Path) -> int:
         row = self._execute(
-            f"COPY ({query}) TO {_literal(str(destination))} "
+            f"COPY ({query}) TO {literal(str(destination))} "
             f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE_BYTES {self._row_group_bytes})"
         ).fetchone()
         assert row is not None
@@ -449,28 +450,15 @@ def part_name(number: int) -> str:
 
 def _csv_reader(source: Path, names: list[str], types: list[str], options: dict[str, Any]) -> str:
     """The strict read of a CSV file with the dialect and column types imposed: no sniffing."""
-    columns = "{" + ", ".join(f"{_literal(n)}: {_literal(t)}" for n, t in zip(names, types, strict=True)) + "}"
+    columns = "{" + ", ".join(f"{literal(n)}: {literal(t)}" for n, t in zip(names, types, strict=True)) + "}"
     return (
-        f"SELECT * FROM read_csv({_literal(str(source))}, columns = {columns}, auto_detect = false, "
+        f"SELECT * FROM read_csv({literal(str(source))}, columns = {columns}, auto_detect = false, "
         f"strict_mode = true, null_padding = false, ignore_errors = false, {_options(options)})"
     )
 
 
-def _literal(value: Any) -> str:
-    """A SQL literal: only ever our own paths, names and settings, quoted all the same."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def _options(options: dict[str, Any]) -> str:
-    return ", ".join(f"{name} = {_literal(value)}" for name, value in options.items())
-
-
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    return ", ".join(f"{name} = {literal(value)}" for name, value in options.items())
 
 
 def _first_line(message: str) -> str:
@@ -539,7 +527,7 @@ def _json_reader(source: Path, sample_size: int, objects_as_rows_up_to: int | No
         else ""
     )
     return (
-        f"read_json({_literal(str(source))}, format = 'newline_delimited', records = true, "
+        f"read_json({literal(str(source))}, format = 'newline_delimited', records = true, "
         f"sample_size = {sample_size}, maximum_object_size = {MAX_JSON_OBJECT_BYTES}, compression = 'none'{rows})"
     )
 

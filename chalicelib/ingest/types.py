@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib.columns import ColumnType
 from chalicelib.ingest.naming import column_names
+from chalicelib.quoting import identifier
 
 _SCALARS: dict[str, ColumnType] = {
     "boolean": ColumnType("BOOLEAN", "boolean", "boolean"),
@@ -58,7 +59,7 @@ def column_type(duckdb_type: Any) -> ColumnType:
         names = _field_names(duckdb_type)
         fields = [(name, column_type(child)) for name, (_, child) in zip(names, duckdb_type.children, strict=True)]
         return ColumnType(
-            "STRUCT(" + ", ".join(f"{_quoted(name)} {child.storage}" for name, child in fields) + ")",
+            "STRUCT(" + ", ".join(f"{identifier(name)} {child.storage}" for name, child in fields) + ")",
             "row(" + ", ".join(f"{name} {child.athena}" for name, child in fields) + ")",
             "struct<" + ",".join(f"{name}:{child.glue}" for name, child in fields) + ">",
         )
@@ -83,7 +84,7 @@ def stored(expression: str, duckdb_type: Any, depth: int = 0) -> str:
     kind, children = duckdb_type.id, duckdb_type.children
     if kind == "struct":
         fields = ", ".join(
-            f"{_quoted(safe)} := {stored(f'{expression}.{_quoted(name)}', child, depth)}"
+            f"{identifier(safe)} := {stored(f'{expression}.{identifier(name)}', child, depth)}"
             for safe, (name, child) in zip(_field_names(duckdb_type), children, strict=True)
         )
         return f"CASE WHEN {expression} IS NULL THEN NULL ELSE struct_pack({fields}) END"
@@ -132,7 +133,3 @@ def _renames(duckdb_type: Any) -> bool:
     if kind in ("list", "array", "map"):
         return any(_renames(child) for name, child in duckdb_type.children if name in ("child", "key", "value"))
     return False
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

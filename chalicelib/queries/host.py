@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.ingest.types import column_type
+from chalicelib.quoting import identifier, literal
 
 HEAD_ROWS = 1000  # the API's largest page: kept with the query's state, for the first page
 MEMORY_MARGIN = 256 * 1024**2  # over the memory limit: the interpreter's own allocations, thread stacks
@@ -451,14 +452,6 @@ def json_value(value: Any) -> Any:
 
 # As Athena writes them (Java's names), where Python would write nan, inf, -inf.
 _NOT_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
-
-
-def literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _why(exit_code: int | None) -> str:

@@ -14,10 +14,11 @@ from typing import Any
 import duckdb
 import pytest
 
+from chalicelib.queries.dialect import MAX_PADDED_CHARS, LocalLimitation
 from chalicelib.queries.engine import TableInfo
 from chalicelib.queries.guard import guard
 from chalicelib.queries.host import MEMORY_MARGIN, memory_bytes
-from chalicelib.queries.local import MAX_PADDED_CHARS, LocalEngine, LocalLimitation, QueryLimits
+from chalicelib.queries.local import LocalEngine, QueryLimits
 from chalicelib.queries.store import QueryRecord, QueryState
 
 TENANT = "01AAAAAAAAAAAAAAAAAAAAAAAA"

@@ -9,10 +9,10 @@ from typing import Any
 import duckdb
 import pytest
 
+from chalicelib.queries.dialect import LocalLimitation, to_duckdb
 from chalicelib.queries.engine import TableInfo
 from chalicelib.queries.guard import guard
 from chalicelib.queries.host import json_value
-from chalicelib.queries.local import LocalLimitation, to_duckdb
 
 TABLES = {"t": TableInfo("t", "F", [{"name": "x", "type": "bigint"}], "V")}
 AGGREGATES = {

@@ -20,9 +20,10 @@ from sqlglot import exp
 
 from chalicelib.keys import tenant_database
 from chalicelib.queries.athena import AthenaEngine
+from chalicelib.queries.dialect import LocalLimitation
 from chalicelib.queries.engine import TableInfo
 from chalicelib.queries.guard import DUCKDB_FUNCTIONS, ForbiddenSql, Guarded, InvalidSql, guard
-from chalicelib.queries.local import LocalEngine, LocalLimitation, QueryLimits
+from chalicelib.queries.local import LocalEngine, QueryLimits
 from tests.unit.test_sql_guard import CALLS
 
 TENANT = "01AAAAAAAAAAAAAAAAAAAAAAAA"
