@@ -13,6 +13,7 @@ from chalicelib.catalog import Catalog, GlueCatalog, LocalCatalog
 from chalicelib.files.objects import ObjectStore
 from chalicelib.files.service import Files
 from chalicelib.files.store import FileStore, Quota
+from chalicelib.files.tables import TableNames
 from chalicelib.pagination import PageTokens
 from chalicelib.queries.store import QueryRecord, QueryStore
 from chalicelib.settings import Settings, get_settings
@@ -46,6 +47,10 @@ class TenantServices:
         return FileStore(self.clients.dynamodb, self.settings.table_name, quota)
 
     @cached_property
+    def table_names(self) -> TableNames:
+        return TableNames(self.clients.dynamodb, self.settings.table_name)
+
+    @cached_property
     def objects(self) -> ObjectStore:
         return ObjectStore(self.clients.s3, self.settings.data_bucket)
 
@@ -58,7 +63,7 @@ class TenantServices:
 
     @cached_property
     def files(self) -> Files:
-        return Files(self.records, self.objects, self.catalog, self.settings)
+        return Files(self.records, self.table_names, self.objects, self.catalog, self.settings)
 
     @cached_property
     def results(self) -> ObjectStore:
@@ -72,7 +77,7 @@ class TenantServices:
 
         return Queries(
             QueryStore(self.clients.dynamodb, self.settings.table_name),
-            self.records,
+            self.table_names,
             self.engine,
             database_prefix=self.settings.glue_database_prefix,
             max_running=self.settings.max_running_queries,
@@ -102,7 +107,8 @@ class TenantServices:
         # Loaded on first use: the API function never ingests and starts faster without it.
         from chalicelib.ingest.pipeline import Ingest
 
-        return Ingest(self.records, self.objects, self.catalog, self.settings, self._platform.conversion_databases)
+        databases = self._platform.conversion_databases
+        return Ingest(self.records, self.table_names, self.objects, self.catalog, self.settings, databases)
 
 
 class Services:

@@ -1,4 +1,5 @@
-"""DynamoDB attribute values to and from plain Python, and reading a cancelled transaction."""
+"""The platform table's reads and writes every store shares: attribute values to and from plain
+Python, an item, a page or all of a key prefix, batches, and transactions with their cancellations."""
 
 from __future__ import annotations
 
@@ -40,6 +41,25 @@ def value(python_value: Any) -> dict[str, Any]:
     return _codec()[0].serialize(_decimals(python_value))
 
 
+def get_item(
+    dynamodb: Any,
+    table: str,
+    key: dict[str, str],
+    *,
+    projection: str | None = None,
+    names: dict[str, str] | None = None,
+) -> dict[str, Any] | None:
+    """The item at `key` as plain Python (a strongly consistent read); None if there is none.
+    `projection` trims it, with its attribute `names`."""
+    request: dict[str, Any] = {"TableName": table, "Key": to_item(key), "ConsistentRead": True}
+    if projection:
+        request["ProjectionExpression"] = projection
+    if names:
+        request["ExpressionAttributeNames"] = names
+    item = dynamodb.get_item(**request).get("Item")
+    return from_item(item) if item else None
+
+
 def query_prefix(
     dynamodb: Any,
     table: str,
@@ -54,21 +74,60 @@ def query_prefix(
 ) -> list[dict[str, Any]]:
     """Every item of one partition whose sort key starts with `prefix`, as plain Python, all
     pages read; `where` filters them (with its `values` and `names`), `projection` trims them."""
+    request = _prefix_query(table, partition, prefix, names, projection, consistent)
+    request["ExpressionAttributeValues"] |= {name: value(given) for name, given in (values or {}).items()}
+    if where:
+        request["FilterExpression"] = where
+    pages = dynamodb.get_paginator("query").paginate(**request)
+    return [from_item(item) for page in pages for item in page["Items"]]
+
+
+def query_page(
+    dynamodb: Any,
+    table: str,
+    partition: str,
+    prefix: str,
+    limit: int,
+    after: str | None,
+    *,
+    newest_first: bool = False,
+    names: dict[str, str] | None = None,
+    projection: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the partition's items whose sort key starts with `prefix`: up to `limit`, in
+    sort-key order (`newest_first`: the reverse), after the item whose sort key is `prefix` +
+    `after`; and the last one's sort key less `prefix` if more may follow (the next page's
+    `after`). Strongly consistent; `projection` trims the items."""
+    request = _prefix_query(table, partition, prefix, names, projection, consistent=True)
+    request |= {"Limit": limit, "ScanIndexForward": not newest_first}
+    if after is not None:
+        request["ExclusiveStartKey"] = to_item({"PK": partition, "SK": f"{prefix}{after}"})
+    response = dynamodb.query(**request)
+    last = response.get("LastEvaluatedKey")
+    return [from_item(item) for item in response["Items"]], (
+        from_item(last)["SK"].removeprefix(prefix) if last else None
+    )
+
+
+def _prefix_query(
+    table: str,
+    partition: str,
+    prefix: str,
+    names: dict[str, str] | None,
+    projection: str | None,
+    consistent: bool,
+) -> dict[str, Any]:
     request: dict[str, Any] = {
         "TableName": table,
         "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-        "ExpressionAttributeValues": {":pk": value(partition), ":prefix": value(prefix)}
-        | {name: value(given) for name, given in (values or {}).items()},
+        "ExpressionAttributeValues": {":pk": value(partition), ":prefix": value(prefix)},
         "ConsistentRead": consistent,
     }
-    if where:
-        request["FilterExpression"] = where
     if projection:
         request["ProjectionExpression"] = projection
     if names:
         request["ExpressionAttributeNames"] = names
-    pages = dynamodb.get_paginator("query").paginate(**request)
-    return [from_item(item) for page in pages for item in page["Items"]]
+    return request
 
 
 def batch_get(

@@ -17,6 +17,7 @@ from chalicelib.files.objects import ObjectStore, UploadedPart
 from chalicelib.files.published import withdraw
 from chalicelib.files.records import FileRecord, Status, Upload, UploadMethod, check_name
 from chalicelib.files.store import FileStore, QuotaExceeded
+from chalicelib.files.tables import PublishedTable, TableNames
 from chalicelib.ids import is_id, new_id
 from chalicelib.keys import raw_key
 from chalicelib.settings import Settings
@@ -42,8 +43,11 @@ class StartedUpload:
 
 
 class Files:
-    def __init__(self, records: FileStore, objects: ObjectStore, catalog: Catalog, settings: Settings) -> None:
+    def __init__(
+        self, records: FileStore, names: TableNames, objects: ObjectStore, catalog: Catalog, settings: Settings
+    ) -> None:
         self._records = records
+        self._names = names
         self._objects = objects
         self._catalog = catalog
         self._settings = settings
@@ -166,14 +170,9 @@ class Files:
             raise FileNotFound()
         self._remove(record)
 
-    def tables(self, caller: Caller, limit: int, after: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    def tables(self, caller: Caller, limit: int, after: str | None) -> tuple[list[PublishedTable], str | None]:
         """GET /tables: up to `limit` of the tenant's tables in name order, after the name `after`."""
-        tables, last = self._records.table_page(caller.tenant_id, limit, after)
-        views = [
-            {"table": table.name, "file_id": table.file_id, "columns": table.columns, "row_count": table.row_count}
-            for table in tables
-        ]
-        return views, last
+        return self._names.page(caller.tenant_id, limit, after)
 
     def _new_record(self, caller: Caller, name: str, size: int, content_type: str | None, upload: Upload) -> FileRecord:
         """Store a new UPLOADING record, reserving its quota; an over-quota tenant gets 413 first
@@ -217,7 +216,7 @@ class Files:
             # The queue's last delivery died mid-file: its message is dead-lettered, nothing retries.
             message = "The file could not be ingested after several tries."
             if self._records.fail(record, "ingest_failed", message, record):
-                withdraw(self._records, self._objects, self._catalog, record.tenant_id, record.file_id)
+                withdraw(self._names, self._objects, self._catalog, record.tenant_id, record.file_id)
                 return self._records.get(record.tenant_id, record.file_id)
         return record
 
@@ -243,7 +242,7 @@ class Files:
         # A record read as it was flagged deleting, with no ingest claim, was never ingested and
         # never will be (a claim needs the flag unset): it published nothing to take down.
         if record.ingest is not None or not record.deleting:
-            withdraw(self._records, self._objects, self._catalog, record.tenant_id, record.file_id)
+            withdraw(self._names, self._objects, self._catalog, record.tenant_id, record.file_id)
         self._records.delete(record)
 
     def _multipart(self, caller: Caller, file_id: str, *, finished_is_fine: bool = False) -> FileRecord:

@@ -25,6 +25,7 @@ from chalicelib.files.objects import ObjectStore, StoredObject
 from chalicelib.files.published import withdraw
 from chalicelib.files.records import FileRecord, IngestClaim, Status, Upload, UploadMethod
 from chalicelib.files.store import FileStore
+from chalicelib.files.tables import TableNames
 from chalicelib.ingest.convert import ConversionDatabases, Converted
 from chalicelib.ingest.detect import Detected
 from chalicelib.ingest.events import RawUpload
@@ -44,6 +45,7 @@ class Ingest:
     def __init__(
         self,
         records: FileStore,
+        names: TableNames,
         objects: ObjectStore,
         catalog: Catalog,
         settings: Settings,
@@ -52,6 +54,7 @@ class Ingest:
         piece_bytes: int = PIECE_BYTES,
     ) -> None:
         self._records = records
+        self._names = names
         self._objects = objects
         self._catalog = catalog
         self._settings = settings
@@ -263,7 +266,7 @@ class Ingest:
         for part in parts:
             self._objects.upload(part, prefix + part.name, "application/vnd.apache.parquet")
         base = claimed.table or table_base_name(claimed.name)
-        table = self._records.take_table_name(claimed, base)
+        table = self._names.take(claimed, base)
         if table is None:  # the claim was lost meanwhile: no name may be taken for this attempt
             self._lost(claimed)
             return False
@@ -322,7 +325,7 @@ class Ingest:
         current = self._records.get(claimed.tenant_id, claimed.file_id)
         if current is None or current.deleting or current.status is Status.FAILED:
             logger.info("file deleted or failed while ingesting: undoing")
-            withdraw(self._records, self._objects, self._catalog, claimed.tenant_id, claimed.file_id)
+            withdraw(self._names, self._objects, self._catalog, claimed.tenant_id, claimed.file_id)
         else:
             logger.info("claim lost to a newer version's ingest: leaving the table to it")
             self._objects.delete_all_versions(attempt_prefix(claimed.tenant_id, claimed.file_id, claimed.ingest.token))
@@ -331,7 +334,7 @@ class Ingest:
         """FAILED with a reason; no table is offered any longer, nor one this or an earlier attempt
         had begun to publish (a name taken, a catalog entry, curated Parquet)."""
         if self._records.fail(claimed, code, message, found):
-            withdraw(self._records, self._objects, self._catalog, claimed.tenant_id, claimed.file_id)
+            withdraw(self._names, self._objects, self._catalog, claimed.tenant_id, claimed.file_id)
 
     def _measure(
         self,

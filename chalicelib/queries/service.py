@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from chalicelib.auth.caller import Caller
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.files.store import FileStore
+from chalicelib.files.tables import StillPublished, TableNames
 from chalicelib.ids import is_id, new_id
 from chalicelib.keys import tenant_database
 from chalicelib.queries.engine import Engine, Execution, Page, QueryRejected, TableInfo, error, timed_out
@@ -37,7 +37,7 @@ class Queries:
     def __init__(
         self,
         jobs: QueryStore,
-        files: FileStore,
+        names: TableNames,
         engine: Engine,
         *,
         database_prefix: str,
@@ -46,7 +46,7 @@ class Queries:
         timeout_seconds: int,
     ) -> None:
         self._jobs = jobs
-        self._files = files
+        self._names = names
         self._engine = engine
         self._database_prefix = database_prefix
         self._max_running = max_running
@@ -73,7 +73,7 @@ class Queries:
     def _tables(self, caller: Caller, names: list[str]) -> dict[str, TableInfo]:
         return {
             name: TableInfo(name, table.file_id, table.columns, table.version)
-            for name, table in self._files.published(caller.tenant_id, names).items()
+            for name, table in self._names.published(caller.tenant_id, names).items()
         }
 
     def _start(
@@ -95,17 +95,17 @@ class Queries:
             tables=sorted(guarded.tables),
             engine_id=self._engine.known_id(query_id),  # stored with the job: no second write to say it
         )
-        checks = (
-            [self._files.still_published(caller.tenant_id, table.file_id, table.version) for table in read.values()]
+        unchanged = (
+            [StillPublished(table.file_id, table.version) for table in read.values()]
             if checked and len(read) <= MAX_CHECKED_TABLES
             else []
         )
         try:
-            self._jobs.create(record, self._max_running, checks)
+            self._jobs.create(record, self._max_running, unchanged)
         except TooManyQueries:
             if not self._release_finished(caller.tenant_id):
                 raise
-            self._jobs.create(record, self._max_running, checks)
+            self._jobs.create(record, self._max_running, unchanged)
         try:
             if refusal is not None:
                 raise refusal

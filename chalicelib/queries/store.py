@@ -8,13 +8,24 @@ written together with the query's final state, once.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from chalicelib import keys
-from chalicelib.aws.dynamo import TransactionCancelled, batch_get, from_item, query_prefix, to_item, transact, value
+from chalicelib.aws.dynamo import (
+    TransactionCancelled,
+    batch_get,
+    get_item,
+    query_page,
+    query_prefix,
+    to_item,
+    transact,
+    value,
+)
 from chalicelib.errors import TooManyRequests
+from chalicelib.files.tables import StillPublished
 
 # GET /queries/{id}?wait=N holds the request up to N seconds for the query to end.
 MAX_WAIT_SECONDS = 20
@@ -102,9 +113,9 @@ class QueryStore:
         self._dynamodb = dynamodb
         self._table = table
 
-    def create(self, record: QueryRecord, max_running: int, checks: list[dict[str, Any]] | None = None) -> None:
+    def create(self, record: QueryRecord, max_running: int, unchanged: Sequence[StillPublished] = ()) -> None:
         """Store a new job and take one of the tenant's slots, or neither: TooManyQueries when
-        the tenant has none left, TablesChanged when one of the `checks` (transaction items) fails."""
+        the tenant has none left, TablesChanged when a table of `unchanged` has changed."""
         slot = {
             "Update": {
                 "TableName": self._table,
@@ -128,7 +139,7 @@ class QueryStore:
                 "ConditionExpression": "attribute_not_exists(PK)",
             }
         }
-        items = [put, slot, *(checks or [])]
+        items = [put, slot, *(table.check(self._table, record.tenant_id) for table in unchanged)]
         try:
             transact(self._dynamodb, items)
         except TransactionCancelled as cancelled:
@@ -139,10 +150,8 @@ class QueryStore:
             raise
 
     def get(self, tenant_id: str, user_id: str, query_id: str) -> QueryRecord | None:
-        item = self._dynamodb.get_item(
-            TableName=self._table, Key=to_item(keys.query(tenant_id, user_id, query_id)), ConsistentRead=True
-        ).get("Item")
-        return QueryRecord.from_fields(from_item(item)) if item else None
+        item = get_item(self._dynamodb, self._table, keys.query(tenant_id, user_id, query_id))
+        return QueryRecord.from_fields(item) if item else None
 
     def started(self, record: QueryRecord, engine_id: str) -> QueryRecord:
         started = replace(record, engine_id=engine_id)
@@ -209,23 +218,9 @@ class QueryStore:
 
     def page(self, tenant_id: str, user_id: str, limit: int, after: str | None) -> tuple[list[QueryRecord], str | None]:
         """Up to `limit` of the user's queries, newest first, after the query id `after`."""
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :mine)",
-            "ExpressionAttributeValues": {
-                ":pk": value(keys.tenant_partition(tenant_id)),
-                ":mine": value(keys.queries_of(user_id)),
-            },
-            "ScanIndexForward": False,
-            "Limit": limit,
-            "ConsistentRead": True,
-        }
-        if after is not None:
-            query["ExclusiveStartKey"] = to_item(keys.query(tenant_id, user_id, after))
-        response = self._dynamodb.query(**query)
-        records = [QueryRecord.from_fields(from_item(item)) for item in response["Items"]]
-        last = response.get("LastEvaluatedKey")
-        return records, (from_item(last)["SK"].removeprefix(keys.queries_of(user_id)) if last else None)
+        partition, mine = keys.tenant_partition(tenant_id), keys.queries_of(user_id)
+        items, last = query_page(self._dynamodb, self._table, partition, mine, limit, after, newest_first=True)
+        return [QueryRecord.from_fields(item) for item in items], last
 
     def holding_slots(self, tenant_id: str) -> list[QueryRecord]:
         """The tenant's jobs (of every user) that still hold a slot: those its tenant item lists
@@ -234,13 +229,8 @@ class QueryStore:
 
         A slot taken before jobs were listed there is counted but unlisted: while the count says
         there is one, the tenant's jobs are read the old way, every one."""
-        item = self._dynamodb.get_item(
-            TableName=self._table,
-            Key=to_item(keys.tenant(tenant_id)),
-            ConsistentRead=True,
-            ProjectionExpression="running_queries, running_jobs",
-        ).get("Item")
-        fields = from_item(item) if item else {}
+        projection = "running_queries, running_jobs"
+        fields = get_item(self._dynamodb, self._table, keys.tenant(tenant_id), projection=projection) or {}
         listed = fields.get("running_jobs", set())
         if fields.get("running_queries", 0) > len(listed):
             items = query_prefix(

@@ -66,4 +66,4 @@ def list_tables() -> dict[str, Any]:
     tables, next_token = listed(
         bp.current_request, tenant, TABLES, lambda limit, after: tenant.files.tables(caller, limit, after)
     )
-    return {"tables": tables, "next_token": next_token}
+    return {"tables": [table.view() for table in tables], "next_token": next_token}

@@ -13,7 +13,7 @@ from typing import Any
 
 from chalicelib import keys
 from chalicelib.auth.roles import Role
-from chalicelib.aws.dynamo import TransactionCancelled, from_item, query_prefix, to_item, transact, value
+from chalicelib.aws.dynamo import TransactionCancelled, get_item, query_prefix, to_item, transact, value
 from chalicelib.errors import Conflict, UserExists
 from chalicelib.times import now
 
@@ -66,16 +66,16 @@ class TenantStore:
         return Tenant(tenant_id, name, created_at)
 
     def tenant(self, tenant_id: str) -> Tenant | None:
-        item = self._get(keys.tenant(tenant_id))
+        item = get_item(self._dynamodb, self._table, keys.tenant(tenant_id))
         return Tenant(item["tenant_id"], item["name"], item["created_at"]) if item else None
 
     def membership(self, user_id: str) -> Membership | None:
         """The user's membership, read consistently: a removal takes effect on the next request."""
-        item = self._get(keys.membership(user_id))
+        item = get_item(self._dynamodb, self._table, keys.membership(user_id))
         return _membership(item) if item else None
 
     def member(self, tenant_id: str, user_id: str) -> Membership | None:
-        item = self._get(keys.member(tenant_id, user_id))
+        item = get_item(self._dynamodb, self._table, keys.member(tenant_id, user_id))
         return _membership(item) if item else None
 
     def members(self, tenant_id: str) -> list[Membership]:
@@ -128,10 +128,6 @@ class TenantStore:
             raise Conflict(
                 "member_changed", "The member changed meanwhile; read it again and retry."
             ) from cancelled.error
-
-    def _get(self, key: dict[str, str]) -> dict[str, Any] | None:
-        item = self._dynamodb.get_item(TableName=self._table, Key=to_item(key), ConsistentRead=True).get("Item")
-        return from_item(item) if item else None
 
     def _put(self, item: dict[str, Any], condition: str) -> dict[str, Any]:
         return {"Put": {"TableName": self._table, "Item": to_item(item), "ConditionExpression": condition}}

@@ -299,7 +299,10 @@ class _SmallPiecesTenant(TenantServices):
     @cached_property
     def ingest(self) -> Ingest:
         databases = self._platform.conversion_databases
-        return Ingest(self.records, self.objects, self.catalog, self.settings, databases, piece_bytes=SMALL_PIECE)
+        names = self.table_names
+        return Ingest(
+            self.records, names, self.objects, self.catalog, self.settings, databases, piece_bytes=SMALL_PIECE
+        )
 
 
 class _SmallPieces(Services):

@@ -100,6 +100,7 @@ def _ingest_with(
     tenant, settings = ingestor.tenant, ingestor.services.settings
     ingest = Ingest(
         records or tenant.records,
+        tenant.table_names,
         objects or tenant.objects,
         catalog or tenant.catalog,
         settings,
@@ -411,12 +412,12 @@ class _NameReleasedWhileRegistering(LocalCatalog):
 
     def __init__(self, tenant: TenantServices) -> None:
         super().__init__(Path(tenant.settings.warehouse_dir or ""))
-        self._records = tenant.records
+        self._names = tenant.table_names
 
     def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any], publication: Publication) -> None:
         super().register(tenant_id, name, file_id, columns, publication)
         if not self.released:
-            self._records.release_table_name(tenant_id, name, file_id)
+            self._names.release(tenant_id, name, file_id)
             self.released.append(name)
 
 

@@ -98,7 +98,8 @@ def test_the_version_claimed_first_is_the_file_and_the_one_an_attempt_saw_before
     tenant = ingestor.tenant
     objects = _PostedAgainAfterTheFirstHead(ingestor, upload, SAME_SIZE)
     services = ingestor.services
-    ingest = Ingest(tenant.records, objects, tenant.catalog, services.settings, services.conversion_databases)
+    databases = services.conversion_databases
+    ingest = Ingest(tenant.records, tenant.table_names, objects, tenant.catalog, services.settings, databases)
     ingest.object_created(notified, 1, Budget.unlimited())
 
     record = ingestor.record(file_id)

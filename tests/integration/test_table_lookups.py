@@ -13,7 +13,7 @@ from chalice.test import Client
 from chalicelib import keys
 from chalicelib.aws.dynamo import to_item, value
 from chalicelib.files.records import Status
-from chalicelib.files.store import FileStore, Quota
+from chalicelib.files.tables import TableNames
 from chalicelib.keys import raw_key
 from chalicelib.services import Services, TenantServices, install
 from tests.api import run_query, sign_up, upload_direct
@@ -78,7 +78,7 @@ def test_a_table_published_again_between_its_lookup_and_the_job_is_looked_up_aga
     platform_services: Services, client: Client, app: Any
 ) -> None:
     _LookedUpEarlier.lookups = []
-    install(_with_records(platform_services, _LookedUpEarlier))
+    install(_with_table_names(platform_services, _LookedUpEarlier))
     ingestor = Ingestor(platform_services, client, app)
     ingestor.upload("sales.csv", SALES)
     answer = run_query(ingestor.api, ingestor.account, "SELECT sum(amount) FROM sales")
@@ -87,8 +87,8 @@ def test_a_table_published_again_between_its_lookup_and_the_job_is_looked_up_aga
     assert _LookedUpEarlier.lookups == [["sales"], ["sales"]]
 
 
-class _LookedUpEarlier(FileStore):
-    """The tenant's records, but the first lookup finds each table as an earlier ingest attempt
+class _LookedUpEarlier(TableNames):
+    """The tenant's table names, but the first lookup finds each table as an earlier ingest attempt
     published it (as if the file was published again just after)."""
 
     lookups: ClassVar[list[list[str]]] = []
@@ -101,17 +101,16 @@ class _LookedUpEarlier(FileStore):
         return found
 
 
-def _with_records(services: Services, records: type[FileStore]) -> Services:
-    class OtherRecords(TenantServices):
+def _with_table_names(services: Services, names: type[TableNames]) -> Services:
+    class OtherNames(TenantServices):
         @cached_property
-        def records(self) -> FileStore:
-            quota = Quota(bytes=self.settings.quota_bytes, files=self.settings.quota_files)
-            return records(self.clients.dynamodb, self.settings.table_name, quota)
+        def table_names(self) -> TableNames:
+            return names(self.clients.dynamodb, self.settings.table_name)
 
-    class WithRecords(Services):
-        tenant_services = OtherRecords
+    class WithNames(Services):
+        tenant_services = OtherNames
 
-    return WithRecords(services.settings, services.clients)
+    return WithNames(services.settings, services.clients)
 
 
 def test_a_deleted_table_is_unknown_not_read(ingestor: Ingestor) -> None:
