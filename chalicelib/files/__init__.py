@@ -1,1 +1,1 @@
-"""Files: uploads, their records, their bytes, quotas."""
+"""Files: uploads, their records and bytes, quotas, and the table names their ingest takes."""

@@ -1,1 +1,2 @@
-"""The ingest path: S3 object-created notifications arriving through SQS."""
+"""The ingest path: one object from its S3 notification to a typed table (the queues' handlers are
+routes/ingest.py)."""
