@@ -3,8 +3,8 @@ of the caller's tenant; and the one way a route reads a page of a tenant's colle
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, Protocol
 
 from chalice.app import Request
 
@@ -15,7 +15,11 @@ from chalicelib.observability import logger
 from chalicelib.pagination import limit_of
 from chalicelib.services import TenantServices, services
 
-Page = TypeVar("Page")
+
+class Shown(Protocol):
+    def view(self) -> dict[str, Any]:
+        """How API.md shows it."""
+        ...
 
 
 class Acting(NamedTuple):
@@ -44,11 +48,15 @@ def listed(
     request: Request,
     tenant: TenantServices,
     collection: str,
-    read: Callable[[int, str | None], tuple[Page, str | None]],
-) -> tuple[Page, str | None]:
-    """A page of one of the tenant's collections, as `?limit=` and `?next_token=` ask for it:
-    `read(limit, after)` reads on from a position; the next token is signed for this tenant and
-    collection (a token of another is refused)."""
+    read: Callable[[int, str | None], tuple[Sequence[Shown], str | None]],
+) -> dict[str, Any]:
+    """A page of one of the tenant's collections as a list route answers it (`{collection: [...],
+    "next_token": ...}`), as `?limit=` and `?next_token=` ask for it: `read(limit, after)` reads on
+    from a position; the next token is signed for this tenant and collection (a token of another
+    is refused)."""
     params = request.query_params or {}
     limit = limit_of(params.get("limit"))
-    return tenant.tokens.paged(tenant.tenant_id, collection, params.get("next_token"), lambda after: read(limit, after))
+    items, next_token = tenant.tokens.paged(
+        tenant.tenant_id, collection, params.get("next_token"), lambda after: read(limit, after)
+    )
+    return {collection: [item.view() for item in items], "next_token": next_token}

@@ -12,7 +12,8 @@ from chalicelib.routes.context import acting, listed
 
 bp = Blueprint(__name__)
 
-# The collections a next_token belongs to: a token of one is refused by the other.
+# The collections the list routes answer (each its body's key), and a next_token belongs to one: a
+# token of one is refused by the other.
 FILES = "files"
 TABLES = "tables"
 
@@ -34,10 +35,7 @@ def upload_file() -> Response:
 @bp.route("/files", methods=["GET"], authorizer=cognito_authorizer)
 def list_files() -> dict[str, Any]:
     caller, tenant = acting(bp.current_request)
-    records, next_token = listed(
-        bp.current_request, tenant, FILES, lambda limit, after: tenant.files.page(caller, limit, after)
-    )
-    return {"files": [record.view() for record in records], "next_token": next_token}
+    return listed(bp.current_request, tenant, FILES, lambda limit, after: tenant.files.page(caller, limit, after))
 
 
 @bp.route("/files/{file_id}", methods=["GET"], authorizer=cognito_authorizer)
@@ -63,7 +61,4 @@ def delete_file(file_id: str) -> Response:
 @bp.route("/tables", methods=["GET"], authorizer=cognito_authorizer)
 def list_tables() -> dict[str, Any]:
     caller, tenant = acting(bp.current_request)
-    tables, next_token = listed(
-        bp.current_request, tenant, TABLES, lambda limit, after: tenant.files.tables(caller, limit, after)
-    )
-    return {"tables": [table.view() for table in tables], "next_token": next_token}
+    return listed(bp.current_request, tenant, TABLES, lambda limit, after: tenant.files.tables(caller, limit, after))

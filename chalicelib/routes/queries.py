@@ -16,7 +16,7 @@ from chalicelib.routes.context import acting, listed
 
 bp = Blueprint(__name__)
 
-QUERIES = "queries"  # the collection of the query list's next_token
+QUERIES = "queries"  # the query list's collection: its body's key, and what its next_token belongs to
 
 
 def rows_of(query_id: str) -> str:
@@ -65,10 +65,7 @@ def query_results(query_id: str) -> dict[str, Any]:
 @bp.route("/queries", methods=["GET"], authorizer=cognito_authorizer)
 def list_queries() -> dict[str, Any]:
     caller, tenant = acting(bp.current_request)
-    records, next_token = listed(
-        bp.current_request, tenant, QUERIES, lambda limit, after: tenant.queries.list(caller, limit, after)
-    )
-    return {"queries": [record.view() for record in records], "next_token": next_token}
+    return listed(bp.current_request, tenant, QUERIES, lambda limit, after: tenant.queries.list(caller, limit, after))
 
 
 @bp.route("/queries/{query_id}", methods=["DELETE"], authorizer=cognito_authorizer)
