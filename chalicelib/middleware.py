@@ -56,7 +56,7 @@ def http_middleware(request: Request, get_response: Callable[[Request], Response
             **({"error_code": error.code} if error is not None else {}),
         },
     )
-    with metrics(route=route) as recorder:
+    with metrics(route=route, per_version=True) as recorder:
         recorder.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
         recorder.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=latency_ms)
         recorder.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=int(response.status_code >= 500))

@@ -20,8 +20,12 @@ __all__ = ["MetricUnit", "logger", "metrics", "trace_botocore", "tracing_enabled
 
 
 @contextmanager
-def metrics(**dimensions: str) -> Iterator[EphemeralMetrics]:
+def metrics(*, per_version: bool = False, **dimensions: str) -> Iterator[EphemeralMetrics]:
     """Collect metrics for one unit of work and print them as one EMF document at the end.
+
+    `per_version` also files them under this function version alone (dimensions `service`,
+    `function_version`): what the alarms that roll a release back watch, for they must see the new
+    version's figures apart from the old one's while both take traffic.
 
     EphemeralMetrics keeps its own metric set, so concurrent requests (the threaded local
     server) never mix their figures.
@@ -29,11 +33,19 @@ def metrics(**dimensions: str) -> Iterator[EphemeralMetrics]:
     recorder = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE)
     for name, value in dimensions.items():
         recorder.add_dimension(name=name, value=value)
+    if per_version:
+        recorder.add_dimensions(service=SERVICE, function_version=function_version())
     try:
         yield recorder
     finally:
         if recorder.metric_set:
             recorder.flush_metrics()
+
+
+def function_version() -> str:
+    """The Lambda version this code runs as: a number once published, `$LATEST` before (and where
+    there is no Lambda)."""
+    return os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
 
 
 def tracing_enabled() -> bool:

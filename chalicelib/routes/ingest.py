@@ -63,6 +63,8 @@ def handle_message(record: Any, lambda_context: Any) -> None:
                 platform.for_tenant(upload.tenant_id).ingest.object_created(upload, receive_count, budget)
     except Exception:
         logger.exception("message failed", extra={"receive_count": receive_count})
+        with metrics(per_version=True) as recorder:  # delivered again; counted against this version
+            recorder.add_metric(name="IngestFailures", unit=MetricUnit.Count, value=1)
         raise
     finally:
         logger.thread_safe_clear_keys()

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import pytest
 import requests
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.awsrequest import AWSResponse
 from chalice.test import Client
 
@@ -349,6 +350,33 @@ class _RegistersThenFails(LocalCatalog):
     def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any], publication: Publication) -> None:
         super().register(tenant_id, name, file_id, columns, publication)
         raise RuntimeError("the catalog did not answer")
+
+
+def test_a_delivery_that_fails_for_the_platform_counts_against_the_function_version(
+    platform_services: Services,
+    client: Client,
+    app: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What rolls a release of the ingest function back: its own version's failed deliveries (a
+    failed message is also the invocation's error, its only message: Lambda counts it too)."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_VERSION", "12")
+    install(_with_catalog(platform_services, _registers_then_fails))
+    ingestor = Ingestor(platform_services, client, app)
+    _start(ingestor, "sales.csv", CSV)
+    [message] = _messages(ingestor)
+    capsys.readouterr()
+    with pytest.raises(BatchProcessingError):
+        _deliver(app, [message])
+    [emf] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"IngestFailures"' in line]
+    [directive] = emf["_aws"]["CloudWatchMetrics"]
+    assert [sorted(dimensions) for dimensions in directive["Dimensions"]] == [
+        ["service"],
+        ["function_version", "service"],
+    ]
+    assert (emf["function_version"], emf["IngestFailures"]) == ("12", [1.0])
 
 
 def _curated_versions(ingestor: Ingestor, file_id: str) -> list[str]:

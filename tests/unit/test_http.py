@@ -114,10 +114,33 @@ def test_requests_are_measured_as_emf(
 ) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     client.http.get("/health")
-    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    [emf] = documents
+    [emf] = _emf(capsys)
     directive = emf["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "ServerlessDataPlatform"
     assert {metric["Name"] for metric in directive["Metrics"]} == {"Requests", "Latency", "ServerErrors"}
     assert emf["route"] == "GET /health"
     assert emf["Requests"] in (1.0, [1.0])
+
+
+@pytest.mark.parametrize(("path", "server_errors"), [("/crash", 1.0), ("/conflict", 0.0)])
+def test_each_answer_counts_against_the_function_version_that_gave_it(
+    probe: Client, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, path: str, server_errors: float
+) -> None:
+    """What a release's rollback alarms watch: the 5xx answers and latency of one version alone."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_VERSION", "7")
+    capsys.readouterr()
+    probe.http.get(path)
+    [emf] = _emf(capsys)
+    [directive] = emf["_aws"]["CloudWatchMetrics"]
+    assert [sorted(dimensions) for dimensions in directive["Dimensions"]] == [
+        ["route", "service"],
+        ["function_version", "service"],
+    ]
+    assert {metric["Name"] for metric in directive["Metrics"]} >= {"ServerErrors", "Latency"}
+    assert (emf["service"], emf["function_version"]) == ("sdp", "7")
+    assert emf["ServerErrors"] in (server_errors, [server_errors])
+
+
+def _emf(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
