@@ -107,6 +107,9 @@ class Settings(BaseModel):
     # How long an ended query and its results are kept: the results bucket's lifecycle.
     query_retention_days: int = Field(default=7, ge=1)
 
+    # The release-check hook only: the function version (ARN) it checks before traffic shifts to it.
+    checked_version: str | None = None
+
     # Each tenant's default quota; a tenant item's quota_bytes / quota_files override it.
     quota_bytes: int = Field(default=50 * GIB, gt=0)
     quota_files: int = Field(default=10_000, gt=0)

@@ -237,9 +237,18 @@ def _alarmed(template: Template, namespace: str, metric: str, dimension: dict[st
     return False
 
 
+def release_hook(properties: dict[str, Any]) -> bool:
+    """A CodeDeploy hook (CodeDeploy may invoke only functions named CodeDeployHook_*): it runs
+    during a release alone, and a hook that fails fails the release, so it has no alarms or
+    deployment group of its own."""
+    return "CodeDeployHook_" in json.dumps(properties.get("FunctionName"))
+
+
 def alarms_cover_every_function_and_the_pipeline(template: Template) -> list[str]:
     problems = []
-    for name, _ in resources(template, "AWS::Lambda::Function"):
+    for name, function in resources(template, "AWS::Lambda::Function"):
+        if release_hook(function):
+            continue
         for metric in ("Errors", "Throttles", "Duration"):
             if not _alarmed(template, "AWS/Lambda", metric, {"Name": "FunctionName", "Value": {"Ref": name}}):
                 problems.append(f"{name}: no {metric} alarm")
@@ -260,20 +269,56 @@ def alarms_cover_every_function_and_the_pipeline(template: Template) -> list[str
     return problems
 
 
+# The alarm each function's release must be rolled back by, besides Lambda's own Errors.
+RELEASE_ALARM_METRICS = {
+    "APIHandler": ("ServerlessDataPlatform", "ServerErrors"),  # the middleware turns exceptions into 500s
+    "Ingest": ("ServerlessDataPlatform", "IngestFailures"),  # failed deliveries, reported to the queue
+    "IngestDeadLetters": ("AWS/Lambda", "Errors"),
+}
+
+
+def _watches_the_new_version(alarm: dict[str, Any], function: str) -> bool:
+    """Whether the alarm's figures are the new version's alone: a version dimension whose value is
+    the number of the version this release publishes."""
+    for dimension in alarm.get("Dimensions", []):
+        value = dimension.get("Value")
+        if dimension.get("Name") in ("function_version", "ExecutedVersion") and isinstance(value, dict):
+            target = value.get("Fn::GetAtt", [None, None])
+            if str(target[0]).startswith(f"{function}Version") and target[1] == "Version":
+                return True
+    return False
+
+
 def releases_are_canaries_rolled_back_by_alarms(template: Template) -> list[str]:
     problems = []
     groups = dict(resources(template, "AWS::CodeDeploy::DeploymentGroup"))
-    for name, _ in resources(template, "AWS::Lambda::Function"):
+    alarms = dict(resources(template, "AWS::CloudWatch::Alarm"))
+    for name, function in resources(template, "AWS::Lambda::Function"):
+        if release_hook(function):
+            continue
         group = groups.get(f"{name}DeploymentGroup")
         if group is None:
             problems.append(f"{name}: no deployment group")
             continue
-        if not group.get("AlarmConfiguration", {}).get("Alarms"):
+        watched = [
+            alarms.get(alarm["Name"].get("Ref"), {}) for alarm in group.get("AlarmConfiguration", {}).get("Alarms", [])
+        ]
+        if not watched:
             problems.append(f"{name}: no alarm rolls a deployment back")
+        if not all(_watches_the_new_version(alarm, name) for alarm in watched):
+            problems.append(f"{name}: an alarm that rolls a release back mixes the old version's figures in")
+        wanted = RELEASE_ALARM_METRICS.get(name)
+        if wanted and wanted not in [(alarm.get("Namespace"), alarm.get("MetricName")) for alarm in watched]:
+            problems.append(f"{name}: no {wanted[1]} alarm rolls a release back")
         if "DEPLOYMENT_STOP_ON_ALARM" not in group.get("AutoRollbackConfiguration", {}).get("Events", []):
             problems.append(f"{name}: an alarm does not roll back")
         if "Canary10Percent5Minutes" not in json.dumps(group.get("DeploymentConfigName")):
             problems.append(f"{name}: not a canary deployment")
+    hooks = {name for name, function in resources(template, "AWS::Lambda::Function") if release_hook(function)}
+    api_alias = template["Resources"].get("APIHandlerAliaslive", {})
+    update = api_alias.get("UpdatePolicy", {}).get("CodeDeployLambdaAliasUpdate", {})
+    if update.get("BeforeAllowTrafficHook", {}).get("Ref") not in hooks:
+        problems.append("APIHandler: no release check runs before traffic shifts to a new version")
     return problems
 
 

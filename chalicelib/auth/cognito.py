@@ -80,7 +80,8 @@ class CognitoUsers:
         return response["UserSub"], response["UserConfirmed"]
 
     def confirm_at_once(self, email: str) -> None:
-        """Confirm without the e-mailed code (only where there is no e-mail: locally)."""
+        """Confirm without the e-mailed code: where there is no e-mail (locally), and the release
+        check's own account (chalicelib/release_check.py), whose address receives no mail."""
         try:
             self._cognito.admin_confirm_sign_up(UserPoolId=self._pool, Username=email)
             self._mark_email_verified(email)
@@ -210,6 +211,19 @@ class CognitoUsers:
             self.delete_user(email)  # an account whose password nobody knows helps no one
             raise _translate(error) from error
         return _attributes(user["Attributes"])["sub"]
+
+    def reset_password(self, email: str, password: str) -> bool:
+        """Give an existing account a new password of the admin's choosing, at once and without
+        e-mail; False if there is no such account."""
+        try:
+            self._cognito.admin_set_user_password(
+                UserPoolId=self._pool, Username=email, Password=password, Permanent=True
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "UserNotFoundException":
+                return False
+            raise _translate(error) from error
+        return True
 
     def delete_user(self, email: str) -> None:
         try:

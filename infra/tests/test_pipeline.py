@@ -124,13 +124,15 @@ def test_the_stages_run_in_order(stages: list[dict[str, Any]]) -> None:
         "SmokeDev",
         "Approval",
         "DeployStage",
+        "SmokeStage",
         "DeployProd",
+        "SmokeProd",
     ]
     assert all(len(stage["Actions"]) == 1 for stage in stages)  # one step at a time, nothing in parallel
 
 
 def test_each_stage_does_its_part(resources: dict[str, Any], stages: list[dict[str, Any]]) -> None:
-    (source, build, dev, smoke, approval, stage, prod) = (stage["Actions"][0] for stage in stages)
+    (source, build, dev, smoke, approval, stage, smoke_stage, prod, smoke_prod) = (s["Actions"][0] for s in stages)
     assert source["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
     assert source["Configuration"]["ConnectionArn"] == {"Ref": "ConnectionArn"}
     assert source["Configuration"]["FullRepositoryId"] == {"Ref": "FullRepositoryId"}
@@ -138,8 +140,10 @@ def test_each_stage_does_its_part(resources: dict[str, Any], stages: list[dict[s
     assert build["Configuration"]["ProjectName"] == {"Ref": "BuildProject"}
     assert resources["BuildProject"]["Properties"]["Source"]["BuildSpec"] == "buildspec.yml"
     assert approval["ActionTypeId"] == {"Category": "Approval", "Owner": "AWS", "Provider": "Manual", "Version": "1"}
-    assert smoke["Configuration"]["ProjectName"] == {"Ref": "SmokeProject"}
-    assert _environment(smoke)["STAGE"] == "dev"
+    # Every deploy is followed by the smoke test of that stage; a failure stops the build there.
+    for action, name in ((smoke, "dev"), (smoke_stage, "stage"), (smoke_prod, "prod")):
+        assert action["Configuration"]["ProjectName"] == {"Ref": "SmokeProject"}
+        assert _environment(action)["STAGE"] == name
     for action, name in ((dev, "dev"), (stage, "stage"), (prod, "prod")):
         assert action["Configuration"]["ProjectName"] == {"Ref": "DeployProject"}
         assert _environment(action)["STAGE"] == name
@@ -170,7 +174,7 @@ def test_deploys_run_sam_deploy_of_the_packaged_stage_and_keep_rollback(resource
     assert "make .venv-infra/.installed" in _commands(deploy, "install")
 
 
-def test_the_smoke_stage_runs_the_smoke_module_against_the_dev_stack(resources: dict[str, Any]) -> None:
+def test_the_smoke_stages_run_the_smoke_module_against_their_stack(resources: dict[str, Any]) -> None:
     smoke = _inline_buildspec(resources, "SmokeProject")
     assert '.venv-infra/bin/python -m tests.smoke --stack-name "sdp-$STAGE"' in _commands(smoke, "build")
 

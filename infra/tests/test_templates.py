@@ -150,8 +150,36 @@ def _broken(template: dict[str, Any], change: Any) -> dict[str, Any]:
             lambda r: r.pop("IngestThrottlesAlarm"),
             "Ingest: no Throttles alarm",
         ),
+        (
+            checks.releases_are_canaries_rolled_back_by_alarms,
+            lambda r: r["APIHandlerAliaslive"]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"].pop(
+                "BeforeAllowTrafficHook"
+            ),
+            "APIHandler: no release check runs before traffic shifts to a new version",
+        ),
+        (
+            checks.releases_are_canaries_rolled_back_by_alarms,
+            lambda r: r["ApiCanaryServerErrorsAlarm"]["Properties"]["Dimensions"].pop(),
+            "APIHandler: an alarm that rolls a release back mixes the old version's figures in",
+        ),
+        (
+            checks.releases_are_canaries_rolled_back_by_alarms,
+            lambda r: r["IngestDeploymentGroup"]["Properties"]["AlarmConfiguration"]["Alarms"].pop(0),
+            "Ingest: no IngestFailures alarm rolls a release back",
+        ),
     ],
-    ids=["encryption", "queue-key", "wildcard", "null-guard", "writable-attribute", "waf", "alarm"],
+    ids=[
+        "encryption",
+        "queue-key",
+        "wildcard",
+        "null-guard",
+        "writable-attribute",
+        "waf",
+        "alarm",
+        "release-check",
+        "alarm-of-all-versions",
+        "ingest-failures",
+    ],
 )
 def test_a_deliberately_broken_template_fails_its_check(
     dev: dict[str, Any], check: checks.Check, change: Any, expected: str
