@@ -7,12 +7,13 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from infra import waf
+
 Template = dict[str, Any]
 Check = Callable[[Template], list[str]]
 
 DATA_KEY_ARN = {"Fn::GetAtt": ["DataKey", "Arn"]}
 DATA_KEY_REFS = ({"Ref": "DataKey"}, DATA_KEY_ARN)
-BODY_ROUTES = ("/queries", "/files")  # POST bodies that are SQL and data files, not HTML forms
 
 
 def resources(template: Template, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -177,18 +178,37 @@ def cognito_lets_clients_write_nothing_that_authorizes(template: Template) -> li
     return problems
 
 
-def _body_routes_match(statement: dict[str, Any]) -> bool:
-    """Whether a WAF statement matches exactly POST on the body routes."""
-    routes = []
-    for branch in statement.get("OrStatement", {}).get("Statements", []):
-        matches = [s["ByteMatchStatement"] for s in branch.get("AndStatement", {}).get("Statements", [])]
-        if any(m["FieldToMatch"] == {"Method": {}} and m["SearchString"] == "POST" for m in matches):
-            routes += [m["SearchString"] for m in matches if m["FieldToMatch"] == {"UriPath": {}}]
-    return sorted(routes) == sorted(BODY_ROUTES)
-
-
-def _negated(statement: dict[str, Any]) -> dict[str, Any]:
-    return statement.get("NotStatement", {}).get("Statement", {})
+# Requests of this API and what the web ACL must do with them: None, let through; else the
+# managed rule that must block it. The largest legitimate bodies pass (a 262,144-byte SQL text,
+# Athena's limit; a 10,000-part complete; a data file that happens to hold markup); the rules
+# still block what they are for, everywhere else and on those routes too.
+COMPLETE = "/prod/uploads/01JABCDEFGHJKMNPQRSTVWXYZ0/complete"
+WAF_SAMPLES: list[tuple[str, waf.Request, str | None]] = [
+    ("the longest SQL Athena takes", waf.Request("POST", "/prod/queries", "SELECT 1 -- " + "x" * 262_132), None),
+    ("SQL whose text holds markup", waf.Request("POST", "/prod/queries", "SELECT '<script>' AS html"), None),
+    (
+        "a direct upload of a data file holding markup",
+        waf.Request("POST", "/prod/files", "name,html\nx,<script>\n", body_bytes=4 * 1024 * 1024),
+        None,
+    ),
+    ("a 10,000-part complete", waf.Request("POST", COMPLETE, '{"parts": [', body_bytes=10_000 * 62), None),
+    ("a sign-up", waf.Request("POST", "/prod/auth/signup", '{"email": "a@example.com"}'), None),
+    (
+        "an oversized invitation",
+        waf.Request("POST", "/prod/tenant/members", "{}", body_bytes=9_000),
+        "SizeRestrictions_BODY",
+    ),
+    (
+        "markup in a sign-up",
+        waf.Request("POST", "/prod/auth/signup", '{"email": "<script>"}'),
+        "CrossSiteScripting_BODY",
+    ),
+    ("markup in a complete", waf.Request("POST", COMPLETE, '{"parts": "<script>"}'), "CrossSiteScripting_BODY"),
+    ("no User-Agent on a read", waf.Request("GET", "/prod/files", headers={}), "NoUserAgent_HEADER"),
+    ("no User-Agent on a query", waf.Request("POST", "/prod/queries", "SELECT 1", headers={}), "NoUserAgent_HEADER"),
+    ("no User-Agent on a complete", waf.Request("POST", COMPLETE, "{}", headers={}), "NoUserAgent_HEADER"),
+    ("Log4j in a sign-up", waf.Request("POST", "/prod/auth/signup", '{"email": "${jndi:ldap://x}"}'), "Log4JRCE_BODY"),
+]
 
 
 def waf_guards_the_api_without_judging_sql_or_file_bodies(template: Template) -> list[str]:
@@ -206,21 +226,15 @@ def waf_guards_the_api_without_judging_sql_or_file_bodies(template: Template) ->
     rules = acl["Rules"]
     if not any("RateBasedStatement" in rule["Statement"] for rule in rules):
         problems.append("no per-IP rate rule")
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for rule in rules:
-        group = rule["Statement"].get("ManagedRuleGroupStatement")
-        if group:
-            groups.setdefault(group["Name"], []).append(group)
-    for wanted in ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"):
-        instances = groups.get(wanted, [])
-        elsewhere = [g for g in instances if _body_routes_match(_negated(g.get("ScopeDownStatement", {})))]
-        on_bodies = [g for g in instances if _body_routes_match(g.get("ScopeDownStatement", {}))]
-        if not elsewhere:
-            problems.append(f"{wanted}: no instance scoped away from POST {BODY_ROUTES}")
-        overrides = [o for g in on_bodies for o in g.get("RuleActionOverrides", [])]
-        counted = {o["Name"] for o in overrides if "Count" in o["ActionToUse"]}
-        if not on_bodies or not counted or not all(name.endswith("_BODY") for name in counted):
-            problems.append(f"{wanted}: body routes not covered with only their body rules counted")
+    groups = {rule["Statement"].get("ManagedRuleGroupStatement", {}).get("Name") for rule in rules}
+    for label, request, expected in WAF_SAMPLES:
+        blocked = waf.blocked_by(acl, request)
+        right = blocked is None if expected is None else (blocked or "").endswith(f"/{expected}")
+        if not right:
+            wanted = f"blocked by {expected}" if expected else "let through"
+            problems.append(
+                f"{label} ({request.method} {request.path}): should be {wanted}, is {blocked or 'let through'}"
+            )
     if "AWSManagedRulesAmazonIpReputationList" not in groups:
         problems.append("no IP reputation rules")
     return problems

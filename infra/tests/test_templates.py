@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from infra import checks
+from infra import checks, waf
 from infra.package import LAMBDA_PYTHON, LAYER_ZIP, STAGES, lambda_python, zip_sizes
 from infra.validate import lint, load_yaml, transform
 
@@ -188,13 +188,66 @@ def test_a_deliberately_broken_template_fails_its_check(
     assert expected in check(_broken(dev, change))
 
 
-def test_the_waf_check_sees_body_rules_blocking_on_the_body_routes(dev: dict[str, Any]) -> None:
-    def block_bodies(resources: dict[str, Any]) -> None:
-        for rule in resources["WebAcl"]["Properties"]["Rules"]:
-            rule["Statement"].get("ManagedRuleGroupStatement", {}).pop("RuleActionOverrides", None)
+def _rule(resources: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(rule for rule in resources["WebAcl"]["Properties"]["Rules"] if rule["Name"] == name)
 
-    problems = checks.waf_guards_the_api_without_judging_sql_or_file_bodies(_broken(dev, block_bodies))
-    assert "AWSManagedRulesCommonRuleSet: body routes not covered with only their body rules counted" in problems
+
+def _without_overrides(resources: dict[str, Any]) -> None:
+    for rule in resources["WebAcl"]["Properties"]["Rules"]:
+        rule["Statement"].get("ManagedRuleGroupStatement", {}).pop("RuleActionOverrides", None)
+
+
+def _complete_not_excluded(resources: dict[str, Any]) -> None:
+    scope = _rule(resources, "CommonRules")["Statement"]["ManagedRuleGroupStatement"]["ScopeDownStatement"]
+    scope["NotStatement"]["Statement"]["OrStatement"]["Statements"].pop()
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            _without_overrides,
+            "the longest SQL Athena takes (POST /prod/queries): should be let through, "
+            "is CommonRulesOnBodyRoutes/SizeRestrictions_BODY",
+        ),
+        (
+            _complete_not_excluded,
+            "a 10,000-part complete (POST /prod/uploads/01JABCDEFGHJKMNPQRSTVWXYZ0/complete): should be let "
+            "through, is CommonRules/SizeRestrictions_BODY",
+        ),
+        (
+            lambda r: r["WebAcl"]["Properties"]["Rules"].remove(_rule(r, "CommonRulesOnUploadComplete")),
+            "no User-Agent on a complete (POST /prod/uploads/01JABCDEFGHJKMNPQRSTVWXYZ0/complete): should be "
+            "blocked by NoUserAgent_HEADER, is let through",
+        ),
+    ],
+    ids=["bodies-judged", "complete-blocked", "complete-unguarded"],
+)
+def test_the_waf_check_evaluates_the_rules_on_sample_requests(dev: dict[str, Any], change: Any, expected: str) -> None:
+    assert expected in checks.waf_guards_the_api_without_judging_sql_or_file_bodies(_broken(dev, change))
+
+
+def test_the_waf_model_reads_scope_down_statements_as_waf_does() -> None:
+    complete = waf.Request("POST", "/dev/uploads/01J/complete")
+    post = {"ByteMatchStatement": _byte_match({"Method": {}}, "POST", "EXACTLY")}
+    ends = {"ByteMatchStatement": _byte_match({"UriPath": {}}, "/complete", "ENDS_WITH")}
+    assert waf.matches({"AndStatement": {"Statements": [post, ends]}}, complete)
+    assert not waf.matches({"NotStatement": {"Statement": ends}}, complete)
+    assert not waf.matches(
+        {"AndStatement": {"Statements": [post, ends]}}, waf.Request("GET", "/dev/uploads/01J/complete")
+    )
+    agent = {"ByteMatchStatement": _byte_match({"SingleHeader": {"Name": "User-Agent"}}, "curl", "STARTS_WITH")}
+    assert waf.matches(agent, complete) is False
+    assert waf.matches(agent, waf.Request("GET", "/", headers={"user-agent": "curl/8"}))
+
+
+def _byte_match(target: dict[str, Any], text: str, constraint: str) -> dict[str, Any]:
+    return {
+        "FieldToMatch": target,
+        "SearchString": text,
+        "PositionalConstraint": constraint,
+        "TextTransformations": [{"Priority": 0, "Type": "NONE"}],
+    }
 
 
 def test_a_dependency_cycle_fails_validation(tmp_path: Path) -> None:
