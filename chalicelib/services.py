@@ -52,7 +52,7 @@ class TenantServices:
 
     @cached_property
     def objects(self) -> ObjectStore:
-        return ObjectStore(self.clients.s3, self.settings.data_bucket)
+        return ObjectStore(self.clients.s3, self.settings.data_bucket, self.settings.data_key_arn)
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -68,7 +68,7 @@ class TenantServices:
     @cached_property
     def results(self) -> ObjectStore:
         """The bucket query results are written to."""
-        return ObjectStore(self.clients.s3, self.settings.results_bucket)
+        return ObjectStore(self.clients.s3, self.settings.results_bucket, self.settings.data_key_arn)
 
     @cached_property
     def queries(self) -> Queries:

@@ -59,7 +59,31 @@ def buckets_are_encrypted_private_and_tls_only(template: Template) -> list[str]:
             problems.append(f"{name}: ACLs not disabled (BucketOwnerEnforced)")
         if json.dumps({"Ref": name}, sort_keys=True) not in tls_only:
             problems.append(f"{name}: no TLS-only bucket policy")
+    for name in TENANT_WRITTEN_BUCKETS:
+        if not _refuses_other_keys(template, name):
+            problems.append(f"{name}: a put naming other encryption or another key is not refused")
     return problems
+
+
+# The buckets tenants' sessions write to: their policies refuse a write that names anything but
+# the stage's key (what names nothing gets the bucket's default, the same key).
+TENANT_WRITTEN_BUCKETS = ("DataBucket", "ResultsBucket")
+
+
+def _refuses_other_keys(template: Template, bucket: str) -> bool:
+    denied: set[str] = set()
+    for _, policy in resources(template, "AWS::S3::BucketPolicy"):
+        if policy["Bucket"] != {"Ref": bucket}:
+            continue
+        for statement in statements(policy["PolicyDocument"]):
+            if statement["Effect"] != "Deny" or _listed(statement["Action"]) != ["s3:PutObject"]:
+                continue
+            condition = statement.get("Condition", {}).get("StringNotEqualsIfExists", {})
+            if condition.get("s3:x-amz-server-side-encryption") == "aws:kms":
+                denied.add("algorithm")
+            if condition.get("s3:x-amz-server-side-encryption-aws-kms-key-id") == DATA_KEY_ARN:
+                denied.add("key")
+    return denied == {"algorithm", "key"}
 
 
 def everything_at_rest_uses_the_stage_key(template: Template) -> list[str]:

@@ -40,32 +40,53 @@ class UploadedPart:
 
 
 class ObjectStore:
-    def __init__(self, s3: Any, bucket: str) -> None:
+    def __init__(self, s3: Any, bucket: str, kms_key_arn: str | None = None) -> None:
+        """`kms_key_arn`: the stage's key, named by every write (the buckets' policies refuse a
+        write naming any other); None locally, where the bucket's default applies."""
         self._s3 = s3
         self._bucket = bucket
+        self._kms_key_arn = kms_key_arn
+        self._encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_arn} if kms_key_arn else {}
 
     def put(self, key: str, body: bytes, content_type: str) -> None:
-        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=content_type)
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=content_type, **self._encryption)
 
     def presigned_post(self, key: str, size: int, content_type: str, expires_in: int) -> tuple[str, dict[str, str]]:
         """A browser-style POST for exactly this key and exactly `size` bytes, valid `expires_in` seconds.
 
         A presigned PUT cannot cap the size; a POST policy can. Its conditions pin the bucket,
-        the key (an exact match, not a prefix), the content length and POSTED_METADATA.
+        the key (an exact match, not a prefix), the content length, POSTED_METADATA and, in AWS,
+        the stage's key.
         """
         marker = {f"x-amz-meta-{POSTED_METADATA[0]}": POSTED_METADATA[1]}
+        encryption = (
+            {
+                "x-amz-server-side-encryption": "aws:kms",
+                "x-amz-server-side-encryption-aws-kms-key-id": self._kms_key_arn,
+            }
+            if self._kms_key_arn
+            else {}
+        )
         post = self._s3.generate_presigned_post(
             Bucket=self._bucket,
             Key=key,
-            Fields={"Content-Type": content_type} | marker,
+            Fields={"Content-Type": content_type} | marker | encryption,
             # boto3 adds the exact bucket and key conditions itself.
-            Conditions=[["content-length-range", size, size], {"Content-Type": content_type}, marker],
+            Conditions=[
+                ["content-length-range", size, size],
+                {"Content-Type": content_type},
+                marker,
+                *({name: value} for name, value in encryption.items()),
+            ],
             ExpiresIn=expires_in,
         )
         return post["url"], post["fields"]
 
     def start_multipart(self, key: str, content_type: str) -> str:
-        return self._s3.create_multipart_upload(Bucket=self._bucket, Key=key, ContentType=content_type)["UploadId"]
+        started = self._s3.create_multipart_upload(
+            Bucket=self._bucket, Key=key, ContentType=content_type, **self._encryption
+        )
+        return started["UploadId"]
 
     def part_url(self, key: str, upload_id: str, part_number: int, size: int, expires_in: int) -> str:
         """A presigned PUT of one part that S3 accepts only with `Content-Length: size`.
@@ -175,9 +196,11 @@ class ObjectStore:
         thread pool costs more than the request), in parts by the transfer manager when large."""
         if path.stat().st_size < SINGLE_PUT_BYTES:
             with path.open("rb") as body:
-                self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=content_type)
+                self._s3.put_object(
+                    Bucket=self._bucket, Key=key, Body=body, ContentType=content_type, **self._encryption
+                )
             return
-        self._s3.upload_file(str(path), self._bucket, key, ExtraArgs={"ContentType": content_type})
+        self._s3.upload_file(str(path), self._bucket, key, ExtraArgs={"ContentType": content_type} | self._encryption)
 
     def versions(self, prefix: str, *, exact: bool = False) -> list[dict[str, str]]:
         """Every version and delete marker under `prefix` (or of exactly that key), as

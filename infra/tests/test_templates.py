@@ -115,6 +115,11 @@ def _broken(template: dict[str, Any], change: Any) -> dict[str, Any]:
             "DataBucket: not encrypted with the stage key",
         ),
         (
+            checks.buckets_are_encrypted_private_and_tls_only,
+            lambda r: r["DataBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"].pop(),
+            "DataBucket: a put naming other encryption or another key is not refused",
+        ),
+        (
             checks.everything_at_rest_uses_the_stage_key,
             lambda r: r["IngestQueue"]["Properties"].pop("KmsMasterKeyId"),
             "IngestQueue: AWS::SQS::Queue without the stage key",
@@ -170,6 +175,7 @@ def _broken(template: dict[str, Any], change: Any) -> dict[str, Any]:
     ],
     ids=[
         "encryption",
+        "bucket-key-policy",
         "queue-key",
         "wildcard",
         "null-guard",
