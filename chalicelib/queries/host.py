@@ -117,11 +117,12 @@ class QueryHost:
         with self._lock:
             return self._process.pid if self._process is not None and self._process.poll() is None else None
 
-    def run(self, query_id: str, readable: Path, sql: str, result: Path) -> dict[str, Any]:
-        """Run `sql` (one SELECT) over the tenant's folder `readable`, its result written to
-        `result` as Parquet: {"columns": [[name, Athena type]…], "rows": n, "head": first rows}.
-        Raises HostFailure."""
-        return self.request("run", query_id, str(readable), sql, str(result)).result()
+    def start_run(self, query_id: str, readable: Path, sql: str, result: Path) -> Future[dict[str, Any]]:
+        """Have the process run `sql` (one SELECT) over the tenant's folder `readable`, its result
+        written to `result` as Parquet; the answer, when it comes: {"columns": [[name, Athena
+        type]…], "rows": n, "head": first rows}, or HostFailure. The request is sent before this
+        returns: a `stop` sent after it reaches the process after it."""
+        return self.request("run", query_id, str(readable), sql, str(result))
 
     def request(self, operation: str, *arguments: Any) -> Future[Any]:
         """Send a request; its answer, when it comes."""

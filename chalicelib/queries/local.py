@@ -86,6 +86,7 @@ class LocalEngine:
         limits: QueryLimits,
         *,
         record_end: Callable[[QueryRecord, Execution], object],
+        host: QueryHost | None = None,
     ) -> None:
         """`results`: a tenant id's results bucket, as that tenant's session reaches it.
         `record_end`: writes a query's end to its job, called as the query ends."""
@@ -94,7 +95,7 @@ class LocalEngine:
         self._record_end = record_end
         self._results_bucket = results_bucket
         self._limits = limits
-        self._host = QueryHost(limits.host)  # its process starts with the first query
+        self._host = host or QueryHost(limits.host)  # its process starts with the first query
         self._pools: dict[str, ThreadPoolExecutor] = {}  # tenant id → its own query threads
         self._lock = threading.Lock()
         self._sent: set[str] = set()  # queries the host has been asked to run, until it answers
@@ -246,12 +247,22 @@ class LocalEngine:
         scanned = sum(path.stat().st_size for glob in files for path in glob.parent.glob(glob.name))
         if scanned > self._limits.scan_cutoff_bytes:  # Athena's workgroup cutoff, before reading
             return Execution(QueryState.FAILED, Stats(bytes_scanned=scanned), SCAN_LIMIT_EXCEEDED), []
-        with self._lock:  # from now on a stop reaches the host: one that came before stops it here
+        # From now on a stop goes to the host; one that came before stops the query here. The run
+        # is sent under the same lock, so that a stop can never reach the host before its run does
+        # (the host would take it for a query that has ended, and the query would run on).
+        with self._lock:
             if self._stop_reason_locked(record) is not None:
                 raise _Stopped("The query was stopped.")
             self._sent.add(record.query_id)
+            try:
+                running = self._host.start_run(
+                    record.query_id, self._tenant_folder(record), sql, folder / RESULT_PARQUET
+                )
+            except BaseException:
+                self._sent.discard(record.query_id)
+                raise
         try:
-            outcome = self._host.run(record.query_id, self._tenant_folder(record), sql, folder / RESULT_PARQUET)
+            outcome = running.result()
         finally:
             with self._lock:
                 self._sent.discard(record.query_id)

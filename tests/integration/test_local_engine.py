@@ -14,7 +14,7 @@ import pytest
 import sqlglot
 
 from chalicelib.queries.guard import ForbiddenSql, Guarded, guard
-from chalicelib.queries.host import memory_bytes
+from chalicelib.queries.host import QueryHost, memory_bytes
 from chalicelib.queries.local import LocalEngine, QueryLimits
 from chalicelib.queries.store import QueryRecord, QueryState
 
@@ -128,6 +128,34 @@ def test_a_cancel_at_any_moment_of_a_query_stops_it(tmp_path: Path) -> None:
         records.append(record)
     for record in records:
         _until(engine, record, QueryState.CANCELLED)
+    engine.close()
+
+
+class _SlowToSendRuns(QueryHost):
+    """The query process, reached by a thread that is slow to send each run (as a busy machine's
+    scheduler may leave it between deciding to send and sending)."""
+
+    def start_run(self, query_id: str, readable: Path, sql: str, result: Path) -> Any:
+        time.sleep(0.3)
+        return super().start_run(query_id, readable, sql, result)
+
+
+def test_a_cancel_while_the_run_is_being_sent_still_stops_the_query(tmp_path: Path) -> None:
+    """The stop must never reach the query process before the run it stops: the process would
+    take it for a query that has ended, and the query would run on for ever."""
+    limits = QueryLimits()
+    engine = LocalEngine(
+        tmp_path,
+        lambda _tenant_id: SlowResults(),
+        "results-bucket",
+        limits,
+        record_end=lambda *_: None,
+        host=_SlowToSendRuns(limits.host),
+    )
+    record = _submitted(engine, ENDLESS)
+    time.sleep(0.1)  # the run is on its way to the process
+    engine.cancel(record)
+    _until(engine, record, QueryState.CANCELLED)
     engine.close()
 
 
