@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import cache
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -16,7 +19,8 @@ METRICS_NAMESPACE = "ServerlessDataPlatform"
 # Chalice logs through logging.getLogger(app_name); the same name makes its records JSON too.
 logger = Logger(service=SERVICE)
 
-__all__ = ["MetricUnit", "logger", "metrics", "trace_botocore", "tracing_enabled"]
+__all__ = ["MetricUnit", "logger", "metrics", "trace_botocore", "traced", "tracing_enabled"]
+Annotation = str | int | bool
 
 
 @contextmanager
@@ -57,6 +61,47 @@ def tracing_enabled() -> bool:
 
 _patch_lock = threading.Lock()
 _botocore_patched = False
+# The annotations of the subsegments a piece of work is inside: a nested one carries them too.
+_annotations: ContextVar[dict[str, Annotation]] = ContextVar("trace_annotations", default={})  # noqa: B039 - never mutated
+
+
+@cache
+def _recorder() -> Any:
+    """X-Ray's recorder, loaded and configured once (where tracing is on)."""
+    from aws_xray_sdk.core import xray_recorder
+
+    xray_recorder.configure(service=SERVICE, context_missing="LOG_ERROR")
+    return xray_recorder
+
+
+def _ignored(**_: Annotation) -> None:
+    """Annotating where nothing is traced."""
+
+
+@contextmanager
+def traced(name: str, **annotations: Annotation) -> Iterator[Callable[..., None]]:
+    """An X-Ray subsegment around one piece of work, annotated (X-Ray searches annotations:
+    `annotation.file_id = "…"`) with these and those of the subsegments it is inside. Yields
+    `annotate(**more)` for what is learnt meanwhile. Where tracing is off (locally, in tests)
+    nothing is loaded or recorded."""
+    if not tracing_enabled():
+        yield _ignored
+        return
+    inherited = _annotations.get() | annotations
+    token = _annotations.set(inherited)
+    try:
+        with _recorder().in_subsegment(name) as subsegment:
+
+            def annotate(**more: Annotation) -> None:
+                _annotations.set(_annotations.get() | more)
+                if subsegment is not None:  # None: no segment to add to (context_missing logs it)
+                    for key, value in more.items():
+                        subsegment.put_annotation(key, value)
+
+            annotate(**inherited)
+            yield annotate
+    finally:
+        _annotations.reset(token)
 
 
 def trace_botocore() -> None:
@@ -71,8 +116,8 @@ def trace_botocore() -> None:
     with _patch_lock:
         if _botocore_patched:
             return
-        from aws_xray_sdk.core import patch, xray_recorder
+        from aws_xray_sdk.core import patch
 
-        xray_recorder.configure(service=SERVICE, context_missing="LOG_ERROR")
+        _recorder()
         patch(["botocore"])
         _botocore_patched = True

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from chalicelib.ingest.naming import table_base_name
 from chalicelib.ingest.problems import FileProblem
 from chalicelib.ingest.stream import PIECE_BYTES, READ_CHUNK_BYTES, Fetched, Seen, read_object
 from chalicelib.keys import attempt_prefix, curated_prefix, raw_key
-from chalicelib.observability import SERVICE, MetricUnit, logger, metrics
+from chalicelib.observability import SERVICE, MetricUnit, logger, metrics, traced
 from chalicelib.settings import Settings
 from chalicelib.times import epoch_of, now
 
@@ -213,6 +214,12 @@ class Ingest:
         return recorded
 
     def _ingest(self, claimed: FileRecord, stored: StoredObject, budget: Budget) -> None:
+        with traced("ingest", tenant_id=claimed.tenant_id, file_id=claimed.file_id, size=stored.size) as annotate:
+            self._ingest_traced(claimed, stored, budget, annotate)
+
+    def _ingest_traced(
+        self, claimed: FileRecord, stored: StoredObject, budget: Budget, annotate: Callable[..., None]
+    ) -> None:
         started = time.monotonic()
         seen = Seen()
         scratch: Path | None = None
@@ -228,8 +235,10 @@ class Ingest:
                 chunks, scratch, stored.size, limits, budget, seen, database, self._piece_bytes
             )
             assert seen.fetched is not None
+            annotate(format=detected.format)
             limits.check_description(converted.columns)  # before publishing what the catalog would refuse
-            ready = self._publish(claimed, seen.fetched, detected, converted, scratch / "curated")
+            with traced("publish"):
+                ready = self._publish(claimed, seen.fetched, detected, converted, scratch / "curated")
             self._measure(detected, started, claimed, size=seen.fetched.size, rows=converted.row_count)
         except FileProblem as problem:
             logger.info("file refused", extra={"error_code": problem.code, "reason": problem.message})

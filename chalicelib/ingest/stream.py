@@ -32,7 +32,7 @@ from chalicelib.ingest.convert import ConversionDatabase, Converted, Converter, 
 from chalicelib.ingest.detect import GZIP_MAGIC, PARQUET_MAGIC, SAMPLE_BYTES, Detected, detect
 from chalicelib.ingest.limits import Budget, Limits
 from chalicelib.ingest.problems import FileProblem, OverLimit
-from chalicelib.observability import logger
+from chalicelib.observability import logger, traced
 
 # Small enough to stay in the CPU cache between hashing and writing it: 8 MiB chunks were
 # several times slower to write (bench/ingest.py).
@@ -83,13 +83,16 @@ def read_object(
     curated.mkdir()
     pieces = PieceConverter(database, limits, budget, curated)
     try:
-        seen.fetched = fetch(chunks, scratch, stored_size, limits, budget, pieces, piece_bytes)
-        if seen.fetched.corrupt is not None:
-            raise seen.fetched.corrupt
+        with traced("read and checksum") as annotate:
+            seen.fetched = fetch(chunks, scratch, stored_size, limits, budget, pieces, piece_bytes)
+            if seen.fetched.corrupt is not None:
+                raise seen.fetched.corrupt
+            early = pieces.result()
+            # A CSV or TSV is detected and converted piece by piece as its bytes arrive.
+            annotate(converted_while_reading=early is not None)
     except BaseException:
         pieces.abort()
         raise
-    early = pieces.result()
     if early is not None:
         seen.detected = early[0]
         return early
@@ -98,13 +101,17 @@ def read_object(
         stale.unlink()
     budget.check()
     source = _joined(fetched.pieces, scratch / "source")
-    seen.detected = detect(fetched.head, fetched.tail, fetched.compression, limits=limits)
+    with traced("detect") as annotate:
+        seen.detected = detect(fetched.head, fetched.tail, fetched.compression, limits=limits)
+        annotate(format=seen.detected.format)
     try:
-        return seen.detected, _convert(source, seen.detected, scratch, database, limits, budget)
+        with traced("convert", format=seen.detected.format):
+            return seen.detected, _convert(source, seen.detected, scratch, database, limits, budget)
     except NotUtf8:
         # UTF-8 as far as detection looked, not further on: the file is not UTF-8 after all.
         seen.detected = detect(fetched.head, fetched.tail, fetched.compression, limits=limits, utf8=False)
-        return seen.detected, _convert(source, seen.detected, scratch, database, limits, budget)
+        with traced("convert", format=seen.detected.format, encoding="latin-1"):
+            return seen.detected, _convert(source, seen.detected, scratch, database, limits, budget)
 
 
 def fetch(

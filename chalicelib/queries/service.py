@@ -10,6 +10,7 @@ from chalicelib.errors import Conflict, NotFound
 from chalicelib.files.tables import StillPublished, TableNames
 from chalicelib.ids import is_id, new_id
 from chalicelib.keys import tenant_database
+from chalicelib.observability import traced
 from chalicelib.queries.engine import Engine, Execution, Page, QueryRejected, TableInfo, error, timed_out
 from chalicelib.queries.guard import Guarded, parse
 from chalicelib.queries.store import (
@@ -60,9 +61,10 @@ class Queries:
         however many tables the tenant has. The transaction that stores the job checks that each
         is still as looked up; if one changed in between, they are looked up again and what that
         finds goes."""
-        parsed = parse(sql)
         database = tenant_database(self._database_prefix, caller.tenant_id)
-        names = parsed.table_names(database)
+        with traced("sql guard", stage="parse"):
+            parsed = parse(sql)
+            names = parsed.table_names(database)
         tables = self._tables(caller, names)
         try:
             return self._start(caller, sql, parsed.guarded(tables, database), tables, checked=True)
@@ -81,7 +83,8 @@ class Queries:
     ) -> QueryRecord:
         read = {name: tables[name] for name in sorted(guarded.tables)}
         try:  # the engine's own text, judged again: what it is given is what was judged
-            statement, refusal = self._engine.statement(caller.tenant_id, guarded, read), None
+            with traced("sql guard", stage="engine text"):
+                statement, refusal = self._engine.statement(caller.tenant_id, guarded, read), None
         except QueryRejected as rejected:  # the query's own fault: it is recorded FAILED below
             statement, refusal = "", rejected
         query_id = new_id()
@@ -109,7 +112,8 @@ class Queries:
         try:
             if refusal is not None:
                 raise refusal
-            engine_id = self._engine.submit(record, statement, read)
+            with traced("query engine", query_id=record.query_id, engine=type(self._engine).__name__):
+                engine_id = self._engine.submit(record, statement, read)
         except QueryRejected as rejected:  # the query's own fault: it is recorded FAILED, saying why
             return self._settle(record, Execution(QueryState.FAILED, error=error("query_failed", str(rejected))))
         except Exception:  # the engine's (busy, say): the slot is given back, the caller told to retry
