@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             "Serverless Data Platform, running locally\n"
             f"  API        {platform.api_url}\n"
             f"  local AWS  {platform.aws_url}\n"
+            f"  sam local  --env-vars {platform.sam_environment_file}  (docs/deploy.md)\n"
             f"Try:  curl -s {platform.api_url}/health\n"
             "Ctrl-C stops everything.",
             flush=True,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
 import tempfile
 import threading
+from pathlib import Path
 from typing import Any
 
 from localplatform.awsprocess import LocalAws
@@ -53,6 +55,7 @@ class LocalPlatform:
         self._threads: list[threading.Thread] = []
         self._aws: LocalAws | None = None
         self._warehouse: str | None = None
+        self._sam_folder: str | None = None
         self._server: Any = None
         self._services: Any = None
         self._switch_interval: float | None = None
@@ -66,6 +69,25 @@ class LocalPlatform:
     def aws_url(self) -> str:
         assert self._aws is not None, "start() first"
         return self._aws.url
+
+    @property
+    def sam_environment_file(self) -> Path:
+        """`sam local`'s `--env-vars` file: what points the packaged functions at this platform."""
+        assert self._sam_folder is not None, "start() first"
+        return Path(self._sam_folder) / "sam-env.json"
+
+    def sam_environment(self) -> dict[str, str]:
+        """What a function run by `sam local` needs to use this platform's AWS: its endpoint
+        (reached from the function's container through the host's network), credentials, and
+        the local stage's settings. Its own tables go to a folder of the container's."""
+        assert self.resources is not None, "start() first"
+        return (
+            FAKE_AWS_ENVIRONMENT
+            | {"AWS_ENDPOINT_URL": self.aws_url}
+            | self.resources.settings_environment(self.aws_url)
+            # Inside the function's own container, where /tmp is all Lambda lets it write.
+            | {"SDP_WAREHOUSE_DIR": "/tmp/sdp-warehouse", "POWERTOOLS_METRICS_DISABLED": "true"}  # noqa: S108
+        )
 
     def start(self) -> LocalPlatform:
         """Start everything; on any failure, stop what was started and raise."""
@@ -93,6 +115,8 @@ class LocalPlatform:
         # The local query engine's tables; like the local AWS, they live as long as the process.
         self._warehouse = tempfile.mkdtemp(prefix="sdp-warehouse-")
         os.environ["SDP_WAREHOUSE_DIR"] = self._warehouse
+        self._sam_folder = tempfile.mkdtemp(prefix="sdp-sam-local-")
+        self.sam_environment_file.write_text(json.dumps({"Parameters": self.sam_environment()}, indent=2))
 
         from chalicelib.aws.clients import AwsClients
         from chalicelib.services import Services, install
@@ -146,8 +170,9 @@ class LocalPlatform:
             self._services.close()  # running queries are cancelled, not left writing to a stopped AWS
         if self._aws is not None:
             self._aws.stop()
-        if self._warehouse is not None:
-            shutil.rmtree(self._warehouse, ignore_errors=True)
+        for folder in (self._warehouse, self._sam_folder):
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
         if self._switch_interval is not None:
             sys.setswitchinterval(self._switch_interval)
 

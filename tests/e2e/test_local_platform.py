@@ -7,11 +7,13 @@ import signal
 import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 import requests
 
+from chalicelib.settings import load_settings
 from tests.local_platform import RunningPlatform, refused_start
 from tests.openapi import assert_conforms
 
@@ -70,6 +72,19 @@ def test_an_object_in_the_bucket_reaches_the_ingest_handler_through_sqs(running_
     )
     assert received["size"] == 8
     assert received["event_name"] == "ObjectCreated:Put"
+
+
+def test_the_platform_writes_the_env_file_sam_local_takes(running_platform: RunningPlatform) -> None:
+    """`sam local invoke --env-vars <file>`: the functions then use this platform's AWS and resources."""
+    [line] = [line for line in running_platform.lines if line.strip().startswith("sam local")]
+    path = Path(line.split("--env-vars", 1)[1].split()[0])
+    parameters = json.loads(path.read_text())["Parameters"]
+    assert parameters["AWS_ENDPOINT_URL"] == running_platform.aws_url
+    settings = load_settings({name: value for name, value in parameters.items() if name.startswith("SDP_")})
+    assert settings.stage == "local"
+    cognito = running_platform.aws_client("cognito-idp")
+    assert cognito.describe_user_pool(UserPoolId=settings.user_pool_id)["UserPool"]["Id"] == settings.user_pool_id
+    assert running_platform.aws_client("s3").head_bucket(Bucket=settings.data_bucket)
 
 
 def test_a_failing_message_is_retried_dead_lettered_then_settled(running_platform: RunningPlatform) -> None:

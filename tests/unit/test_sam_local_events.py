@@ -10,6 +10,7 @@ from typing import Any
 
 from chalice.test import Client
 
+from localplatform.pump import Invocation
 from tests.conftest import load_event
 
 
@@ -64,7 +65,59 @@ def test_a_base64_body_reaches_the_route_byte_for_byte(app: Any, client: Client,
     assert stored["Body"].read() == data
 
 
-def test_the_sqs_event_is_handled_by_the_ingest_function(client: Client) -> None:
+def test_the_object_created_event_names_a_raw_upload_of_the_local_platform_and_is_ingested(
+    app: Any, platform_services: Any
+) -> None:
+    """The event's bucket and key are the local platform's raw layout: with its tenant and object
+    there, the ingest function turns it into a table."""
     event = load_event("sqs_s3_object_created.json")
-    response = client.lambda_.invoke("ingest", copy.deepcopy(event))
-    assert response.payload == {"batchItemFailures": []}
+    [record] = json.loads(event["Records"][0]["body"])["Records"]
+    bucket, key = record["s3"]["bucket"]["name"], record["s3"]["object"]["key"]
+    assert bucket == platform_services.settings.data_bucket
+    _, tenant_id, _, file_id = key.split("/")
+    platform_services.tenants.create_tenant(tenant_id, "sam local", "user-1", "ann@example.com")
+    data = b"region,amount\nnorth,10\nsouth,5\nwest,2\n"
+    assert len(data) == record["s3"]["object"]["size"]
+    platform_services.clients.s3.put_object(Bucket=bucket, Key=key, Body=data)
+
+    # As Lambda calls it: the ingest function's own 15 minutes to run in.
+    answer = app.handler_map["ingest"](copy.deepcopy(event), Invocation("ingest", 3008, 900_000, None))
+    assert answer == {"batchItemFailures": []}
+    stored = platform_services.for_tenant(tenant_id).records.get(tenant_id, file_id)
+    assert stored is not None
+    assert (stored.status.value, stored.row_count) == ("READY", 3)
+
+
+def test_the_authenticated_event_reads_me_with_the_claims_api_gateway_passes(
+    app: Any, client: Client, platform_services: Any
+) -> None:
+    """events/api_me.json, its claims those of a real account (as a developer puts their own in)."""
+    from tests.api import ChaliceApi, sign_up
+
+    account = sign_up(ChaliceApi(client))
+    event = copy.deepcopy(load_event("api_me.json"))
+    claims = _claims_of(account.id_token)
+    event["requestContext"]["authorizer"]["claims"] = claims
+    event["headers"]["Authorization"] = f"Bearer {account.id_token}"
+    response = app(event, LambdaContext())
+    assert response["statusCode"] == 200, response["body"]
+    assert json.loads(response["body"])["tenant_id"] == account.tenant_id
+
+
+def test_a_token_without_the_authorizers_claims_is_refused(app: Any, client: Client, platform_services: Any) -> None:
+    """What `sam local start-api` sends: the token, but no Cognito authorizer ran, so there are no
+    claims. The app takes identity only from claims the authorizer verified: 401."""
+    from tests.api import ChaliceApi, sign_up
+
+    account = sign_up(ChaliceApi(client))
+    event = copy.deepcopy(load_event("api_me.json"))
+    del event["requestContext"]["authorizer"]
+    event["headers"]["Authorization"] = f"Bearer {account.id_token}"
+    response = app(event, LambdaContext())
+    assert response["statusCode"] == 401
+    assert json.loads(response["body"])["error"]["code"] == "unauthenticated"
+
+
+def _claims_of(token: str) -> dict[str, str]:
+    payload = token.split(".")[1]
+    return {k: str(v) for k, v in json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))).items()}
