@@ -14,12 +14,19 @@ def _body(event_file: str) -> str:
 
 def test_reads_an_object_created_record_and_decodes_its_key() -> None:
     [record] = object_created_records(_body("sqs_s3_object_created.json"))
-    assert record.bucket == "sdp-dev-data-123456789012-us-east-1"
-    assert record.key == "tenants/01JDXR6Q7M0000000000000000/raw/01JDXR7B2K0000000000000000 (copy)"
-    assert record.s3.object.size == 1048576
+    assert record.bucket == "sdp-local-data"
+    assert record.key == "tenants/01JDXR6Q7M0000000000000000/raw/01JDXR7B2K0000000000000000"
+    assert record.s3.object.size == 38
     assert record.s3.object.etag == "d41d8cd98f00b204e9800998ecf8427e"
     assert record.s3.object.version_id == "096fKKXTRTtl3on89fVO.nfljtsv6qko"
     assert record.event_name == "ObjectCreated:Put"
+
+
+def test_decodes_a_key_as_s3_encodes_it_spaces_as_plus() -> None:
+    body = json.loads(_body("sqs_s3_object_created.json"))
+    body["Records"][0]["s3"]["object"]["key"] = "tenants/t1/raw/f1+%28copy%29"
+    [record] = object_created_records(json.dumps(body))
+    assert record.key == "tenants/t1/raw/f1 (copy)"
 
 
 def test_decodes_slashes_encoded_as_percent_2f() -> None:

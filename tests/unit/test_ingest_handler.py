@@ -14,7 +14,7 @@ def test_an_object_created_message_is_handled(client: Client, logs: list[dict[st
     response = client.lambda_.invoke("ingest", load_event("sqs_s3_object_created.json"))
     assert response.payload == {"batchItemFailures": []}
     [received] = [entry for entry in logs if entry["message"] == "object received"]
-    assert received["key"].endswith("/raw/01JDXR7B2K0000000000000000 (copy)")
+    assert received["key"].endswith("/raw/01JDXR7B2K0000000000000000")
     assert received["message_id"] == "059f36b4-87a3-44ab-83d2-661975830a7d"
 
 
