@@ -75,13 +75,19 @@ class TooManyRequests(AppError):
     message = "Too many requests; slow down and try again."
 
 
+class MethodNotAllowed(AppError):
+    status = HTTPStatus.METHOD_NOT_ALLOWED
+    code = "method_not_allowed"
+    message = "This method is not allowed on this path."
+
+
 # Error codes Chalice produces itself (body {"Code", "Message"}), as our code and message.
 _FRAMEWORK_ERRORS: dict[str, tuple[str, str]] = {
     "BadRequestError": (BadRequest.code, "The request is not valid: {message}"),
     "UnauthorizedError": (Unauthenticated.code, Unauthenticated.message),
     "ForbiddenError": (Forbidden.code, Forbidden.message),
     "NotFoundError": (NotFound.code, NotFound.message),
-    "MethodNotAllowedError": ("method_not_allowed", "This method is not allowed on this path."),
+    "MethodNotAllowedError": (MethodNotAllowed.code, MethodNotAllowed.message),
     "UnsupportedMediaType": ("unsupported_media_type", "Send the body as application/json."),
     "TooManyRequestsError": (TooManyRequests.code, TooManyRequests.message),
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,19 @@ from chalice.local import (
     LocalDevServer,
     LocalGatewayException,
     NotAuthorizedError,
+    RouteMatcher,
     ThreadedHTTPServer,
 )
 
-from chalicelib.errors import AppError, NotFound, PayloadTooLarge, Unauthenticated, error_body
+from chalicelib.errors import (
+    AppError,
+    BadRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Unauthenticated,
+    error_body,
+)
 from chalicelib.middleware import REQUEST_ID_HEADER
 from localplatform.gateway import IdTokenVerifier, VerifyingGateway
 from localplatform.network import address_family
@@ -48,6 +58,8 @@ class LocalRequestHandler(ChaliceRequestHandler):
         verifier: IdTokenVerifier,
     ) -> None:
         self.local_gateway = VerifyingGateway(app_object, config, verifier)
+        self._routes = app_object.routes
+        self._matcher = RouteMatcher(list(app_object.routes))
         # The base __init__ serves the request, so it is skipped for the one that sets the gateway.
         BaseHTTPRequestHandler.__init__(self, request, client_address, server)
 
@@ -58,7 +70,33 @@ class LocalRequestHandler(ChaliceRequestHandler):
             self.close_connection = True
             self._send_error(PayloadTooLarge(message="The request body is over 10 MiB; upload through POST /uploads."))
             return
+        allowed = self._allowed_methods()
+        if allowed and self.command != "OPTIONS" and self.command not in allowed:
+            self._send_error(MethodNotAllowed(), {"Allow": ", ".join(allowed)})
+            return
         super()._generic_handle()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's own answers, in the API's error shape: to a method no handler
+        takes (TRACE, CONNECT, …: 405 with the path's methods, or 404 where no route is), and to a
+        request it cannot read (a malformed request line, headers too long)."""
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            allowed = self._allowed_methods()
+            if allowed:
+                self._send_error(MethodNotAllowed(), {"Allow": ", ".join(allowed)})
+            else:
+                self._send_error(NotFound())
+            return
+        self.close_connection = True
+        self._send_error(BadRequest("invalid_request", message or "The request could not be read."))
+
+    def _allowed_methods(self) -> list[str]:
+        """The methods the path's route takes; none where no route has this path."""
+        try:
+            route = self._matcher.match_route(self.path).route
+        except ValueError:
+            return []
+        return sorted(self._routes[route])
 
     # The base class binds these to its own _generic_handle; bind them to ours.
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle  # noqa: N815
@@ -74,11 +112,11 @@ class LocalRequestHandler(ChaliceRequestHandler):
         else:
             self._send_error(AppError())
 
-    def _send_error(self, error: AppError) -> None:
+    def _send_error(self, error: AppError, headers: dict[str, str] | None = None) -> None:
         request_id = str(uuid.uuid4())
         body = json.dumps(error_body(error, request_id), separators=(",", ":"))
         self._send_http_response(
-            error.status, {"Content-Type": "application/json", REQUEST_ID_HEADER: request_id}, body
+            error.status, {"Content-Type": "application/json", REQUEST_ID_HEADER: request_id} | (headers or {}), body
         )
 
     def log_message(self, format: str, *args: Any) -> None:

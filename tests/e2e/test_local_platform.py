@@ -35,6 +35,32 @@ def test_a_path_with_no_route_answers_404_in_the_error_shape(running_platform: R
     assert_conforms("GET", "/health", 404, response.json())
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("TRACE", "/health", "GET"),
+        ("CONNECT", "/files", "GET, POST"),
+        ("PROPFIND", "/queries/01JDXR7B2K0000000000000000", "DELETE, GET"),
+        ("DELETE", "/health", "GET"),
+        ("PATCH", "/files", "GET, POST"),
+    ],
+)
+def test_a_method_the_path_does_not_take_is_405_in_the_error_shape_with_allow(
+    running_platform: RunningPlatform, method: str, path: str, allowed: str
+) -> None:
+    response = requests.request(method, running_platform.api_url + path, timeout=10)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allowed
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert response.json()["error"]["request_id"] == response.headers["X-Request-Id"]
+
+
+def test_an_unknown_method_on_no_route_is_404_in_the_error_shape(running_platform: RunningPlatform) -> None:
+    response = requests.request("TRACE", running_platform.api_url + "/nowhere", timeout=10)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
 def test_a_body_over_the_gateway_limit_is_refused_before_it_is_read(running_platform: RunningPlatform) -> None:
     url = urlparse(running_platform.api_url)
     with socket.create_connection((url.hostname, url.port), timeout=10) as connection:
