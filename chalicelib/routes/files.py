@@ -8,6 +8,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.auth.identity import cognito_authorizer
 from chalicelib.auth.roles import Action
+from chalicelib.forms import form_file, is_form
 from chalicelib.routes.context import acting, listed
 
 bp = Blueprint(__name__)
@@ -22,13 +23,13 @@ TABLES = "tables"
 def upload_file() -> Response:
     request = bp.current_request
     caller, tenant = acting(request, Action.UPLOAD)
-    body = request.raw_body or b""
-    record = tenant.files.upload_direct(
-        caller,
-        (request.query_params or {}).get("name"),
-        body if isinstance(body, bytes) else body.encode(),
-        request.headers.get("content-type"),
-    )
+    raw = request.raw_body or b""
+    body = raw if isinstance(raw, bytes) else raw.encode()
+    name, content_type = (request.query_params or {}).get("name"), request.headers.get("content-type")
+    if is_form(content_type):  # an HTML form or `curl -F`: the file is the form's file part
+        form = form_file(content_type or "", body, tenant.settings.max_direct_upload_bytes)
+        name, body, content_type = name or form.filename, form.data, form.content_type
+    record = tenant.files.upload_direct(caller, name, body, content_type)
     return Response(body=record.view(), status_code=201)
 
 

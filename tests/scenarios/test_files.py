@@ -601,3 +601,105 @@ def test_files_of_one_name_are_named_with_suffixes_never_handed_out_twice(api: A
     assert ingested_table(api, account, "data.csv", CSV)["table"] == "data_6"  # data_2 is not taken again
     assert api.call("DELETE", f"/files/{records[0]['file_id']}", token=account.id_token).status == 204
     assert ingested_table(api, account, "data.csv", CSV)["table"] == "data"  # the name itself is
+
+
+# --- Forms: HTML forms and `curl -F` ------------------------------------------------------------
+
+
+def _form(*fields: tuple[str, Any]) -> tuple[bytes, str]:
+    """A multipart/form-data body as curl -F and browsers send it (urllib3 writes the same envelope)."""
+    from urllib3 import encode_multipart_formdata
+
+    return encode_multipart_formdata(list(fields))
+
+
+def _post_form(api: Api, account: Any, body: bytes, content_type: str, name: str | None = None) -> Any:
+    path = "/files" + (f"?name={name}" if name else "")
+    return api.call("POST", path, token=account.id_token, raw=body, headers={"Content-Type": content_type})
+
+
+def _jsonl() -> bytes:
+    return b'{"region": "north", "amount": 3}\n{"region": "south", "amount": 2}\n'
+
+
+def _parquet() -> bytes:
+    import pyarrow as pa
+
+    from tests.parquet_files import parquet
+
+    return parquet(pa.table({"region": ["north", "south"], "amount": [3, 2]}))
+
+
+@pytest.mark.parametrize(
+    ("filename", "data", "content_type"),
+    [
+        ("sales.csv", CSV, "text/csv"),
+        ("sales.jsonl", _jsonl(), "application/x-ndjson"),
+        ("sales.parquet", _parquet(), "application/vnd.apache.parquet"),
+    ],
+    ids=["csv", "jsonl", "parquet"],
+)
+def test_a_form_upload_stores_the_file_part_alone_and_ends_ready(
+    api: Api, filename: str, data: bytes, content_type: str
+) -> None:
+    account = sign_up(api)
+    body, form_type = _form(("file", (filename, data, content_type)))
+    reply = _post_form(api, account, body, form_type)
+    assert reply.status == 201, reply
+    assert (reply.body["name"], reply.body["size"], reply.body["content_type"]) == (filename, len(data), content_type)
+    record = wait_settled(api, account, reply.body["file_id"])
+    assert (record["status"], record["row_count"]) == ("READY", 2), record
+    assert download(api, account, reply.body["file_id"]) == data  # the part's bytes, not the envelope
+    assert record["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_a_form_upload_takes_its_name_from_the_query_before_the_file_part(api: Api) -> None:
+    account = sign_up(api)
+    body, form_type = _form(("file", ("export (3).csv", CSV, "text/csv")))
+    reply = _post_form(api, account, body, form_type, name="sales.csv")
+    assert (reply.status, reply.body["name"]) == (201, "sales.csv")
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ([("file", ("sales.csv", CSV, "text/csv")), ("note", "hello")], "unexpected_form_field"),
+        ([("note", "hello")], "unexpected_form_field"),
+        ([("file", ("a.csv", CSV, "text/csv")), ("other", ("b.csv", CSV, "text/csv"))], "unexpected_form_field"),
+        ([("file", ("sales.csv", b"", "text/csv"))], "empty_file"),
+    ],
+    ids=["extra-field", "no-file", "two-files", "empty-file"],
+)
+def test_a_form_with_anything_but_one_file_is_refused_and_nothing_is_stored(
+    api: Api, fields: list[tuple[str, Any]], code: str
+) -> None:
+    account = sign_up(api)
+    body, form_type = _form(*fields)
+    reply = _post_form(api, account, body, form_type)
+    assert (reply.status, reply.error_code) == (400, code), reply
+    assert api.call("GET", "/files", token=account.id_token).body["files"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b'--abc\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\na,b\n1,2', "abc"),
+        (b"not a form at all", "abc"),
+        (b"--abc--\r\n", "abc"),
+        (b"a,b\n1,2\n", None),
+    ],
+    ids=["cut-short", "garbage", "no-parts", "no-boundary"],
+)
+def test_a_form_that_cannot_be_read_is_400_invalid_request(api: Api, body: bytes, content_type: str | None) -> None:
+    account = sign_up(api)
+    form_type = "multipart/form-data" + (f"; boundary={content_type}" if content_type else "")
+    reply = _post_form(api, account, body, form_type)
+    assert (reply.status, reply.error_code) == (400, "invalid_request"), reply
+    assert api.call("GET", "/files", token=account.id_token).body["files"] == []
+
+
+def test_a_form_whose_file_is_over_the_direct_upload_limit_is_413(api: Api) -> None:
+    account = sign_up(api)
+    body, form_type = _form(("file", ("big.csv", b"a\n" + b"1\n" * (3 * 1024 * 1024), "text/csv")))
+    reply = _post_form(api, account, body, form_type)
+    assert (reply.status, reply.error_code) == (413, "payload_too_large"), reply
