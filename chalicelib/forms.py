@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
-
 from chalicelib.errors import BadRequest, PayloadTooLarge
 
-FORM_CONTENT_TYPE = b"multipart/form-data"
+FORM_CONTENT_TYPE = "multipart/form-data"
 
 
 @dataclass(frozen=True)
@@ -26,7 +23,8 @@ class FormFile:
 
 
 def is_form(content_type: str | None) -> bool:
-    return parse_options_header(content_type or "")[0] == FORM_CONTENT_TYPE
+    """Whether the body is a form: by its media type alone (the parser is loaded only for forms)."""
+    return (content_type or "").split(";", 1)[0].strip().lower() == FORM_CONTENT_TYPE
 
 
 @dataclass
@@ -69,6 +67,8 @@ class _FormReader:
         self._field = self._value = b""
 
     def _headers_finished(self) -> None:
+        from python_multipart.multipart import parse_options_header
+
         part = self.parts[-1]
         disposition, options = parse_options_header(part.headers.get("content-disposition", ""))
         if disposition != b"form-data" or b"filename" not in options or len(self.parts) > 1:
@@ -91,6 +91,10 @@ class _FormReader:
 def form_file(content_type: str, body: bytes, max_bytes: int) -> FormFile:
     """The file part of a `multipart/form-data` body; 400 if the envelope cannot be read, holds
     no file or more than one part, 413 if the file is over `max_bytes`."""
+    # Loaded here: only a form needs it, and every request of the API function would pay for it.
+    from python_multipart.exceptions import MultipartParseError
+    from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
+
     boundary = parse_options_header(content_type)[1].get(b"boundary")
     if not boundary:
         raise BadRequest("invalid_request", "A multipart/form-data body needs the boundary its Content-Type names.")
