@@ -72,7 +72,7 @@ class LocalRequestHandler(ChaliceRequestHandler):
             return
         allowed = self._allowed_methods()
         if allowed and self.command != "OPTIONS" and self.command not in allowed:
-            self._send_error(MethodNotAllowed(), {"Allow": ", ".join(allowed)})
+            self._refuse_method(allowed)
             return
         super()._generic_handle()
 
@@ -83,12 +83,18 @@ class LocalRequestHandler(ChaliceRequestHandler):
         if code == HTTPStatus.NOT_IMPLEMENTED:
             allowed = self._allowed_methods()
             if allowed:
-                self._send_error(MethodNotAllowed(), {"Allow": ", ".join(allowed)})
+                self._refuse_method(allowed)
             else:
+                self.close_connection = True  # its body, if any, is not read
                 self._send_error(NotFound())
             return
         self.close_connection = True
         self._send_error(BadRequest("invalid_request", message or "The request could not be read."))
+
+    def _refuse_method(self, allowed: list[str]) -> None:
+        # The request's body is not read: the connection closes, or it would be taken for the next request.
+        self.close_connection = True
+        self._send_error(MethodNotAllowed(), {"Allow": ", ".join(allowed)})
 
     def _allowed_methods(self) -> list[str]:
         """The methods the path's route takes; none where no route has this path."""

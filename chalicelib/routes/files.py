@@ -28,7 +28,8 @@ def upload_file() -> Response:
     name, content_type = (request.query_params or {}).get("name"), request.headers.get("content-type")
     if is_form(content_type):  # an HTML form or `curl -F`: the file is the form's file part
         form = form_file(content_type or "", body, tenant.settings.max_direct_upload_bytes)
-        name, body, content_type = name or form.filename, form.data, form.content_type
+        name = form.filename if name is None else name  # an empty ?name= is refused, not replaced
+        body, content_type = form.data, form.content_type
     record = tenant.files.upload_direct(caller, name, body, content_type)
     return Response(body=record.view(), status_code=201)
 

@@ -55,6 +55,16 @@ def test_a_method_the_path_does_not_take_is_405_in_the_error_shape_with_allow(
     assert response.json()["error"]["request_id"] == response.headers["X-Request-Id"]
 
 
+def test_a_refused_method_with_a_body_leaves_the_next_request_on_the_connection_whole(
+    running_platform: RunningPlatform,
+) -> None:
+    with requests.Session() as session:
+        for method in ("QUERY", "PATCH"):
+            refused = session.request(method, running_platform.api_url + "/files", data=b'{"a": 1}', timeout=10)
+            assert refused.status_code == 405
+            assert session.get(running_platform.api_url + "/health", timeout=10).status_code == 200
+
+
 def test_an_unknown_method_on_no_route_is_404_in_the_error_shape(running_platform: RunningPlatform) -> None:
     response = requests.request("TRACE", running_platform.api_url + "/nowhere", timeout=10)
     assert response.status_code == 404

@@ -658,6 +658,8 @@ def test_a_form_upload_takes_its_name_from_the_query_before_the_file_part(api: A
     body, form_type = _form(("file", ("export (3).csv", CSV, "text/csv")))
     reply = _post_form(api, account, body, form_type, name="sales.csv")
     assert (reply.status, reply.body["name"]) == (201, "sales.csv")
+    empty = api.call("POST", "/files?name=", token=account.id_token, raw=body, headers={"Content-Type": form_type})
+    assert (empty.status, empty.error_code) == (400, "invalid_name")
 
 
 @pytest.mark.parametrize(
