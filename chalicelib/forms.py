@@ -30,6 +30,7 @@ def is_form(content_type: str | None) -> bool:
 @dataclass
 class _Part:
     headers: dict[str, str] = field(default_factory=dict)
+    filename: str | None = None
     chunks: list[bytes] = field(default_factory=list)
     size: int = 0
 
@@ -78,7 +79,7 @@ class _FormReader:
                 f"The form may hold one file part and nothing else, not {name or 'another part'!r}: send "
                 "the file alone, and its name as ?name=… if it should not be the file's own.",
             )
-        part.headers["filename"] = options[b"filename"].decode("utf-8", "replace")
+        part.filename = options[b"filename"].decode("utf-8", "replace")
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         part = self.parts[-1]
@@ -110,4 +111,4 @@ def form_file(content_type: str, body: bytes, max_bytes: int) -> FormFile:
     if not reader.parts:
         raise BadRequest("invalid_request", "The multipart/form-data body holds no file part.")
     [part] = reader.parts
-    return FormFile(part.headers.get("filename") or None, part.headers.get("content-type"), b"".join(part.chunks))
+    return FormFile(part.filename or None, part.headers.get("content-type"), b"".join(part.chunks))

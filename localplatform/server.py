@@ -89,7 +89,9 @@ class LocalRequestHandler(ChaliceRequestHandler):
                 self._send_error(NotFound())
             return
         self.close_connection = True
-        self._send_error(BadRequest("invalid_request", message or "The request could not be read."))
+        error = BadRequest("invalid_request", message or "The request could not be read.")
+        error.status = code if 400 <= code < 500 else error.status  # 414 URI too long, 431 headers too large…
+        self._send_error(error)
 
     def _refuse_method(self, allowed: list[str]) -> None:
         # The request's body is not read: the connection closes, or it would be taken for the next request.

@@ -65,6 +65,12 @@ def test_a_refused_method_with_a_body_leaves_the_next_request_on_the_connection_
             assert session.get(running_platform.api_url + "/health", timeout=10).status_code == 200
 
 
+def test_a_request_line_too_long_to_read_is_414_in_the_error_shape(running_platform: RunningPlatform) -> None:
+    response = requests.get(running_platform.api_url + "/files/" + "a" * 70_000, timeout=10)
+    assert response.status_code == 414
+    assert response.json()["error"]["code"] == "invalid_request"
+
+
 def test_an_unknown_method_on_no_route_is_404_in_the_error_shape(running_platform: RunningPlatform) -> None:
     response = requests.request("TRACE", running_platform.api_url + "/nowhere", timeout=10)
     assert response.status_code == 404

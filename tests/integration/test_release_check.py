@@ -85,9 +85,12 @@ def test_a_sound_version_passes_and_the_check_account_is_made_once(platform_serv
         ("GET", "/me"),
     ]
     email = account_email(platform_services.settings.stage)
-    assert platform_services.clients.cognito.admin_get_user(
-        UserPoolId=platform_services.settings.user_pool_id, Username=email
-    )["UserStatus"] in ("CONFIRMED",)
+    assert (
+        platform_services.clients.cognito.admin_get_user(
+            UserPoolId=platform_services.settings.user_pool_id, Username=email
+        )["UserStatus"]
+        == "CONFIRMED"
+    )
 
 
 class _BrokenMemberships(TenantStore):

@@ -10,6 +10,7 @@ from typing import Any
 
 from chalice.test import Client
 
+from chalicelib.release_check import token_claims
 from localplatform.pump import Invocation
 from tests.conftest import load_event
 
@@ -96,7 +97,7 @@ def test_the_authenticated_event_reads_me_with_the_claims_api_gateway_passes(
 
     account = sign_up(ChaliceApi(client))
     event = copy.deepcopy(load_event("api_me.json"))
-    claims = _claims_of(account.id_token)
+    claims = token_claims(account.id_token)
     event["requestContext"]["authorizer"]["claims"] = claims
     event["headers"]["Authorization"] = f"Bearer {account.id_token}"
     response = app(event, LambdaContext())
@@ -116,8 +117,3 @@ def test_a_token_without_the_authorizers_claims_is_refused(app: Any, client: Cli
     response = app(event, LambdaContext())
     assert response["statusCode"] == 401
     assert json.loads(response["body"])["error"]["code"] == "unauthenticated"
-
-
-def _claims_of(token: str) -> dict[str, str]:
-    payload = token.split(".")[1]
-    return {k: str(v) for k, v in json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))).items()}
