@@ -9,6 +9,7 @@ from chalice.app import Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chalicelib.errors import BadRequest
+from chalicelib.fields import FIELD_ERROR_CODES
 
 
 class RequestBody(BaseModel):
@@ -37,7 +38,8 @@ def parse_body(request: Request, model: type[Body]) -> Body:
     try:
         return model.model_validate(document)
     except ValidationError as exc:
-        raise BadRequest("invalid_request", describe(exc)) from None
+        first = exc.errors(include_url=False)[0]["type"]
+        raise BadRequest(first if first in FIELD_ERROR_CODES else "invalid_request", describe(exc)) from None
 
 
 def describe(error: ValidationError) -> str:

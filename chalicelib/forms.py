@@ -29,7 +29,7 @@ def is_form(content_type: str | None) -> bool:
 
 @dataclass
 class _Part:
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, bytes] = field(default_factory=dict)  # values as sent: browsers send UTF-8
     filename: str | None = None
     chunks: list[bytes] = field(default_factory=list)
     size: int = 0
@@ -64,14 +64,15 @@ class _FormReader:
         self._value += data[start:end]
 
     def _header_end(self) -> None:
-        self.parts[-1].headers[self._field.decode("latin-1").lower()] = self._value.decode("utf-8", "replace")
+        self.parts[-1].headers[self._field.decode("latin-1").lower()] = self._value
         self._field = self._value = b""
 
     def _headers_finished(self) -> None:
         from python_multipart.multipart import parse_options_header
 
         part = self.parts[-1]
-        disposition, options = parse_options_header(part.headers.get("content-disposition", ""))
+        # Bytes, which the parser reads as Latin-1 and gives back unchanged: any byte is fine there.
+        disposition, options = parse_options_header(part.headers.get("content-disposition", b""))
         if disposition != b"form-data" or b"filename" not in options or len(self.parts) > 1:
             name = options.get(b"name", b"").decode("utf-8", "replace")
             raise BadRequest(
@@ -96,7 +97,7 @@ def form_file(content_type: str, body: bytes, max_bytes: int) -> FormFile:
     from python_multipart.exceptions import MultipartParseError
     from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
-    boundary = parse_options_header(content_type)[1].get(b"boundary")
+    boundary = parse_options_header(content_type.encode())[1].get(b"boundary")
     if not boundary:
         raise BadRequest("invalid_request", "A multipart/form-data body needs the boundary its Content-Type names.")
     reader = _FormReader(max_bytes)
@@ -111,4 +112,5 @@ def form_file(content_type: str, body: bytes, max_bytes: int) -> FormFile:
     if not reader.parts:
         raise BadRequest("invalid_request", "The multipart/form-data body holds no file part.")
     [part] = reader.parts
-    return FormFile(part.filename or None, part.headers.get("content-type"), b"".join(part.chunks))
+    declared = part.headers.get("content-type")
+    return FormFile(part.filename or None, declared.decode("latin-1") if declared else None, b"".join(part.chunks))

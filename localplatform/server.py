@@ -85,7 +85,7 @@ class LocalRequestHandler(ChaliceRequestHandler):
             if allowed:
                 self._refuse_method(allowed)
             else:
-                self.close_connection = True  # its body, if any, is not read
+                self._discard_body()
                 self._send_error(NotFound())
             return
         self.close_connection = True
@@ -94,9 +94,22 @@ class LocalRequestHandler(ChaliceRequestHandler):
         self._send_error(error)
 
     def _refuse_method(self, allowed: list[str]) -> None:
-        # The request's body is not read: the connection closes, or it would be taken for the next request.
-        self.close_connection = True
+        self._discard_body()
         self._send_error(MethodNotAllowed(), {"Allow": ", ".join(allowed)})
+
+    def _discard_body(self) -> None:
+        """Read the unread body of a request refused before it was read, so that the next request
+        on the connection starts where it should: closing with bytes unread would reset it before
+        the client has read the answer. A body of unknown length (chunked) or over the gateway's
+        limit closes the connection instead."""
+        headers = self.headers or {}
+        declared = headers.get("content-length", "0")
+        if headers.get("transfer-encoding") or not declared.isdigit() or int(declared) > MAX_REQUEST_BYTES:
+            self.close_connection = True
+            return
+        left = int(declared)
+        while left > 0 and (chunk := self.rfile.read(min(left, 65536))):
+            left -= len(chunk)
 
     def _allowed_methods(self) -> list[str]:
         """The methods the path's route takes; none where no route has this path."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -66,6 +66,9 @@ class _Transport(ABC):
 
     aws_client: Any = None
     run_ingest: Any = None  # in-process only; the local platform's pump ingests by itself
+    # Called with (method, path, status, body) for every reply: the suite checks each against
+    # docs/openapi.yaml (tests/conftest.py); scripts against a deployed stage leave it unset.
+    check_reply: Callable[[str, str, int, Any], None] | None = None
 
     def ingest_pending(self) -> None:
         if self.run_ingest is not None:
@@ -82,7 +85,10 @@ class _Transport(ABC):
         raw: bytes | None = None,
     ) -> Reply:
         body = raw if raw is not None else (json.dumps(json_body).encode() if json_body is not None else b"")
-        return self._send(method, path, _request_headers(json_body, token, headers), body)
+        reply = self._send(method, path, _request_headers(json_body, token, headers), body)
+        if _Transport.check_reply is not None:
+            _Transport.check_reply(method, path, reply.status, reply.body)
+        return reply
 
     @abstractmethod
     def _send(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply: ...
@@ -111,6 +117,11 @@ class HttpApi(_Transport):
     def _send(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
         response = self._session.request(method, self.base_url + path, data=body or None, headers=headers, timeout=60)
         return Reply(response.status_code, _decode(response.content), dict(response.headers))
+
+
+def check_every_reply(check: Callable[[str, str, int, Any], None]) -> None:
+    """Have every client of this module pass each reply to `check`."""
+    _Transport.check_reply = check
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,15 @@ def _environment_restored() -> Iterator[None]:
     os.environ.update(saved)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _replies_checked_against_the_document() -> None:
+    """Every reply a test receives must be one docs/openapi.yaml allows (tests/openapi.py)."""
+    from tests.api import check_every_reply
+    from tests.openapi import check_reply
+
+    check_every_reply(check_reply)
+
+
 def load_event(name: str) -> dict[str, Any]:
     """A recorded event from events/."""
     return json.loads((EVENTS / name).read_text(encoding="utf-8"))

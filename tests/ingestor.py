@@ -9,7 +9,8 @@ from typing import Any
 import duckdb
 from chalice.test import Client
 
-from chalicelib.services import Services, TenantServices
+from chalicelib.services import Services, TenantServices, install
+from chalicelib.settings import MIB
 from localplatform.pump import QueuePump, function_pump
 from tests.api import Account, ChaliceApi, sign_up, upload_direct
 
@@ -55,6 +56,23 @@ class Ingestor:
     def drain(self) -> None:
         while self.pump.poll_once():
             pass
+
+    def reserve_multipart(self, size: int) -> str:
+        """Start a multipart upload through the API (1 MiB and up go by parts), sending no part:
+        its record reserves `size` bytes."""
+        settings = self.services.settings.model_copy(
+            update={"multipart_threshold_bytes": MIB, "multipart_part_bytes": 5 * MIB}
+        )
+        install(Services(settings, self.services.clients))
+        try:
+            reply = self.api.call(
+                "POST", "/uploads", json_body={"name": "big.csv", "size": size}, token=self.account.id_token
+            )
+        finally:
+            install(self.services)
+        assert reply.status == 201, reply.body
+        assert reply.body["upload"]["method"] == "MULTIPART"
+        return str(reply.body["file_id"])
 
     def upload(self, name: str, data: bytes) -> dict[str, Any]:
         reply = upload_direct(self.api, self.account, name, data, "application/octet-stream")

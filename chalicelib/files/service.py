@@ -53,9 +53,9 @@ class Files:
         self._settings = settings
 
     def upload_direct(self, caller: Caller, name: str | None, body: bytes, content_type: str | None) -> FileRecord:
-        """POST /files: the body is the file; stored at once."""
+        """POST /files: the body is the file; stored at once. Without a name it is named by its id."""
         caller.require(Action.UPLOAD)
-        name = check_name(name)
+        name = check_name(name) if name is not None else None
         if not body:
             raise BadRequest("empty_file", "The body is empty: send the file's bytes.")
         if len(body) > self._settings.max_direct_upload_bytes:
@@ -98,13 +98,12 @@ class Files:
         return StartedUpload(record, self._multipart_view(record, first=1, uploaded={}), expires_in)
 
     def parts(self, caller: Caller, file_id: str, first: int) -> dict[str, Any]:
-        """Part URLs from part `first` on, fresh, and the parts already uploaded: to resume an upload."""
+        """Part URLs from part `first` on, fresh, and the parts already uploaded: to resume an upload.
+        From past the last part, none: as a page past the end of any list."""
         caller.require(Action.UPLOAD)
         record = self._multipart(caller, file_id)
         if self._objects.size_of(raw_key(caller.tenant_id, file_id)) == record.size:
             raise Conflict("upload_finished", "This upload is complete.")
-        if not 1 <= first <= (record.upload.part_count or 0):
-            raise BadRequest("invalid_request", f"from: give a part number from 1 to {record.upload.part_count}.")
         uploaded = self._objects.uploaded_parts(raw_key(caller.tenant_id, file_id), record.upload.upload_id or "")
         return {"file_id": file_id, "upload": self._multipart_view(record, first, uploaded)}
 
@@ -174,14 +173,16 @@ class Files:
         """GET /tables: up to `limit` of the tenant's tables in name order, after the name `after`."""
         return self._names.page(caller.tenant_id, limit, after)
 
-    def _new_record(self, caller: Caller, name: str, size: int, content_type: str | None, upload: Upload) -> FileRecord:
-        """Store a new UPLOADING record, reserving its quota; an over-quota tenant gets 413 first
-        giving back what uploads that never arrived still hold."""
-        created = now()
+    def _new_record(
+        self, caller: Caller, name: str | None, size: int, content_type: str | None, upload: Upload
+    ) -> FileRecord:
+        """Store a new UPLOADING record (named by its id where `name` is None), reserving its quota;
+        an over-quota tenant gets 413 first giving back what uploads that never arrived still hold."""
+        created, file_id = now(), new_id()
         record = FileRecord(
             tenant_id=caller.tenant_id,
-            file_id=new_id(),
-            name=name,
+            file_id=file_id,
+            name=name or file_id,
             owner_id=caller.user_id,
             size=size,
             content_type=(content_type or DEFAULT_CONTENT_TYPE)[:255],

@@ -238,7 +238,8 @@ class FileStore:
         that keeps its first version (`Upload.keeps_first_version`) is claimed for one version
         only, `claim.version_id`: once, and again only to take over an attempt whose lease ran out.
 
-        The object's real size replaces the declared one, and the quota follows the difference.
+        `size` becomes the record's size (a version written over the file brings its own), and the
+        quota follows the difference.
         """
         if record.upload.keeps_first_version:
             taken = "(#ingest.#version = :version AND #status = :processing AND #ingest.#lease < :now)"

@@ -82,7 +82,12 @@ class Ingest:
                     return
                 claimed, stored = first
                 break
-            claimed = self._records.claim(record, self._claim(stored, final), stored.size)
+            size = _claimed_size(record, stored)
+            if size == 0:
+                logger.warning("empty object version written over a file: deleted, the file stays as it was")
+                self._delete_version(upload.key, stored)
+                return
+            claimed = self._records.claim(record, self._claim(stored, final), size)
             if claimed is None:
                 logger.info("already ingested, being ingested or being deleted: skipped", extra={"etag": stored.etag})
                 return
@@ -93,6 +98,9 @@ class Ingest:
                 break
             logger.info("a newer version landed while claiming: claiming it instead")
             self._records.release(claimed)
+        if stored.size != claimed.size:
+            self._refuse_mismatch(claimed, upload.key, stored)
+            return
         self._ingest(claimed, stored, budget)
 
     def _claim_first_version(
@@ -117,8 +125,7 @@ class Ingest:
                 stored = own
             elif stored.size != record.size:
                 logger.warning("object version of another size than declared: deleted", extra={"size": stored.size})
-                # S3 calls a version stored while versioning was off "null".
-                self._objects.delete_versions([{"Key": key, "VersionId": stored.version_id or "null"}])
+                self._delete_version(key, stored)
                 latest = self._objects.head(key)
                 if latest is None:
                     return None
@@ -132,6 +139,19 @@ class Ingest:
                 logger.info("already ingested, being ingested or being deleted: skipped", extra={"etag": stored.etag})
                 return None
             record = current  # another version was claimed first: it is the file, this one goes
+
+    def _delete_version(self, key: str, stored: StoredObject) -> None:
+        # S3 calls a version stored while versioning was off "null".
+        self._objects.delete_versions([{"Key": key, "VersionId": stored.version_id or "null"}])
+
+    def _refuse_mismatch(self, claimed: FileRecord, key: str, stored: StoredObject) -> None:
+        """FAILED `size_mismatch`, at once: the object is not the file whose size was reserved, and
+        no retry would make it so. Its bytes go, for the quota counts the reserved size only."""
+        logger.warning("object of another size than reserved", extra={"size": stored.size, "reserved": claimed.size})
+        message = f"The stored object holds {stored.size} bytes; the upload reserved {claimed.size}."
+        self._refuse(claimed, "size_mismatch", message, claimed)
+        self._delete_version(key, stored)
+        self._measure(None, time.monotonic(), claimed, failure="size_mismatch")
 
     def _delete_versions_but(self, key: str, kept: str) -> None:
         """Delete every version of the object but the file's own."""
@@ -155,13 +175,20 @@ class Ingest:
         )
         if record is None:
             return
-        claimed = self._records.claim(record, self._claim(stored, final=True), stored.size)
+        size = _claimed_size(record, stored)
+        if size == 0:
+            logger.info("dead letter of an empty version written over a file: nothing to settle")
+            return
+        claimed = self._records.claim(record, self._claim(stored, final=True), size)
         if claimed is None:
             logger.info("dead letter of a file done, being ingested or being deleted: nothing to settle")
             return
         latest = self._objects.head(upload.key)
         if latest is None or latest.etag != stored.etag:  # a newer version's own message settles it
             self._records.release(claimed)
+            return
+        if stored.size != claimed.size:
+            self._refuse_mismatch(claimed, upload.key, stored)
             return
         logger.warning("file given up after every delivery failed", extra={"status": record.status.value})
         self._refuse(claimed, "ingest_failed", GIVEN_UP, claimed)
@@ -177,6 +204,11 @@ class Ingest:
         )
 
     def _record_unannounced(self, tenant_id: str, file_id: str, stored: StoredObject) -> FileRecord | None:
+        if stored.size == 0:
+            # Nothing to read, and no record claims 0 bytes: it would be a file nobody could use.
+            logger.warning("empty object uploaded around the API: deleted")
+            self._delete_version(raw_key(tenant_id, file_id), stored)
+            return None
         if stored.posted:
             # A presigned POST's record is stored before its URL is made: the file was deleted (or
             # its upload given up), and this is its POST sent again. It does not bring the file back.
@@ -384,3 +416,15 @@ def _found(claimed: FileRecord, seen: Seen) -> FileRecord:
     if seen.detected is not None:
         found = replace(found, format=seen.detected.format, notes=_notes(seen.detected))
     return found
+
+
+def _claimed_size(record: FileRecord, stored: StoredObject) -> int:
+    """The size a claim of `stored` gives the record. Multipart parts go to the bucket straight from
+    the client, so such an upload keeps the size it reserved until ingest has claimed it, and an
+    object of another size is found out (`size_mismatch`) rather than charged. The API writes a
+    direct upload's bytes itself: another size there, like any version written over a claimed file
+    around the API, is a new version, with its own size."""
+    reserved = record.upload.method is UploadMethod.MULTIPART and (
+        record.ingest is None or record.ingest.etag == stored.etag
+    )
+    return record.size if reserved else stored.size

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from chalicelib.auth.cognito import Tokens
 from chalicelib.bodies import RequestBody, parse_body
-from chalicelib.fields import DisplayName, Email, Password
+from chalicelib.fields import DisplayName, Email, NewPassword, Password
 from chalicelib.services import services
 from chalicelib.tenancy import accounts
 
@@ -19,7 +19,7 @@ bp = Blueprint(__name__)
 
 class SignUpBody(RequestBody):
     email: Email
-    password: Password
+    password: NewPassword
     tenant_name: DisplayName | None = None
 
 
@@ -32,7 +32,7 @@ class LoginBody(RequestBody):
     email: Email
     password: Password
     # Only for an account an admin created: its first login sets the user's own password.
-    new_password: Password | None = None
+    new_password: NewPassword | None = None
 
 
 class RefreshBody(RequestBody):

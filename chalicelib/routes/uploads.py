@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Blueprint, Response
-from pydantic import Field, StrictInt
+from pydantic import Field
 
 from chalicelib.auth.identity import cognito_authorizer
 from chalicelib.auth.roles import Action
 from chalicelib.bodies import RequestBody, parse_body
+from chalicelib.fields import JsonInt
 from chalicelib.files.service import MAX_PARTS
 from chalicelib.pagination import limit_of
 from chalicelib.routes.context import acting
@@ -20,12 +21,12 @@ bp = Blueprint(__name__)
 class StartUploadBody(RequestBody):
     # The name is checked by the files domain (API.md's invalid_name rule).
     name: str
-    size: StrictInt  # true or 1.0 is not a size
+    size: JsonInt  # true or "10" is not a size
     content_type: str | None = Field(default=None, min_length=1, max_length=255)
 
 
 class Part(RequestBody):
-    part_number: StrictInt = Field(ge=1, le=MAX_PARTS)
+    part_number: JsonInt = Field(ge=1, le=MAX_PARTS)
     etag: str = Field(min_length=1, max_length=128)
 
 
@@ -47,7 +48,6 @@ def start_upload() -> Response:
 @bp.route("/uploads/{file_id}/parts", methods=["GET"], authorizer=cognito_authorizer)
 def upload_parts(file_id: str) -> dict[str, Any]:
     caller, tenant = acting(bp.current_request, Action.UPLOAD)
-    # The upload's own part count bounds it further (the files domain says so).
     first = limit_of((bp.current_request.query_params or {}).get("from"), 1, MAX_PARTS, name="from")
     return tenant.files.parts(caller, file_id, first) | {"expires_in": tenant.settings.upload_url_seconds}
 

@@ -140,12 +140,12 @@ def remove_member(tenants: TenantStore, tenant_id: str, user_id: str) -> None:
 
 
 # A Cognito `sub`. Anything else is no member, answered before it could reach DynamoDB as a key.
-_USER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+USER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _member(tenants: TenantStore, tenant_id: str, user_id: str) -> Membership:
     """The tenant's member; another tenant's member is as absent as an unknown id."""
-    if not _USER_ID.fullmatch(user_id):
+    if not USER_ID.fullmatch(user_id):
         raise MemberNotFound()
     member = tenants.member(tenant_id, user_id)
     if member is None:

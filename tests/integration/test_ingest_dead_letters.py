@@ -184,6 +184,18 @@ def test_a_dead_letter_naming_another_tenants_file_id_touches_neither_tenant(ing
     assert (reply.status, reply.body["error"]["code"]) == (404, "file_not_found")
 
 
+def test_a_dead_letter_of_an_object_of_another_size_than_reserved_ends_failed_size_mismatch(
+    ingestor: Ingestor, app: Any
+) -> None:
+    file_id = ingestor.reserve_multipart(2 * 1024 * 1024)
+    key = raw_key(ingestor.account.tenant_id, file_id)
+    ingestor.services.clients.s3.put_object(Bucket="sdp-local-data", Key=key, Body=CSV)
+    _dead_letter(ingestor, app, _take_message(ingestor, file_id))
+    record = ingestor.record(file_id)
+    assert (record["status"], record["size"], record["error"]["code"]) == ("FAILED", 2 * 1024 * 1024, "size_mismatch")
+    assert ingestor.tenant.objects.head(key) is None
+
+
 def test_a_dead_letter_of_an_object_uploaded_around_the_api_is_recorded_failed(ingestor: Ingestor, app: Any) -> None:
     file_id = new_id()
     key = raw_key(ingestor.account.tenant_id, file_id)

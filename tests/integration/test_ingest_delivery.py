@@ -559,12 +559,54 @@ def test_an_object_uploaded_around_the_api_is_recorded_and_ingested(ingestor: In
     assert _usage(ingestor) == (str(len(CSV)), "1")
 
 
-def test_an_empty_object_uploaded_around_the_api_fails_as_empty(ingestor: Ingestor) -> None:
+def test_an_empty_object_uploaded_around_the_api_is_deleted_and_never_recorded(ingestor: Ingestor) -> None:
     file_id = new_id()
-    ingestor.services.clients.s3.put_object(Bucket=BUCKET, Key=raw_key(ingestor.account.tenant_id, file_id), Body=b"")
+    key = raw_key(ingestor.account.tenant_id, file_id)
+    ingestor.services.clients.s3.put_object(Bucket=BUCKET, Key=key, Body=b"")
     ingestor.drain()
+    assert _file_items(ingestor, "FILE#") == []
+    assert ingestor.services.clients.s3.list_object_versions(Bucket=BUCKET, Prefix=key).get("Versions", []) == []
+    assert _usage(ingestor) == ("0", "0")
+
+
+@pytest.mark.parametrize("stored", [CSV, b""], ids=["other-bytes", "empty"])
+def test_an_object_of_another_size_than_reserved_ends_failed_size_mismatch_at_its_first_delivery(
+    ingestor: Ingestor, app: Any, stored: bytes
+) -> None:
+    reserved = 2 * MIB
+    file_id = ingestor.reserve_multipart(reserved)
+    key = raw_key(ingestor.account.tenant_id, file_id)
+    _messages(ingestor)  # nothing but the bucket's test event so far
+    ingestor.services.clients.s3.put_object(Bucket=BUCKET, Key=key, Body=stored)  # around the API, mid-upload
+    [message] = _messages(ingestor)
+    assert _deliver(app, [message]) == {"batchItemFailures": []}  # no retry: the next try finds the same
+
     record = ingestor.record(file_id)
-    assert (record["status"], record["error"]["code"]) == ("FAILED", "empty_file")
+    assert (record["status"], record["size"], record["error"]) == (
+        "FAILED",
+        reserved,
+        {
+            "code": "size_mismatch",
+            "message": f"The stored object holds {len(stored)} bytes; the upload reserved {reserved}.",
+        },
+    )
+    # The bytes nobody reserved are gone; the quota counts the reservation until the file is deleted.
+    assert ingestor.services.clients.s3.list_object_versions(Bucket=BUCKET, Prefix=key).get("Versions", []) == []
+    assert _usage(ingestor) == (str(reserved), "1")
+    assert ingestor.api.call("DELETE", f"/files/{file_id}", token=ingestor.account.id_token).status == 204
+    assert _usage(ingestor) == ("0", "0")
+
+
+def test_an_empty_version_written_over_a_ready_file_is_deleted_and_the_file_stays(ingestor: Ingestor) -> None:
+    file_id = _start(ingestor, "sales.csv", CSV)
+    ingestor.drain()
+    ready = ingestor.record(file_id)
+    key = raw_key(ingestor.account.tenant_id, file_id)
+    ingestor.services.clients.s3.put_object(Bucket=BUCKET, Key=key, Body=b"")
+    ingestor.drain()
+    assert ingestor.record(file_id) == ready
+    [kept] = ingestor.services.clients.s3.list_object_versions(Bucket=BUCKET, Prefix=key)["Versions"]
+    assert (kept["Size"], kept["IsLatest"]) == (len(CSV), True)
 
 
 def test_objects_of_no_tenant_and_other_keys_are_skipped(ingestor: Ingestor, logs: list[dict[str, Any]]) -> None:
@@ -812,8 +854,8 @@ def test_an_older_versions_attempt_publishing_after_a_newer_one_failed_leaves_no
 ) -> None:
     file_id = _start(ingestor, "sales.csv", CSV)
     [message] = _messages(ingestor)
-    # The newer version is empty, so FAILED; the older attempt takes the name it gave back.
-    _ingest_with(ingestor, message, records=_NewVersionIngestedMeanwhile(ingestor, b""))
+    # The newer version is blank, so FAILED; the older attempt takes the name it gave back.
+    _ingest_with(ingestor, message, records=_NewVersionIngestedMeanwhile(ingestor, b" \n"))
 
     record = ingestor.record(file_id)
     assert (record["status"], record["error"]["code"], record["table"]) == ("FAILED", "empty_file", None)

@@ -285,10 +285,19 @@ def test_a_name_with_half_a_surrogate_pair_is_400(api: Api) -> None:
     assert _tenant_item(api, account.tenant_id)["file_count"] == 0
 
 
-def test_a_missing_name_is_400(api: Api) -> None:
+def test_a_file_sent_without_a_name_is_named_by_its_id(api: Api) -> None:
     account = sign_up(api)
     reply = api.call("POST", "/files", raw=CSV, token=account.id_token, headers={"Content-Type": "text/csv"})
-    assert (reply.status, reply.error_code) == (400, "invalid_name")
+    assert (reply.status, reply.body["name"]) == (201, reply.body["file_id"])
+    assert wait_settled(api, account, reply.body["file_id"])["status"] == "READY"
+
+
+def test_a_size_or_part_number_written_as_a_whole_decimal_is_that_integer(api: Api) -> None:
+    """JSON has one number type: 10.0 is the integer 10, as JSON Schema (and the document) say."""
+    account = sign_up(api)
+    reply = api.call("POST", "/uploads", json_body={"name": "a.csv", "size": 10.0}, token=account.id_token)
+    assert (reply.status, reply.body["upload"]["method"]) == (201, "POST")
+    assert api.call("GET", f"/files/{reply.body['file_id']}", token=account.id_token).body["size"] == 10
 
 
 def test_unicode_names_are_kept(api: Api) -> None:
@@ -326,7 +335,6 @@ def test_a_body_over_the_direct_limit_is_413(api: Api) -> None:
         ({"name": "a.csv", "size": "ten"}, "invalid_request"),
         ({"name": "a.csv", "size": "10"}, "invalid_request"),
         ({"name": "a.csv", "size": True}, "invalid_request"),
-        ({"name": "a.csv", "size": 1.0}, "invalid_request"),
         ({"name": "a.csv", "size": 10.5}, "invalid_request"),
         ({"name": "a.csv"}, "invalid_request"),
         ({"name": "a.csv", "size": 10, "key": "tenants/other/raw/x"}, "invalid_request"),
@@ -698,6 +706,23 @@ def test_a_form_that_cannot_be_read_is_400_invalid_request(api: Api, body: bytes
     reply = _post_form(api, account, body, form_type)
     assert (reply.status, reply.error_code) == (400, "invalid_request"), reply
     assert api.call("GET", "/files", token=account.id_token).body["files"] == []
+
+
+def _raw_form(disposition: str, data: bytes) -> bytes:
+    """One part, its Content-Disposition in UTF-8 as browsers send it."""
+    return b"--abc\r\nContent-Disposition: " + disposition.encode() + b"\r\n\r\n" + data + b"\r\n--abc--\r\n"
+
+
+def test_a_form_part_named_beyond_latin_1_is_read_as_utf_8(api: Api) -> None:
+    account = sign_up(api)
+    form_type = "multipart/form-data; boundary=abc"
+    named = _raw_form('form-data; name="file"; filename="продажи 📈.csv"', CSV)
+    reply = _post_form(api, account, named, form_type)
+    assert (reply.status, reply.body["name"]) == (201, "продажи 📈.csv")
+    other = _raw_form('form-data; name="򛣛"', b"{}")
+    refused = _post_form(api, account, other, form_type)
+    assert (refused.status, refused.error_code) == (400, "unexpected_form_field"), refused
+    assert len(api.call("GET", "/files", token=account.id_token).body["files"]) == 1
 
 
 def test_a_form_whose_file_is_over_the_direct_upload_limit_is_413(api: Api) -> None:

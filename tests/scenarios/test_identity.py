@@ -56,7 +56,12 @@ def test_an_email_signs_up_once_whatever_its_case(api: Api) -> None:
         ({"email": "x@example.com", "password": PASSWORD, "tenant_id": "someone-elses"}, "invalid_request"),
         ({"email": "x@example.com", "password": PASSWORD, "tenant_name": "a\u0000b"}, "invalid_request"),
         ({"email": "x@example.com", "password": PASSWORD, "tenant_name": "x" * 101}, "invalid_request"),
-        ({"email": "x@example.com", "password": ""}, "invalid_request"),
+        ({"email": "x@example.com", "password": ""}, "invalid_password"),
+        ({"email": "x@example.com", "password": "Correct-Horse-9!" + "x" * 83}, "invalid_password"),  # 99
+        ({"email": "x@example.com", "password": " Correct-Horse-9!"}, "invalid_password"),
+        ({"email": " x@example.com", "password": PASSWORD}, "invalid_request"),
+        ({"email": "x@localhost", "password": PASSWORD}, "invalid_request"),
+        ({"email": "x@example.com", "password": PASSWORD, "tenant_name": " Acme"}, "invalid_request"),
         ({"email": 7, "password": PASSWORD}, "invalid_request"),
         ({"email": "a" * 117 + "@example.com", "password": PASSWORD}, "invalid_request"),  # over Cognito's 128
         ({"email": "x@example.com", "password": "short"}, "invalid_password"),
