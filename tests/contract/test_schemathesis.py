@@ -50,7 +50,10 @@ def test_schemathesis_finds_nothing_against_the_document(running_platform: Any, 
     config = tmp_path / "schemathesis.toml"
     config.write_text(
         (ROOT / "schemathesis.toml").read_text()
-        + f'\n[auth.wfc]\npath = "{auth}"\npeers = {json.dumps(list(tenants))}\n'
+        # Every request as tenant-a; tenant-b only replays its reads. Unpinned, schemathesis would move
+        # an operation to tenant-b once tenant-a is refused (the fuzzer can take tenant-a's own admin
+        # role away) and then take tenant-b's right 404 for tenant-a's objects as lost resources.
+        + f'\n[auth.wfc]\npath = "{auth}"\nuser = "tenant-a"\npeers = {json.dumps(list(tenants))}\n'
     )
     run = subprocess.run(
         [
