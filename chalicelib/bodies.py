@@ -38,8 +38,10 @@ def parse_body(request: Request, model: type[Body]) -> Body:
     try:
         return model.model_validate(document)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]["type"]
-        raise BadRequest(first if first in FIELD_ERROR_CODES else "invalid_request", describe(exc)) from None
+        # A rule's own code only when it is the one thing wrong; anything else is invalid_request.
+        codes = {item["type"] for item in exc.errors(include_url=False)}
+        code = codes.pop() if len(codes) == 1 and codes <= FIELD_ERROR_CODES else "invalid_request"
+        raise BadRequest(code, describe(exc)) from None
 
 
 def describe(error: ValidationError) -> str:

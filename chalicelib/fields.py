@@ -14,6 +14,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, StrictInt
 from pydantic_core import PydanticCustomError
 
+from chalicelib.errors import BadRequest
+
 # A subset of RFC 5322 addresses that Cognito (and the local platform's) accept as a username.
 EMAIL_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\s\S])"
 EMAIL_MAX_LENGTH = 128  # the address is the pool's username, and Cognito takes no longer one
@@ -30,7 +32,9 @@ PASSWORD_PATTERN = (
 )
 
 # A tenant's display name: 1-100 characters, no control characters, no space at either end.
-DISPLAY_NAME_PATTERN = r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]{0,98}[^\s\x00-\x1f\x7f])?(?![\s\S])"
+DISPLAY_NAME_PATTERN = (
+    r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f\u2028\u2029]{0,98}[^\s\x00-\x1f\x7f-\x9f])?(?![\s\S])"
+)
 
 
 def _matching(pattern: str, code: str, message: str) -> AfterValidator:
@@ -54,18 +58,32 @@ Email = Annotated[
     AfterValidator(str.lower),
 ]
 
+# The address an account logs in or confirms with: any an account may have, so looser than the
+# rule for a new one (no space, one @ with something either side).
+ACCOUNT_EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+(?![\s\S])"
+AccountEmail = Annotated[
+    str,
+    Field(max_length=EMAIL_MAX_LENGTH),
+    _matching(ACCOUNT_EMAIL_PATTERN, "invalid_request", "give your account's e-mail address"),
+    AfterValidator(str.lower),
+]
+
 # SecretStr keeps a password out of reprs, logs and validation messages. One to log in with is
 # whatever it is; a new one must meet the policy (400 invalid_password).
 Password = Annotated[SecretStr, Field(min_length=1, max_length=256)]
-NewPassword = Annotated[
-    SecretStr,
-    _matching(
-        PASSWORD_PATTERN,
-        "invalid_password",
-        "a password has 12 to 98 characters, with a lower-case and an upper-case letter, a digit and a "
-        "symbol, no control characters and no space at either end",
-    ),
-]
+POLICY_MESSAGE = (
+    "a password has 12 to 98 characters, with a lower-case and an upper-case letter, a digit and a "
+    "symbol, no control characters and no space at either end"
+)
+NewPassword = Annotated[SecretStr, _matching(PASSWORD_PATTERN, "invalid_password", POLICY_MESSAGE)]
+
+
+def check_new_password(password: str) -> None:
+    """400 invalid_password unless `password` meets the policy: for a password checked only where
+    one is taken at all (a new member's, locally)."""
+    if re.fullmatch(PASSWORD_PATTERN, password) is None:
+        raise BadRequest("invalid_password", f"password: {POLICY_MESSAGE}.")
+
 
 DisplayName = Annotated[
     str,

@@ -97,7 +97,7 @@ def form_file(content_type: str, body: bytes, max_bytes: int) -> FormFile:
     from python_multipart.exceptions import MultipartParseError
     from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
-    boundary = parse_options_header(content_type.encode())[1].get(b"boundary")
+    boundary = parse_options_header(content_type.encode(errors="surrogateescape"))[1].get(b"boundary")
     if not boundary:
         raise BadRequest("invalid_request", "A multipart/form-data body needs the boundary its Content-Type names.")
     reader = _FormReader(max_bytes)
@@ -112,5 +112,12 @@ def form_file(content_type: str, body: bytes, max_bytes: int) -> FormFile:
     if not reader.parts:
         raise BadRequest("invalid_request", "The multipart/form-data body holds no file part.")
     [part] = reader.parts
-    declared = part.headers.get("content-type")
-    return FormFile(part.filename or None, declared.decode("latin-1") if declared else None, b"".join(part.chunks))
+    return FormFile(part.filename or None, _media_type(part.headers.get("content-type")), b"".join(part.chunks))
+
+
+def _media_type(declared: bytes | None) -> str | None:
+    """The part's Content-Type if it can be one (printable ASCII: it is stored as an S3 header);
+    else none, and the file gets the default."""
+    if declared and declared.isascii() and declared.decode().isprintable():
+        return declared.decode()
+    return None

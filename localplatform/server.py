@@ -65,7 +65,7 @@ class LocalRequestHandler(ChaliceRequestHandler):
 
     def _generic_handle(self) -> None:
         declared = self.headers.get("content-length", "0")
-        if not declared.isdigit() or int(declared) > MAX_REQUEST_BYTES:
+        if not (declared.isascii() and declared.isdigit()) or int(declared) > MAX_REQUEST_BYTES:
             # Answer before reading: the body is never held in memory; the connection closes.
             self.close_connection = True
             self._send_error(PayloadTooLarge(message="The request body is over 10 MiB; upload through POST /uploads."))
@@ -104,7 +104,8 @@ class LocalRequestHandler(ChaliceRequestHandler):
         limit closes the connection instead."""
         headers = self.headers or {}
         declared = headers.get("content-length", "0")
-        if headers.get("transfer-encoding") or not declared.isdigit() or int(declared) > MAX_REQUEST_BYTES:
+        known = declared.isascii() and declared.isdigit() and not headers.get("transfer-encoding")
+        if not known or int(declared) > MAX_REQUEST_BYTES:
             self.close_connection = True
             return
         left = int(declared)

@@ -86,9 +86,11 @@ class Ingest:
             if size == 0:
                 logger.warning("empty object version written over a file: deleted, the file stays as it was")
                 self._delete_version(upload.key, stored)
-                return
+                continue  # the version before it may still need its ingest
             claimed = self._records.claim(record, self._claim(stored, final), size)
             if claimed is None:
+                if _refused_for_its_size(record, stored):  # an earlier attempt failed it, then died
+                    self._delete_version(upload.key, stored)
                 logger.info("already ingested, being ingested or being deleted: skipped", extra={"etag": stored.etag})
                 return
             # The claim is for the version current at the HEAD. One that landed since may have had its
@@ -177,7 +179,8 @@ class Ingest:
             return
         size = _claimed_size(record, stored)
         if size == 0:
-            logger.info("dead letter of an empty version written over a file: nothing to settle")
+            logger.info("dead letter of an empty version written over a file: deleted, nothing to settle")
+            self._delete_version(upload.key, stored)
             return
         claimed = self._records.claim(record, self._claim(stored, final=True), size)
         if claimed is None:
@@ -428,3 +431,9 @@ def _claimed_size(record: FileRecord, stored: StoredObject) -> int:
         record.ingest is None or record.ingest.etag == stored.etag
     )
     return record.size if reserved else stored.size
+
+
+def _refused_for_its_size(record: FileRecord, stored: StoredObject) -> bool:
+    """Whether the record is FAILED `size_mismatch` for this very version (whose bytes then go)."""
+    claim, error = record.ingest, record.error or {}
+    return error.get("code") == "size_mismatch" and claim is not None and claim.etag == stored.etag

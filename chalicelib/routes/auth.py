@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from chalicelib.auth.cognito import Tokens
 from chalicelib.bodies import RequestBody, parse_body
-from chalicelib.fields import DisplayName, Email, NewPassword, Password
+from chalicelib.fields import AccountEmail, DisplayName, Email, NewPassword, Password
 from chalicelib.services import services
 from chalicelib.tenancy import accounts
 
@@ -24,12 +24,12 @@ class SignUpBody(RequestBody):
 
 
 class ConfirmBody(RequestBody):
-    email: Email
+    email: AccountEmail
     code: str = Field(min_length=1, max_length=64)
 
 
 class LoginBody(RequestBody):
-    email: Email
+    email: AccountEmail
     password: Password
     # Only for an account an admin created: its first login sets the user's own password.
     new_password: NewPassword | None = None

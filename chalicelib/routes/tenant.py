@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from chalicelib.auth.identity import cognito_authorizer
 from chalicelib.auth.roles import Action, Role
 from chalicelib.bodies import RequestBody, parse_body
-from chalicelib.fields import Email, NewPassword
+from chalicelib.fields import Email, Password
 from chalicelib.routes.context import acting
 from chalicelib.services import services
 from chalicelib.tenancy import accounts
@@ -40,7 +40,7 @@ class AddMemberBody(RequestBody):
     role: Role
     # Locally (no e-mail) a new account's password. Wherever Cognito sends e-mail it is refused:
     # a new member's only password is the temporary one Cognito makes and e-mails to them.
-    password: NewPassword | None = None
+    password: Password | None = None  # its policy is checked where one is taken (locally)
 
 
 class ChangeRoleBody(RequestBody):

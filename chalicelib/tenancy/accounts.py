@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from chalicelib.auth.cognito import Account, CognitoUsers
 from chalicelib.auth.roles import Role
 from chalicelib.errors import BadRequest, Conflict, NotFound, UserExists
+from chalicelib.fields import check_new_password
 from chalicelib.ids import new_id
 from chalicelib.observability import logger
 from chalicelib.tenancy.store import Membership, TenantStore
@@ -109,6 +110,7 @@ def _create_account(users: CognitoUsers, email: str, password: str | None, *, in
         return users.invite(email)
     if not password:
         raise BadRequest("password_required", "Give the new member's 'password': there is no e-mail here.")
+    check_new_password(password)
     return users.create_with_password(email, password)
 
 

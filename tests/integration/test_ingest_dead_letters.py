@@ -196,6 +196,17 @@ def test_a_dead_letter_of_an_object_of_another_size_than_reserved_ends_failed_si
     assert ingestor.tenant.objects.head(key) is None
 
 
+def test_a_dead_letter_of_an_empty_version_written_over_a_ready_file_deletes_it(ingestor: Ingestor, app: Any) -> None:
+    file_id = _start(ingestor)
+    ingestor.drain()
+    ready = ingestor.record(file_id)
+    key = raw_key(ingestor.account.tenant_id, file_id)
+    ingestor.services.clients.s3.put_object(Bucket="sdp-local-data", Key=key, Body=b"")
+    _dead_letter(ingestor, app, _take_message(ingestor, file_id))
+    assert ingestor.record(file_id) == ready
+    assert ingestor.tenant.objects.head(key).size == len(CSV)  # type: ignore[union-attr]
+
+
 def test_a_dead_letter_of_an_object_uploaded_around_the_api_is_recorded_failed(ingestor: Ingestor, app: Any) -> None:
     file_id = new_id()
     key = raw_key(ingestor.account.tenant_id, file_id)

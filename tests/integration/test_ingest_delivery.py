@@ -609,6 +609,32 @@ def test_an_empty_version_written_over_a_ready_file_is_deleted_and_the_file_stay
     assert (kept["Size"], kept["IsLatest"]) == (len(CSV), True)
 
 
+def test_an_empty_version_landing_before_the_first_is_claimed_leaves_the_first_to_be_ingested(
+    ingestor: Ingestor, app: Any
+) -> None:
+    file_id = _start(ingestor, "sales.csv", CSV)
+    _messages(ingestor)  # the upload's own notification is lost: the empty version's must do
+    ingestor.services.clients.s3.put_object(Bucket=BUCKET, Key=raw_key(ingestor.account.tenant_id, file_id), Body=b"")
+    [empty] = _messages(ingestor)
+    _deliver(app, [empty])
+    record = ingestor.record(file_id)
+    assert (record["status"], record["size"], record["row_count"]) == ("READY", len(CSV), 2)
+
+
+def test_a_mismatched_object_sent_again_after_its_file_failed_is_deleted_again(ingestor: Ingestor) -> None:
+    file_id = ingestor.reserve_multipart(2 * MIB)
+    key = raw_key(ingestor.account.tenant_id, file_id)
+    s3 = ingestor.services.clients.s3
+    s3.put_object(Bucket=BUCKET, Key=key, Body=CSV)
+    ingestor.drain()
+    failed = ingestor.record(file_id)
+    assert failed["error"]["code"] == "size_mismatch"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=CSV)  # the same bytes, as a retry of a dead attempt finds them
+    ingestor.drain()
+    assert ingestor.record(file_id) == failed
+    assert s3.list_object_versions(Bucket=BUCKET, Prefix=key).get("Versions", []) == []
+
+
 def test_objects_of_no_tenant_and_other_keys_are_skipped(ingestor: Ingestor, logs: list[dict[str, Any]]) -> None:
     s3 = ingestor.services.clients.s3
     tenant = ingestor.account.tenant_id

@@ -719,10 +719,15 @@ def test_a_form_part_named_beyond_latin_1_is_read_as_utf_8(api: Api) -> None:
     named = _raw_form('form-data; name="file"; filename="продажи 📈.csv"', CSV)
     reply = _post_form(api, account, named, form_type)
     assert (reply.status, reply.body["name"]) == (201, "продажи 📈.csv")
+    odd_type = _raw_form('form-data; name="file"; filename="t.csv"', CSV).replace(
+        b"\r\n\r\n", b"\r\nContent-Type: text/\xffcsv\r\n\r\n", 1
+    )
+    typed = _post_form(api, account, odd_type, form_type)
+    assert (typed.status, typed.body["content_type"]) == (201, "application/octet-stream")  # no header S3 takes
     other = _raw_form('form-data; name="򛣛"', b"{}")
     refused = _post_form(api, account, other, form_type)
     assert (refused.status, refused.error_code) == (400, "unexpected_form_field"), refused
-    assert len(api.call("GET", "/files", token=account.id_token).body["files"]) == 1
+    assert len(api.call("GET", "/files", token=account.id_token).body["files"]) == 2
 
 
 def test_a_form_whose_file_is_over_the_direct_upload_limit_is_413(api: Api) -> None:

@@ -62,6 +62,8 @@ def test_an_email_signs_up_once_whatever_its_case(api: Api) -> None:
         ({"email": " x@example.com", "password": PASSWORD}, "invalid_request"),
         ({"email": "x@localhost", "password": PASSWORD}, "invalid_request"),
         ({"email": "x@example.com", "password": PASSWORD, "tenant_name": " Acme"}, "invalid_request"),
+        ({"email": "x@example.com", "password": PASSWORD, "tenant_name": "a\u0085b"}, "invalid_request"),
+        ({"email": "x@example.com", "password": "weak", "role": "admin"}, "invalid_request"),  # not only the password
         ({"email": 7, "password": PASSWORD}, "invalid_request"),
         ({"email": "a" * 117 + "@example.com", "password": PASSWORD}, "invalid_request"),  # over Cognito's 128
         ({"email": "x@example.com", "password": "short"}, "invalid_password"),
@@ -92,6 +94,13 @@ def test_login_with_a_wrong_password_or_an_unknown_email_gives_nothing_away(api:
     assert (unknown_email.status, unknown_email.error_code) == (401, "invalid_credentials")
     assert wrong_password.body["error"]["message"] == unknown_email.body["error"]["message"]
     assert_conforms("POST", "/auth/login", 401, wrong_password.body)
+
+
+def test_login_takes_any_address_an_account_may_have_not_only_the_sign_up_rules(api: Api) -> None:
+    """Sign-up's rule is narrower than what Cognito accepts: an account made under a looser one
+    still logs in, and an unknown address of that shape is a wrong log-in, not a bad request."""
+    reply = api.call("POST", "/auth/login", json_body={"email": "o'brien@example.com", "password": PASSWORD})
+    assert (reply.status, reply.error_code) == (401, "invalid_credentials")
 
 
 def test_login_accepts_the_email_in_any_case(api: Api) -> None:

@@ -13,7 +13,14 @@ from pydantic import ValidationError
 
 from chalicelib.bodies import RequestBody
 from chalicelib.errors import BadRequest
-from chalicelib.fields import DISPLAY_NAME_PATTERN, EMAIL_MAX_LENGTH, EMAIL_PATTERN, PASSWORD_PATTERN, NewPassword
+from chalicelib.fields import (
+    ACCOUNT_EMAIL_PATTERN,
+    DISPLAY_NAME_PATTERN,
+    EMAIL_MAX_LENGTH,
+    EMAIL_PATTERN,
+    PASSWORD_PATTERN,
+    NewPassword,
+)
 from chalicelib.files.records import check_name
 from chalicelib.ids import ID
 from chalicelib.pagination import PageTokens
@@ -51,6 +58,8 @@ def _schema(name: str) -> dict[str, Any]:
 def test_the_documents_patterns_are_the_ones_the_code_enforces() -> None:
     assert _schema("Email")["pattern"] == EMAIL_PATTERN
     assert _schema("Email")["maxLength"] == EMAIL_MAX_LENGTH
+    assert _schema("AccountEmail")["pattern"] == ACCOUNT_EMAIL_PATTERN
+    assert _schema("AccountEmail")["maxLength"] == EMAIL_MAX_LENGTH
     assert _schema("NewPassword")["pattern"] == PASSWORD_PATTERN
     assert _schema("SignUpRequest")["properties"]["tenant_name"]["pattern"] == DISPLAY_NAME_PATTERN
     assert _schema("Id")["pattern"] == f"^{ID.pattern}{NOTHING_FOLLOWS}"
