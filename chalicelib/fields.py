@@ -59,8 +59,9 @@ Email = Annotated[
 ]
 
 # The address an account logs in or confirms with: any an account may have, so looser than the
-# rule for a new one (no space, one @ with something either side).
-ACCOUNT_EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+(?![\s\S])"
+# rule for a new one (one @ with something either side; no space or control character, spelled
+# out: `\s` means other characters in other regex engines).
+ACCOUNT_EMAIL_PATTERN = r"^[^@\x00-\x20\x7f-\xa0]+@[^@\x00-\x20\x7f-\xa0]+(?![\s\S])"
 AccountEmail = Annotated[
     str,
     Field(max_length=EMAIL_MAX_LENGTH),
