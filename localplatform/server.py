@@ -64,8 +64,8 @@ class LocalRequestHandler(ChaliceRequestHandler):
         BaseHTTPRequestHandler.__init__(self, request, client_address, server)
 
     def _generic_handle(self) -> None:
-        declared = self.headers.get("content-length", "0")
-        if not (declared.isascii() and declared.isdigit()) or int(declared) > MAX_REQUEST_BYTES:
+        length = self._content_length()
+        if length is None or length > MAX_REQUEST_BYTES:
             # Answer before reading: the body is never held in memory; the connection closes.
             self.close_connection = True
             self._send_error(PayloadTooLarge(message="The request body is over 10 MiB; upload through POST /uploads."))
@@ -102,15 +102,19 @@ class LocalRequestHandler(ChaliceRequestHandler):
         on the connection starts where it should: closing with bytes unread would reset it before
         the client has read the answer. A body of unknown length (chunked) or over the gateway's
         limit closes the connection instead."""
-        headers = self.headers or {}
-        declared = headers.get("content-length", "0")
-        known = declared.isascii() and declared.isdigit() and not headers.get("transfer-encoding")
-        if not known or int(declared) > MAX_REQUEST_BYTES:
+        length = self._content_length()
+        chunked = bool(self.headers and self.headers.get("transfer-encoding"))
+        if length is None or length > MAX_REQUEST_BYTES or chunked:
             self.close_connection = True
             return
-        left = int(declared)
-        while left > 0 and (chunk := self.rfile.read(min(left, 65536))):
-            left -= len(chunk)
+        while length > 0 and (chunk := self.rfile.read(min(length, 65536))):
+            length -= len(chunk)
+
+    def _content_length(self) -> int | None:
+        """The body's declared length (0 when none is declared); None when it is no length: only
+        ASCII digits are ("²" is a digit to str.isdigit(), not to int())."""
+        declared = self.headers.get("content-length", "0") if self.headers else "0"
+        return int(declared) if declared.isascii() and declared.isdigit() else None
 
     def _allowed_methods(self) -> list[str]:
         """The methods the path's route takes; none where no route has this path."""

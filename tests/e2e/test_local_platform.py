@@ -77,12 +77,15 @@ def test_an_unknown_method_on_no_route_is_404_in_the_error_shape(running_platfor
     assert response.json()["error"]["code"] == "not_found"
 
 
-def test_a_body_over_the_gateway_limit_is_refused_before_it_is_read(running_platform: RunningPlatform) -> None:
+@pytest.mark.parametrize("declared", [b"10737418240", b"\xb2"], ids=["10-GiB", "superscript-two"])
+def test_a_body_over_the_gateway_limit_or_of_no_length_is_refused_before_it_is_read(
+    running_platform: RunningPlatform, declared: bytes
+) -> None:
     url = urlparse(running_platform.api_url)
     with socket.create_connection((url.hostname, url.port), timeout=10) as connection:
         connection.sendall(
             b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
-            b"Content-Length: 10737418240\r\n\r\n"
+            b"Content-Length: " + declared + b"\r\n\r\n"
         )
         chunks = []
         while chunk := connection.recv(65536):  # the server closes the connection after answering

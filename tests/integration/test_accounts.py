@@ -14,7 +14,7 @@ from chalicelib.services import Services, install
 from chalicelib.settings import load_settings
 from chalicelib.tenancy import accounts
 from chalicelib.tenancy.store import TenantStore
-from tests.api import PASSWORD, Account, ChaliceApi, log_in, sign_up, unique_email
+from tests.api import PASSWORD, Account, ChaliceApi, Reply, log_in, sign_up, unique_email
 
 # What an attacker would choose for an account they create for someone else's address.
 ATTACKER_PASSWORD = "Attacker-Chose-1!"
@@ -58,6 +58,12 @@ def _deliver_invitation(services: Services, email: str) -> str:
     return temporary
 
 
+def _add_member(api: ChaliceApi, admin: Account, email: str, role: str, password: str | None = None) -> Reply:
+    """POST /tenant/members as `admin`, with a password only where one is given."""
+    body = {"email": email, "role": role} | ({"password": password} if password is not None else {})
+    return api.call("POST", "/tenant/members", json_body=body, token=admin.id_token)
+
+
 def _member_ids(api: ChaliceApi, admin: Account) -> set[str]:
     reply = api.call("GET", "/tenant/members", token=admin.id_token)
     assert reply.status == 200, reply
@@ -85,7 +91,7 @@ def test_where_there_is_email_a_new_member_gets_cognitos_invitation_and_sets_a_p
     api = ChaliceApi(client)
     admin = sign_up(api, "admin")
     email = unique_email("invited")
-    added = api.call("POST", "/tenant/members", json_body={"email": email, "role": "analyst"}, token=admin.id_token)
+    added = _add_member(api, admin, email, "analyst")
     assert added.status == 201
 
     # Invited, not verified: the platform vouches for no address.
@@ -115,12 +121,7 @@ def test_where_there_is_email_an_admin_cannot_choose_a_members_password(deployed
     existing = sign_up(api, "existing")
     for email in (new_email, existing.email):
         for password in (ATTACKER_PASSWORD, "weak"):  # any password, whether or not it meets the policy
-            reply = api.call(
-                "POST",
-                "/tenant/members",
-                json_body={"email": email, "role": "viewer", "password": password},
-                token=admin.id_token,
-            )
+            reply = _add_member(api, admin, email, "viewer", password)
             assert (reply.status, reply.error_code) == (400, "password_not_allowed")
     with pytest.raises(ClientError, match="UserNotFoundException"):
         _user(deployed, new_email)
@@ -141,14 +142,9 @@ def test_an_account_another_tenants_admin_created_never_lets_them_into_its_owner
 
     # 1. The attacker adds Alice's address with a password of their choosing: refused. Without
     # one, the account gets Cognito's temporary password, which goes to Alice's mailbox only.
-    chosen = api.call(
-        "POST",
-        "/tenant/members",
-        json_body={"email": alice, "role": "admin", "password": ATTACKER_PASSWORD},
-        token=attacker.id_token,
-    )
+    chosen = _add_member(api, attacker, alice, "admin", ATTACKER_PASSWORD)
     assert (chosen.status, chosen.error_code) == (400, "password_not_allowed")
-    invited = api.call("POST", "/tenant/members", json_body={"email": alice, "role": "admin"}, token=attacker.id_token)
+    invited = _add_member(api, attacker, alice, "admin")
     assert invited.status == 201
 
     # 2. The attacker cannot log in as Alice, with or without a new password of their own.
@@ -162,9 +158,7 @@ def test_an_account_another_tenants_admin_created_never_lets_them_into_its_owner
 
     # 3. Alice's organisation adds the address. Nobody has proved it yet: the account is not
     # handed over until its owner has.
-    early = api.call(
-        "POST", "/tenant/members", json_body={"email": alice, "role": "analyst"}, token=victim_admin.id_token
-    )
+    early = _add_member(api, victim_admin, alice, "analyst")
     assert (early.status, early.error_code) == (409, "unverified_account")
     assert _member_ids(api, victim_admin) == {victim_admin.user_id}
 
@@ -174,9 +168,7 @@ def test_an_account_another_tenants_admin_created_never_lets_them_into_its_owner
         "POST", "/auth/login", json_body={"email": alice, "password": temporary, "new_password": ALICE_PASSWORD}
     )
     assert own.status == 200
-    added = api.call(
-        "POST", "/tenant/members", json_body={"email": alice, "role": "analyst"}, token=victim_admin.id_token
-    )
+    added = _add_member(api, victim_admin, alice, "analyst")
     assert added.status == 201
     me = api.call("GET", "/me", token=log_in(api, alice, ALICE_PASSWORD)["id_token"]).body
     assert (me["tenant_id"], me["role"]) == (victim_admin.tenant_id, "analyst")
@@ -192,12 +184,12 @@ def test_an_account_whose_invitation_was_never_used_is_not_added_elsewhere(deplo
     first = sign_up(api, "first")
     second = sign_up(api, "second")
     email = unique_email("invited")
-    invited = api.call("POST", "/tenant/members", json_body={"email": email, "role": "viewer"}, token=first.id_token)
+    invited = _add_member(api, first, email, "viewer")
     assert api.call("DELETE", f"/tenant/members/{invited.body['user_id']}", token=first.id_token).status == 204
 
-    reply = api.call("POST", "/tenant/members", json_body={"email": email, "role": "viewer"}, token=second.id_token)
+    reply = _add_member(api, second, email, "viewer")
     assert (reply.status, reply.error_code) == (409, "unverified_account")
-    again = api.call("POST", "/tenant/members", json_body={"email": email, "role": "viewer"}, token=first.id_token)
+    again = _add_member(api, first, email, "viewer")
     assert (again.status, again.error_code) == (409, "unverified_account")
     assert _member_ids(api, second) == {second.user_id}
 
@@ -220,9 +212,9 @@ def test_an_account_its_owner_confirmed_is_added_and_one_whose_password_was_rese
     cognito.admin_reset_user_password(**_pool(deployed), Username=reset)
     assert _user(deployed, reset)[0] == "RESET_REQUIRED"
 
-    added = api.call("POST", "/tenant/members", json_body={"email": confirmed, "role": "viewer"}, token=admin.id_token)
+    added = _add_member(api, admin, confirmed, "viewer")
     assert added.status == 201
-    refused = api.call("POST", "/tenant/members", json_body={"email": reset, "role": "viewer"}, token=admin.id_token)
+    refused = _add_member(api, admin, reset, "viewer")
     assert (refused.status, refused.error_code) == (409, "unverified_account")
     assert _member_ids(api, admin) == {admin.user_id, added.body["user_id"]}
     assert api.call("GET", "/me", token=log_in(api, confirmed)["id_token"]).body["tenant_id"] == admin.tenant_id
