@@ -17,9 +17,11 @@ unexport PYTHONDONTWRITEBYTECODE
 
 # A venv is rebuilt whenever its requirements file changes. pip is not upgraded: chalice pins it.
 # --no-compile: Python compiles what it imports on first use, a fraction of everything installed.
-$(STAMP): requirements.txt requirements-dev.txt
+# Then the `sdp` client and command from pyproject.toml, editable (its dependencies are pinned above).
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --no-compile --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-compile --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 $(INFRA_STAMP): requirements-infra.txt
@@ -56,4 +58,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/cold_start.py
 
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) .pytest_cache .ruff_cache out
+	rm -rf $(VENV) $(INFRA_VENV) .pytest_cache .ruff_cache out *.egg-info

@@ -69,6 +69,15 @@ def test_the_zips_carry_their_modules_compiled_for_lambdas_python(stage: str) ->
                 assert int.from_bytes(package.read(compiled)[4:8], "little") == 0b01, compiled
 
 
+def test_the_function_zip_carries_the_platform_and_no_client(stage: str) -> None:
+    """The `sdp` client and its command's libraries, the local platform and the tests are never shipped to Lambda."""
+    with zipfile.ZipFile(_packaged(stage, "deployment.zip")) as package:
+        top_level = {name.split("/")[0] for name in package.namelist()}
+    assert {"app.py", "chalicelib"} <= top_level
+    local_only = {"sdp", "localplatform", "tests", "bench", "infra", "httpx", "httpcore", "rich", "click", "tenacity"}
+    assert not top_level & local_only
+
+
 def test_only_prod_protects_its_table_and_pool_from_deletion(template: dict[str, Any]) -> None:
     resources = template["Resources"]
     assert resources["Table"]["Properties"]["DeletionProtectionEnabled"] == {"Fn::If": ["IsProd", True, False]}

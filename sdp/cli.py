@@ -1,0 +1,615 @@
+"""The `sdp` command: the platform from a terminal. Data goes to stdout, progress and errors to stderr.
+
+Exit codes: 0 success, 1 an API, network, ingest or query error, 2 a usage error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.filesize import decimal
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from sdp.client import DEFAULT_URL, Client, __version__
+from sdp.errors import ApiError, FileFailed, SdpError, SqlRefused
+from sdp.models import File, Member, Record
+
+FORMATS = ("table", "csv", "json")
+ROLES = ("viewer", "analyst", "admin")
+# A terminal table shows one page; the whole result goes to a file (--output) or a pipe (CSV).
+TABLE_ROWS = 1000
+
+out = Console(highlight=False, soft_wrap=True)
+if not out.is_terminal:
+    out.width = 10_000  # piped: each row on one line, never folded at 80 columns
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Session:
+    """What every command shares: the API's URL and, made when first needed, the client with the saved login."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._client: Client | None = None
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = Client.from_profile(self.url)
+        return self._client
+
+
+pass_session = click.make_pass_decorator(Session)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--url",
+    envvar="SDP_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    show_envvar=True,
+    help="The platform's API.",
+)
+@click.version_option(__version__, prog_name="sdp")
+@click.pass_context
+def cli(context: click.Context, url: str) -> None:
+    """Upload data files, get typed tables, query them with SQL."""
+    context.obj = Session(url)
+
+
+# -- output helpers ----------------------------------------------------------------------------------------------
+
+
+def _print_json(value: Any) -> None:
+    out.out(json.dumps(_plain(value), indent=2, ensure_ascii=False), highlight=False)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Record):
+        return value.model_dump(mode="json", exclude_none=False)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _table(
+    title: str | None, headers: Sequence[str], rows: Iterable[Sequence[Any]], *, name: str | None = None
+) -> None:
+    table = Table(title=title, header_style="bold", title_justify="left", box=None, pad_edge=False)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    count = 0
+    for row in rows:
+        table.add_row(*(escape("" if cell is None else str(cell)) for cell in row))
+        count += 1
+    if count:
+        out.print(table)
+    else:
+        err.print(f"No {name or 'entries'}.")
+
+
+def _when(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+def _columns_text(record: File) -> str:
+    return ", ".join(f"{column.name} {column.type}" for column in record.columns)
+
+
+def _read_password(prompt: str, from_stdin: bool, *, confirm: bool = False) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise click.UsageError("--password-stdin: nothing came on standard input.")
+        return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise click.UsageError("No terminal to ask for the password: pipe it in with --password-stdin.")
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
+
+
+# -- accounts ----------------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--email", prompt=True, prompt_required=True, help="Your e-mail address.")
+@click.option("--tenant-name", help="Your organisation's name (default: the e-mail address).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_session
+def signup(session: Session, email: str, tenant_name: str | None, password_stdin: bool) -> None:
+    """Create an account and a tenant, with you as its admin; then log in."""
+    password = _read_password("Choose a password", password_stdin, confirm=True)
+    client = session.client
+    created = client.signup(email, password, tenant_name)
+    if created.confirmation_required:
+        err.print(
+            f"Signed up {escape(email)}. Enter the code e-mailed to you with [bold]sdp confirm[/], then sdp login."
+        )
+        return
+    me = client.login(email, password)
+    err.print(
+        f"Signed up and logged in to {escape(client.url)} as {escape(me.email)}, admin of {escape(me.tenant_name)}."
+    )
+
+
+@cli.command()
+@click.option("--email", prompt=True, help="The address you signed up with.")
+@click.option("--code", prompt=True, help="The code from the e-mail.")
+@pass_session
+def confirm(session: Session, email: str, code: str) -> None:
+    """Confirm a sign-up with the e-mailed code (in AWS; locally sign-ups need none)."""
+    session.client.confirm(email, code)
+    err.print("Confirmed: now run sdp login.")
+
+
+@cli.command()
+@click.option("--email", prompt=True, help="Your e-mail address.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_session
+def login(session: Session, email: str, password_stdin: bool) -> None:
+    """Log in; the login is saved for this URL (in ~/.config/sdp, readable by you only)."""
+    password = _read_password("Password", password_stdin)
+    client = session.client
+    try:
+        me = client.login(email, password)
+    except ApiError as error:
+        if error.code != "new_password_required":
+            raise
+        err.print("This is your first login: choose your own password.")
+        me = client.login(email, password, new_password=_read_password("New password", False, confirm=True))
+    err.print(f"Logged in to {escape(client.url)} as {escape(me.email)} ({me.role} of {escape(me.tenant_name)}).")
+
+
+@cli.command()
+@pass_session
+def logout(session: Session) -> None:
+    """Forget the saved login for this URL."""
+    if session.client.logout():
+        err.print(f"Logged out of {escape(session.client.url)}.")
+    else:
+        err.print(f"You were not logged in to {escape(session.client.url)}.")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_session
+def whoami(session: Session, as_json: bool) -> None:
+    """Who you are logged in as, in which tenant, with which role."""
+    me = session.client.me()
+    if as_json:
+        _print_json(me)
+        return
+    out.print(f"{escape(me.email)} ({me.role}) in {escape(me.tenant_name)}")
+    out.print(f"user {me.user_id}, tenant {me.tenant_id}, at {escape(session.client.url)}")
+
+
+# -- files and tables --------------------------------------------------------------------------------------------
+
+
+def _upload_one(client: Client, path: Path, name: str | None, wait: bool) -> File:
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+    tasks: list[TaskID] = []
+
+    def advance(sent: int, total: int) -> None:
+        if not tasks:  # the bar appears with the first byte: a file refused before sending shows none
+            tasks.append(progress.add_task(escape(name or path.name), total=total))
+        progress.update(tasks[0], completed=sent)
+
+    with progress:
+        record = client.upload(path, name, wait=False, progress=advance)
+    if not wait:
+        return record
+    with err.status(f"Ingesting {escape(record.name)}…"):
+        return client.wait_for_file(record.file_id)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", help="The file's name on the platform (one file only; default: its own name).")
+@click.option("--no-wait", is_flag=True, help="Return once the bytes are sent, without waiting for the table.")
+@pass_session
+def upload(session: Session, files: tuple[Path, ...], name: str | None, no_wait: bool) -> None:
+    """Upload files: each becomes a table. An interrupted large upload resumes when run again."""
+    if name and len(files) > 1:
+        raise click.UsageError("--name names one file: give one FILE with it.")
+    failed = 0
+    for path in files:
+        try:
+            record = _upload_one(session.client, path, name, not no_wait)
+        except FileFailed as failure:
+            failed += 1
+            _report(failure, prefix=f"{failure.file.name} ({failure.file.file_id}): ")
+            continue
+        if record.status == "READY":
+            err.print(
+                f"[green]✓[/] {escape(record.name)} → table [bold]{record.table}[/]: "
+                f"{record.row_count:,} rows, {len(record.columns)} columns ({escape(_columns_text(record))})"
+            )
+            for note in record.notes:
+                err.print(f"  note: {escape(note)}")
+        else:
+            err.print(f"{escape(record.name)} uploaded as {record.file_id} ({record.status})")
+        out.print(record.file_id)
+    if failed:
+        raise SystemExit(1)
+
+
+@cli.command(name="ls")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many files, newest first.")
+@pass_session
+def list_files(session: Session, as_json: bool, limit: int | None) -> None:
+    """List your tenant's files, newest first."""
+    files = _take(session.client.files(page_size=min(limit or 1000, 1000)), limit)
+    if as_json:
+        _print_json(files)
+        return
+    _table(
+        None,
+        ["FILE ID", "NAME", "STATUS", "SIZE", "ROWS", "TABLE", "CREATED"],
+        (
+            [f.file_id, f.name, f.status, decimal(f.size), f.row_count, f.table or "", _when(f.created_at)]
+            for f in files
+        ),
+        name="files",
+    )
+
+
+def _take(items: Iterable[Any], limit: int | None) -> list[Any]:
+    taken = []
+    for item in items:
+        if limit is not None and len(taken) >= limit:
+            break
+        taken.append(item)
+    return taken
+
+
+@cli.command()
+@click.argument("file_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_session
+def show(session: Session, file_id: str, as_json: bool) -> None:
+    """Show one file: its status, table, columns, or why it failed."""
+    record = session.client.file(file_id)
+    if as_json:
+        _print_json(record)
+        return
+    fields = [
+        ("file id", record.file_id),
+        ("name", record.name),
+        ("status", record.status),
+        ("size", f"{decimal(record.size)} ({record.size:,} bytes)"),
+        ("format", " + ".join(filter(None, [record.format, record.compression]))),
+        ("table", record.table),
+        ("rows", f"{record.row_count:,}" if record.row_count is not None else None),
+        ("sha256", record.sha256),
+        ("created", _when(record.created_at)),
+        ("updated", _when(record.updated_at)),
+    ]
+    for label, value in fields:
+        if value:
+            out.print(f"{label:>8}  {escape(str(value))}")
+    if record.error:
+        out.print(f"{'error':>8}  {record.error.code}: {escape(record.error.message)}")
+    for note in record.notes:
+        out.print(f"{'note':>8}  {escape(note)}")
+    if record.columns:
+        out.print()
+        _table(
+            None, ["COLUMN", "TYPE", "IN THE FILE"], ([c.name, c.type, c.original_name or ""] for c in record.columns)
+        )
+
+
+@cli.command()
+@click.argument("file_ids", nargs=-1, required=True)
+@pass_session
+def rm(session: Session, file_ids: tuple[str, ...]) -> None:
+    """Delete files: their bytes, tables and records."""
+    failed = 0
+    for file_id in file_ids:
+        try:
+            session.client.delete_file(file_id)
+        except ApiError as error:
+            failed += 1
+            _report(error, prefix=f"{file_id}: ")
+            continue
+        err.print(f"Deleted {file_id}.")
+    if failed:
+        raise SystemExit(1)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_session
+def tables(session: Session, as_json: bool) -> None:
+    """List the tables you can query."""
+    found = list(session.client.tables())
+    if as_json:
+        _print_json(found)
+        return
+    _table(
+        None,
+        ["TABLE", "ROWS", "COLUMNS", "FILE ID"],
+        ([t.table, f"{t.row_count:,}", len(t.columns), t.file_id] for t in found),
+        name="tables",
+    )
+
+
+@cli.command()
+@click.argument("table")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_session
+def describe(session: Session, table: str, as_json: bool) -> None:
+    """Show a table's columns and types."""
+    found = session.client.table(table)
+    if as_json:
+        _print_json(found)
+        return
+    out.print(f"[bold]{found.table}[/]: {found.row_count:,} rows, from file {found.file_id}")
+    _table(None, ["COLUMN", "TYPE", "IN THE FILE"], ([c.name, c.type, c.original_name or ""] for c in found.columns))
+
+
+# -- queries -----------------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("sql", required=False)
+@click.option(
+    "-f", "--file", "sql_file", type=click.File("r", encoding="utf-8"), help="Read the SQL from a file (- for stdin)."
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    help="table for a terminal, csv when piped (default); json prints one object per row.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the whole result to this file.",
+)
+@click.option("--no-wait", is_flag=True, help="Print the query id and return at once.")
+@pass_session
+def query(
+    session: Session, sql: str | None, sql_file: Any, output_format: str | None, output: Path | None, no_wait: bool
+) -> None:
+    """Run a SQL query (Athena's dialect) over your tables."""
+    if (sql is None) == (sql_file is None):
+        raise click.UsageError("Give the SQL as an argument or with -f FILE, one of the two.")
+    text = sql if sql is not None else sql_file.read()
+    client = session.client
+    try:
+        result = client.query(text, wait=False)
+    except SqlRefused as refused:
+        _report(refused)
+        _point_at(text, refused)
+        raise SystemExit(1) from None
+    if no_wait:
+        out.print(result.query_id)
+        return
+    try:
+        with err.status(f"Running query {result.query_id}…"):
+            result.wait()
+    except KeyboardInterrupt:
+        result.cancel()
+        err.print(f"Cancelled query {result.query_id}.")
+        raise
+    fmt = output_format or ("csv" if output is not None or not out.is_terminal else "table")
+    if output is not None:
+        _write_result(result, fmt, output)
+    else:
+        _print_result(result, fmt)
+    stats = result.query.stats
+    if stats is not None:
+        err.print(
+            f"{stats.rows:,} rows · {stats.runtime_ms / 1000:.2f} s · {decimal(stats.bytes_scanned)} scanned",
+            style="dim",
+        )
+
+
+def _write_result(result: Any, fmt: str, output: Path) -> None:
+    if fmt == "json":
+        partial = output.with_name(f".{output.name}.part")
+        with partial.open("w", encoding="utf-8") as target:
+            _json_rows(result, target.write)
+        partial.replace(output)
+    else:
+        result.to_csv(output)
+    err.print(f"Wrote {output}.")
+
+
+def _print_result(result: Any, fmt: str) -> None:
+    if fmt == "csv":
+        sys.stdout.flush()
+        result.write_csv(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    elif fmt == "json":
+        _json_rows(result, lambda line: out.out(line, end="", highlight=False))
+    else:
+        names = [column.name for column in result.columns]
+        rows = _take(result.rows, TABLE_ROWS)
+        _table(None, names, ([_cell(value) for value in row] for row in rows), name="rows")
+        total = result.query.stats.rows if result.query.stats else len(rows)
+        if total > len(rows):
+            err.print(f"Showing the first {len(rows):,} of {total:,} rows: --output FILE writes them all.")
+
+
+def _cell(value: Any) -> str:
+    return "NULL" if value is None else str(value)
+
+
+def _json_rows(result: Any, write: Callable[[str], Any]) -> None:
+    names = [column.name for column in result.columns]
+    for row in result.rows:
+        write(json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False) + "\n")
+
+
+def _point_at(sql: str, refused: SqlRefused) -> None:
+    """Show the line the error is on, with a caret under its column."""
+    lines = sql.splitlines() or [""]
+    if refused.line is None or not 1 <= refused.line <= len(lines):
+        return
+    line = lines[refused.line - 1]
+    column = max(1, min(refused.column or 1, len(line) + 1))
+    gutter = f"{refused.line} | "
+    err.print(f"{gutter}{escape(line)}")
+    err.print(" " * (len(gutter) + column - 1) + "[red]^[/]")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many, newest first.")
+@pass_session
+def queries(session: Session, as_json: bool, limit: int) -> None:
+    """List your queries, newest first."""
+    found = _take(session.client.queries(page_size=min(limit, 1000)), limit)
+    if as_json:
+        _print_json(found)
+        return
+    _table(
+        None,
+        ["QUERY ID", "STATUS", "SUBMITTED", "ROWS", "SQL"],
+        (
+            [q.query_id, q.status, _when(q.submitted_at), q.stats.rows if q.stats else "", " ".join(q.sql.split())[:80]]
+            for q in found
+        ),
+        name="queries",
+    )
+
+
+@cli.command()
+@click.argument("query_ids", nargs=-1, required=True)
+@pass_session
+def cancel(session: Session, query_ids: tuple[str, ...]) -> None:
+    """Cancel queued or running queries."""
+    for query_id in query_ids:
+        record = session.client.cancel_query(query_id)
+        if record.status == "CANCELLED":
+            err.print(f"Cancelled {query_id}.")
+        else:
+            err.print(f"{query_id} had already ended: {record.status}.")
+
+
+# -- members -----------------------------------------------------------------------------------------------------
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def members(context: click.Context, as_json: bool) -> None:
+    """List your tenant's members; add, re-role or remove them (admins)."""
+    if context.invoked_subcommand is not None:
+        return
+    found = context.find_object(Session).client.members()
+    if as_json:
+        _print_json(found)
+        return
+    _table(None, ["USER ID", "EMAIL", "ROLE"], ([m.user_id, m.email, m.role] for m in found), name="members")
+
+
+def _member(client: Client, who: str) -> Member:
+    """A member by user id or e-mail address."""
+    for member in client.members():
+        if who in (member.user_id, member.email) or who.lower() == member.email.lower():
+            return member
+    raise ApiError(404, "member_not_found", f"{who} is not a member of your tenant: `sdp members` lists them.", None)
+
+
+@members.command(name="add")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="What the member may do.")
+@click.option("--password-stdin", is_flag=True, help="Locally: the new account's password, from standard input.")
+@pass_session
+def add_member(session: Session, email: str, role: str, password_stdin: bool) -> None:
+    """Add a member. In AWS a new account gets an e-mailed invitation; locally give it a password."""
+    password = _read_password("The new member's password", True) if password_stdin else None
+    try:
+        member = session.client.add_member(email, role, password)  # type: ignore[arg-type]
+    except ApiError as error:
+        if error.code != "password_required" or password is not None or not sys.stdin.isatty():
+            raise
+        member = session.client.add_member(
+            email, role, _read_password("The new member's password", False, confirm=True)
+        )  # type: ignore[arg-type]
+    err.print(f"Added {escape(member.email)} as {member.role} ({member.user_id}).")
+
+
+@members.command(name="role")
+@click.argument("member")
+@click.argument("role", type=click.Choice(ROLES))
+@pass_session
+def change_role(session: Session, member: str, role: str) -> None:
+    """Change a member's role (MEMBER: user id or e-mail)."""
+    changed = session.client.change_role(_member(session.client, member).user_id, role)  # type: ignore[arg-type]
+    err.print(f"{escape(changed.email)} is now {changed.role}.")
+
+
+@members.command(name="rm")
+@click.argument("member_ids", nargs=-1, required=True)
+@pass_session
+def remove_member(session: Session, member_ids: tuple[str, ...]) -> None:
+    """Remove members from the tenant (MEMBER: user id or e-mail)."""
+    for who in member_ids:
+        member = _member(session.client, who)
+        session.client.remove_member(member.user_id)
+        err.print(f"Removed {escape(member.email)}.")
+
+
+# -- running -----------------------------------------------------------------------------------------------------
+
+
+def _report(error: SdpError, prefix: str = "") -> None:
+    request = f" (request id {error.request_id})" if getattr(error, "request_id", None) else ""
+    err.print(f"[red]error:[/] {escape(prefix)}{error.code}: {escape(error.message)}{request}")
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """The console script: run a command and turn whatever ends it into a message and an exit code."""
+    try:
+        code = cli.main(args=argv, prog_name="sdp", standalone_mode=False)
+    except click.ClickException as error:
+        error.show()
+        code = error.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        err.print("Interrupted. A large upload resumes when the same command is run again.")
+        code = 130
+    except SdpError as error:
+        _report(error)
+        code = 1
+    except BrokenPipeError:
+        # The reader of our output went away (`sdp query … | head`): nothing more to say, and no one to say it to.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    except Exception as error:  # a bug of ours: one line for the user, the trace only on request
+        if os.environ.get("SDP_DEBUG"):
+            traceback.print_exc()
+        err.print(f"[red]error:[/] unexpected {type(error).__name__}: {escape(str(error))} (SDP_DEBUG=1 shows more)")
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,408 @@
+"""`sdp.Client`: every API operation as a method with typed results."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from sdp.credentials import CredentialStore, Login, normalise_url
+from sdp.errors import (
+    ApiError,
+    AuthenticationError,
+    FileFailed,
+    LoginExpired,
+    NetworkError,
+    NotFound,
+    error_from_response,
+)
+from sdp.models import File, Health, Me, Member, MultipartUpload, Query, Role, SignUp, StartedUpload, Table, Tokens
+
+if TYPE_CHECKING:
+    from sdp.results import QueryResult
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+# A login is refreshed this long before its ID token expires, so a request never leaves with a dying token.
+REFRESH_MARGIN_SECONDS = 60
+
+try:
+    __version__ = version("serverless-data-platform")
+except PackageNotFoundError:  # run from a checkout that was never installed
+    __version__ = "0.0.0"
+
+RecordT = TypeVar("RecordT", bound=BaseModel)
+
+
+class NotLoggedIn(AuthenticationError):
+    """No token was given and no login is saved for this URL."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(401, "not_logged_in", f"You are not logged in to {url}: run `sdp login` first.", None)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a request is sent again after a failure that allows it."""
+
+    attempts: int = 5
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+    sleep: Callable[[float], None] = time.sleep
+
+
+# Answers that mean nothing was done: sending again is safe whatever the request.
+_NOTHING_DONE = {"service_unavailable", "query_engine_busy", "too_many_requests"}
+
+
+def _retryable(error: BaseException, safe: bool) -> bool:
+    """Whether `error` may be followed by the same request: always if it never reached the server,
+    otherwise only for a request that does the same however often it is repeated (`safe`)."""
+    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return True
+    if isinstance(error, httpx.TransportError):
+        return safe
+    if isinstance(error, ApiError):
+        if error.code in _NOTHING_DONE or (error.status == 503 and error.code == "http_error"):
+            return True  # the platform's "try again" answers, and storage's SlowDown
+        return safe and error.status in (500, 502, 503, 504)
+    return False
+
+
+class Client:
+    """The platform's API. Authenticated calls use `token` if given, else the login saved for `url` (refreshed
+    as it nears expiry and once after a 401); `sdp.Client.from_profile()` builds one from the saved login."""
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        token: str | None = None,
+        *,
+        store: CredentialStore | None = None,
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 60.0,
+        upload_concurrency: int = 4,
+    ) -> None:
+        self.url = normalise_url(url)
+        self.store = store
+        self.retry = retry or RetryPolicy()
+        self.upload_concurrency = upload_concurrency
+        self._token = token
+        self._login = store.load(self.url) if store is not None and token is None else None
+        self._http = httpx.Client(
+            transport=transport, timeout=timeout, headers={"User-Agent": f"sdp/{__version__}"}, follow_redirects=False
+        )
+
+    @classmethod
+    def from_profile(cls, url: str | None = None, *, store: CredentialStore | None = None, **options: Any) -> Client:
+        """A client for `url` (default `$SDP_URL`, else the local platform) with the login saved for it."""
+        return cls(url or os.environ.get("SDP_URL") or DEFAULT_URL, store=store or CredentialStore(), **options)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- sending ---------------------------------------------------------------------------------------------
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        safe: bool,
+        body: Callable[[], dict[str, Any]] | None = None,
+        **request: Any,
+    ) -> httpx.Response:
+        """One request to any URL (API or storage), sent again with backoff while `_retryable` allows;
+        `body` makes the request's content afresh for each try (a stream cannot be sent twice)."""
+
+        def attempt() -> httpx.Response:
+            response = self._http.request(method, url, **request, **(body() if body else {}))
+            if response.status_code >= 400:
+                raise error_from_response(response)
+            return response
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retry.attempts),
+            wait=wait_exponential_jitter(multiplier=self.retry.initial_delay, max=self.retry.max_delay),
+            retry=retry_if_exception(lambda error: _retryable(error, safe)),
+            sleep=self.retry.sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except httpx.TransportError as error:
+            raise NetworkError(f"Could not reach {httpx.URL(url).host}: {error or type(error).__name__}.") from error
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        authenticated: bool = True,
+        safe: bool | None = None,
+        **request: Any,
+    ) -> httpx.Response:
+        """An API request. GET, PUT and DELETE are safe to repeat; POST is sent again only if it never
+        left (unless the caller knows better, as for completing an upload)."""
+        is_safe = method in ("GET", "PUT", "DELETE") if safe is None else safe
+        url, headers = self.url + path, request.pop("headers", {})
+        if not authenticated:
+            return self.send(method, url, safe=is_safe, json=json, params=params, headers=headers, **request)
+        try:
+            return self.send(
+                method, url, safe=is_safe, json=json, params=params, headers=headers | self._bearer(), **request
+            )
+        except AuthenticationError:
+            if self._login is None or self._token is not None:
+                raise
+            self._refresh()  # the token was refused before its time: refresh once and try again
+            return self.send(
+                method, url, safe=is_safe, json=json, params=params, headers=headers | self._bearer(), **request
+            )
+
+    def _bearer(self) -> dict[str, str]:
+        if self._token is not None:
+            return {"Authorization": f"Bearer {self._token}"}
+        if self._login is None:
+            raise NotLoggedIn(self.url)
+        if self._login.expires_within(REFRESH_MARGIN_SECONDS):
+            self._refresh()
+        return {"Authorization": f"Bearer {self._login.id_token}"}
+
+    def _refresh(self) -> None:
+        assert self._login is not None
+        expired = LoginExpired(f"Your login to {self.url} has expired: run `sdp login` again.")
+        if not self._login.refresh_token:
+            raise expired
+        try:
+            response = self.call(
+                "POST", "/auth/refresh", json={"refresh_token": self._login.refresh_token}, authenticated=False
+            )
+        except AuthenticationError as error:
+            raise expired from error
+        tokens = Tokens.model_validate(response.json())
+        self._keep(replace(self._login, id_token=tokens.id_token, expires_at=time.time() + tokens.expires_in))
+
+    def _keep(self, login: Login) -> None:
+        self._login = login
+        if self.store is not None:
+            self.store.save(login)
+
+    def _record(self, model: type[RecordT], response: httpx.Response) -> RecordT:
+        return model.model_validate(response.json())
+
+    def _pages(self, path: str, key: str, model: type[RecordT], params: dict[str, Any]) -> Iterator[RecordT]:
+        """Every item of a paginated listing, page by page; a page may be empty while more follow."""
+        token: str | None = None
+        while True:
+            body = self.call("GET", path, params={**params, **({"next_token": token} if token else {})}).json()
+            yield from (model.model_validate(item) for item in body[key])
+            token = body.get("next_token")
+            if not token:
+                return
+
+    # -- accounts --------------------------------------------------------------------------------------------
+
+    def signup(self, email: str, password: str, tenant_name: str | None = None) -> SignUp:
+        """Create an account and a tenant with its user as admin."""
+        body = {"email": email, "password": password} | ({"tenant_name": tenant_name} if tenant_name else {})
+        return self._record(SignUp, self.call("POST", "/auth/signup", json=body, authenticated=False))
+
+    def confirm(self, email: str, code: str) -> None:
+        """Confirm a sign-up with the code e-mailed (in AWS; locally sign-ups need none)."""
+        self.call("POST", "/auth/confirm", json={"email": email, "code": code}, authenticated=False)
+
+    def login(self, email: str, password: str, new_password: str | None = None) -> Me:
+        """Log in; the login is saved for this URL when the client has a credential store."""
+        body = {"email": email, "password": password} | ({"new_password": new_password} if new_password else {})
+        tokens = self._record(Tokens, self.call("POST", "/auth/login", json=body, authenticated=False))
+        self._token = None
+        self._keep(Login(self.url, email, tokens.id_token, tokens.refresh_token, time.time() + tokens.expires_in))
+        return self.me()
+
+    def logout(self) -> bool:
+        """Forget this URL's saved login; whether there was one."""
+        self._login = None
+        return self.store.remove(self.url) if self.store is not None else False
+
+    @property
+    def login_email(self) -> str | None:
+        return self._login.email if self._login else None
+
+    def health(self) -> Health:
+        return self._record(Health, self.call("GET", "/health", authenticated=False))
+
+    def me(self) -> Me:
+        return self._record(Me, self.call("GET", "/me"))
+
+    # -- members ---------------------------------------------------------------------------------------------
+
+    def members(self) -> list[Member]:
+        return [Member.model_validate(item) for item in self.call("GET", "/tenant/members").json()["members"]]
+
+    def add_member(self, email: str, role: Role, password: str | None = None) -> Member:
+        """Add a member (admins). `password` is for the local platform only, for a new account."""
+        body = {"email": email, "role": role} | ({"password": password} if password else {})
+        return self._record(Member, self.call("POST", "/tenant/members", json=body))
+
+    def change_role(self, user_id: str, role: Role) -> Member:
+        return self._record(
+            Member, self.call("PATCH", f"/tenant/members/{quote(user_id, safe='')}", json={"role": role}, safe=True)
+        )
+
+    def remove_member(self, user_id: str) -> None:
+        self.call("DELETE", f"/tenant/members/{quote(user_id, safe='')}")
+
+    # -- files and tables ------------------------------------------------------------------------------------
+
+    def files(self, page_size: int = 1000) -> Iterator[File]:
+        """Every file of the tenant, newest first."""
+        return self._pages("/files", "files", File, {"limit": page_size})
+
+    def file(self, file_id: str) -> File:
+        return self._record(File, self.call("GET", f"/files/{quote(file_id, safe='')}"))
+
+    def delete_file(self, file_id: str) -> None:
+        self.call("DELETE", f"/files/{quote(file_id, safe='')}")
+
+    def file_content_url(self, file_id: str) -> str:
+        """A presigned URL of the file's original bytes (READY or FAILED alike)."""
+        return str(self.call("GET", f"/files/{quote(file_id, safe='')}/content").json()["url"])
+
+    def tables(self, page_size: int = 1000) -> Iterator[Table]:
+        """Every queryable table of the tenant, in name order."""
+        return self._pages("/tables", "tables", Table, {"limit": page_size})
+
+    def table(self, name: str) -> Table:
+        """One table by its name, as SQL names it."""
+        for table in self.tables():
+            if table.table == name:
+                return table
+        raise NotFound(404, "table_not_found", f"No table named {name!r}: `sdp tables` lists yours.", None)
+
+    def post_file(self, data: bytes, name: str, content_type: str = "application/octet-stream") -> File:
+        """Upload a small file (at most 4 MiB in AWS) as the request's body; `upload` picks this by itself."""
+        response = self.call(
+            "POST", "/files", params={"name": name}, content=data, headers={"Content-Type": content_type}
+        )
+        return self._record(File, response)
+
+    def start_upload(self, name: str, size: int, content_type: str | None = None) -> StartedUpload:
+        """Reserve `size` bytes for a file and get where to send them (`upload` does the rest by itself)."""
+        body = {"name": name, "size": size} | ({"content_type": content_type} if content_type else {})
+        return self._record(StartedUpload, self.call("POST", "/uploads", json=body))
+
+    def upload_parts(self, file_id: str, first: int = 1) -> MultipartUpload:
+        """Fresh URLs for a multipart upload's parts from `first` on (1,000 at most), with the ETags of the
+        parts storage already holds."""
+        response = self.call("GET", f"/uploads/{quote(file_id, safe='')}/parts", params={"from": first})
+        return MultipartUpload.model_validate(response.json()["upload"])
+
+    def complete_upload(self, file_id: str, etags: dict[int, str]) -> File:
+        """Assemble a multipart upload from its parts' ETags (safe to repeat: completing twice changes nothing)."""
+        parts = [{"part_number": number, "etag": etag} for number, etag in sorted(etags.items())]
+        response = self.call("POST", f"/uploads/{quote(file_id, safe='')}/complete", json={"parts": parts}, safe=True)
+        return self._record(File, response)
+
+    def wait_for_file(
+        self, file_id: str, timeout: float | None = None, poll: Callable[[File], None] | None = None
+    ) -> File:
+        """The file once ingest has finished with it; raises `FileFailed` if it ended FAILED."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.1
+        while True:
+            record = self.file(file_id)
+            if poll is not None:
+                poll(record)
+            if record.status == "FAILED":
+                raise FileFailed(record)
+            if record.status == "READY":
+                return record
+            if deadline is not None and time.monotonic() > deadline:
+                return record
+            self.retry.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+
+    def upload(
+        self,
+        source: str | os.PathLike[str] | IO[bytes],
+        name: str | None = None,
+        *,
+        wait: bool = True,
+        content_type: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> File:
+        """Upload a file (a path or a binary file object) the way its size calls for: in the request up to
+        4 MiB, a presigned POST up to 100 MiB, parts in parallel beyond, resuming an interrupted upload of
+        the same path. `progress(sent, total)` follows the bytes. With `wait`, returns once ingest is done
+        and raises `FileFailed` if the file ended FAILED."""
+        from sdp.uploads import Uploader
+
+        record = Uploader(self, progress).upload(source, name, content_type)
+        return self.wait_for_file(record.file_id) if wait else record
+
+    # -- queries ---------------------------------------------------------------------------------------------
+
+    def query(self, sql: str, *, wait: bool = True) -> QueryResult:
+        """Run a query. With `wait`, returns once it has ended and raises `QueryFailed` unless it SUCCEEDED."""
+        from sdp.results import QueryResult
+
+        result = QueryResult(self, self._record(Query, self.call("POST", "/queries", json={"sql": sql})))
+        return result.wait() if wait else result
+
+    def query_result(self, query_id: str) -> QueryResult:
+        """An earlier query of yours, by id."""
+        from sdp.results import QueryResult
+
+        return QueryResult(self, self.get_query(query_id))
+
+    def get_query(self, query_id: str, **params: Any) -> Query:
+        return self._record(Query, self.call("GET", f"/queries/{quote(query_id, safe='')}", params=params))
+
+    def queries(self, page_size: int = 1000) -> Iterator[Query]:
+        """Your queries, newest first."""
+        return self._pages("/queries", "queries", Query, {"limit": page_size})
+
+    def cancel_query(self, query_id: str) -> Query:
+        """Cancel a queued or running query; an ended one is left as it is."""
+        return self._record(Query, self.call("DELETE", f"/queries/{quote(query_id, safe='')}"))
+
+    def download(self, url: str, target: IO[bytes]) -> int:
+        """Stream a presigned URL's bytes into `target`; how many there were."""
+        written = 0
+        with self._http.stream("GET", url) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise error_from_response(response)
+            for chunk in response.iter_bytes(1024 * 1024):
+                target.write(chunk)
+                written += len(chunk)
+        return written
+
+    def download_to(self, url: str, path: Path) -> Path:
+        """Stream a presigned URL's bytes into a file at `path` (written whole or not at all)."""
+        partial = path.with_name(f".{path.name}.part")
+        try:
+            with partial.open("wb") as target:
+                self.download(url, target)
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
+        return path

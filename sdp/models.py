@@ -1,0 +1,142 @@
+"""The API's records as typed, read-only objects. Fields the platform adds later are ignored, not refused."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Role = Literal["viewer", "analyst", "admin"]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Column(Record):
+    name: str
+    type: str
+    original_name: str | None = None
+
+
+class Problem(Record):
+    """Why a file or a query FAILED."""
+
+    code: str
+    message: str
+
+
+class File(Record):
+    file_id: str
+    name: str
+    status: Literal["UPLOADING", "PROCESSING", "READY", "FAILED"]
+    size: int
+    content_type: str
+    format: str | None = None
+    compression: str | None = None
+    sha256: str | None = None
+    row_count: int | None = None
+    columns: list[Column] = []
+    table: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    error: Problem | None = None
+    notes: list[str] = []
+    owner_id: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Ingest is over: READY or FAILED."""
+        return self.status in ("READY", "FAILED")
+
+
+class Table(Record):
+    table: str
+    file_id: str
+    columns: list[Column]
+    row_count: int
+
+
+class QueryStats(Record):
+    runtime_ms: int
+    bytes_scanned: int
+    rows: int
+
+
+class Query(Record):
+    query_id: str
+    status: Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
+    sql: str
+    submitted_at: datetime
+    completed_at: datetime | None = None
+    stats: QueryStats | None = None
+    error: Problem | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("SUCCEEDED", "FAILED", "CANCELLED")
+
+
+class Member(Record):
+    user_id: str
+    email: str
+    role: Role
+
+
+class Me(Record):
+    user_id: str
+    email: str
+    tenant_id: str
+    tenant_name: str
+    role: Role
+
+
+class SignUp(Record):
+    user_id: str
+    tenant_id: str
+    confirmation_required: bool
+
+
+class Tokens(Record):
+    id_token: str
+    access_token: str
+    refresh_token: str | None = None
+    expires_in: int
+
+
+class Part(Record):
+    """One part of a multipart upload: PUT exactly `size` bytes to `url`; `etag` when storage holds it already."""
+
+    part_number: int
+    size: int
+    url: str
+    etag: str | None = None
+
+
+class MultipartUpload(Record):
+    method: Literal["MULTIPART"]
+    upload_id: str
+    part_size: int
+    part_count: int
+    parts: list[Part]
+    next_part: int | None = None
+
+
+class PostUpload(Record):
+    """A presigned POST: send `fields` and then the file as a form to `url`."""
+
+    method: Literal["POST"]
+    url: str
+    fields: dict[str, str]
+
+
+class StartedUpload(Record):
+    file_id: str
+    upload: PostUpload | MultipartUpload
+    expires_in: int
+
+
+class Health(Record):
+    status: str
+    version: str

@@ -1,0 +1,530 @@
+"""The client library over a fake transport: errors, retries, logins, uploads that resume, results."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import sdp
+from sdp.uploads import DIRECT_UPLOAD_LIMIT
+from tests.client.fakes import API, FILE_ID, MIB, STORAGE, FakePlatform, FakeStorage, error, file_record
+
+QUERY_ID = "01KQQQQQQQQQQQQQQQQQQQQQQQ"
+
+
+@pytest.fixture
+def fake() -> FakePlatform:
+    return FakePlatform()
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+def make_client(fake: FakePlatform, sleeps: list[float], **options: Any) -> sdp.Client:
+    options.setdefault("token", "the-token")
+    return sdp.Client(API, transport=httpx.MockTransport(fake), retry=sdp.RetryPolicy(sleep=sleeps.append), **options)
+
+
+@pytest.fixture
+def client(fake: FakePlatform, sleeps: list[float]) -> sdp.Client:
+    return make_client(fake, sleeps)
+
+
+# -- errors ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "kind"),
+    [
+        (401, "unauthenticated", sdp.AuthenticationError),
+        (403, "forbidden", sdp.PermissionDenied),
+        (403, "no_tenant", sdp.PermissionDenied),
+        (404, "file_not_found", sdp.NotFound),
+        (413, "quota_exceeded", sdp.QuotaExceeded),
+        (400, "forbidden_sql", sdp.SqlRefused),
+        (429, "too_many_queries", sdp.Throttled),
+        (409, "last_admin", sdp.ApiError),
+        (400, "invalid_request", sdp.ApiError),
+    ],
+)
+def test_each_error_answer_is_one_exception_of_the_tree(
+    fake: FakePlatform, client: sdp.Client, status: int, code: str, kind: type[sdp.ApiError]
+) -> None:
+    fake.route("GET", f"{API}/files/{FILE_ID}", error(status, code, "Say what to do.", "req-42"))
+    with pytest.raises(kind) as raised:
+        client.file(FILE_ID)
+    assert type(raised.value) is kind
+    assert isinstance(raised.value, sdp.ApiError)
+    assert isinstance(raised.value, sdp.SdpError)
+    assert (raised.value.status, raised.value.code, raised.value.message) == (status, code, "Say what to do.")
+    assert raised.value.request_id == "req-42"
+
+
+def test_a_syntax_error_carries_its_line_and_column(fake: FakePlatform, client: sdp.Client) -> None:
+    message = "Syntax error at line 2, column 7: Invalid expression / Unexpected token."
+    fake.route("POST", f"{API}/queries", error(400, "invalid_sql", message))
+    with pytest.raises(sdp.SqlRefused) as raised:
+        client.query("SELECT 1\nFROM t WHERE", wait=False)
+    assert (raised.value.line, raised.value.column) == (2, 7)
+
+
+def test_an_answer_not_in_the_error_shape_still_raises_with_its_status(fake: FakePlatform, client: sdp.Client) -> None:
+    fake.route("GET", f"{API}/me", httpx.Response(502, text="<html>Bad Gateway</html>"))
+    with pytest.raises(sdp.Unavailable) as raised:
+        client.me()
+    assert (raised.value.status, raised.value.code) == (502, "http_error")
+
+
+# -- retries -----------------------------------------------------------------------------------------------------
+
+
+def test_a_safe_request_is_sent_again_with_growing_delays(
+    fake: FakePlatform, client: sdp.Client, sleeps: list[float]
+) -> None:
+    fake.sequence(
+        "GET",
+        f"{API}/files/{FILE_ID}",
+        httpx.ReadError("reset"),
+        httpx.RemoteProtocolError("closed"),
+        error(503, "service_unavailable"),
+        httpx.Response(200, json=file_record()),
+    )
+    assert client.file(FILE_ID).file_id == FILE_ID
+    assert len(fake.sent("GET", f"{API}/files/{FILE_ID}")) == 4
+    assert len(sleeps) == 3
+    assert sleeps[0] < 8
+
+
+def test_retries_end_and_the_last_error_is_raised(fake: FakePlatform, client: sdp.Client, sleeps: list[float]) -> None:
+    fake.sequence("GET", f"{API}/me", error(503, "service_unavailable", "Try again."))
+    with pytest.raises(sdp.Unavailable, match="Try again"):
+        client.me()
+    assert len(fake.sent("GET", f"{API}/me")) == sdp.RetryPolicy().attempts
+    fake.sequence("GET", f"{API}/tables", httpx.ConnectError("refused"))
+    with pytest.raises(sdp.NetworkError, match=r"Could not reach api\.test"):
+        list(client.tables())
+
+
+def test_a_post_that_may_have_arrived_is_not_sent_twice(fake: FakePlatform, client: sdp.Client) -> None:
+    fake.sequence("POST", f"{API}/queries", httpx.ReadTimeout("no answer"))
+    with pytest.raises(sdp.NetworkError):
+        client.query("SELECT 1", wait=False)
+    assert len(fake.sent("POST", f"{API}/queries")) == 1
+
+
+def test_a_post_that_never_left_is_sent_again(fake: FakePlatform, client: sdp.Client) -> None:
+    query = {"query_id": QUERY_ID, "status": "QUEUED", "sql": "SELECT 1", "submitted_at": "2026-12-03T10:00:00Z"}
+    fake.sequence(
+        "POST", f"{API}/queries", httpx.ConnectError("refused"), httpx.Response(202, json=query | {"stats": None})
+    )
+    assert client.query("SELECT 1", wait=False).query_id == QUERY_ID
+    assert len(fake.sent("POST", f"{API}/queries")) == 2
+
+
+def test_a_refusal_is_not_retried(fake: FakePlatform, client: sdp.Client) -> None:
+    fake.sequence("DELETE", f"{API}/files/{FILE_ID}", error(403, "forbidden"))
+    with pytest.raises(sdp.PermissionDenied):
+        client.delete_file(FILE_ID)
+    assert len(fake.sent("DELETE", f"{API}/files/{FILE_ID}")) == 1
+
+
+# -- logins ------------------------------------------------------------------------------------------------------
+
+
+def tokens(n: int, expires_in: int = 3600, refresh: bool = True) -> dict[str, Any]:
+    body = {"id_token": f"id-{n}", "access_token": f"access-{n}", "expires_in": expires_in, "token_type": "Bearer"}
+    return body | ({"refresh_token": "refresh-1"} if refresh else {})
+
+
+ME = {"user_id": "u-1", "email": "ann@example.com", "tenant_id": "t-1", "tenant_name": "Acme", "role": "admin"}
+
+
+def test_a_login_is_saved_for_its_url_readable_by_its_owner_only(
+    fake: FakePlatform, sleeps: list[float], tmp_path: Path
+) -> None:
+    fake.route("POST", f"{API}/auth/login", httpx.Response(200, json=tokens(1)))
+    fake.route("GET", f"{API}/me", httpx.Response(200, json=ME))
+    store = sdp.CredentialStore(tmp_path / "sdp")
+    client = make_client(fake, sleeps, token=None, store=store)
+    assert client.login("ann@example.com", "pw").email == "ann@example.com"
+    assert fake.sent("GET", f"{API}/me")[0].headers["Authorization"] == "Bearer id-1"
+
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(store.directory.stat().st_mode) == 0o700
+    saved = store.load(API + "/")
+    assert saved is not None
+    assert (saved.id_token, saved.refresh_token, saved.email) == (
+        "id-1",
+        "refresh-1",
+        ME["email"],
+    )
+    other = sdp.Login("http://other.test", "bob@example.com", "id-x", "refresh-x", time.time() + 60)
+    store.save(other)
+    assert client.logout() is True
+    assert store.load(API) is None
+    assert store.load("http://other.test") == other
+
+
+def test_a_login_near_expiry_is_refreshed_before_the_request_and_saved(
+    fake: FakePlatform, sleeps: list[float], tmp_path: Path
+) -> None:
+    store = sdp.CredentialStore(tmp_path)
+    store.save(sdp.Login(API, "ann@example.com", "id-old", "refresh-1", time.time() + 10))
+    fake.route("POST", f"{API}/auth/refresh", httpx.Response(200, json=tokens(2, refresh=False)))
+    fake.route("GET", f"{API}/me", httpx.Response(200, json=ME))
+    make_client(fake, sleeps, token=None, store=store).me()
+    assert json.loads(fake.sent("POST", f"{API}/auth/refresh")[0].content) == {"refresh_token": "refresh-1"}
+    assert fake.sent("GET", f"{API}/me")[0].headers["Authorization"] == "Bearer id-2"
+    saved = store.load(API)
+    assert saved is not None
+    assert (saved.id_token, saved.refresh_token) == ("id-2", "refresh-1")
+    assert saved.expires_at > time.time() + 3000
+
+
+def test_a_token_refused_early_is_refreshed_once_then_the_refusal_stands(
+    fake: FakePlatform, sleeps: list[float], tmp_path: Path
+) -> None:
+    store = sdp.CredentialStore(tmp_path)
+    store.save(sdp.Login(API, "ann@example.com", "id-old", "refresh-1", time.time() + 3600))
+    fake.route("POST", f"{API}/auth/refresh", httpx.Response(200, json=tokens(2, refresh=False)))
+    fake.sequence("GET", f"{API}/me", error(401, "unauthenticated"), httpx.Response(200, json=ME))
+    client = make_client(fake, sleeps, token=None, store=store)
+    assert client.me().role == "admin"
+    fake.sequence("GET", f"{API}/me", error(401, "unauthenticated"))
+    with pytest.raises(sdp.AuthenticationError):
+        client.me()
+    assert len(fake.sent("POST", f"{API}/auth/refresh")) == 2  # once per call, never in a loop
+
+
+def test_a_refresh_token_that_expired_asks_for_a_new_login(
+    fake: FakePlatform, sleeps: list[float], tmp_path: Path
+) -> None:
+    store = sdp.CredentialStore(tmp_path)
+    store.save(sdp.Login(API, "ann@example.com", "id-old", "refresh-1", time.time() - 5))
+    fake.route("POST", f"{API}/auth/refresh", error(401, "invalid_credentials", "Log in again."))
+    with pytest.raises(sdp.LoginExpired, match="has expired: run `sdp login` again") as raised:
+        make_client(fake, sleeps, token=None, store=store).me()
+    assert raised.value.code == "login_expired"
+    assert fake.sent("GET", f"{API}/me") == []
+    with pytest.raises(sdp.NotLoggedIn, match="not logged in"):
+        make_client(fake, sleeps, token=None, store=sdp.CredentialStore(tmp_path / "empty")).me()
+
+
+def test_a_damaged_credentials_file_is_no_login(tmp_path: Path) -> None:
+    store = sdp.CredentialStore(tmp_path)
+    store.path.write_text("{not json")
+    assert store.load(API) is None
+
+
+# -- uploads -----------------------------------------------------------------------------------------------------
+
+
+def test_a_small_file_goes_in_the_request(fake: FakePlatform, client: sdp.Client, tmp_path: Path) -> None:
+    path = tmp_path / "sales 2024.csv"
+    path.write_bytes(b"a,b\n1,2\n")
+    fake.route("POST", f"{API}/files", httpx.Response(201, json=file_record(name="sales 2024.csv")))
+    seen: list[tuple[int, int]] = []
+    record = client.upload(path, wait=False, progress=lambda sent, total: seen.append((sent, total)))
+    assert record.status == "UPLOADING"
+    (sent,) = fake.sent("POST", f"{API}/files")
+    assert sent.url.params["name"] == "sales 2024.csv"
+    assert sent.headers["Content-Type"] == "text/csv"
+    assert sent.content == b"a,b\n1,2\n"
+    assert seen[-1] == (8, 8)
+
+
+def test_a_mid_sized_file_goes_by_presigned_post_with_the_file_last(
+    fake: FakePlatform, client: sdp.Client, tmp_path: Path
+) -> None:
+    data = os.urandom(DIRECT_UPLOAD_LIMIT + 1000)
+    path = tmp_path / "mid.bin"
+    path.write_bytes(data)
+    upload = {"method": "POST", "url": f"{STORAGE}/bucket", "fields": {"key": "tenants/t/raw/x", "policy": "p"}}
+    fake.route(
+        "POST", f"{API}/uploads", httpx.Response(201, json={"file_id": FILE_ID, "upload": upload, "expires_in": 900})
+    )
+    fake.route("POST", f"{STORAGE}/bucket", httpx.Response(204))
+    fake.route("GET", f"{API}/files/{FILE_ID}", httpx.Response(200, json=file_record(size=len(data))))
+    seen: list[int] = []
+    client.upload(path, wait=False, progress=lambda sent, _total: seen.append(sent))
+
+    assert json.loads(fake.sent("POST", f"{API}/uploads")[0].content) == {
+        "name": "mid.bin",
+        "size": len(data),
+        "content_type": "application/octet-stream",
+    }
+    (form,) = fake.sent("POST", f"{STORAGE}/bucket")
+    assert "Authorization" not in form.headers  # the presigned form is its own authority
+    assert int(form.headers["Content-Length"]) == len(form.content)
+    body = form.content
+    assert body.index(b'name="key"') < body.index(b'name="policy"') < body.index(b'name="file"')
+    assert data in body
+    assert seen[-1] == len(data)
+    assert seen == sorted(seen)
+
+
+def multipart(fake: FakePlatform, size: int, part_size: int = MIB) -> FakeStorage:
+    storage = FakeStorage(fake, part_size, size)
+    fake.route(
+        "POST",
+        f"{API}/uploads",
+        lambda _request: httpx.Response(201, json={"file_id": FILE_ID, "upload": storage.upload(), "expires_in": 900}),
+    )
+    return storage
+
+
+def test_a_large_file_goes_in_parts_and_an_interrupted_upload_sends_only_what_is_missing(
+    fake: FakePlatform, sleeps: list[float], tmp_path: Path
+) -> None:
+    data = os.urandom(10 * MIB + 123)
+    path = tmp_path / "big.csv"
+    path.write_bytes(data)
+    storage = multipart(fake, len(data))
+    store = sdp.CredentialStore(tmp_path / "config")
+    client = make_client(fake, sleeps, store=store, upload_concurrency=3)
+    storage.fail = lambda number: error(500, "InternalError") if number in (4, 9) else None
+
+    with pytest.raises(sdp.Unavailable):
+        client.upload(path, wait=False)
+    held = set(storage.parts)
+    assert held
+    assert not {4, 9} & held
+    assert list((store.directory / "uploads").iterdir()), "the upload is remembered to be resumed"
+
+    storage.fail = lambda _number: None
+    storage.puts.clear()
+    seen: list[tuple[int, int]] = []
+    record = client.upload(path, wait=False, progress=lambda sent, total: seen.append((sent, total)))
+    assert record.size == len(data)
+    assert len(fake.sent("POST", f"{API}/uploads")) == 1, "the second run started no new upload"
+    assert sorted(storage.puts) == sorted(set(range(1, storage.count + 1)) - held)
+    assert storage.assembled() == data
+    assert seen[-1] == (len(data), len(data))
+    assert not list((store.directory / "uploads").iterdir()), "a completed upload is forgotten"
+
+
+def test_a_part_is_sent_again_after_a_dropped_connection_and_counted_once(
+    fake: FakePlatform, client: sdp.Client, tmp_path: Path
+) -> None:
+    data = os.urandom(5 * MIB)
+    path = tmp_path / "big.csv"
+    path.write_bytes(data)
+    storage = multipart(fake, len(data))
+    dropped: list[int] = []
+
+    def drop_once(number: int) -> Exception | None:
+        if number == 2 and not dropped:
+            dropped.append(number)
+            return httpx.WriteError("connection reset")
+        return None
+
+    storage.fail = drop_once
+    seen: list[int] = []
+    client.upload(path, wait=False, progress=lambda sent, _total: seen.append(sent))
+    assert storage.assembled() == data
+    assert len(fake.sent("PUT", rf"{STORAGE}/part/2")) == 2
+    assert max(seen) == seen[-1] == len(data)
+
+
+def test_an_expired_part_url_is_asked_for_again(fake: FakePlatform, client: sdp.Client, tmp_path: Path) -> None:
+    data = os.urandom(5 * MIB)
+    path = tmp_path / "big.csv"
+    path.write_bytes(data)
+    storage = multipart(fake, len(data))
+    original = storage.put
+
+    def expire_first_urls(request: httpx.Request) -> httpx.Response:
+        if request.url.params["v"] == "0":
+            return httpx.Response(403, text="<Error><Code>AccessDenied</Code><Message>Request has expired</Message>")
+        return original(request)
+
+    fake.route("PUT", rf"{STORAGE}/part/\d+", expire_first_urls)
+    client.upload(path, wait=False)
+    assert storage.assembled() == data
+    assert sorted(int(r.url.params["from"]) for r in fake.sent("GET", f"{API}/uploads/{FILE_ID}/parts")) == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
+
+
+def test_a_resumed_upload_that_can_no_longer_go_on_starts_again(
+    fake: FakePlatform, sleeps: list[float], tmp_path: Path
+) -> None:
+    data = os.urandom(5 * MIB)
+    path = tmp_path / "big.csv"
+    path.write_bytes(data)
+    storage = multipart(fake, len(data))
+    client = make_client(fake, sleeps, store=sdp.CredentialStore(tmp_path / "config"))
+    storage.fail = lambda number: error(500, "InternalError") if number == 2 else None
+    with pytest.raises(sdp.Unavailable):
+        client.upload(path, wait=False)
+    fake.route("GET", f"{API}/uploads/{FILE_ID}/parts", error(409, "upload_finished"))
+    storage.fail = lambda _number: None
+    client.upload(path, wait=False)
+    assert len(fake.sent("POST", f"{API}/uploads")) == 2
+
+
+def test_waiting_for_a_file_raises_its_ingest_error(fake: FakePlatform, client: sdp.Client, tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"a,b\n1\n")
+    fake.route("POST", f"{API}/files", httpx.Response(201, json=file_record()))
+    failed = file_record("FAILED", error={"code": "malformed_file", "message": "Line 2: expected 2 fields, found 1."})
+    fake.sequence(
+        "GET",
+        f"{API}/files/{FILE_ID}",
+        httpx.Response(200, json=file_record("PROCESSING")),
+        httpx.Response(200, json=failed),
+    )
+    with pytest.raises(sdp.FileFailed) as raised:
+        client.upload(path)
+    assert (raised.value.code, raised.value.message) == ("malformed_file", "Line 2: expected 2 fields, found 1.")
+    assert raised.value.file.status == "FAILED"
+
+
+def _written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        (lambda tmp: tmp, "not_a_file"),
+        (lambda tmp: tmp / "missing.csv", "file_not_found"),
+        (lambda tmp: _written(tmp / "empty.csv", b""), "empty_file"),
+    ],
+)
+def test_what_cannot_be_uploaded_is_refused_before_anything_is_sent(
+    fake: FakePlatform, client: sdp.Client, tmp_path: Path, make: Any, code: str
+) -> None:
+    with pytest.raises(sdp.UploadRefused) as raised:
+        client.upload(make(tmp_path))
+    assert raised.value.code == code
+    assert fake.requests == []
+
+
+# -- queries -----------------------------------------------------------------------------------------------------
+
+
+def query_record(status: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "query_id": QUERY_ID,
+        "status": status,
+        "sql": "SELECT n, d FROM t",
+        "submitted_at": "2026-12-03T10:00:00Z",
+        "completed_at": None,
+        "stats": None,
+        "error": None,
+    } | fields
+
+
+COLUMNS = [{"name": "n", "type": "bigint"}, {"name": "d", "type": "decimal(10,2)"}]
+
+
+def test_a_query_is_followed_to_its_end_and_its_rows_read_page_after_page(
+    fake: FakePlatform, client: sdp.Client
+) -> None:
+    fake.route("POST", f"{API}/queries", httpx.Response(202, json=query_record("QUEUED")))
+    done = query_record("SUCCEEDED", stats={"runtime_ms": 5, "bytes_scanned": 10, "rows": 3}, columns=COLUMNS)
+
+    def page(request: httpx.Request) -> httpx.Response:
+        token = request.url.params.get("next_token")
+        if token is None and len(fake.sent("GET", f"{API}/queries/{QUERY_ID}")) == 1:
+            return httpx.Response(200, json=query_record("RUNNING"))
+        rows = {None: [[1, 1.5], [2, None]], "p2": [[3, 2.25]]}[token]
+        return httpx.Response(200, json=done | {"rows": rows, "next_token": "p2" if token is None else None})
+
+    fake.route("GET", f"{API}/queries/{QUERY_ID}", page)
+    result = client.query("SELECT n, d FROM t")
+    assert [c.name for c in result.columns] == ["n", "d"]
+    assert list(result.rows) == [[1, 1.5], [2, None], [3, 2.25]]
+    assert list(result.rows) == [[1, 1.5], [2, None], [3, 2.25]]  # each iteration reads from the start
+    waits = [r.url.params.get("wait") for r in fake.sent("GET", f"{API}/queries/{QUERY_ID}")]
+    assert waits[:2] == ["20", "20"]
+
+
+def test_a_failed_query_raises_with_the_platforms_error(fake: FakePlatform, client: sdp.Client) -> None:
+    fake.route("POST", f"{API}/queries", httpx.Response(202, json=query_record("QUEUED")))
+    failure = {"code": "query_failed", "message": "Division by zero."}
+    fake.route("GET", f"{API}/queries/{QUERY_ID}", httpx.Response(200, json=query_record("FAILED", error=failure)))
+    with pytest.raises(sdp.QueryFailed) as raised:
+        client.query("SELECT 1/0")
+    assert (raised.value.code, raised.value.message) == ("query_failed", "Division by zero.")
+
+
+def test_cancel_sends_delete_and_a_cancelled_query_raises_when_waited_for(
+    fake: FakePlatform, client: sdp.Client
+) -> None:
+    fake.route("POST", f"{API}/queries", httpx.Response(202, json=query_record("RUNNING")))
+    fake.route("DELETE", f"{API}/queries/{QUERY_ID}", httpx.Response(202, json=query_record("CANCELLED")))
+    result = client.query("SELECT 1", wait=False)
+    assert result.cancel().status == "CANCELLED"
+    with pytest.raises(sdp.QueryFailed) as raised:
+        result.wait()
+    assert raised.value.code == "query_cancelled"
+
+
+def test_csv_arrow_and_pandas_come_from_the_results_download_with_the_columns_types(
+    fake: FakePlatform, client: sdp.Client, tmp_path: Path
+) -> None:
+    pandas = pytest.importorskip("pandas")
+    columns = [
+        {"name": "n", "type": "bigint"},
+        {"name": "amount", "type": "decimal(10,2)"},
+        {"name": "day", "type": "date"},
+        {"name": "at", "type": "timestamp"},
+        {"name": "ok", "type": "boolean"},
+        {"name": "label", "type": "varchar"},
+        {"name": "x", "type": "double"},
+    ]
+    csv_text = (
+        '"n","amount","day","at","ok","label","x"\n'
+        '"1","10.25","2024-01-02","2024-01-02 03:04:05.000","true","north","1.5"\n'
+        '"2",,,,"false","",\n'
+    )
+    succeeded = query_record("SUCCEEDED", stats={"runtime_ms": 1, "bytes_scanned": 1, "rows": 2}, columns=columns)
+    fake.route(
+        "GET", f"{API}/queries/{QUERY_ID}", httpx.Response(200, json=succeeded | {"rows": [], "next_token": None})
+    )
+    fake.route(
+        "GET",
+        f"{API}/queries/{QUERY_ID}/results.csv",
+        httpx.Response(200, json={"url": f"{STORAGE}/results/{QUERY_ID}.csv", "expires_in": 300}),
+    )
+    fake.route("GET", f"{STORAGE}/results/{QUERY_ID}.csv", httpx.Response(200, content=csv_text.encode()))
+    result = client.query_result(QUERY_ID)
+
+    target = result.to_csv(tmp_path / "out.csv")
+    assert target.read_text() == csv_text
+    assert "Authorization" not in fake.sent("GET", f"{STORAGE}/results/{QUERY_ID}.csv")[0].headers
+
+    table = result.to_arrow()
+    assert [str(field.type) for field in table.schema] == [
+        "int64",
+        "decimal128(10, 2)",
+        "date32[day]",
+        "timestamp[ms]",
+        "bool",
+        "string",
+        "double",
+    ]
+    assert table.column("label").to_pylist() == ["north", ""]  # an empty string is not a null
+    assert table.column("amount").to_pylist()[1] is None
+
+    frame = result.to_pandas()
+    assert list(frame.columns) == [c["name"] for c in columns]
+    assert frame["n"].tolist() == [1, 2]
+    assert str(frame["at"].iloc[0]) == "2024-01-02 03:04:05"
+    assert pandas.isna(frame["x"].iloc[1])
