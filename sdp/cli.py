@@ -43,6 +43,10 @@ if not out.is_terminal:
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+class Interrupted(Exception):
+    """Ctrl-C, with what it left behind: said on stderr, exit code 130."""
+
+
 class Session:
     """What every command shares: the API's URL and, made when first needed, the client with the saved login."""
 
@@ -222,11 +226,22 @@ def _upload_one(client: Client, path: Path, name: str | None, wait: bool) -> Fil
         progress.update(tasks[0], completed=sent)
 
     with progress:
-        record = client.upload(path, name, wait=False, progress=advance)
+        try:
+            record = client.upload(path, name, wait=False, progress=advance)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"Stopped sending {path.name}. Run the same sdp upload again: "
+                "a file over 100 MiB resumes where it stopped."
+            ) from None
     if not wait:
         return record
     with err.status(f"Ingesting {escape(record.name)}…"):
-        return client.wait_for_file(record.file_id)
+        try:
+            return client.wait_for_file(record.file_id)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"Stopped waiting: {record.name} is uploaded and goes on being ingested (sdp show {record.file_id})."
+            ) from None
 
 
 @cli.command()
@@ -419,8 +434,7 @@ def query(
             result.wait()
     except KeyboardInterrupt:
         result.cancel()
-        err.print(f"Cancelled query {result.query_id}.")
-        raise
+        raise Interrupted(f"Cancelled query {result.query_id}.") from None
     fmt = output_format or ("csv" if output is not None or not out.is_terminal else "table")
     if output is not None:
         _write_result(result, fmt, output)
@@ -597,8 +611,11 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except click.ClickException as error:
         error.show()
         code = error.exit_code
+    except Interrupted as interrupted:
+        err.print(str(interrupted))
+        code = 130
     except (click.Abort, KeyboardInterrupt):
-        err.print("Interrupted. A large upload resumes when the same command is run again.")
+        err.print("Interrupted.")
         code = 130
     except SdpError as error:
         _report(error)

@@ -6,7 +6,6 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -26,6 +25,7 @@ from sdp.errors import (
     error_from_response,
 )
 from sdp.models import File, Health, Me, Member, MultipartUpload, Query, Role, SignUp, StartedUpload, Table, Tokens
+from sdp.version import VERSION
 
 if TYPE_CHECKING:
     from sdp.results import QueryResult
@@ -34,10 +34,7 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 # A login is refreshed this long before its ID token expires, so a request never leaves with a dying token.
 REFRESH_MARGIN_SECONDS = 60
 
-try:
-    __version__ = version("serverless-data-platform")
-except PackageNotFoundError:  # run from a checkout that was never installed
-    __version__ = "0.0.0"
+__version__ = VERSION
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 

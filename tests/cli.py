@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import os
+import pty
+import re
+import select
 import subprocess
 import sys
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 SDP = Path(sys.executable).with_name("sdp")
 PASSWORD = "Correct-Horse-9!x"
+# What a terminal interprets rather than shows: colours, cursor moves, carriage returns.
+_CONTROL = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
+
+
+def _plain(output: bytes) -> str:
+    return _CONTROL.sub(b"", output).decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,41 @@ class Terminal:
         ran = self.run(*args, stdin=stdin, timeout=timeout)
         assert ran.code == 0, ran
         return ran
+
+    def in_a_terminal(self, *args: str, answers: Sequence[tuple[str, str]] = (), timeout: float = 120) -> Ran:
+        """Run with standard input, output and error on a pseudo-terminal, as in a person's terminal:
+        each of `answers` is (a prompt to wait for, the line to type). Colours and cursor moves are
+        taken out of what is returned (in `stdout`; a terminal has one stream)."""
+        controller, terminal = pty.openpty()
+        child = subprocess.Popen(
+            [str(SDP), *args],
+            cwd=self.home,
+            env=self.environment | {"COLUMNS": "120", "TERM": "xterm"},
+            stdin=terminal,
+            stdout=terminal,
+            stderr=terminal,
+            close_fds=True,
+        )
+        os.close(terminal)
+        seen, pending = b"", list(answers)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([controller], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(controller, 65536)
+                except OSError:  # the child closed the terminal: it has ended
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            if pending and pending[0][0].encode() in _plain(seen).encode():
+                os.write(controller, pending.pop(0)[1].encode() + b"\r")
+            if child.poll() is not None and not ready:
+                break
+        os.close(controller)
+        code = child.wait(timeout=30)
+        return Ran(code, _plain(seen), "")
 
     def sign_up(self, email: str) -> Ran:
         return self.ok("signup", "--email", email, "--password-stdin", stdin=PASSWORD + "\n")
