@@ -9,7 +9,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -30,7 +30,7 @@ from rich.table import Table
 
 from sdp.client import DEFAULT_URL, Client, __version__
 from sdp.errors import ApiError, FileFailed, SdpError, SqlRefused
-from sdp.models import File, Member, Record
+from sdp.models import Column, File, Member, Record
 
 FORMATS = ("table", "csv", "json")
 ROLES = ("viewer", "analyst", "admin")
@@ -95,20 +95,29 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _table(
-    title: str | None, headers: Sequence[str], rows: Iterable[Sequence[Any]], *, name: str | None = None
-) -> None:
-    table = Table(title=title, header_style="bold", title_justify="left", box=None, pad_edge=False)
-    for header in headers:
-        table.add_column(header, overflow="fold")
-    count = 0
-    for row in rows:
-        table.add_row(*(escape("" if cell is None else str(cell)) for cell in row))
-        count += 1
-    if count:
-        out.print(table)
-    else:
-        err.print(f"No {name or 'entries'}.")
+def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, name: str, shrink: str | None = None) -> None:
+    """Rows under headers, one line each. On a terminal too narrow, only the `shrink` column gives way
+    (its text ends in "…"); a pipe gets every character."""
+    cells = [[escape("" if cell is None else str(cell)) for cell in row] for row in rows]
+    if not cells:
+        err.print(f"No {name}.")
+        return
+    widths = [max(len(header), *(len(row[index]) for row in cells)) for index, header in enumerate(headers)]
+    gaps = 2 * (len(headers) - 1)
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    for header, width in zip(headers, widths, strict=True):
+        if header == shrink:
+            room = out.width - gaps - (sum(widths) - width)
+            table.add_column(header, overflow="ellipsis", no_wrap=True, max_width=max(len(header), room))
+        else:
+            table.add_column(header, no_wrap=True, min_width=width)
+    for row in cells:
+        table.add_row(*row)
+    out.print(table)
+
+
+def _column_rows(columns: Iterable[Column]) -> Iterator[list[str]]:
+    return ([column.name, column.type, column.original_name or ""] for column in columns)
 
 
 def _when(moment: Any) -> str:
@@ -286,13 +295,13 @@ def list_files(session: Session, as_json: bool, limit: int | None) -> None:
         _print_json(files)
         return
     _table(
-        None,
-        ["FILE ID", "NAME", "STATUS", "SIZE", "ROWS", "TABLE", "CREATED"],
+        ["FILE ID", "NAME", "STATUS", "SIZE", "ROWS", "TABLE", "CREATED (UTC)"],
         (
             [f.file_id, f.name, f.status, decimal(f.size), f.row_count, f.table or "", _when(f.created_at)]
             for f in files
         ),
         name="files",
+        shrink="NAME",
     )
 
 
@@ -336,9 +345,7 @@ def show(session: Session, file_id: str, as_json: bool) -> None:
         out.print(f"{'note':>8}  {escape(note)}")
     if record.columns:
         out.print()
-        _table(
-            None, ["COLUMN", "TYPE", "IN THE FILE"], ([c.name, c.type, c.original_name or ""] for c in record.columns)
-        )
+        _table(["COLUMN", "TYPE", "IN THE FILE"], _column_rows(record.columns), name="columns", shrink="TYPE")
 
 
 @cli.command()
@@ -369,7 +376,6 @@ def tables(session: Session, as_json: bool) -> None:
         _print_json(found)
         return
     _table(
-        None,
         ["TABLE", "ROWS", "COLUMNS", "FILE ID"],
         ([t.table, f"{t.row_count:,}", len(t.columns), t.file_id] for t in found),
         name="tables",
@@ -387,7 +393,7 @@ def describe(session: Session, table: str, as_json: bool) -> None:
         _print_json(found)
         return
     out.print(f"[bold]{found.table}[/]: {found.row_count:,} rows, from file {found.file_id}")
-    _table(None, ["COLUMN", "TYPE", "IN THE FILE"], ([c.name, c.type, c.original_name or ""] for c in found.columns))
+    _table(["COLUMN", "TYPE", "IN THE FILE"], _column_rows(found.columns), name="columns", shrink="TYPE")
 
 
 # -- queries -----------------------------------------------------------------------------------------------------
@@ -469,7 +475,7 @@ def _print_result(result: Any, fmt: str) -> None:
     else:
         names = [column.name for column in result.columns]
         rows = _take(result.rows, TABLE_ROWS)
-        _table(None, names, ([_cell(value) for value in row] for row in rows), name="rows")
+        _table(names, ([_cell(value) for value in row] for row in rows), name="rows")
         total = result.query.stats.rows if result.query.stats else len(rows)
         if total > len(rows):
             err.print(f"Showing the first {len(rows):,} of {total:,} rows: --output FILE writes them all.")
@@ -486,15 +492,22 @@ def _json_rows(result: Any, write: Callable[[str], Any]) -> None:
 
 
 def _point_at(sql: str, refused: SqlRefused) -> None:
-    """Show the line the error is on, with a caret under its column."""
+    """Show the line the error is on, marking the word that ends at its column (where the parser stopped)."""
     lines = sql.splitlines() or [""]
     if refused.line is None or not 1 <= refused.line <= len(lines):
         return
     line = lines[refused.line - 1]
-    column = max(1, min(refused.column or 1, len(line) + 1))
+    end = max(1, min(refused.column or 1, len(line)))
+    start = end
+    while (
+        start > 1
+        and (line[start - 2].isalnum() or line[start - 2] == "_")
+        and (line[end - 1].isalnum() or line[end - 1] == "_")
+    ):
+        start -= 1
     gutter = f"{refused.line} | "
     err.print(f"{gutter}{escape(line)}")
-    err.print(" " * (len(gutter) + column - 1) + "[red]^[/]")
+    err.print(" " * (len(gutter) + start - 1) + "[red]" + "^" * (end - start + 1) + "[/]")
 
 
 @cli.command()
@@ -508,13 +521,13 @@ def queries(session: Session, as_json: bool, limit: int) -> None:
         _print_json(found)
         return
     _table(
-        None,
-        ["QUERY ID", "STATUS", "SUBMITTED", "ROWS", "SQL"],
+        ["QUERY ID", "STATUS", "SUBMITTED (UTC)", "ROWS", "SQL"],
         (
-            [q.query_id, q.status, _when(q.submitted_at), q.stats.rows if q.stats else "", " ".join(q.sql.split())[:80]]
+            [q.query_id, q.status, _when(q.submitted_at), q.stats.rows if q.stats else "", " ".join(q.sql.split())]
             for q in found
         ),
         name="queries",
+        shrink="SQL",
     )
 
 
@@ -545,7 +558,7 @@ def members(context: click.Context, as_json: bool) -> None:
     if as_json:
         _print_json(found)
         return
-    _table(None, ["USER ID", "EMAIL", "ROLE"], ([m.user_id, m.email, m.role] for m in found), name="members")
+    _table(["USER ID", "EMAIL", "ROLE"], ([m.user_id, m.email, m.role] for m in found), name="members", shrink="EMAIL")
 
 
 def _member(client: Client, who: str) -> Member:

@@ -639,9 +639,14 @@ def _own_table(table: exp.Table, own: set[str], database: str) -> str:
     return name
 
 
+# sqlglot's words for a construct cut short name its own classes ("Required keyword: 'this' missing for
+# <class 'sqlglot.expressions.core.Paren'>"): a person is told what is missing, not how the parser is built.
+_INCOMPLETE = re.compile(r"Required keyword: '\w+' missing for <class '[\w.]+'>")
+
+
 def _parse_problem(error: ParseError) -> str:
     details = error.errors[0] if error.errors else {}
-    description = _plain(str(details.get("description", "syntax error")))
+    description = _INCOMPLETE.sub("something is missing here", _plain(str(details.get("description", "syntax error"))))
     line, column = details.get("line"), details.get("col")
     if line is not None and column is not None:
         return f"Syntax error at line {line}, column {column}: {description}."

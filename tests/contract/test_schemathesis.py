@@ -18,7 +18,7 @@ from typing import Any
 from tests.api import PASSWORD, HttpApi, sign_up
 from tests.conftest import ROOT
 
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 15
 SEED = 20261203  # fixed: a failure found once is found again, and the run's length holds still
 
 

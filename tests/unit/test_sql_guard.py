@@ -343,6 +343,12 @@ def test_a_syntax_error_says_where() -> None:
     assert "\x1b" not in raised.value.message
 
 
+def test_a_construct_cut_short_says_so_without_naming_the_parsers_classes() -> None:
+    with pytest.raises(InvalidSql) as raised:
+        guard("SELECT (", TABLES, OWN)
+    assert raised.value.message == "Syntax error at line 1, column 8: something is missing here."
+
+
 @pytest.mark.parametrize(
     ("sql", "where"),
     [
