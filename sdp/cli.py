@@ -230,8 +230,8 @@ def _upload_one(client: Client, path: Path, name: str | None, wait: bool) -> Fil
     tasks: list[TaskID] = []
 
     def advance(sent: int, total: int) -> None:
-        if not tasks:  # the bar appears with the first byte: a file refused before sending shows none
-            tasks.append(progress.add_task(escape(name or path.name), total=total))
+        if not tasks:  # the bar appears with the first bytes (or those a resumed upload has already sent)
+            tasks.append(progress.add_task(escape(name or path.name), total=total, completed=sent))
         progress.update(tasks[0], completed=sent)
 
     with progress:
@@ -328,7 +328,7 @@ def show(session: Session, file_id: str, as_json: bool) -> None:
         ("file id", record.file_id),
         ("name", record.name),
         ("status", record.status),
-        ("size", f"{decimal(record.size)} ({record.size:,} bytes)"),
+        ("size", decimal(record.size) + (f" ({record.size:,} bytes)" if record.size >= 1000 else "")),
         ("format", " + ".join(filter(None, [record.format, record.compression]))),
         ("table", record.table),
         ("rows", f"{record.row_count:,}" if record.row_count is not None else None),

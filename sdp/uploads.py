@@ -113,7 +113,7 @@ class Section:
 
 
 class Progress:
-    """Bytes sent so far across threads; a part sent again counts once."""
+    """Bytes sent so far across threads, reported as they grow; a part sent again counts once."""
 
     def __init__(self, total: int, report: Callable[[int, int], None] | None) -> None:
         self.total, self.report = total, report
@@ -127,14 +127,22 @@ class Progress:
             self._done -= self._by_part.pop(part, 0)
 
         def advance(count: int) -> None:
-            with self._lock:
+            with self._lock:  # reported under the lock too: the reports arrive in the order of the counts
                 self._by_part[part] = self._by_part.get(part, 0) + count
                 self._done += count
-                done = self._done
-            if self.report is not None and count:
-                self.report(done, self.total)
+                if self.report is not None and count:
+                    self.report(self._done, self.total)
 
         return advance
+
+    def held(self, parts: dict[int, int]) -> None:
+        """Parts storage holds from an earlier run (number: size), counted as sent in one report."""
+        with self._lock:
+            for part, size in parts.items():
+                self._done += size - self._by_part.get(part, 0)
+                self._by_part[part] = size
+            if self.report is not None and parts:
+                self.report(self._done, self.total)
 
 
 class ResumeStore:
@@ -239,13 +247,10 @@ class Uploader:
         etags: dict[int, str] = {}
         page: MultipartUpload | None = upload
         while page is not None:
-            missing = []
-            for part in page.parts:
-                if part.etag is not None:
-                    etags[part.part_number] = part.etag
-                    progress.restart(part.part_number)(part.size)
-                else:
-                    missing.append(part)
+            missing = [part for part in page.parts if part.etag is None]
+            held = [part for part in page.parts if part.etag is not None]
+            etags |= {part.part_number: part.etag for part in held if part.etag is not None}
+            progress.held({part.part_number: part.size for part in held})
             etags |= self._send_parts(file_id, missing, upload.part_size, source, progress)
             page = self.client.upload_parts(file_id, page.next_part) if page.next_part else None
         record = self.client.complete_upload(file_id, etags)
