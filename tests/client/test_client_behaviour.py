@@ -308,6 +308,7 @@ def test_a_large_file_goes_in_parts_and_an_interrupted_upload_sends_only_what_is
     assert len(fake.sent("POST", f"{API}/uploads")) == 1, "the second run started no new upload"
     assert sorted(storage.puts) == sorted(set(range(1, storage.count + 1)) - held)
     assert storage.assembled() == data
+    assert not [put for put in fake.sent("PUT", rf"{STORAGE}/part/\d+") if "Authorization" in put.headers]
     assert seen[-1] == (len(data), len(data))
     assert not list((store.directory / "uploads").iterdir()), "a completed upload is forgotten"
 
