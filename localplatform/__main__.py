@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  local AWS  {platform.aws_url}\n"
             f"  sam local  --env-vars {platform.sam_environment_file}  (docs/deploy.md)\n"
             f"Try:  curl -s {platform.api_url}/health\n"
+            f"      .venv/bin/sdp --url {platform.api_url} signup   (the sdp command: docs/cli.md)\n"
             "Ctrl-C stops everything.",
             flush=True,
         )
