@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 an API, network, ingest or query error, 2 a usage error
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -118,6 +119,10 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, name: str, 
 
 def _column_rows(columns: Iterable[Column]) -> Iterator[list[str]]:
     return ([column.name, column.type, column.original_name or ""] for column in columns)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
 
 
 def _when(moment: Any) -> str:
@@ -270,10 +275,15 @@ def upload(session: Session, files: tuple[Path, ...], name: str | None, no_wait:
             failed += 1
             _report(failure, prefix=f"{failure.file.name} ({failure.file.file_id}): ")
             continue
+        except SdpError as error:  # this file's problem: the others are still sent
+            failed += 1
+            _report(error, prefix=f"{path.name}: ")
+            continue
         if record.status == "READY":
             err.print(
                 f"[green]✓[/] {escape(record.name)} → table [bold]{record.table}[/]: "
-                f"{record.row_count:,} rows, {len(record.columns)} columns ({escape(_columns_text(record))})"
+                f"{_count(record.row_count or 0, 'row')}, {_count(len(record.columns), 'column')} "
+                f"({escape(_columns_text(record))})"
             )
             for note in record.notes:
                 err.print(f"  note: {escape(note)}")
@@ -306,12 +316,8 @@ def list_files(session: Session, as_json: bool, limit: int | None) -> None:
 
 
 def _take(items: Iterable[Any], limit: int | None) -> list[Any]:
-    taken = []
-    for item in items:
-        if limit is not None and len(taken) >= limit:
-            break
-        taken.append(item)
-    return taken
+    """The first `limit` items (all without one), asking the iterator for no more: no page past them."""
+    return list(itertools.islice(items, limit))
 
 
 @cli.command()
@@ -392,7 +398,7 @@ def describe(session: Session, table: str, as_json: bool) -> None:
     if as_json:
         _print_json(found)
         return
-    out.print(f"[bold]{found.table}[/]: {found.row_count:,} rows, from file {found.file_id}")
+    out.print(f"[bold]{found.table}[/]: {_count(found.row_count, 'row')}, from file {found.file_id}")
     _table(["COLUMN", "TYPE", "IN THE FILE"], _column_rows(found.columns), name="columns", shrink="TYPE")
 
 
@@ -449,7 +455,7 @@ def query(
     stats = result.query.stats
     if stats is not None:
         err.print(
-            f"{stats.rows:,} rows · {stats.runtime_ms / 1000:.2f} s · {decimal(stats.bytes_scanned)} scanned",
+            f"{_count(stats.rows, 'row')} · {stats.runtime_ms / 1000:.2f} s · {decimal(stats.bytes_scanned)} scanned",
             style="dim",
         )
 
@@ -619,8 +625,13 @@ def _report(error: SdpError, prefix: str = "") -> None:
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """The console script: run a command and turn whatever ends it into a message and an exit code."""
-    try:
-        code = cli.main(args=argv, prog_name="sdp", standalone_mode=False)
+    args = list(sys.argv[1:] if argv is None else argv)
+    code = 0
+    try:  # the command run directly rather than through cli.main(), which turns a closed pipe into exit 1
+        with cli.make_context("sdp", args) as context:
+            cli.invoke(context)
+    except click.exceptions.Exit as done:  # --help, --version
+        code = done.exit_code
     except click.ClickException as error:
         error.show()
         code = error.exit_code
@@ -642,4 +653,4 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
             traceback.print_exc()
         err.print(f"[red]error:[/] unexpected {type(error).__name__}: {escape(str(error))} (SDP_DEBUG=1 shows more)")
         code = 1
-    sys.exit(code if isinstance(code, int) else 0)
+    sys.exit(code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -74,6 +75,10 @@ def _retryable(error: BaseException, safe: bool) -> bool:
     return False
 
 
+def _unreachable(url: str, error: httpx.TransportError) -> NetworkError:
+    return NetworkError(f"Could not reach {httpx.URL(url).host}: {error or type(error).__name__}.")
+
+
 class Client:
     """The platform's API. Authenticated calls use `token` if given, else the login saved for `url` (refreshed
     as it nears expiry and once after a 401); `sdp.Client.from_profile()` builds one from the saved login."""
@@ -95,6 +100,7 @@ class Client:
         self.upload_concurrency = upload_concurrency
         self._token = token
         self._login = store.load(self.url) if store is not None and token is None else None
+        self._refreshing = threading.Lock()
         self._http = httpx.Client(
             transport=transport, timeout=timeout, headers={"User-Agent": f"sdp/{__version__}"}, follow_redirects=False
         )
@@ -115,6 +121,15 @@ class Client:
 
     # -- sending ---------------------------------------------------------------------------------------------
 
+    def _retrying(self, may_repeat: Callable[[BaseException], bool]) -> Retrying:
+        return Retrying(
+            stop=stop_after_attempt(self.retry.attempts),
+            wait=wait_exponential_jitter(multiplier=self.retry.initial_delay, max=self.retry.max_delay),
+            retry=retry_if_exception(may_repeat),
+            sleep=self.retry.sleep,
+            reraise=True,
+        )
+
     def send(
         self,
         method: str,
@@ -126,24 +141,22 @@ class Client:
     ) -> httpx.Response:
         """One request to any URL (API or storage), sent again with backoff while `_retryable` allows;
         `body` makes the request's content afresh for each try (a stream cannot be sent twice)."""
+        tries = 0
 
         def attempt() -> httpx.Response:
+            nonlocal tries
+            tries += 1
             response = self._http.request(method, url, **request, **(body() if body else {}))
+            if response.status_code == 404 and method == "DELETE" and tries > 1:
+                return response  # an earlier try deleted it and its answer was lost: the deletion is done
             if response.status_code >= 400:
                 raise error_from_response(response)
             return response
 
-        retrying = Retrying(
-            stop=stop_after_attempt(self.retry.attempts),
-            wait=wait_exponential_jitter(multiplier=self.retry.initial_delay, max=self.retry.max_delay),
-            retry=retry_if_exception(lambda error: _retryable(error, safe)),
-            sleep=self.retry.sleep,
-            reraise=True,
-        )
         try:
-            return retrying(attempt)
+            return self._retrying(lambda error: _retryable(error, safe))(attempt)
         except httpx.TransportError as error:
-            raise NetworkError(f"Could not reach {httpx.URL(url).host}: {error or type(error).__name__}.") from error
+            raise _unreachable(url, error) from error
 
     def call(
         self,
@@ -162,14 +175,15 @@ class Client:
         url, headers = self.url + path, request.pop("headers", {})
         if not authenticated:
             return self.send(method, url, safe=is_safe, json=json, params=params, headers=headers, **request)
+        bearer = self._bearer()
         try:
-            return self.send(
-                method, url, safe=is_safe, json=json, params=params, headers=headers | self._bearer(), **request
-            )
+            return self.send(method, url, safe=is_safe, json=json, params=params, headers=headers | bearer, **request)
+        except LoginExpired:
+            raise
         except AuthenticationError:
             if self._login is None or self._token is not None:
                 raise
-            self._refresh()  # the token was refused before its time: refresh once and try again
+            self._refresh(refused=bearer)  # the token was refused before its time: refresh once and try again
             return self.send(
                 method, url, safe=is_safe, json=json, params=params, headers=headers | self._bearer(), **request
             )
@@ -177,25 +191,32 @@ class Client:
     def _bearer(self) -> dict[str, str]:
         if self._token is not None:
             return {"Authorization": f"Bearer {self._token}"}
-        if self._login is None:
+        login = self._login
+        if login is None:
             raise NotLoggedIn(self.url)
-        if self._login.expires_within(REFRESH_MARGIN_SECONDS):
-            self._refresh()
-        return {"Authorization": f"Bearer {self._login.id_token}"}
+        if login.expires_within(REFRESH_MARGIN_SECONDS):
+            self._refresh(refused={"Authorization": f"Bearer {login.id_token}"})
+            login = self._login
+            assert login is not None
+        return {"Authorization": f"Bearer {login.id_token}"}
 
-    def _refresh(self) -> None:
-        assert self._login is not None
-        expired = LoginExpired(f"Your login to {self.url} has expired: run `sdp login` again.")
-        if not self._login.refresh_token:
-            raise expired
-        try:
-            response = self.call(
-                "POST", "/auth/refresh", json={"refresh_token": self._login.refresh_token}, authenticated=False
-            )
-        except AuthenticationError as error:
-            raise expired from error
-        tokens = Tokens.model_validate(response.json())
-        self._keep(replace(self._login, id_token=tokens.id_token, expires_at=time.time() + tokens.expires_in))
+    def _refresh(self, refused: dict[str, str]) -> None:
+        """Replace the ID token `refused` carried, once however many threads (upload parts) ask at the same time."""
+        with self._refreshing:
+            assert self._login is not None
+            if refused != {"Authorization": f"Bearer {self._login.id_token}"}:
+                return  # another thread refreshed it meanwhile
+            expired = LoginExpired(f"Your login to {self.url} has expired: run `sdp login` again.")
+            if not self._login.refresh_token:
+                raise expired
+            try:
+                response = self.call(
+                    "POST", "/auth/refresh", json={"refresh_token": self._login.refresh_token}, authenticated=False
+                )
+            except AuthenticationError as error:
+                raise expired from error
+            tokens = Tokens.model_validate(response.json())
+            self._keep(replace(self._login, id_token=tokens.id_token, expires_at=time.time() + tokens.expires_in))
 
     def _keep(self, login: Login) -> None:
         self._login = login
@@ -382,15 +403,24 @@ class Client:
         return self._record(Query, self.call("DELETE", f"/queries/{quote(query_id, safe='')}"))
 
     def download(self, url: str, target: IO[bytes]) -> int:
-        """Stream a presigned URL's bytes into `target`; how many there were."""
+        """Stream a presigned URL's bytes into `target`; how many there were. Failures are retried as for
+        any GET until the first byte has been written (after that, `target` holds part of it)."""
         written = 0
-        with self._http.stream("GET", url) as response:
-            if response.status_code >= 400:
-                response.read()
-                raise error_from_response(response)
-            for chunk in response.iter_bytes(1024 * 1024):
-                target.write(chunk)
-                written += len(chunk)
+
+        def attempt() -> None:
+            nonlocal written
+            with self._http.stream("GET", url) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise error_from_response(response)
+                for chunk in response.iter_bytes(1024 * 1024):
+                    target.write(chunk)
+                    written += len(chunk)
+
+        try:
+            self._retrying(lambda error: written == 0 and _retryable(error, True))(attempt)
+        except httpx.TransportError as error:
+            raise _unreachable(url, error) from error
         return written
 
     def download_to(self, url: str, path: Path) -> Path:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,14 +35,25 @@ class Login:
         return self.expires_at - time.time() < seconds
 
 
+def private_directory(path: Path) -> Path:
+    """`path` as a directory only its owner can open (made so if it was not)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
 def write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically, mode 0600 from the first byte, in a directory only its owner can open."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
+    """Write `text` to `path` atomically, mode 0600 from the first byte (a temporary file of its own per
+    writer, then renamed), in a directory only its owner can open."""
+    private_directory(path.parent)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 class CredentialStore:
@@ -49,6 +62,7 @@ class CredentialStore:
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or config_dir()
         self.path = self.directory / "credentials.json"
+        self._changing = threading.Lock()  # a read-change-write at a time: no profile lost to another's
 
     def _profiles(self) -> dict[str, Any]:
         try:
@@ -68,14 +82,16 @@ class CredentialStore:
             return None
 
     def save(self, login: Login) -> None:
-        profiles = self._profiles()
-        profiles[normalise_url(login.url)] = asdict(login)
-        write_private(self.path, json.dumps({"profiles": profiles}, indent=2))
+        with self._changing:
+            profiles = self._profiles()
+            profiles[normalise_url(login.url)] = asdict(login)
+            write_private(self.path, json.dumps({"profiles": profiles}, indent=2))
 
     def remove(self, url: str) -> bool:
         """Forget the login for `url`; whether there was one."""
-        profiles = self._profiles()
-        if profiles.pop(normalise_url(url), None) is None:
-            return False
-        write_private(self.path, json.dumps({"profiles": profiles}, indent=2))
-        return True
+        with self._changing:
+            profiles = self._profiles()
+            if profiles.pop(normalise_url(url), None) is None:
+                return False
+            write_private(self.path, json.dumps({"profiles": profiles}, indent=2))
+            return True

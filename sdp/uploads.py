@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import mimetypes
 import os
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from sdp.credentials import config_dir, write_private
+from sdp.credentials import config_dir, private_directory, write_private
 from sdp.errors import ApiError, NotFound, PermissionDenied, SdpError
 from sdp.models import File, MultipartUpload, Part, PostUpload
 
@@ -58,11 +59,12 @@ class Source:
             shutil.copyfileobj(source, self.file, CHUNK)
         self.start = self.file.tell()
         self.size = self.file.seek(0, os.SEEK_END) - self.start
-        try:
-            self._descriptor: int | None = self.file.fileno()
+        self._descriptor: int | None = None
+        self.modified_ns = 0
+        # pread only where the descriptor holds exactly the bytes read (not under gzip.open's and the like)
+        if isinstance(self.file, io.FileIO | io.BufferedReader | io.BufferedRandom):
+            self._descriptor = self.file.fileno()
             self.modified_ns = os.fstat(self._descriptor).st_mtime_ns
-        except (AttributeError, OSError):
-            self._descriptor, self.modified_ns = None, 0
 
     def read_at(self, offset: int, length: int) -> bytes:
         if self._descriptor is not None:  # pread: no shared file position, so no lock
@@ -166,6 +168,7 @@ class ResumeStore:
 
     def save(self, url: str, source: Source, name: str, file_id: str) -> None:
         if path := self._path(url, source, name):
+            private_directory(self.directory.parent)  # the configuration directory, as the login's
             write_private(path, json.dumps({"file_id": file_id, "path": str(source.path), "name": name}))
 
     def forget(self, url: str, source: Source, name: str) -> None:
@@ -181,6 +184,8 @@ class Uploader:
         self.report = report
         self.resumes = ResumeStore((client.store.directory if client.store else config_dir()) / "uploads")
         self.stop = threading.Event()
+        self._renewing = threading.Lock()
+        self._renewed: dict[int, str] = {}  # part number → a URL fetched after others expired
 
     def upload(self, given: str | os.PathLike[str] | IO[bytes], name: str | None, content_type: str | None) -> File:
         source = Source(given)
@@ -298,13 +303,23 @@ class Uploader:
     def _put_part(self, file_id: str, part: Part, part_size: int, source: Source, progress: Progress) -> str:
         """PUT one part (network failures retried by the client); an expired URL is asked for again, once."""
         section = (source, (part.part_number - 1) * part_size, part.size)
+        with self._renewing:
+            url = self._renewed.pop(part.part_number, part.url)
         try:
-            return self._put(part.url, part.part_number, section, progress)
+            return self._put(url, part.part_number, section, progress)
         except ApiError as error:
             if error.status != 403:
                 raise
-        fresh = self.client.upload_parts(file_id, part.part_number).parts[0].url
-        return self._put(fresh, part.part_number, section, progress)
+        return self._put(self._renew(file_id, part.part_number), part.part_number, section, progress)
+
+    def _renew(self, file_id: str, number: int) -> str:
+        """A fresh URL for part `number`. URLs expire together, so one request renews the parts after it
+        too, for every worker (GET /uploads/{id}/parts?from=number answers up to 1,000)."""
+        with self._renewing:
+            if number not in self._renewed:
+                page = self.client.upload_parts(file_id, number)
+                self._renewed |= {part.part_number: part.url for part in page.parts}
+            return self._renewed.pop(number)
 
     def _put(self, url: str, number: int, section: tuple[Source, int, int], progress: Progress) -> str:
         source, offset, length = section

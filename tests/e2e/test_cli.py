@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import signal
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import pyarrow
 import pyarrow.parquet
 import pytest
 
-from tests.cli import PASSWORD, Terminal
+from tests.cli import PASSWORD, SDP, Terminal
 from tests.forward_proxy import ForwardProxy
 from tests.local_platform import RunningPlatform
 
@@ -228,6 +229,29 @@ def test_bad_input_gets_a_message_and_an_exit_code_never_a_traceback(terminal: T
         assert ran.code == 1, (args, ran)
         assert message in ran.stderr, (args, ran.stderr)
         assert "(request id " in ran.stderr or args[0] in ("upload", "describe"), ran.stderr
+
+    # One file's problem stops only that file: the next is still sent.
+    partly = terminal.run("upload", "empty.csv", "a.csv")
+    assert partly.code == 1
+    assert "empty.csv: empty_file" in partly.stderr
+    assert "✓ a.csv → table a: 1 row, 1 column (x bigint)" in partly.stderr
+
+    # A reader that stops early (`| head`) is no error: exit 0 under pipefail, no traceback.
+    many = (
+        "SELECT a.x * 1000 + b.y AS n FROM UNNEST(sequence(1, 1000)) AS a(x) "
+        "CROSS JOIN UNNEST(sequence(1, 1000)) AS b(y)"
+    )
+    headed = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", f'"{SDP}" query "{many}" | head -n 2'],
+        cwd=home,
+        env=terminal.environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (headed.returncode, headed.stdout.splitlines()[0]) == (0, "n"), headed
+    assert "Traceback" not in headed.stderr
 
     refused = terminal.run("query", "SELECT x\nFROM a WHER y")
     assert refused.code == 1
