@@ -638,7 +638,14 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except Interrupted as interrupted:
         err.print(str(interrupted))
         code = 130
-    except (click.Abort, KeyboardInterrupt):
+    except click.Abort:  # a prompt met Ctrl-C on a terminal, or the end of input without one
+        if sys.stdin.isatty():
+            err.print("Interrupted.")
+            code = 130
+        else:
+            err.print("Error: no terminal to answer a prompt on: give its option instead (see --help).")
+            code = 2
+    except KeyboardInterrupt:
         err.print("Interrupted.")
         code = 130
     except SdpError as error:

@@ -33,6 +33,8 @@ def _own_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         (["members", "role", "someone", "owner"], "'owner' is not one of 'viewer', 'analyst', 'admin'"),
         (["members", "add", "bob@example.com"], "Missing option '--role'"),
         (["ls", "--limit", "0"], "0 is not in the range x>=1"),
+        (["login"], "no terminal to answer a prompt on: give its option instead"),
+        (["confirm", "--email", "x@example.com"], "no terminal to answer a prompt on"),
         (["frobnicate"], "No such command 'frobnicate'"),
     ],
 )
