@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
@@ -94,3 +97,25 @@ def resident_with_children_mib() -> float:
         with contextlib.suppress(FileNotFoundError):  # a child that ended meanwhile
             total += resident_mib(child)
     return total
+
+
+class Run(NamedTuple):
+    """One child process, measured."""
+
+    seconds: float  # wall time
+    cpu: float  # user + system seconds: steadier than wall time on a machine others use too
+    rss_mib: float  # peak (wait4); note that a child's peak starts at its parent's
+    output: str  # what it wrote to stdout
+
+
+def measure(argv: list[str], environment: dict[str, str] | None = None, cwd: Path = ROOT) -> Run:
+    """Run `argv` to its end and measure it; its standard error is left to the terminal."""
+    started = time.perf_counter()
+    child = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, text=True, env=environment)
+    assert child.stdout is not None
+    output = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"{argv[:3]} failed with status {status}")
+    return Run(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output)

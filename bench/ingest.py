@@ -30,13 +30,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.data import MIB, ROOT, generate_events_csv
+from bench.data import MIB, ROOT, Run, generate_events_csv, measure
 
 SHA256SUM = ["sha256sum", "{source}"]
 
@@ -88,25 +86,9 @@ print(json.dumps({"rows": converted.row_count, "types": [c.type.athena for c in 
 """
 
 
-class Run(NamedTuple):
-    seconds: float  # wall time
-    cpu: float  # user + system seconds: steadier than wall time on a machine others use too
-    rss_mib: float  # peak
-    output: str
-
-
 def run(argv: list[str]) -> Run:
-    """One child process, measured."""
-    started = time.perf_counter()
-    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=environment)
-    assert child.stdout is not None
-    output = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"{argv[:3]} failed with status {status}")
-    return Run(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output)
+    """One child process, measured, with the repository on its path."""
+    return measure(argv, {**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def main() -> None:

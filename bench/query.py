@@ -2,7 +2,7 @@
 Parquet, in the same run.
 
 The local platform runs in this process (moto, the app, the ingest pump). The dataset is uploaded
-through the API (presigned multipart) and ingested as a user's would be. Then, ROUNDS times each,
+through the API with the `sdp` client (presigned multipart) and ingested as a user's would be. Then, ROUNDS times each,
 interleaved:
   raw DuckDB   a fresh connection, the same aggregate over the table's curated Parquet files
   through API  POST /queries, then GET /queries/{id}?wait=20 until the first page of rows is back
@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import duckdb
 import requests
 
+import sdp
 from bench.data import MIB, generate_events_csv
 from localplatform.runner import LocalPlatform
 
@@ -36,33 +37,6 @@ AGGREGATE = (
     "SELECT region, count(*) AS n, sum(amount) AS total, avg(quantity) AS mean_quantity, max(day) AS last_day "
     "FROM {table} GROUP BY region ORDER BY region"
 )
-
-
-def upload(api: str, token: str, path: Path) -> str:
-    """POST /uploads, each part PUT to its presigned URL, then complete; the file id."""
-    size = path.stat().st_size
-    headers = {"Authorization": f"Bearer {token}"}
-    started = requests.post(f"{api}/uploads", json={"name": "events.csv", "size": size}, headers=headers, timeout=60)
-    started.raise_for_status()
-    upload = started.json()["upload"]
-    parts = []
-    with path.open("rb") as source:
-        for part in upload["parts"]:
-            response = requests.put(part["url"], data=source.read(upload["part_size"]), timeout=300)
-            response.raise_for_status()
-            parts.append({"part_number": part["part_number"], "etag": response.headers["ETag"]})
-    file_id = started.json()["file_id"]
-    done = requests.post(f"{api}/uploads/{file_id}/complete", json={"parts": parts}, headers=headers, timeout=60)
-    done.raise_for_status()
-    return file_id
-
-
-def wait_ready(api: str, token: str, file_id: str) -> dict[str, object]:
-    while True:
-        record = requests.get(f"{api}/files/{file_id}", headers={"Authorization": f"Bearer {token}"}, timeout=60).json()
-        if record["status"] in ("READY", "FAILED"):
-            return record
-        time.sleep(0.5)
 
 
 def through_api(session: requests.Session, api: str, sql: str) -> list[list[object]]:
@@ -110,17 +84,16 @@ def main() -> None:
         me = requests.get(f"{api}/me", headers={"Authorization": f"Bearer {token}"}, timeout=60).json()
 
         started = time.perf_counter()
-        record = wait_ready(api, token, upload(api, token, source))
+        record = sdp.Client(api, token=token).upload(source, "events.csv")  # returns READY, or raises
         print(
             f"dataset: {source.stat().st_size / MIB:.0f} MiB CSV, {rows:,} rows, uploaded and READY in "
             f"{time.perf_counter() - started:.1f} s; {os.cpu_count()} cores"
         )
-        assert record["status"] == "READY", record
-        curated = Path(os.environ["SDP_WAREHOUSE_DIR"]) / me["tenant_id"] / str(record["file_id"])
+        curated = Path(os.environ["SDP_WAREHOUSE_DIR"]) / me["tenant_id"] / record.file_id
         parts = sorted(curated.glob("*.parquet"))
         print(f"curated Parquet: {sum(part.stat().st_size for part in parts) / MIB:.0f} MiB in {len(parts)} files")
 
-        sql = AGGREGATE.format(table=record["table"])
+        sql = AGGREGATE.format(table=record.table)
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {token}"
         timings: dict[str, list[float]] = {"raw DuckDB": [], "through API": []}

@@ -24,11 +24,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.data import MIB, generate_events_csv
+from bench.data import MIB, Run, generate_events_csv, measure
 from tests.local_platform import RunningPlatform
 
 PASSWORD = "Correct-Horse-9!"  # noqa: S105 - a throwaway local account
@@ -48,24 +47,6 @@ s3 = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="loc
     "s3", endpoint_url=sys.argv[1])
 s3.create_bucket(Bucket=sys.argv[2])
 """
-
-
-class Run(NamedTuple):
-    seconds: float
-    rss_mib: float
-    output: str
-
-
-def run(argv: list[str], environment: dict[str, str]) -> Run:
-    started = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=environment)
-    assert child.stdout is not None
-    output = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"{argv[:3]} failed with status {status}")
-    return Run(elapsed, usage.ru_maxrss / 1024, output)
 
 
 def main() -> None:
@@ -107,17 +88,17 @@ def _measure(platform: RunningPlatform, folder: Path, size_mib: int, rounds: int
 
     runs: dict[str, list[Run]] = {"boto3 upload_file": [], "sdp upload": []}
     for _ in range(rounds):
-        runs["boto3 upload_file"].append(run(baseline, environment))
-        uploaded = run([*sdp, "upload", str(source), "--no-wait"], environment)
+        runs["boto3 upload_file"].append(measure(baseline, environment))
+        uploaded = measure([*sdp, "upload", str(source), "--no-wait"], environment)
         runs["sdp upload"].append(uploaded)
         file_id = uploaded.output.strip()
         # Ingest is not timed, and is over before the next round: it would weigh on it.
-        while json.loads(run([*sdp, "show", file_id, "--json"], environment).output)["status"] not in (
+        while json.loads(measure([*sdp, "show", file_id, "--json"], environment).output)["status"] not in (
             "READY",
             "FAILED",
         ):
             time.sleep(1)
-        run([*sdp, "rm", file_id], environment)
+        measure([*sdp, "rm", file_id], environment)
     return runs
 
 
