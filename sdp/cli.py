@@ -30,7 +30,7 @@ from rich.progress import (
 from rich.table import Table
 
 from sdp.client import DEFAULT_URL, Client, __version__
-from sdp.errors import ApiError, FileFailed, SdpError, SqlRefused
+from sdp.errors import ApiError, FileFailed, NotFound, SdpError, SqlRefused
 from sdp.models import Column, File, Member, Record
 
 FORMATS = ("table", "csv", "json")
@@ -271,13 +271,10 @@ def upload(session: Session, files: tuple[Path, ...], name: str | None, no_wait:
     for path in files:
         try:
             record = _upload_one(session.client, path, name, not no_wait)
-        except FileFailed as failure:
-            failed += 1
-            _report(failure, prefix=f"{failure.file.name} ({failure.file.file_id}): ")
-            continue
         except SdpError as error:  # this file's problem: the others are still sent
             failed += 1
-            _report(error, prefix=f"{path.name}: ")
+            named = f"{error.file.name} ({error.file.file_id})" if isinstance(error, FileFailed) else path.name
+            _report(error, prefix=f"{named}: ")
             continue
         if record.status == "READY":
             err.print(
@@ -572,7 +569,7 @@ def _member(client: Client, who: str) -> Member:
     for member in client.members():
         if who in (member.user_id, member.email) or who.lower() == member.email.lower():
             return member
-    raise ApiError(404, "member_not_found", f"{who} is not a member of your tenant: `sdp members` lists them.", None)
+    raise NotFound(404, "member_not_found", f"{who} is not a member of your tenant: `sdp members` lists them.", None)
 
 
 @members.command(name="add")

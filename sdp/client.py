@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -172,21 +173,20 @@ class Client:
         """An API request. GET, PUT and DELETE are safe to repeat; POST is sent again only if it never
         left (unless the caller knows better, as for completing an upload)."""
         is_safe = method in ("GET", "PUT", "DELETE") if safe is None else safe
-        url, headers = self.url + path, request.pop("headers", {})
+        headers = request.pop("headers", {})
+        send = functools.partial(self.send, method, self.url + path, safe=is_safe, json=json, params=params, **request)
         if not authenticated:
-            return self.send(method, url, safe=is_safe, json=json, params=params, headers=headers, **request)
+            return send(headers=headers)
         bearer = self._bearer()
         try:
-            return self.send(method, url, safe=is_safe, json=json, params=params, headers=headers | bearer, **request)
+            return send(headers=headers | bearer)
         except LoginExpired:
             raise
         except AuthenticationError:
             if self._login is None or self._token is not None:
                 raise
             self._refresh(refused=bearer)  # the token was refused before its time: refresh once and try again
-            return self.send(
-                method, url, safe=is_safe, json=json, params=params, headers=headers | self._bearer(), **request
-            )
+            return send(headers=headers | self._bearer())
 
     def _bearer(self) -> dict[str, str]:
         if self._token is not None:
@@ -259,10 +259,6 @@ class Client:
         """Forget this URL's saved login; whether there was one."""
         self._login = None
         return self.store.remove(self.url) if self.store is not None else False
-
-    @property
-    def login_email(self) -> str | None:
-        return self._login.email if self._login else None
 
     def health(self) -> Health:
         return self._record(Health, self.call("GET", "/health", authenticated=False))
@@ -339,21 +335,14 @@ class Client:
         response = self.call("POST", f"/uploads/{quote(file_id, safe='')}/complete", json={"parts": parts}, safe=True)
         return self._record(File, response)
 
-    def wait_for_file(
-        self, file_id: str, timeout: float | None = None, poll: Callable[[File], None] | None = None
-    ) -> File:
+    def wait_for_file(self, file_id: str) -> File:
         """The file once ingest has finished with it; raises `FileFailed` if it ended FAILED."""
-        deadline = None if timeout is None else time.monotonic() + timeout
         delay = 0.1
         while True:
             record = self.file(file_id)
-            if poll is not None:
-                poll(record)
             if record.status == "FAILED":
                 raise FileFailed(record)
             if record.status == "READY":
-                return record
-            if deadline is not None and time.monotonic() > deadline:
                 return record
             self.retry.sleep(delay)
             delay = min(delay * 1.5, 2.0)

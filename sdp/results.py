@@ -37,11 +37,6 @@ class QueryResult:
     def _fetch(self, **params: Any) -> dict[str, Any]:
         return self.client.call("GET", f"/queries/{self.query_id}", params=params).json()
 
-    def refresh(self) -> Query:
-        """Where the query stands now."""
-        self._take(self._fetch(max_rows=PAGE_ROWS))
-        return self.query
-
     def _take(self, body: dict[str, Any]) -> None:
         self.query = Query.model_validate(body)
         if self.query.status == "SUCCEEDED":

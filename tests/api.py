@@ -135,6 +135,13 @@ class Account:
     refresh_token: str
 
 
+# A trillion combinations: runs far longer than any test, yet each array is within Athena's limit.
+ENDLESS_QUERY = (
+    "SELECT count(*) FROM UNNEST(sequence(1, 10000)) AS a(x) CROSS JOIN UNNEST(sequence(1, 10000)) AS b(y) "
+    "CROSS JOIN UNNEST(sequence(1, 10000)) AS c(z) WHERE (x * y + z) % 7 = 3"
+)
+
+
 def unique_email(label: str = "user") -> str:
     return f"{label}-{uuid.uuid4().hex[:12]}@example.com"
 

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.api import PASSWORD
+
 SDP = Path(sys.executable).with_name("sdp")
-PASSWORD = "Correct-Horse-9!x"
 # What a terminal interprets rather than shows: colours, cursor moves, carriage returns.
 _CONTROL = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
 

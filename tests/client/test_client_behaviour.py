@@ -37,6 +37,11 @@ def make_client(fake: FakePlatform, sleeps: list[float], **options: Any) -> sdp.
     return sdp.Client(API, transport=httpx.MockTransport(fake), retry=sdp.RetryPolicy(sleep=sleeps.append), **options)
 
 
+def _written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
 @pytest.fixture
 def client(fake: FakePlatform, sleeps: list[float]) -> sdp.Client:
     return make_client(fake, sleeps)
@@ -233,8 +238,7 @@ def test_a_damaged_credentials_file_is_no_login(tmp_path: Path) -> None:
 
 
 def test_a_small_file_goes_in_the_request(fake: FakePlatform, client: sdp.Client, tmp_path: Path) -> None:
-    path = tmp_path / "sales 2024.csv"
-    path.write_bytes(b"a,b\n1,2\n")
+    path = _written(tmp_path / "sales 2024.csv", b"a,b\n1,2\n")
     fake.route("POST", f"{API}/files", httpx.Response(201, json=file_record(name="sales 2024.csv")))
     seen: list[tuple[int, int]] = []
     record = client.upload(path, wait=False, progress=lambda sent, total: seen.append((sent, total)))
@@ -250,8 +254,7 @@ def test_a_mid_sized_file_goes_by_presigned_post_with_the_file_last(
     fake: FakePlatform, client: sdp.Client, tmp_path: Path
 ) -> None:
     data = os.urandom(DIRECT_UPLOAD_LIMIT + 1000)
-    path = tmp_path / "mid.bin"
-    path.write_bytes(data)
+    path = _written(tmp_path / "mid.bin", data)
     upload = {"method": "POST", "url": f"{STORAGE}/bucket", "fields": {"key": "tenants/t/raw/x", "policy": "p"}}
     fake.route(
         "POST", f"{API}/uploads", httpx.Response(201, json={"file_id": FILE_ID, "upload": upload, "expires_in": 900})
@@ -290,8 +293,7 @@ def test_a_large_file_goes_in_parts_and_an_interrupted_upload_sends_only_what_is
     fake: FakePlatform, sleeps: list[float], tmp_path: Path
 ) -> None:
     data = os.urandom(10 * MIB + 123)
-    path = tmp_path / "big.csv"
-    path.write_bytes(data)
+    path = _written(tmp_path / "big.csv", data)
     storage = multipart(fake, len(data))
     store = sdp.CredentialStore(tmp_path / "config")
     client = make_client(fake, sleeps, store=store, upload_concurrency=3)
@@ -322,8 +324,7 @@ def test_a_part_is_sent_again_after_a_dropped_connection_and_counted_once(
     fake: FakePlatform, client: sdp.Client, tmp_path: Path
 ) -> None:
     data = os.urandom(5 * MIB)
-    path = tmp_path / "big.csv"
-    path.write_bytes(data)
+    path = _written(tmp_path / "big.csv", data)
     storage = multipart(fake, len(data))
     dropped: list[int] = []
 
@@ -345,8 +346,7 @@ def test_expired_part_urls_are_renewed_for_every_worker_at_once(
     fake: FakePlatform, sleeps: list[float], tmp_path: Path
 ) -> None:
     data = os.urandom(10 * MIB)
-    path = tmp_path / "big.csv"
-    path.write_bytes(data)
+    path = _written(tmp_path / "big.csv", data)
     storage = multipart(fake, len(data))
     original = storage.put
 
@@ -368,8 +368,7 @@ def test_a_resumed_upload_that_can_no_longer_go_on_starts_again(
     fake: FakePlatform, sleeps: list[float], tmp_path: Path
 ) -> None:
     data = os.urandom(5 * MIB)
-    path = tmp_path / "big.csv"
-    path.write_bytes(data)
+    path = _written(tmp_path / "big.csv", data)
     storage = multipart(fake, len(data))
     client = make_client(fake, sleeps, store=sdp.CredentialStore(tmp_path / "config"))
     storage.fail = lambda number: error(500, "InternalError") if number == 2 else None
@@ -382,8 +381,7 @@ def test_a_resumed_upload_that_can_no_longer_go_on_starts_again(
 
 
 def test_waiting_for_a_file_raises_its_ingest_error(fake: FakePlatform, client: sdp.Client, tmp_path: Path) -> None:
-    path = tmp_path / "bad.csv"
-    path.write_bytes(b"a,b\n1\n")
+    path = _written(tmp_path / "bad.csv", b"a,b\n1\n")
     fake.route("POST", f"{API}/files", httpx.Response(201, json=file_record()))
     failed = file_record("FAILED", error={"code": "malformed_file", "message": "Line 2: expected 2 fields, found 1."})
     fake.sequence(
@@ -396,11 +394,6 @@ def test_waiting_for_a_file_raises_its_ingest_error(fake: FakePlatform, client: 
         client.upload(path)
     assert (raised.value.code, raised.value.message) == ("malformed_file", "Line 2: expected 2 fields, found 1.")
     assert raised.value.file.status == "FAILED"
-
-
-def _written(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import datetime
 import io
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +13,13 @@ import httpx
 import pytest
 
 import sdp
-from tests.cli import PASSWORD
+from tests.api import ENDLESS_QUERY, PASSWORD, unique_email
 from tests.local_platform import RunningPlatform
 from tests.openapi import check_reply
 
 pytestmark = pytest.mark.e2e
 
 MIB = 1024 * 1024
-ENDLESS = (
-    "SELECT count(*) FROM UNNEST(sequence(1, 10000)) AS a(x) CROSS JOIN UNNEST(sequence(1, 10000)) AS b(y) "
-    "CROSS JOIN UNNEST(sequence(1, 10000)) AS c(z) WHERE (x * y + z) % 7 = 3"
-)
 
 
 class CheckedTransport(httpx.HTTPTransport):
@@ -46,7 +41,7 @@ class CheckedTransport(httpx.HTTPTransport):
 
 def new_client(platform: RunningPlatform, home: Path) -> sdp.Client:
     client = sdp.Client(platform.api_url, store=sdp.CredentialStore(home), transport=CheckedTransport(platform.api_url))
-    address = f"lib-{uuid.uuid4().hex[:10]}@example.com"
+    address = unique_email("lib")
     assert client.signup(address, PASSWORD).confirmation_required is False
     assert client.login(address, PASSWORD).email == address
     return client
@@ -56,6 +51,7 @@ def test_uploads_of_each_size_become_tables_and_results_come_back_every_way(
     running_platform: RunningPlatform, tmp_path: Path
 ) -> None:
     client = new_client(running_platform, tmp_path / "ann")
+    assert client.health().status == "ok"
     small = client.upload(io.BytesIO(b"id,label\n1,one\n2,two\n"), "small.csv")
     assert (small.status, small.table, small.row_count) == ("READY", "small", 2)
 
@@ -116,7 +112,7 @@ def test_a_failed_file_and_a_failed_or_cancelled_query_raise_with_the_platforms_
         client.query("SELECT 1 / 0")
     assert division.value.code == "query_failed"
 
-    endless = client.query(ENDLESS, wait=False)
+    endless = client.query(ENDLESS_QUERY, wait=False)
     assert endless.cancel().status == "CANCELLED"
     with pytest.raises(sdp.QueryFailed) as cancelled:
         endless.wait()

@@ -17,12 +17,7 @@ from chalicelib.queries.guard import ForbiddenSql, Guarded, guard
 from chalicelib.queries.host import QueryHost, memory_bytes
 from chalicelib.queries.local import LocalEngine, QueryLimits
 from chalicelib.queries.store import QueryRecord, QueryState
-
-# A trillion combinations: runs far longer than any test, yet each array is within Athena's limit.
-ENDLESS = (
-    "SELECT count(*) FROM UNNEST(sequence(1, 10000)) AS a(x) CROSS JOIN UNNEST(sequence(1, 10000)) AS b(y) "
-    "CROSS JOIN UNNEST(sequence(1, 10000)) AS c(z) WHERE (x * y + z) % 7 = 3"
-)
+from tests.api import ENDLESS_QUERY
 
 
 def _engine(
@@ -110,7 +105,7 @@ def _until(engine: LocalEngine, record: QueryRecord, state: QueryState, seconds:
 
 def test_closing_cancels_a_running_query(tmp_path: Path) -> None:
     engine = _engine(tmp_path, SlowResults())
-    record = _submitted(engine, ENDLESS)
+    record = _submitted(engine, ENDLESS_QUERY)
     _until(engine, record, QueryState.RUNNING)
     engine.close()
     assert engine.status(record).state is QueryState.CANCELLED
@@ -122,7 +117,7 @@ def test_a_cancel_at_any_moment_of_a_query_stops_it(tmp_path: Path) -> None:
     engine = _engine(tmp_path, SlowResults())
     records = []
     for n, delay in enumerate((0, 0.001, 0.005, 0.02, 0.05, 0.1, 0.3)):
-        record = _submitted(engine, ENDLESS, query_id=f"Q{n}")
+        record = _submitted(engine, ENDLESS_QUERY, query_id=f"Q{n}")
         time.sleep(delay)
         engine.cancel(record)
         records.append(record)
@@ -152,7 +147,7 @@ def test_a_cancel_while_the_run_is_being_sent_still_stops_the_query(tmp_path: Pa
         record_end=lambda *_: None,
         host=_SlowToSendRuns(limits.host),
     )
-    record = _submitted(engine, ENDLESS)
+    record = _submitted(engine, ENDLESS_QUERY)
     time.sleep(0.1)  # the run is on its way to the process
     engine.cancel(record)
     _until(engine, record, QueryState.CANCELLED)
@@ -162,7 +157,7 @@ def test_a_cancel_while_the_run_is_being_sent_still_stops_the_query(tmp_path: Pa
 def test_one_tenants_slow_queries_do_not_hold_up_another_tenants(tmp_path: Path) -> None:
     limits = QueryLimits(workers_per_tenant=2)
     engine = _engine(tmp_path, SlowResults(), limits)
-    busy = [_submitted(engine, ENDLESS, tenant="BUSY", query_id=f"Q{n}") for n in range(3)]
+    busy = [_submitted(engine, ENDLESS_QUERY, tenant="BUSY", query_id=f"Q{n}") for n in range(3)]
     _until(engine, busy[0], QueryState.RUNNING)
     _until(engine, busy[1], QueryState.RUNNING)
     assert engine.status(busy[2]).state is QueryState.QUEUED  # waits for one of its own tenant's
@@ -183,7 +178,7 @@ def test_a_querys_time_runs_from_when_it_starts_not_while_it_waits(tmp_path: Pat
     limits = QueryLimits(workers_per_tenant=1, timeout_seconds=1)
     engine = _engine(tmp_path, SlowResults(), limits)
     submitted = time.time()
-    slow = _submitted(engine, ENDLESS, query_id="Q1")
+    slow = _submitted(engine, ENDLESS_QUERY, query_id="Q1")
     waiting = _submitted(engine, "SELECT 1 AS one", query_id="Q2")
     engine.wait(slow, 20)
     engine.wait(waiting, 20)
@@ -237,7 +232,7 @@ def test_each_end_is_recorded_by_the_thread_that_ran_it_and_a_failed_write_left_
     engine = _engine(tmp_path, SlowResults(), QueryLimits(workers_per_tenant=1), ends)
     done = _submitted(engine, "SELECT 1 AS one", query_id="Q1")
     engine.wait(done, 20)
-    running = _submitted(engine, ENDLESS, query_id="Q2")
+    running = _submitted(engine, ENDLESS_QUERY, query_id="Q2")
     waiting = _submitted(engine, "SELECT 2 AS two", query_id="Q3")  # behind Q2 on the tenant's one thread
     _until(engine, running, QueryState.RUNNING)
     engine.close()  # cancels the one running and the one still waiting
@@ -265,7 +260,7 @@ def test_each_end_is_recorded_by_the_thread_that_ran_it_and_a_failed_write_left_
 
 def test_a_query_whose_engine_process_is_killed_fails_saying_so_and_the_next_one_runs(tmp_path: Path) -> None:
     engine = _engine(tmp_path, SlowResults())
-    record = _submitted(engine, ENDLESS)
+    record = _submitted(engine, ENDLESS_QUERY)
     _until(engine, record, QueryState.RUNNING)
     deadline = time.monotonic() + 30
     while not engine.status(record).state.finished:  # killed until the process that runs it is gone
