@@ -8,6 +8,10 @@ INFRA_VENV := .venv-infra
 INFRA_BIN := $(INFRA_VENV)/bin
 INFRA_STAMP := $(INFRA_VENV)/.installed
 STAGES := dev stage prod
+# The console's browser tests drive Debian's Chromium (the package's binary, not its wrapper script);
+# its own modules run under Node's test runner.
+CHROMIUM := /usr/lib/chromium/chromium
+NODE := $(or $(shell command -v node),/usr/bin/node)
 STAGE ?= dev
 # The suite starts many Python processes (the local platform, sam, cfn-lint, checkov): each reuses
 # the modules an earlier one compiled instead of compiling them again.
@@ -36,9 +40,18 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Lint, every stage packaged and validated offline, then the whole suite, one worker per core (at most 4).
-test: lint validate
+# Lint, every stage packaged and validated offline, the console's modules, then the whole suite, one
+# worker per core (at most 4).
+test: lint validate $(CHROMIUM) $(NODE)
+	$(NODE) --test tests/console/
 	$(BIN)/python -m pytest -n auto --maxprocesses 4
+
+# From Debian's packages (the machine's package index may be stale: refreshed only if the first try fails).
+$(CHROMIUM):
+	apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }
+
+$(NODE):
+	apt-get install -y nodejs || { apt-get update && apt-get install -y nodejs; }
 
 # out/<stage>/: the merged SAM template, the function zip and the DuckDB layer zip.
 package: $(STAMP)

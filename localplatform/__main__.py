@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(
             "Serverless Data Platform, running locally\n"
+            f"  Console    {platform.api_url}/   (open it in a browser: docs/console.md)\n"
             f"  API        {platform.api_url}\n"
             f"  local AWS  {platform.aws_url}\n"
             f"  sam local  --env-vars {platform.sam_environment_file}  (docs/deploy.md)\n"

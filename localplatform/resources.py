@@ -125,8 +125,6 @@ def _create_bucket(s3: Any, template: dict[str, Any], kms_key_id: str, queue_arn
     s3.create_bucket(Bucket=name)
     s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=properties["PublicAccessBlockConfiguration"])
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=properties["VersioningConfiguration"])
-    cors_rules = [_cors_rule(rule) for rule in properties["CorsConfiguration"]["CorsRules"]]
-    s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": cors_rules})
     s3.put_bucket_lifecycle_configuration(
         Bucket=name,
         LifecycleConfiguration={
@@ -169,11 +167,18 @@ def _encrypt(s3: Any, bucket: str, kms_key_id: str) -> None:
     )
 
 
-def _cors_rule(rule: dict[str, Any]) -> dict[str, Any]:
-    """CloudFormation's CORS rule in the API's shape; any origin locally (the stage parameter decides in AWS)."""
+def allow_browser_uploads(s3: Any, bucket: str, origin: str) -> None:
+    """The data bucket's CORS rules from the template, for one origin: the console's. Set once the
+    console's address is known (its port may be chosen when the server starts)."""
+    rules = resource_properties(load_template(), "DataBucket")["CorsConfiguration"]["CorsRules"]
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [_cors_rule(rule, origin) for rule in rules]})
+
+
+def _cors_rule(rule: dict[str, Any], origin: str) -> dict[str, Any]:
+    """CloudFormation's CORS rule in the API's shape, allowing `origin` (in AWS: the console's distribution)."""
     return {
         "AllowedMethods": rule["AllowedMethods"],
-        "AllowedOrigins": ["*"],
+        "AllowedOrigins": [origin],
         "AllowedHeaders": rule.get("AllowedHeaders", []),
         "ExposeHeaders": rule.get("ExposedHeaders", []),
         "MaxAgeSeconds": rule.get("MaxAge", 0),

@@ -13,7 +13,7 @@ from typing import Any
 
 from localplatform.awsprocess import LocalAws
 from localplatform.network import url_host
-from localplatform.resources import LocalResources, provision
+from localplatform.resources import LocalResources, allow_browser_uploads, provision
 
 REGION = "us-east-1"
 
@@ -128,10 +128,13 @@ class LocalPlatform:
 
         from app import app
         from localplatform.gateway import IdTokenVerifier
+        from localplatform.console import CONSOLE_DIR, ConsoleFiles, console_headers
         from localplatform.pump import function_pump
         from localplatform.server import create_server
 
-        self._server = create_server(app, IdTokenVerifier(settings), self.host, self._api_port)
+        console = ConsoleFiles(CONSOLE_DIR, self._console_config(settings), console_headers(self.aws_url))
+        self._server = create_server(app, IdTokenVerifier(settings), console, self.host, self._api_port)
+        allow_browser_uploads(session.client("s3"), self.resources.data_bucket, self.api_url)
         sqs = session.client("sqs")
         # Several ingest workers, as Lambda runs several invocations: one large file holds up one
         # worker, not every other tenant's uploads. One worker settles dead letters.
@@ -155,6 +158,18 @@ class LocalPlatform:
             ]
         for thread in self._threads:
             thread.start()
+
+    @staticmethod
+    def _console_config(settings: Any) -> dict[str, object]:
+        """What the pipeline writes to config.json in AWS; the API is on the console's own origin."""
+        return {
+            "stage": settings.stage,
+            "local": True,
+            "api_url": "",
+            "region": REGION,
+            "user_pool_id": settings.user_pool_id,
+            "user_pool_client_id": settings.user_pool_client_id,
+        }
 
     def stop(self) -> None:
         """Stop the pumps (an ingest under way runs out of time at once), close the API socket,

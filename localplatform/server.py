@@ -33,6 +33,7 @@ from chalicelib.errors import (
     error_body,
 )
 from chalicelib.middleware import REQUEST_ID_HEADER
+from localplatform.console import ConsoleFiles, ConsoleResponse
 from localplatform.gateway import IdTokenVerifier, VerifyingGateway
 from localplatform.network import address_family
 
@@ -56,7 +57,9 @@ class LocalRequestHandler(ChaliceRequestHandler):
         app_object: Chalice,
         config: Config,
         verifier: IdTokenVerifier,
+        console: ConsoleFiles,
     ) -> None:
+        self.console = console
         self.local_gateway = VerifyingGateway(app_object, config, verifier)
         self._routes = app_object.routes
         self._matcher = RouteMatcher(list(app_object.routes))
@@ -71,10 +74,23 @@ class LocalRequestHandler(ChaliceRequestHandler):
             self._send_error(PayloadTooLarge(message="The request body is over 10 MiB; upload through POST /uploads."))
             return
         allowed = self._allowed_methods()
+        if not allowed and self.command in ("GET", "HEAD") and (page := self.console.response(self.path)):
+            self._send_console(page)
+            return
         if allowed and self.command != "OPTIONS" and self.command not in allowed:
             self._refuse_method(allowed)
             return
         super()._generic_handle()
+
+    def _send_console(self, page: ConsoleResponse) -> None:
+        """A console file, where no API route is: the paths clients of the API call keep their meaning."""
+        self._discard_body()
+        self.send_response(page.status)
+        for name, value in (page.headers | {"Content-Length": str(len(page.body))}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command == "GET":
+            self.wfile.write(page.body)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The standard library's own answers, in the API's error shape: to a method no handler
@@ -158,8 +174,10 @@ class LocalHTTPServer(ThreadedHTTPServer):
         super().__init__(server_address, handler)
 
 
-def create_server(app: Chalice, verifier: IdTokenVerifier, host: str, port: int) -> LocalDevServer:
-    """A threaded server for `app` with the `local` stage's configuration (port 0: any free one)."""
+def create_server(
+    app: Chalice, verifier: IdTokenVerifier, console: ConsoleFiles, host: str, port: int
+) -> LocalDevServer:
+    """A threaded server for `app` and the console, with the `local` stage's configuration (port 0: any free one)."""
     config = CLIFactory(str(PROJECT_DIR)).create_config_obj(chalice_stage_name="local")
-    handler = functools.partial(LocalRequestHandler, verifier=verifier)
+    handler = functools.partial(LocalRequestHandler, verifier=verifier, console=console)
     return LocalDevServer(app, config, host, port, handler_cls=handler, server_cls=LocalHTTPServer)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from localplatform.resources import LocalResources
+from localplatform.resources import LocalResources, allow_browser_uploads
 from localplatform.template import Intrinsic, load_template, resource_properties
 
 
@@ -91,14 +91,23 @@ def test_intrinsics_are_kept_as_written_not_guessed() -> None:
         resource_properties(load_template(), "NoSuchResource")
 
 
-def test_the_bucket_has_the_templates_cors_and_lifecycle_rules(provisioned: tuple[Any, LocalResources]) -> None:
+def test_browser_uploads_are_allowed_from_the_console_origin_only_with_the_templates_rules(
+    provisioned: tuple[Any, LocalResources],
+) -> None:
+    session, resources = provisioned
+    s3 = session.client("s3")
+    allow_browser_uploads(s3, resources.data_bucket, "http://127.0.0.1:8000")
+    [cors] = s3.get_bucket_cors(Bucket=resources.data_bucket)["CORSRules"]
+    [declared_cors] = resource_properties(load_template(), "DataBucket")["CorsConfiguration"]["CorsRules"]
+    assert cors["AllowedOrigins"] == ["http://127.0.0.1:8000"]
+    assert sorted(cors["AllowedMethods"]) == sorted(declared_cors["AllowedMethods"])
+    assert cors["ExposeHeaders"] == declared_cors["ExposedHeaders"]
+
+
+def test_the_bucket_has_the_templates_lifecycle_rules(provisioned: tuple[Any, LocalResources]) -> None:
     session, resources = provisioned
     s3 = session.client("s3")
     declared = resource_properties(load_template(), "DataBucket")
-    [cors] = s3.get_bucket_cors(Bucket=resources.data_bucket)["CORSRules"]
-    [declared_cors] = declared["CorsConfiguration"]["CorsRules"]
-    assert sorted(cors["AllowedMethods"]) == sorted(declared_cors["AllowedMethods"])
-    assert cors["ExposeHeaders"] == declared_cors["ExposedHeaders"]
     rules = {rule["ID"]: rule for rule in s3.get_bucket_lifecycle_configuration(Bucket=resources.data_bucket)["Rules"]}
     for declared_rule in declared["LifecycleConfiguration"]["Rules"]:
         rule = rules[declared_rule["Id"]]

@@ -1,0 +1,203 @@
+// The platform's REST API (docs/api.md) as the console calls it: tokens, refresh and errors in one place.
+
+import { ApiError, errorFromResponse, networkError } from "./errors.js";
+
+// Refresh this long before the ID token expires, so that no request goes out with a dying token.
+const REFRESH_MARGIN_MS = 60_000;
+// Only the refresh token is kept across reloads; the ID token lives in memory.
+const STORAGE_KEY = "sdp.session";
+
+export class Api {
+  /**
+   * @param {object} options
+   * @param {string} options.baseUrl  the API's origin ("" for the console's own)
+   * @param {Storage} options.storage where the session outlives a reload (localStorage)
+   * @param {Function} [options.fetch]
+   * @param {Function} [options.now]  milliseconds, for tests
+   */
+  constructor({ baseUrl, storage, fetch = globalThis.fetch.bind(globalThis), now = Date.now }) {
+    this.baseUrl = baseUrl.replace(/\/$/, "");
+    this.storage = storage;
+    this.fetch = fetch;
+    this.now = now;
+    this.idToken = null;
+    this.expiresAt = 0;
+    this.refreshing = null;
+    this.onSignedOut = () => {};
+  }
+
+  /** The saved session, if any: {email, refresh_token}. */
+  get saved() {
+    try {
+      const saved = JSON.parse(this.storage.getItem(STORAGE_KEY) ?? "null");
+      return saved && typeof saved.refresh_token === "string" ? saved : null;
+    } catch {
+      return null;
+    }
+  }
+
+  get signedIn() {
+    return this.saved !== null;
+  }
+
+  async signIn(email, password) {
+    const tokens = await this.call("POST", "/auth/login", { body: { email, password }, auth: false });
+    this.storage.setItem(STORAGE_KEY, JSON.stringify({ email, refresh_token: tokens.refresh_token }));
+    this.keep(tokens);
+  }
+
+  signOut() {
+    this.storage.removeItem(STORAGE_KEY);
+    this.idToken = null;
+    this.expiresAt = 0;
+  }
+
+  /** A call with the caller's ID token; after a 401 the token is refreshed once and the call repeated. */
+  async request(method, path, options = {}) {
+    if (options.auth === false) return this.call(method, path, options);
+    await this.token(false);
+    try {
+      return await this.call(method, path, options);
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 401) throw error;
+    }
+    await this.token(true);
+    try {
+      return await this.call(method, path, options);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) this.expire();
+      throw error;
+    }
+  }
+
+  /** The ID token, refreshed when it is about to expire or `force`d; one refresh for every caller. */
+  async token(force) {
+    if (!force && this.idToken && this.now() < this.expiresAt - REFRESH_MARGIN_MS) return this.idToken;
+    const saved = this.saved;
+    if (!saved) {
+      this.expire();
+      throw new ApiError({ status: 401, code: "unauthenticated", message: "Sign in to continue." });
+    }
+    this.refreshing ??= this.call("POST", "/auth/refresh", { body: { refresh_token: saved.refresh_token }, auth: false })
+      .then((tokens) => this.keep(tokens))
+      .catch((error) => {
+        if (error instanceof ApiError && error.status === 401) {
+          this.expire();
+          throw new ApiError({
+            status: 401,
+            code: error.code,
+            message: "The session has ended. Sign in again.",
+            requestId: error.requestId,
+          });
+        }
+        throw error;
+      })
+      .finally(() => {
+        this.refreshing = null;
+      });
+    await this.refreshing;
+    return this.idToken;
+  }
+
+  keep(tokens) {
+    this.idToken = tokens.id_token;
+    this.expiresAt = this.now() + tokens.expires_in * 1000;
+  }
+
+  expire() {
+    const wasSignedIn = this.signedIn || this.idToken !== null;
+    this.signOut();
+    if (wasSignedIn) this.onSignedOut();
+  }
+
+  async call(method, path, { body, query, auth = true } = {}) {
+    const url = new URL(this.baseUrl + path, globalThis.location?.href ?? "http://localhost/");
+    for (const [name, value] of Object.entries(query ?? {})) {
+      if (value !== null && value !== undefined && value !== "") url.searchParams.set(name, String(value));
+    }
+    const headers = { Accept: "application/json" };
+    if (auth) headers.Authorization = `Bearer ${this.idToken}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response;
+    try {
+      response = await this.fetch(url.href, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (cause) {
+      throw networkError(cause);
+    }
+    if (!response.ok) throw await errorFromResponse(response);
+    return response.status === 204 ? null : response.json();
+  }
+
+  // The operations the console uses, named as in docs/api.md.
+  signUp(email, password) {
+    return this.call("POST", "/auth/signup", { body: { email, password }, auth: false });
+  }
+  confirm(email, code) {
+    return this.call("POST", "/auth/confirm", { body: { email, code }, auth: false });
+  }
+  me() {
+    return this.request("GET", "/me");
+  }
+  files(nextToken) {
+    return this.request("GET", "/files", { query: { limit: 100, next_token: nextToken } });
+  }
+  file(fileId) {
+    return this.request("GET", `/files/${encodeURIComponent(fileId)}`);
+  }
+  deleteFile(fileId) {
+    return this.request("DELETE", `/files/${encodeURIComponent(fileId)}`);
+  }
+  startUpload(name, size, contentType) {
+    return this.request("POST", "/uploads", { body: { name, size, content_type: contentType || undefined } });
+  }
+  uploadParts(fileId, from) {
+    return this.request("GET", `/uploads/${encodeURIComponent(fileId)}/parts`, { query: { from } });
+  }
+  completeUpload(fileId, parts) {
+    return this.request("POST", `/uploads/${encodeURIComponent(fileId)}/complete`, { body: { parts } });
+  }
+  /** Every READY table, all pages. */
+  async tables() {
+    const tables = [];
+    let nextToken = null;
+    do {
+      const page = await this.request("GET", "/tables", { query: { limit: 1000, next_token: nextToken } });
+      tables.push(...page.tables);
+      nextToken = page.next_token;
+    } while (nextToken);
+    return tables;
+  }
+  runQuery(sql) {
+    return this.request("POST", "/queries", { body: { sql } });
+  }
+  query(queryId, { wait, maxRows, nextToken } = {}) {
+    return this.request("GET", `/queries/${encodeURIComponent(queryId)}`, {
+      query: { wait, max_rows: maxRows, next_token: nextToken },
+    });
+  }
+  queries(nextToken) {
+    return this.request("GET", "/queries", { query: { limit: 50, next_token: nextToken } });
+  }
+  cancelQuery(queryId) {
+    return this.request("DELETE", `/queries/${encodeURIComponent(queryId)}`);
+  }
+  resultsCsv(queryId) {
+    return this.request("GET", `/queries/${encodeURIComponent(queryId)}/results.csv`);
+  }
+  members() {
+    return this.request("GET", "/tenant/members");
+  }
+  addMember(member) {
+    return this.request("POST", "/tenant/members", { body: member });
+  }
+  changeRole(userId, role) {
+    return this.request("PATCH", `/tenant/members/${encodeURIComponent(userId)}`, { body: { role } });
+  }
+  removeMember(userId) {
+    return this.request("DELETE", `/tenant/members/${encodeURIComponent(userId)}`);
+  }
+}

@@ -1,0 +1,83 @@
+// The SQL editor: CodeMirror 6 (app/vendor/codemirror), loaded only when the Query page opens.
+// Tab is left to move focus (keyboard users must be able to leave the editor); Ctrl/Cmd+Enter runs.
+// It lives in a shadow root: there CodeMirror's styles go into adopted style sheets, which the
+// Content-Security-Policy allows; in the document it would add <style> elements, which it refuses.
+
+const ERROR_CLASS = "cm-sql-error";
+
+/**
+ * Make an editor in `parent`, labelled "SQL". `onRun` is called on Ctrl/Cmd+Enter, `onChange` on edits.
+ * Returns {value, setValue, setTables, markError, clearError, focus}.
+ */
+export async function createEditor(parent, { doc, onRun, onChange }) {
+  const cm = await import("../vendor/codemirror/index.js");
+  const root = parent.attachShadow({ mode: "open" });
+  const styles = document.createElement("link");
+  styles.rel = "stylesheet";
+  styles.href = new URL("../editor.css", import.meta.url).href;
+  const mount = document.createElement("div");
+  root.append(styles, mount);
+  const setError = cm.StateEffect.define();
+  const errorField = cm.StateField.define({
+    create: () => cm.Decoration.none,
+    update(marks, transaction) {
+      for (const effect of transaction.effects) {
+        if (effect.is(setError)) {
+          return effect.value
+            ? cm.Decoration.set([cm.Decoration.mark({ class: ERROR_CLASS }).range(effect.value.from, effect.value.to)])
+            : cm.Decoration.none;
+        }
+      }
+      return transaction.docChanged ? cm.Decoration.none : marks; // an edit clears the mark
+    },
+    provide: (field) => cm.EditorView.decorations.from(field),
+  });
+  const language = new cm.Compartment();
+  const sqlLanguage = (tables) => cm.sql({ dialect: cm.StandardSQL, upperCaseKeywords: true, schema: tables });
+
+  const view = new cm.EditorView({
+    parent: mount,
+    root,
+    state: cm.EditorState.create({
+      doc,
+      extensions: [
+        cm.keymap.of([{ key: "Mod-Enter", run: () => (onRun(), true), preventDefault: true }]),
+        cm.lineNumbers(),
+        cm.history(),
+        cm.drawSelection(),
+        cm.indentOnInput(),
+        cm.bracketMatching(),
+        cm.closeBrackets(),
+        cm.autocompletion({ icons: false }),
+        cm.highlightActiveLine(),
+        cm.syntaxHighlighting(cm.defaultHighlightStyle, { fallback: true }),
+        cm.keymap.of([...cm.closeBracketsKeymap, ...cm.defaultKeymap, ...cm.historyKeymap, ...cm.completionKeymap]),
+        language.of(sqlLanguage({})),
+        errorField,
+        cm.placeholder("SELECT … FROM your_table"),
+        cm.EditorView.contentAttributes.of({ "aria-label": "SQL" }),
+        cm.EditorView.updateListener.of((update) => {
+          if (update.docChanged) onChange(update.state.doc.toString());
+        }),
+      ],
+    }),
+  });
+
+  return {
+    value: () => view.state.doc.toString(),
+    setValue(text) {
+      view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
+    },
+    /** Complete these tables and their columns: {table: [column, …]}. */
+    setTables(tables) {
+      view.dispatch({ effects: language.reconfigure(sqlLanguage(tables)) });
+    },
+    markError(range) {
+      view.dispatch({ effects: setError.of(range), selection: { anchor: range.from }, scrollIntoView: true });
+    },
+    clearError() {
+      view.dispatch({ effects: setError.of(null) });
+    },
+    focus: () => view.focus(),
+  };
+}

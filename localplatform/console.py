@@ -1,0 +1,71 @@
+"""The web console (`app/`) served at `/`, with the headers CloudFront adds to it in AWS."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+CONSOLE_DIR = Path(__file__).resolve().parent.parent / "app"
+
+# Module scripts are refused under any other type; the rest as a browser expects them.
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+@dataclass(frozen=True)
+class ConsoleResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class ConsoleFiles:
+    """Answers GET/HEAD for the console's files; `config.json` is this platform's, as the pipeline
+    writes it in AWS. Anything outside `root`, hidden or unknown is not the console's (None)."""
+
+    def __init__(self, root: Path, config: dict[str, object], security_headers: dict[str, str]) -> None:
+        self._root = root.resolve()
+        self._config = json.dumps(config).encode()
+        self._headers = security_headers
+
+    def response(self, target: str) -> ConsoleResponse | None:
+        path = unquote(urlsplit(target).path)
+        if path == "/config.json":
+            return self._answer(".json", self._config)
+        relative = "index.html" if path == "/" else path.lstrip("/")
+        if any(part.startswith(".") for part in relative.split("/")):
+            return None
+        file = (self._root / relative).resolve()
+        if not file.is_relative_to(self._root) or not file.is_file() or file.suffix not in CONTENT_TYPES:
+            return None
+        return self._answer(file.suffix, file.read_bytes())
+
+    def _answer(self, suffix: str, body: bytes) -> ConsoleResponse:
+        # no-cache: the browser revalidates, so an edited file shows on the next reload.
+        headers = {"Content-Type": CONTENT_TYPES[suffix], "Cache-Control": "no-cache"} | self._headers
+        return ConsoleResponse(200, headers, body)
+
+
+def console_headers(storage_origin: str) -> dict[str, str]:
+    """The response headers policy's headers, with the local AWS as the place uploads go."""
+    policy = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+        f"connect-src 'self' {storage_origin}; manifest-src 'self'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+    return {
+        "Content-Security-Policy": policy,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+    }

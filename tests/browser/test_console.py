@@ -1,0 +1,345 @@
+"""The console as people use it: found by roles and accessible names, in headless Chromium, against
+the local platform. Each main screen is photographed (out/artifacts/console/)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+from pathlib import Path
+
+import pyarrow
+import pyarrow.parquet
+import pytest
+import requests
+from playwright.sync_api import Browser, Page, Response, expect
+
+from tests.api import PASSWORD, HttpApi, add_member, ingested_table, sign_up, unique_email
+from tests.browser.conftest import Console
+from tests.local_platform import RunningPlatform
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+# The console's whole first load (sign-in page with its modules) must stay under this, compressed.
+FIRST_LOAD_BUDGET = 300 * 1024
+
+
+def create_account(page: Page, email: str) -> None:
+    page.get_by_role("link", name="Create an account").click()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Files")).to_be_visible()
+
+
+def sign_in(page: Page, email: str) -> None:
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Files")).to_be_visible()
+
+
+def file_row(page: Page, name: str, status: str) -> None:
+    """Wait until the files table shows `name` with `status`."""
+    row = (
+        page.get_by_role("table", name="Files")
+        .get_by_role("row")
+        .filter(has=page.get_by_role("rowheader", name=name, exact=True))
+    )
+    expect(row).to_contain_text(status, timeout=60_000)
+
+
+def write_sql(page: Page, sql: str) -> None:
+    editor = page.get_by_role("textbox", name="SQL")
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.press("Delete")
+    editor.press_sequentially(sql)
+
+
+def results(page: Page) -> list[list[str]]:
+    table = page.get_by_role("table", name="Results")
+    expect(table).to_be_visible(timeout=60_000)
+    return [[cell.inner_text() for cell in row.get_by_role("cell").all()] for row in table.locator("tbody tr").all()]
+
+
+def test_a_new_user_signs_up_uploads_a_csv_and_a_parquet_file_and_queries_them(
+    console: Console, tmp_path: Path
+) -> None:
+    page = console.page
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_text("Local platform on this computer")).to_be_visible()
+    console.screenshot("sign-in")
+    create_account(page, unique_email("console"))
+    console.screenshot("files-empty")
+
+    (tmp_path / "sales.csv").write_text("region,amount\nnorth,10\nsouth,3\nnorth,5\n")
+    pyarrow.parquet.write_table(
+        pyarrow.table({"region": ["east", "north"], "amount": [7, 1]}), tmp_path / "more_sales.parquet"
+    )
+    page.get_by_label("Upload files").set_input_files([tmp_path / "sales.csv", tmp_path / "more_sales.parquet"])
+    file_row(page, "sales.csv", "READY")
+    file_row(page, "more_sales.parquet", "READY")
+    sales = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="sales.csv", exact=True))
+    expect(sales).to_contain_text("3")  # rows
+    console.screenshot("files")
+
+    page.get_by_role("link", name="Tables").click()
+    tables = page.get_by_role("region", name="sales", exact=True)
+    expect(tables.get_by_role("table", name="Columns of sales")).to_contain_text("amount")
+    expect(tables.get_by_role("table", name="Columns of sales")).to_contain_text("bigint")
+    tables.get_by_role("button", name="Preview sales").click()
+    expect(page.get_by_role("table", name="Preview of sales")).to_contain_text("north")
+    console.screenshot("tables")
+
+    page.get_by_role("link", name="Query").click()
+    write_sql(
+        page,
+        "SELECT region, sum(amount) AS total FROM (SELECT region, amount FROM sales UNION ALL "
+        "SELECT region, amount FROM more_sales) GROUP BY region ORDER BY region",
+    )
+    page.keyboard.press("Control+Enter")
+    assert results(page) == [["east", "7"], ["north", "16"], ["south", "3"]]
+    expect(page.get_by_role("status")).to_have_text("SUCCEEDED")
+    console.screenshot("query")
+
+    # A result longer than a page: the grid shows a page, more on demand, the CSV all of it.
+    write_sql(page, "SELECT x, x * x AS square FROM UNNEST(sequence(1, 250)) AS t(x) ORDER BY x")
+    page.get_by_role("button", name="Run", exact=True).click()
+    assert len(results(page)) == 100
+    expect(page.get_by_text("Showing 100 of 250 rows")).to_be_visible()
+    page.get_by_role("button", name="Load more rows").click()
+    expect(page.get_by_text("Showing 200 of 250 rows")).to_be_visible()
+    with page.expect_download() as downloading:
+        page.get_by_role("button", name="Download CSV").click()
+    rows = list(csv.reader(io.StringIO(Path(downloading.value.path()).read_text())))
+    assert rows[0] == ["x", "square"]
+    assert rows[1:] == [[str(x), str(x * x)] for x in range(1, 251)]
+
+    # The history opens an earlier result and runs it again.
+    history = page.get_by_role("table", name="Query history")
+    earlier = history.get_by_role("row").filter(has_text="UNION ALL")
+    earlier.get_by_role("button", name="Open").click()
+    assert results(page) == [["east", "7"], ["north", "16"], ["south", "3"]]
+    earlier.get_by_role("button", name="Run again").click()
+    expect(history.get_by_role("row").filter(has_text="UNION ALL")).to_have_count(2)
+
+    # The session outlives a reload; signing out ends it.
+    page.reload()
+    expect(page.get_by_role("heading", name="Query")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_another_account_sees_none_of_the_first_accounts_files_or_tables(
+    second_console: Console, running_platform: RunningPlatform
+) -> None:
+    api = HttpApi(running_platform.api_url)
+    first = sign_up(api, "first")
+    ingested_table(api, first, "secret_sales.csv", b"region,amount\nnorth,10\n")
+
+    page = second_console.page
+    create_account(page, unique_email("second"))
+    expect(page.get_by_text("No files yet")).to_be_visible()
+    page.get_by_role("link", name="Tables").click()
+    expect(page.get_by_text("No tables yet")).to_be_visible()
+    page.get_by_role("link", name="Query").click()
+    write_sql(page, "SELECT * FROM secret_sales")
+    page.get_by_role("button", name="Run", exact=True).click()
+    refusal = page.locator(".refusal")
+    expect(refusal).to_contain_text("secret_sales")
+    expect(refusal).to_contain_text("Request id:")
+    expect(page.get_by_role("table", name="Results")).to_have_count(0)
+
+
+def test_refused_sql_shows_the_message_and_marks_its_line_and_column(console: Console) -> None:
+    page = console.page
+    create_account(page, unique_email("typo"))
+    page.get_by_role("link", name="Query").click()
+    write_sql(page, "SELECT 1,\nFROM nowhere WHERE")
+    page.get_by_role("button", name="Run", exact=True).click()
+    refusal = page.locator(".refusal")
+    expect(refusal).to_contain_text("Syntax error at line 2, column 18")
+    point = page.get_by_label("Line 2, column 18")
+    expect(point).to_have_text(re.compile(r"2 \| FROM nowhere WHERE\s+\^{5}$"))
+    # The editor marks the same word.
+    expect(page.locator(".editor").locator(".cm-sql-error")).to_have_text("WHERE")
+    console.screenshot("query-refused")
+
+
+def test_a_failed_file_shows_its_reason(console: Console, tmp_path: Path) -> None:
+    page = console.page
+    create_account(page, unique_email("broken"))
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 this is not a Parquet file PAR1")
+    page.get_by_label("Upload files").set_input_files(tmp_path / "broken.parquet")
+    file_row(page, "broken.parquet", "FAILED")
+    row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="broken.parquet", exact=True))
+    expect(row).to_contain_text("malformed_file")
+    console.screenshot("files-failed")
+
+
+def test_a_viewer_sees_no_upload_delete_or_members_controls(
+    console: Console, running_platform: RunningPlatform
+) -> None:
+    api = HttpApi(running_platform.api_url)
+    admin = sign_up(api, "admin")
+    ingested_table(api, admin, "shared.csv", b"a,b\n1,2\n")
+    viewer = add_member(api, admin, "viewer")
+
+    page = console.page
+    sign_in(page, viewer.email)
+    file_row(page, "shared.csv", "READY")
+    expect(page.get_by_label("Upload files")).to_have_count(0)
+    expect(page.get_by_role("button", name="Delete shared.csv")).to_have_count(0)
+    expect(page.get_by_role("link", name="Members")).to_be_hidden()
+    page.goto(console.url + "#/members")
+    expect(page.get_by_role("heading", name="Files")).to_be_visible()
+    expect(page.get_by_role("table", name="Members")).to_have_count(0)
+
+
+def test_an_admin_manages_members_with_the_role_rules(console: Console) -> None:
+    page = console.page
+    me = unique_email("boss")
+    create_account(page, me)
+    page.get_by_role("link", name="Members").click()
+    members = page.get_by_role("table", name="Members")
+    expect(members).to_contain_text(me)
+
+    newcomer = unique_email("newcomer")
+    form = page.get_by_role("form", name="Add a member")
+    form.get_by_label("Email").fill(newcomer)
+    form.get_by_label("Password").fill(PASSWORD)
+    form.get_by_label("Role").select_option("viewer")
+    form.get_by_role("button", name="Add member").click()
+    expect(members).to_contain_text(newcomer)
+    page.get_by_label(f"Role of {newcomer}").select_option("analyst")
+    console.screenshot("members")
+
+    # The last admin cannot make themself anything else: the API's refusal is shown, the choice undone.
+    page.get_by_label(f"Role of {me}").select_option("viewer")
+    expect(page.get_by_role("alert")).to_contain_text("Request id:")
+    expect(page.get_by_label(f"Role of {me}")).to_have_value("admin")
+
+    page.get_by_role("button", name=f"Remove {newcomer}").click()
+    page.get_by_role("dialog").get_by_role("button", name="Remove").click()
+    expect(members).not_to_contain_text(newcomer)
+    page.reload()
+    expect(page.get_by_label(f"Role of {me}")).to_have_value("admin")
+
+
+def test_delete_asks_first_and_then_removes_the_file(console: Console, tmp_path: Path) -> None:
+    page = console.page
+    create_account(page, unique_email("tidy"))
+    (tmp_path / "old.csv").write_text("a\n1\n")
+    page.get_by_label("Upload files").set_input_files(tmp_path / "old.csv")
+    file_row(page, "old.csv", "READY")
+    page.get_by_role("button", name="Delete old.csv").click()
+    page.get_by_role("dialog").get_by_role("button", name="Keep").click()
+    file_row(page, "old.csv", "READY")
+    page.get_by_role("button", name="Delete old.csv").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("rowheader", name="old.csv", exact=True)).to_have_count(0)
+    page.reload()
+    expect(page.get_by_text("No files yet")).to_be_visible()
+
+
+def test_a_large_file_goes_in_parallel_parts_and_an_upload_can_be_cancelled(
+    console: Console, running_platform: RunningPlatform, tmp_path: Path
+) -> None:
+    page = console.page
+    create_account(page, unique_email("big"))
+    # 101 MiB: over the presigned POST's limit, so it goes as multipart, in 16 MiB parts.
+    big = tmp_path / "events.csv.gz"
+    with gzip.open(big, "wb", compresslevel=1) as out:
+        out.write(b"n,word\n")
+    with big.open("ab") as out:
+        out.write(bytes(101 * 1024 * 1024))  # zeros after the gzip stream, which readers skip: a header only
+    parts: list[str] = []
+    page.on("request", lambda request: parts.append(request.url) if request.method == "PUT" else None)
+    page.get_by_label("Upload files").set_input_files(big)
+    expect(page.get_by_label("Uploading events.csv.gz")).to_be_visible()
+    file_row(page, "events.csv.gz", "READY")
+    assert len(parts) == 7
+    assert all("partNumber=" in url for url in parts)
+
+    # Slow the network so that the next upload is still going when Cancel is pressed.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    throttle = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 256 * 1024}
+    cdp.send("Network.emulateNetworkConditions", throttle)
+    (tmp_path / "slow.csv").write_bytes(b"a\n" + b"1\n" * (2 * 1024 * 1024))
+    page.get_by_label("Upload files").set_input_files(tmp_path / "slow.csv")
+    progress = page.get_by_label("Uploading slow.csv")
+    expect(progress).to_be_visible()
+    expect(page.locator(".upload-state")).to_contain_text("/s")
+    console.screenshot("files-uploading")
+    page.get_by_role("button", name="Cancel upload of slow.csv").click()
+    expect(progress).to_have_count(0)
+    cdp.send("Network.emulateNetworkConditions", throttle | {"uploadThroughput": -1})
+    page.reload()
+    file_row(page, "events.csv.gz", "READY")
+    expect(page.get_by_role("rowheader", name="slow.csv", exact=True)).to_have_count(0)
+
+
+def test_an_ended_session_returns_to_sign_in_with_a_message(console: Console) -> None:
+    page = console.page
+    email = unique_email("expired")
+    create_account(page, email)
+    # What a revoked or expired refresh token looks like to the console.
+    page.evaluate("() => localStorage.setItem('sdp.session', JSON.stringify({email: 'x', refresh_token: 'revoked'}))")
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("The session has ended. Sign in again.")
+    sign_in(page, email)
+
+
+def test_everything_can_be_done_with_the_keyboard(console: Console, running_platform: RunningPlatform) -> None:
+    api = HttpApi(running_platform.api_url)
+    account = sign_up(api, "keys")
+    ingested_table(api, account, "keyed.csv", b"k,v\na,1\nb,2\n")
+    page = console.page
+    expect(page.get_by_label("Email")).to_be_focused()
+    page.keyboard.type(account.email)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Files")).to_be_visible()
+    page.get_by_role("link", name="Query").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("textbox", name="SQL")).to_be_focused()
+    page.keyboard.type("SELECT sum(v) AS total FROM keyed")
+    page.keyboard.press("Control+Enter")
+    assert results(page) == [["3"]]
+    # Tab leaves the editor (it does not indent), onto Run.
+    page.get_by_role("textbox", name="SQL").focus()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_focused()
+
+
+def test_the_first_load_is_small_and_served_with_the_security_headers(
+    browser: Browser, running_platform: RunningPlatform
+) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    loaded: list[Response] = []
+    page.on("response", lambda response: loaded.append(response))
+    first = page.goto(running_platform.api_url + "/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    compressed = sum(len(gzip.compress(response.body(), 6)) for response in loaded)
+    context.close()
+    assert compressed <= FIRST_LOAD_BUDGET, f"{compressed} bytes compressed"
+    assert len(loaded) >= 10  # the page, its style sheet, icon, config and modules
+
+    headers = first.headers if first else {}
+    policy = headers["content-security-policy"]
+    assert "script-src 'self';" in policy
+    assert "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
+    assert headers["x-content-type-options"] == "nosniff"
+    # The API's paths keep their meaning: no console file answers for them, or for anything outside app/.
+    for path, status in (("/files", 401), ("/health", 200), ("/../README.md", 404), ("/js/../../README.md", 404)):
+        assert requests.get(running_platform.api_url + path, timeout=10).status_code == status, path

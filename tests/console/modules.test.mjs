@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { ApiError, describe, errorFromResponse } from "../../app/js/errors.js";
+import { formatBytes, formatDuration } from "../../app/js/format.js";
+import { queryFailure } from "../../app/js/results.js";
+import { errorRange, pointAt, quoteIdentifier } from "../../app/js/sql.js";
+import { apiError } from "./fakes.mjs";
+
+test("an API error keeps its code, message and request id; a syntax error its line and column", async () => {
+  const error = await errorFromResponse(apiError(400, "invalid_sql", "Syntax error at line 2, column 8: something is missing here.", "r-42"));
+  assert.equal(error.status, 400);
+  assert.equal(error.code, "invalid_sql");
+  assert.equal(error.requestId, "r-42");
+  assert.equal(error.line, 2);
+  assert.equal(error.column, 8);
+  assert.deepEqual(describe(error), { message: error.message, code: "invalid_sql", requestId: "r-42" });
+});
+
+test("an answer that is not the API's shape (a proxy's page) is described from its status", async () => {
+  const response = new Response("<html>Bad Gateway</html>", { status: 502, statusText: "Bad Gateway", headers: { "X-Request-Id": "r-7" } });
+  const error = await errorFromResponse(response);
+  assert.equal(error.code, "service_unavailable");
+  assert.match(error.message, /502 Bad Gateway/);
+  assert.equal(error.requestId, "r-7");
+  assert.equal((await errorFromResponse(new Response("{}", { status: 404 }))).code, "unexpected_response");
+});
+
+test("any other error is shown by its message, with no request id", () => {
+  assert.deepEqual(describe(new Error("boom")), { message: "boom", code: "console_error", requestId: null });
+});
+
+test("a syntax error marks the word that ends at its column", () => {
+  const sql = "SELECT a\nFROM t WHERE x = = 1";
+  const range = errorRange(sql, 2, 4);
+  assert.equal(sql.slice(range.from, range.to), "FROM");
+  assert.equal(pointAt(sql, 2, 4), "2 | FROM t WHERE x = = 1\n    ^^^^");
+  assert.equal(sql.slice(errorRange(sql, 2, 18).from, errorRange(sql, 2, 18).to), "=");
+  assert.equal(errorRange(sql, 3, 1), null);
+  assert.equal(pointAt(sql, 9, 1), "");
+});
+
+test("a column past the line's end marks its last character", () => {
+  const range = errorRange("SELECT (", 1, 40);
+  assert.deepEqual([range.from, range.to], [7, 8]);
+});
+
+test("identifiers are quoted only when they must be", () => {
+  assert.equal(quoteIdentifier("sales_2024"), "sales_2024");
+  assert.equal(quoteIdentifier("Weird Name"), '"Weird Name"');
+  assert.equal(quoteIdentifier('a"b'), '"a""b"');
+});
+
+test("sizes and times read as a person writes them", () => {
+  assert.equal(formatBytes(0), "0 B");
+  assert.equal(formatBytes(1536), "1.5 KiB");
+  assert.equal(formatBytes(101 * 1024 * 1024), "101 MiB");
+  assert.equal(formatDuration(420), "0.4 s");
+  assert.equal(formatDuration(12_400), "12 s");
+  assert.equal(formatDuration(185_000), "3 min 05 s");
+});
+
+test("a finished query's failure carries the engine's code and message", () => {
+  assert.equal(queryFailure({ status: "SUCCEEDED" }), null);
+  const failed = queryFailure({ status: "FAILED", error: { code: "query_failed", message: "Division by zero" } });
+  assert.ok(failed instanceof ApiError);
+  assert.equal(failed.message, "Division by zero");
+  assert.equal(queryFailure({ status: "CANCELLED" }).code, "query_cancelled");
+});
