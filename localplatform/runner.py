@@ -127,8 +127,8 @@ class LocalPlatform:
         install(self._services)
 
         from app import app
-        from localplatform.gateway import IdTokenVerifier
         from localplatform.console import CONSOLE_DIR, ConsoleFiles, console_headers
+        from localplatform.gateway import IdTokenVerifier
         from localplatform.pump import function_pump
         from localplatform.server import create_server
 
