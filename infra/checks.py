@@ -3,7 +3,9 @@ problem. infra/tests runs them on every stage, and once on a template broken on 
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -47,22 +49,35 @@ def buckets_are_encrypted_private_and_tls_only(template: Template) -> list[str]:
     for name, bucket in resources(template, "AWS::S3::Bucket"):
         encryption = bucket.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [{}])[0]
         default = encryption.get("ServerSideEncryptionByDefault", {})
-        if default.get("SSEAlgorithm") != "aws:kms" or default.get("KMSMasterKeyID") not in DATA_KEY_REFS:
+        if name in S3_KEY_BUCKETS:
+            if default != {"SSEAlgorithm": "AES256"}:
+                problems.append(f"{name}: not encrypted with S3's keys (SSE-S3)")
+        elif default.get("SSEAlgorithm") != "aws:kms" or default.get("KMSMasterKeyID") not in DATA_KEY_REFS:
             problems.append(f"{name}: not encrypted with the stage key")
-        if encryption.get("BucketKeyEnabled") is not True:
+        if encryption.get("BucketKeyEnabled") is not True and name not in S3_KEY_BUCKETS:
             problems.append(f"{name}: no bucket key")
         blocks = bucket.get("PublicAccessBlockConfiguration", {})
         wanted = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
         if any(blocks.get(block) is not True for block in wanted):
             problems.append(f"{name}: public access not fully blocked")
-        if bucket.get("OwnershipControls") != {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}:
-            problems.append(f"{name}: ACLs not disabled (BucketOwnerEnforced)")
+        ownership = "BucketOwnerPreferred" if name in ACL_LOG_BUCKETS else "BucketOwnerEnforced"
+        if bucket.get("OwnershipControls") != {"Rules": [{"ObjectOwnership": ownership}]}:
+            problems.append(f"{name}: object ownership is not {ownership}")
         if json.dumps({"Ref": name}, sort_keys=True) not in tls_only:
             problems.append(f"{name}: no TLS-only bucket policy")
     for name in TENANT_WRITTEN_BUCKETS:
         if not _refuses_other_keys(template, name):
             problems.append(f"{name}: a put naming other encryption or another key is not refused")
     return problems
+
+
+# The console's files, public by design, are read by CloudFront through origin access control:
+# under the stage key, that key's policy would have to name the distribution, which reaches the
+# functions that use the key (a cycle). So S3's own keys (SSE-S3), for that bucket alone.
+S3_KEY_BUCKETS = ("ConsoleBucket",)
+# CloudFront writes its standard logs through the bucket ACL it grants its log delivery account:
+# ACLs stay enabled (BucketOwnerPreferred) on its log bucket alone.
+ACL_LOG_BUCKETS = ("ConsoleLogBucket",)
 
 
 # The buckets tenants' sessions write to: their policies refuse a write that names anything but
@@ -380,6 +395,207 @@ def logs_are_kept_and_traced(template: Template) -> list[str]:
     return problems
 
 
+# --- The web console (docs/security.md, "The web console") ---------------------------------------
+
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # Managed-CachingDisabled
+ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # Managed-AllViewerExceptHostHeader
+ALL_METHODS = {"GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"}
+# The console's CSP as templated: only ${DataBucketOrigins} varies (the data bucket's S3 origins in
+# AWS, the local S3's origin on the local platform).
+CONSOLE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self' ${DataBucketOrigins}; manifest-src 'self'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+# The hosts of the data bucket's presigned URLs (virtual-hosted, SigV4), global and regional.
+DATA_BUCKET_ORIGINS = (
+    "https://sdp-${Stage}-data-${AWS::AccountId}-${AWS::Region}.s3.${AWS::URLSuffix} "
+    "https://sdp-${Stage}-data-${AWS::AccountId}-${AWS::Region}.s3.${AWS::Region}.${AWS::URLSuffix}"
+)
+# Paths the API serves besides those of its current routes: routes on their way, which the
+# distribution already sends to the API.
+COMING_API_PATHS = ("/saved-queries", "/saved-queries/01J", "/tenant", "/tenant/usage")
+# Paths that are the console's files.
+CONSOLE_PATHS = ("/", "/index.html", "/config.json", "/app.js", "/styles/console.css", "/favicon.svg")
+
+
+def console_csp(template: Template) -> tuple[str, dict[str, Any]]:
+    """The console's Content-Security-Policy as templated (`Fn::Sub` of one string) and its
+    variables: ConsoleHeadersPolicy, ResponseHeadersPolicyConfig.SecurityHeadersConfig.
+    ContentSecurityPolicy.ContentSecurityPolicy."""
+    policy = template["Resources"]["ConsoleHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]
+    value = policy["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    substituted = value["Fn::Sub"] if isinstance(value, dict) and "Fn::Sub" in value else value
+    if isinstance(substituted, list):
+        return substituted[0], substituted[1]
+    return substituted, {}
+
+
+def _directives(csp: str) -> dict[str, list[str]]:
+    parsed: dict[str, list[str]] = {}
+    for directive in csp.split(";"):
+        name, *sources = directive.split()
+        parsed[name] = sources
+    return parsed
+
+
+def console_sends_its_security_headers(template: Template) -> list[str]:
+    policies = dict(resources(template, "AWS::CloudFront::ResponseHeadersPolicy"))
+    if "ConsoleHeadersPolicy" not in policies:
+        return ["no ConsoleHeadersPolicy"]
+    headers = policies["ConsoleHeadersPolicy"]["ResponseHeadersPolicyConfig"].get("SecurityHeadersConfig", {})
+    problems = []
+    csp, variables = console_csp(template)
+    directives = _directives(csp)
+    if directives.get("frame-ancestors") != ["'none'"]:
+        problems.append(f"CSP: frame-ancestors is not 'none': {directives.get('frame-ancestors')}")
+    if directives.get("default-src") != ["'none'"] or directives.get("script-src") != ["'self'"]:
+        problems.append("CSP: default-src is not 'none' or script-src not 'self' alone")
+    unsafe = [source for sources in directives.values() for source in sources if "unsafe" in source or source == "*"]
+    if unsafe:
+        problems.append(f"CSP: allows {unsafe}")
+    if "${DataBucketOrigins}" not in directives.get("connect-src", []):
+        problems.append("CSP: connect-src does not name the data bucket's origins")
+    if json.dumps(variables.get("DataBucketOrigins")) != json.dumps({"Fn::Sub": DATA_BUCKET_ORIGINS}):
+        problems.append(f"CSP: the data bucket's origins are not {DATA_BUCKET_ORIGINS}")
+    if headers.get("ContentSecurityPolicy", {}).get("Override") is not True:
+        problems.append("CSP: does not override the origin's")
+    hsts = headers.get("StrictTransportSecurity", {})
+    if not (
+        hsts.get("AccessControlMaxAgeSec", 0) >= 63_072_000
+        and hsts.get("IncludeSubdomains") is True
+        and hsts.get("Preload") is True
+        and hsts.get("Override") is True
+    ):
+        problems.append(f"HSTS: not two years with subdomains and preload: {hsts}")
+    if headers.get("ContentTypeOptions", {}).get("Override") is not True:
+        problems.append("X-Content-Type-Options: nosniff is not sent")
+    if headers.get("FrameOptions") != {"FrameOption": "DENY", "Override": True}:
+        problems.append(f"X-Frame-Options: not DENY: {headers.get('FrameOptions')}")
+    if headers.get("ReferrerPolicy") != {"ReferrerPolicy": "no-referrer", "Override": True}:
+        problems.append(f"Referrer-Policy: not no-referrer: {headers.get('ReferrerPolicy')}")
+    for name, distribution in resources(template, "AWS::CloudFront::Distribution"):
+        config = distribution["DistributionConfig"]
+        for behavior in [config["DefaultCacheBehavior"], *config.get("CacheBehaviors", [])]:
+            where = f"{name} {behavior.get('PathPattern', 'default')}"
+            if behavior.get("ViewerProtocolPolicy") not in ("redirect-to-https", "https-only"):
+                problems.append(f"{where}: answers plain HTTP")
+            if behavior.get("ResponseHeadersPolicyId") != {"Ref": "ConsoleHeadersPolicy"}:
+                problems.append(f"{where}: without the console's security headers")
+        if config.get("DefaultRootObject") != "index.html":
+            problems.append(f"{name}: / is not index.html")
+        if not config.get("Logging", {}).get("Bucket"):
+            problems.append(f"{name}: no access logs")
+    return problems
+
+
+def _origin_of(config: dict[str, Any], path: str) -> str:
+    """The origin CloudFront sends `path` to: the first behavior whose pattern matches, in order
+    (`*` matches any characters, `/` included; case-sensitive), else the default."""
+    for behavior in config.get("CacheBehaviors", []):
+        if fnmatch.fnmatchcase(path, behavior["PathPattern"]):
+            return behavior["TargetOriginId"]
+    return config["DefaultCacheBehavior"]["TargetOriginId"]
+
+
+def _api_paths(template: Template) -> list[str]:
+    """A concrete path for each of the REST API's routes ({file_id} becomes a sample id)."""
+    paths = template["Resources"]["RestAPI"]["Properties"]["Body"]["paths"]
+    return [re.sub(r"\{[^}]+\}", "01JABCDEFGHJKMNPQRSTVWXYZ0", path) for path in paths]
+
+
+def console_and_api_share_one_origin(template: Template) -> list[str]:
+    distributions = dict(resources(template, "AWS::CloudFront::Distribution"))
+    if "ConsoleDistribution" not in distributions:
+        return ["no ConsoleDistribution"]
+    config = distributions["ConsoleDistribution"]["DistributionConfig"]
+    origins = {origin["Id"]: origin for origin in config["Origins"]}
+    problems = []
+    api = [
+        origin_id
+        for origin_id, origin in origins.items()
+        if "${RestAPI}.execute-api." in json.dumps(origin["DomainName"])
+        and origin.get("CustomOriginConfig", {}).get("OriginProtocolPolicy") == "https-only"
+        and "OriginPath" in origin
+    ]
+    bucket = {"Fn::GetAtt": ["ConsoleBucket", "RegionalDomainName"]}
+    console = [origin_id for origin_id, origin in origins.items() if origin["DomainName"] == bucket]
+    if len(api) != 1 or len(console) != 1:
+        return [f"ConsoleDistribution: not one API origin (HTTPS, the stage's path) and one console origin: {origins}"]
+    for path in [*_api_paths(template), *COMING_API_PATHS]:
+        if _origin_of(config, path) != api[0]:
+            problems.append(f"ConsoleDistribution: {path} is not routed to the API")
+    for path in CONSOLE_PATHS:
+        if _origin_of(config, path) != console[0]:
+            problems.append(f"ConsoleDistribution: {path} is not the console's file")
+    for behavior in config.get("CacheBehaviors", []):
+        if behavior["TargetOriginId"] != api[0]:
+            continue
+        pattern = behavior["PathPattern"]
+        if behavior.get("CachePolicyId") != CACHING_DISABLED:
+            problems.append(f"ConsoleDistribution {pattern}: API answers may be cached")
+        if behavior.get("OriginRequestPolicyId") != ALL_VIEWER_EXCEPT_HOST_HEADER:
+            problems.append(f"ConsoleDistribution {pattern}: the API does not get the viewer's headers (Authorization)")
+        if set(behavior.get("AllowedMethods", [])) != ALL_METHODS:
+            problems.append(f"ConsoleDistribution {pattern}: not every method reaches the API")
+    if config.get("CustomErrorResponses"):
+        problems.append("ConsoleDistribution: custom error responses would replace the API's errors")
+    return problems
+
+
+def console_bucket_is_read_by_its_distribution_alone(template: Template) -> list[str]:
+    bucket = template["Resources"].get("ConsoleBucket", {}).get("Properties")
+    if bucket is None:
+        return ["no ConsoleBucket"]
+    problems = []
+    config = template["Resources"]["ConsoleDistribution"]["Properties"]["DistributionConfig"]
+    (origin,) = [o for o in config["Origins"] if "ConsoleBucket" in json.dumps(o["DomainName"])]
+    control = origin.get("OriginAccessControlId", {}).get("Fn::GetAtt", [None])[0]
+    controls = dict(resources(template, "AWS::CloudFront::OriginAccessControl"))
+    if control not in controls:
+        problems.append("ConsoleDistribution: the console origin has no origin access control")
+    else:
+        settings = controls[control]["OriginAccessControlConfig"]
+        signing = (settings["OriginAccessControlOriginType"], settings["SigningBehavior"], settings["SigningProtocol"])
+        if signing != ("s3", "always", "sigv4"):
+            problems.append(f"{control}: does not always sign with SigV4 for S3: {signing}")
+    if origin.get("S3OriginConfig", {}).get("OriginAccessIdentity", "") != "":
+        problems.append("ConsoleDistribution: the console origin uses a legacy origin access identity")
+    if "WebsiteConfiguration" in bucket:
+        problems.append("ConsoleBucket: a public website endpoint")
+    for _, policy in resources(template, "AWS::S3::BucketPolicy"):
+        if policy["Bucket"] != {"Ref": "ConsoleBucket"}:
+            continue
+        for statement in statements(policy["PolicyDocument"]):
+            if statement["Effect"] != "Allow":
+                continue
+            condition = statement.get("Condition", {}).get("StringEquals", {}).get("AWS:SourceArn", {})
+            if (
+                statement.get("Principal") != {"Service": "cloudfront.amazonaws.com"}
+                or _listed(statement["Action"]) != ["s3:GetObject"]
+                or "distribution/${ConsoleDistribution}" not in json.dumps(condition)
+            ):
+                problems.append(f"ConsoleBucket: its policy lets more than ConsoleDistribution read: {statement}")
+    return problems
+
+
+def data_bucket_cors_allows_the_console_alone(template: Template) -> list[str]:
+    problems = []
+    rules = template["Resources"]["DataBucket"]["Properties"].get("CorsConfiguration", {}).get("CorsRules", [])
+    parameters = template.get("Parameters", {})
+    for rule in rules:
+        origins = json.dumps(rule["AllowedOrigins"])
+        if '"*"' in origins or "*" in origins.replace("${", ""):
+            problems.append(f"DataBucket: CORS allows any origin: {rule['AllowedOrigins']}")
+        if "https://${ConsoleDistribution.DomainName}" not in origins:
+            problems.append("DataBucket: CORS does not allow the console's origin")
+        for parameter in re.findall(r'"Ref": "([A-Za-z0-9]+)"', origins):
+            declared = parameters.get(parameter, {})
+            if "*" in str(declared.get("Default", "")) or "AllowedPattern" not in declared:
+                problems.append(f"DataBucket: CORS takes {parameter}, which may be '*'")
+    return problems
+
+
 CHECKS: list[Check] = [
     buckets_are_encrypted_private_and_tls_only,
     everything_at_rest_uses_the_stage_key,
@@ -391,4 +607,8 @@ CHECKS: list[Check] = [
     alarms_cover_every_function_and_the_pipeline,
     releases_are_canaries_rolled_back_by_alarms,
     logs_are_kept_and_traced,
+    console_sends_its_security_headers,
+    console_and_api_share_one_origin,
+    console_bucket_is_read_by_its_distribution_alone,
+    data_bucket_cors_allows_the_console_alone,
 ]

@@ -31,7 +31,11 @@ STAR_RESOURCE_STATEMENTS = {
     "LogGroupListAndWafLogDelivery",  # logs:DescribeLogGroups and the log delivery WAF logging needs
     "UserPoolCreate",  # cognito-idp:CreateUserPool
     "PaginationSecretValue",  # secretsmanager:GetRandomPassword
+    "ConsoleOriginAccessControlCreate",  # cloudfront:CreateOriginAccessControl
 }
+CONSOLE_BUCKETS = [
+    f"arn:${{AWS::Partition}}:s3:::sdp-{stage}-console-${{AWS::AccountId}}-${{AWS::Region}}" for stage in STAGES
+]
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +178,13 @@ def test_deploys_run_sam_deploy_of_the_packaged_stage_and_keep_rollback(resource
     assert "make .venv-infra/.installed" in _commands(deploy, "install")
 
 
+def test_each_deploy_publishes_the_console_to_its_stage_after_the_stack_is_deployed(resources: dict[str, Any]) -> None:
+    commands = _inline_buildspec(resources, "DeployProject")["phases"]["build"]["commands"]
+    deploy = next(i for i, command in enumerate(commands) if "sam deploy" in command)
+    publish = commands.index('.venv-infra/bin/python -m infra.publish_console "$STAGE"')
+    assert publish == deploy + 1 == len(commands) - 1  # after the stack, before the stage's smoke test
+
+
 def test_the_smoke_stages_run_the_smoke_module_against_their_stack(resources: dict[str, Any]) -> None:
     smoke = _inline_buildspec(resources, "SmokeProject")
     assert '.venv-infra/bin/python -m tests.smoke --stack-name "sdp-$STAGE"' in _commands(smoke, "build")
@@ -216,6 +227,44 @@ def test_the_deploy_role_reaches_only_the_platform_stacks(resources: dict[str, A
     assert statements["HandStackToCloudFormation"]["Condition"] == {
         "StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}
     }
+
+
+def test_the_deploy_role_publishes_only_to_the_stages_consoles(resources: dict[str, Any]) -> None:
+    """The publisher's rights and no more: put, delete and list in the three console buckets,
+    invalidate only the distributions tagged as a stage's console, read the stacks' outputs."""
+    statements = {statement["Sid"]: statement for role, statement in _statements(resources) if role == "DeployRole"}
+    files, listing, invalidation = (
+        statements[sid] for sid in ("ConsoleFiles", "ConsoleListing", "ConsoleInvalidation")
+    )
+    assert (files["Effect"], files["Action"]) == ("Allow", ["s3:PutObject", "s3:DeleteObject"])
+    assert [resource["Fn::Sub"] for resource in files["Resource"]] == [f"{bucket}/*" for bucket in CONSOLE_BUCKETS]
+    assert (listing["Action"], [resource["Fn::Sub"] for resource in listing["Resource"]]) == (
+        "s3:ListBucket",
+        CONSOLE_BUCKETS,
+    )
+    assert invalidation["Action"] == "cloudfront:CreateInvalidation"
+    assert invalidation["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*"}
+    assert invalidation["Condition"] == {"StringEquals": {"aws:ResourceTag/sdp-console": list(STAGES)}}
+    assert "cloudformation:DescribeStacks" in statements["PlatformStacks"]["Action"]
+    # No other statement of the role reaches S3 beyond the artifact bucket, or CloudFront at all.
+    for sid, statement in statements.items():
+        if sid in ("ConsoleFiles", "ConsoleListing", "ConsoleInvalidation"):
+            continue
+        assert not [action for action in _listed(statement["Action"]) if action.startswith("cloudfront:")], sid
+        if any(action.startswith("s3:") for action in _listed(statement["Action"])):
+            assert "ArtifactBucket" in str(statement["Resource"]), sid
+
+
+def test_the_console_names_match_the_templates(resources: dict[str, Any]) -> None:
+    """The bucket names and the tag the deploy role relies on are the ones template.yaml gives."""
+    from cfnlint.decode import cfn_yaml
+
+    template = cfn_yaml.load(str(ROOT / "template.yaml"))["Resources"]
+    name = template["ConsoleBucket"]["Properties"]["BucketName"]["Fn::Sub"]
+    assert [name.replace("${Stage}", stage) for stage in STAGES] == [
+        bucket.removeprefix("arn:${AWS::Partition}:s3:::") for bucket in CONSOLE_BUCKETS
+    ]
+    assert template["ConsoleDistribution"]["Properties"]["Tags"] == [{"Key": "sdp-console", "Value": {"Ref": "Stage"}}]
 
 
 def test_artifacts_and_logs_are_encrypted_with_the_rotating_key(resources: dict[str, Any]) -> None:
@@ -266,13 +315,18 @@ def test_the_build_artifact_holds_every_stage_and_what_the_later_stages_run(buil
             assert f"out/{stage}/{name}" in files
     for name in ("samconfig.toml", "Makefile", "requirements-infra.txt", "tests/__init__.py", "tests/smoke.py"):
         assert name in files
-    # Everything the smoke module imports from the repository travels with it.
-    tree = ast.parse((ROOT / "tests" / "smoke.py").read_text())
-    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-    for module in sorted(name for name in imported if name.startswith("tests.")):
-        assert module.replace(".", "/") + ".py" in files
+    # The console's files and its publisher, which the deploy stages run.
+    for name in ("app/**/*", "infra/__init__.py", "infra/publish_console.py"):
+        assert name in files
+    # Everything the smoke module and the publisher import from the repository travels with them.
+    for script, package in (("tests/smoke.py", "tests."), ("infra/publish_console.py", "infra.")):
+        tree = ast.parse((ROOT / script).read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        for module in sorted(name for name in imported if name.startswith(package)):
+            assert module.replace(".", "/") + ".py" in files, module
     for name in files:
-        assert name.startswith("out/") or (ROOT / name).is_file(), name
+        assert name.startswith(("out/", "app/")) or (ROOT / name).is_file(), name
 
 
 # --- samconfig.toml -------------------------------------------------------------------------------
