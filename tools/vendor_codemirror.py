@@ -5,40 +5,53 @@ The console is served as static ES modules under a Content-Security-Policy of
 ``script-src 'self'``, so there is no bundler and no inline import map: every
 import has to be a relative URL. This script
 
-1. installs the pinned packages below with ``npm install --no-save
-   --ignore-scripts`` into a temporary directory (nothing is written to the
-   repository's own package files, and no package install script runs);
+1. installs the pinned packages below, and the pinned esbuild (the minifier,
+   not vendored), with ``npm install --no-save --ignore-scripts`` into a
+   temporary directory (nothing is written to the repository's own package
+   files, and no package install script runs);
 2. checks that npm installed exactly the pinned versions, each with the pinned
-   integrity hash, and nothing else;
+   integrity hash, and nothing else: esbuild's native binary comes as the one
+   optional dependency that fits the machine (``@esbuild/linux-x64``,
+   ``@esbuild/linux-arm64``, pinned in ESBUILD_BINARIES), and the script runs
+   that binary itself, so esbuild's install script is not needed;
 3. copies each package's browser ESM entry file (found from package.json's
    ``exports``/``module``) to ``app/vendor/codemirror/<name>.js``, where
    ``<name>`` is the package name with ``@`` dropped and ``/`` turned into
    ``-`` (``@codemirror/state`` -> ``codemirror-state.js``), rewriting every
    bare import specifier to that relative file (``'@codemirror/state'`` ->
-   ``'./codemirror-state.js'``);
-4. writes ``index.js`` (the one module the console imports from), the licenses
-   and ``VERSIONS.txt``;
+   ``'./codemirror-state.js'``), and then minifies each file on its own with
+   esbuild (a transform, not a bundle: it stays one module importing the others
+   by those relative names) under a one-line header naming the package, its
+   version and its license file;
+4. writes ``index.js`` (the one module the console imports from; not
+   minified), the licenses and ``VERSIONS.txt``;
 5. links and evaluates the whole module graph in Node (vm.SourceTextModule,
-   with a linker that accepts only the vendored relative files) and checks that
-   index.js exports exactly the names listed in INDEX_EXPORTS.
+   with a linker that accepts only the vendored relative files), once as
+   rewritten and once minified, checks that index.js exports exactly the names
+   listed in INDEX_EXPORTS, and that minifying changed no module's exports or
+   imports.
 
 Anything unexpected (an unresolved bare specifier, a relative import inside a
 package, a package npm added or dropped, a version or hash that differs, a
-pinned package nothing imports, a name index.js cannot export) stops the
-script with an error before app/vendor/codemirror/ is touched.
+pinned package nothing imports, a name index.js cannot export, an esbuild
+error or warning) stops the script with an error before app/vendor/codemirror/
+is touched. The output depends only on the pins: a rerun writes the same bytes.
 
 Usage:
     python3 tools/vendor_codemirror.py            # vendor the pinned versions
     python3 tools/vendor_codemirror.py --resolve  # print new pins, touch nothing
 
-To upgrade: run with --resolve (installs the newest 6.x of each package in
-TOP_LEVEL and lets npm resolve the rest), paste the printed PINS and INTEGRITY
-over the ones below, rerun without arguments, and check the console.
+To upgrade: run with --resolve (resolves the newest 6.x of each package in
+TOP_LEVEL and lets npm resolve the rest, with esbuild at ESBUILD_VERSION), paste
+the printed PINS, INTEGRITY, ESBUILD_INTEGRITY and ESBUILD_BINARIES over the
+ones below, rerun without arguments, and check the console. To upgrade esbuild,
+set ESBUILD_VERSION first (its output may change with it).
 
-Needs python3 (standard library only), node and npm, and the npm registry.
+Needs python3 (standard library only), node and npm, and the npm registry; esbuild's
+binary is pinned for linux-x64 and linux-arm64 (ESBUILD_BINARIES).
 """
 
-# A command-line tool: it prints its report and runs npm and node with fixed arguments.
+# A command-line tool: it prints its report and runs npm, node and esbuild with fixed arguments.
 # ruff: noqa: T201, S603
 
 from __future__ import annotations
@@ -122,6 +135,23 @@ INTEGRITY = {
     "w3c-keyname": ("sha512-dpojBhNsCNN7T82Tm7k26A6G9ML3NkhDsnw9n/eoxSRlVBB4CEtIQ/KTCLI2Fwf3ataSXRhYFkQi3SlnFwPvPQ=="),
 }
 
+# The minifier. Not vendored: it only runs on the vendored files. Its native binary is
+# published per platform as an optional dependency of "esbuild", and npm installs only the
+# one that fits the machine; the same version minifies to the same bytes on each.
+ESBUILD_VERSION = "0.28.2"
+ESBUILD_INTEGRITY = "sha512-HKVLS8dvII+xoKW9kmqxbRKrnWEXfJJr/FZhhJmiqIB0e053QNYFqOBouTMO/k5sID4MvCiUCvv8b9M4h32wIA=="
+# The platforms the script runs on (a developer's machine, CI): binary package -> integrity.
+ESBUILD_BINARIES = {
+    "@esbuild/linux-arm64": (
+        "sha512-pW4AC0P3it8c7do9MVM4p51FzHzdM/TZrerurgRcHJ2WTa1VQ1CIq18xncfpBJw4ojkiZZrKW2yIBWBP92j6Ug=="
+    ),
+    "@esbuild/linux-x64": (
+        "sha512-4xTZr1FUmSoQW4XIWmit3tzQrUTZM+N3P0XV8xROKYF50XfI7xeO90+1bZvNwxIufQ9hDQVRJH5YhgPVF8A/HQ=="
+    ),
+}
+# How each vendored file is minified (esbuild's transform of one file; VERSIONS.txt records it).
+ESBUILD_OPTIONS = ["--minify", "--format=esm", "--target=es2022", "--legal-comments=inline"]
+
 # What app/vendor/codemirror/index.js re-exports, by package. The console imports
 # only from index.js; the build fails if any name here is not exported by its package.
 INDEX_EXPORTS = {
@@ -172,8 +202,12 @@ def run(cmd: list[str], cwd: Path) -> None:
         raise VendorError(f"{cmd[0]} exited {proc.returncode}:\n{proc.stdout}")
 
 
-def npm_install(workdir: Path, dependencies: dict[str, str]) -> dict:
-    """Install ``dependencies`` into ``workdir``; return npm's lockfile packages map."""
+def npm_install(workdir: Path, dependencies: dict[str, str], *, lock_only: bool = False) -> dict:
+    """Install ``dependencies`` into ``workdir``; return npm's lockfile packages map.
+
+    With ``lock_only`` npm only resolves: it writes package-lock.json, which (unlike an
+    install) lists the optional packages of every platform, and downloads no tarball.
+    """
     manifest = {"name": "vendor-codemirror", "version": "0.0.0", "private": True, "dependencies": dependencies}
     (workdir / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
     npm = shutil.which("npm")
@@ -183,7 +217,7 @@ def npm_install(workdir: Path, dependencies: dict[str, str]) -> dict:
         [
             npm,
             "install",
-            "--no-save",
+            "--package-lock-only" if lock_only else "--no-save",
             "--ignore-scripts",
             "--no-audit",
             "--no-fund",
@@ -194,7 +228,8 @@ def npm_install(workdir: Path, dependencies: dict[str, str]) -> dict:
         workdir,
     )
     # --no-save writes no package-lock.json, but npm keeps its "hidden lockfile" in node_modules.
-    lock = json.loads((workdir / "node_modules" / ".package-lock.json").read_text())
+    lockfile = workdir / "package-lock.json" if lock_only else workdir / "node_modules" / ".package-lock.json"
+    lock = json.loads(lockfile.read_text())
     return {key: meta for key, meta in lock["packages"].items() if key}
 
 
@@ -209,36 +244,60 @@ def installed(lock: dict) -> dict[str, dict]:
     return result
 
 
+def is_esbuild(name: str) -> bool:
+    return name == "esbuild" or name.startswith("@esbuild/")
+
+
 def resolve() -> None:
-    """Install the newest 6.x of TOP_LEVEL, print what npm resolved as PINS and INTEGRITY."""
+    """Resolve the newest 6.x of TOP_LEVEL and esbuild at ESBUILD_VERSION; print the pins to paste."""
     with tempfile.TemporaryDirectory(prefix="vendor-codemirror-") as tmp:
-        packages = installed(npm_install(Path(tmp), dict.fromkeys(TOP_LEVEL, "6")))
+        dependencies = {**dict.fromkeys(TOP_LEVEL, "6"), "esbuild": ESBUILD_VERSION}
+        packages = installed(npm_install(Path(tmp), dependencies, lock_only=True))
+    vendored = sorted(name for name in packages if not is_esbuild(name))
+    missing = sorted(set(ESBUILD_BINARIES) - set(packages))
+    if missing:
+        raise VendorError(f"esbuild@{ESBUILD_VERSION} has no optional dependency {', '.join(missing)}")
     print("PINS = {")
-    for name in sorted(packages):
+    for name in vendored:
         print(f'    "{name}": "{packages[name]["version"]}",')
     print("}")
     print("INTEGRITY = {")
-    for name in sorted(packages):
+    for name in vendored:
+        print(f'    "{name}": (\n        "{packages[name]["integrity"]}"\n    ),')
+    print("}")
+    print(f'ESBUILD_INTEGRITY = "{packages["esbuild"]["integrity"]}"')
+    print("ESBUILD_BINARIES = {")
+    for name in sorted(ESBUILD_BINARIES):
         print(f'    "{name}": (\n        "{packages[name]["integrity"]}"\n    ),')
     print("}")
 
 
-def check_lock(packages: dict[str, dict]) -> None:
+def check_lock(packages: dict[str, dict]) -> str:
+    """Check the install against the pins; return the esbuild binary package npm chose for this machine."""
     problems = []
-    for name in sorted(set(packages) - set(PINS)):
-        problems.append(f"npm added {name}@{packages[name]['version']}, which is not in PINS")
-    for name in sorted(set(PINS) - set(packages)):
-        problems.append(f"{name} is in PINS but npm did not install it")
-    for name in sorted(set(PINS) & set(packages)):
+    binaries = sorted(set(packages) & set(ESBUILD_BINARIES))
+    if len(binaries) != 1:
+        problems.append(
+            f"npm installed {len(binaries)} of the esbuild binaries {', '.join(ESBUILD_BINARIES)}, not one"
+            " (on another platform, pin its @esbuild/ package in ESBUILD_BINARIES)"
+        )
+    pins = {**PINS, "esbuild": ESBUILD_VERSION, **dict.fromkeys(binaries, ESBUILD_VERSION)}
+    integrity = {**INTEGRITY, "esbuild": ESBUILD_INTEGRITY, **ESBUILD_BINARIES}
+    for name in sorted(set(packages) - set(pins)):
+        problems.append(f"npm added {name}@{packages[name]['version']}, which is not pinned")
+    for name in sorted(set(pins) - set(packages)):
+        problems.append(f"{name} is pinned but npm did not install it")
+    for name in sorted(set(pins) & set(packages)):
         meta = packages[name]
-        if meta.get("version") != PINS[name]:
-            problems.append(f"{name}: npm installed {meta.get('version')}, PINS says {PINS[name]}")
-        if meta.get("integrity") != INTEGRITY.get(name):
-            problems.append(f"{name}: integrity {meta.get('integrity')} is not the pinned {INTEGRITY.get(name)}")
+        if meta.get("version") != pins[name]:
+            problems.append(f"{name}: npm installed {meta.get('version')}, the pin says {pins[name]}")
+        if meta.get("integrity") != integrity.get(name):
+            problems.append(f"{name}: integrity {meta.get('integrity')} is not the pinned {integrity.get(name)}")
         if not meta.get("resolved"):
             problems.append(f"{name}: the lockfile has no tarball URL")
         for flag in ("dev", "optional", "peer", "devOptional"):
-            if meta.get(flag):
+            # esbuild's binary is its optional dependency for this platform, so optional is expected there.
+            if meta.get(flag) and not (flag == "optional" and name in ESBUILD_BINARIES):
                 problems.append(f"{name}: npm marked it {flag}")
     if problems:
         raise VendorError(
@@ -246,6 +305,7 @@ def check_lock(packages: dict[str, dict]) -> None:
             + "\n  ".join(problems)
             + "\n(run with --resolve to get new pins)"
         )
+    return binaries[0]
 
 
 def pick_export(target: object) -> str | None:
@@ -365,12 +425,18 @@ function load(file) {
     if (index.namespace[name] === undefined) throw new Error("index.js export " + name + " is undefined");
   const unused = fs.readdirSync(dir).filter(f => f.endsWith(".js") && !cache.has(f));
   if (unused.length) throw new Error("not reached from index.js: " + unused.join(", "));
-  console.log("node: linked and evaluated " + cache.size + " modules; index.js exports " + got.length + " names");
+  const modules = {};
+  for (const file of [...cache.keys()].sort()) {
+    const m = cache.get(file);
+    modules[file] = { imports: [...m.dependencySpecifiers].sort(), exports: Object.keys(m.namespace).sort() };
+  }
+  console.log(JSON.stringify(modules));
 })().catch(e => { console.error(String(e && e.stack || e)); process.exit(1); });
 """
 
 
-def node_check(out: Path, names: list[str]) -> None:
+def node_check(out: Path, names: list[str]) -> dict[str, dict]:
+    """Link and evaluate the tree in ``out`` from index.js; return each module's imports and exports."""
     node = shutil.which("node")
     if node is None:
         raise VendorError("node is not on PATH")
@@ -381,8 +447,35 @@ def node_check(out: Path, names: list[str]) -> None:
         text=True,
     )
     if proc.returncode != 0:
-        raise VendorError("the vendored modules do not link in node:\n" + proc.stdout)
-    print(proc.stdout.strip())
+        raise VendorError(f"the modules in {out.name}/ do not link in node:\n" + proc.stdout)
+    modules = json.loads(proc.stdout)
+    print(f"node: {out.name}/: linked and evaluated {len(modules)} modules; index.js exports {len(names)} names")
+    return modules
+
+
+def esbuild_binary(node_modules: Path, package: str) -> Path:
+    """The native esbuild in ``package`` (what esbuild's own launcher would run), checked to be ESBUILD_VERSION."""
+    binary = node_modules / package / "bin" / "esbuild"
+    if not binary.is_file():
+        raise VendorError(f"{package} has no bin/esbuild")
+    proc = subprocess.run([binary, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode != 0 or proc.stdout.strip() != ESBUILD_VERSION:
+        raise VendorError(f"{binary} --version printed {proc.stdout.strip()!r}, not {ESBUILD_VERSION}")
+    return binary
+
+
+def minify(esbuild: Path, source: str, where: str) -> str:
+    """esbuild's minified transform of one ES module, fed on stdin; a warning stops the script too."""
+    proc = subprocess.run(
+        [esbuild, *ESBUILD_OPTIONS, "--loader=js", f"--sourcefile={where}", "--log-level=warning"],
+        input=source,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+    )
+    if proc.returncode != 0 or proc.stderr.strip():
+        raise VendorError(f"esbuild exited {proc.returncode} on {where}:\n{proc.stderr}")
+    return proc.stdout
 
 
 def find_license(pkg_dir: Path, name: str) -> Path:
@@ -405,10 +498,11 @@ def index_source() -> str:
     return "\n".join(lines) + "\n"
 
 
-def build(node_modules: Path, packages: dict[str, dict], out: Path) -> list[str]:
-    """Write the vendored tree into ``out``; return the VERSIONS.txt lines."""
+def build(node_modules: Path, packages: dict[str, dict], esbuild: Path, out: Path, readable: Path) -> list[str]:
+    """Write the vendored tree into ``out`` (and, unminified, into ``readable``); return the VERSIONS.txt lines."""
     vendored = set(PINS)
     files: dict[str, str] = {}
+    headers: dict[str, str] = {}
     imports: dict[str, set[str]] = {}
     versions = []
     (out / "licenses").mkdir(parents=True)
@@ -425,11 +519,12 @@ def build(node_modules: Path, packages: dict[str, dict], out: Path) -> list[str]
             entry.read_text(encoding="utf-8"), f"{name} ({entry.relative_to(pkg_dir)})", vendored
         )
         license_id = manifest.get("license") or "UNKNOWN"
-        header = (
-            f"// {name}@{PINS[name]} ({license_id}), {entry.relative_to(pkg_dir)}"
-            " with imports made relative by tools/vendor_codemirror.py. Do not edit.\n"
+        headers[filename] = (
+            f"// {name}@{PINS[name]} ({license_id}, licenses/{flat_name(name)}.LICENSE.txt),"
+            f" {entry.relative_to(pkg_dir)} with imports made relative and minified (esbuild {ESBUILD_VERSION})"
+            " by tools/vendor_codemirror.py. Do not edit.\n"
         )
-        files[filename] = header + source
+        files[filename] = source
         shutil.copyfile(find_license(pkg_dir, name), out / "licenses" / f"{flat_name(name)}.LICENSE.txt")
         lock = packages[name]
         versions.append(
@@ -449,21 +544,44 @@ def build(node_modules: Path, packages: dict[str, dict], out: Path) -> list[str]
 
     files["index.js"] = index_source()
     check_specifiers(files)
+    names = [n for names in INDEX_EXPORTS.values() for n in names]
+    readable.mkdir()
     for filename, source in files.items():
+        (readable / filename).write_text(source, encoding="utf-8")
+    before = node_check(readable, names)
+
+    # Minify each package's file on its own, after the rewriting: the imports stay the relative files.
+    # The header goes on afterwards, since esbuild keeps only legal comments (there are none upstream).
+    for filename, source in files.items():
+        if filename != "index.js":
+            source = headers[filename] + minify(esbuild, source, filename)
         (out / filename).write_text(source, encoding="utf-8")
-    node_check(out, [n for names in INDEX_EXPORTS.values() for n in names])
+    after = node_check(out, names)
+    changed = sorted(f for f in before if before[f] != after.get(f))
+    if changed or before.keys() != after.keys():
+        raise VendorError(f"minifying changed the imports or exports of {', '.join(changed) or 'the module graph'}")
     return versions
 
 
-def write_versions(out: Path, versions: list[str]) -> None:
-    text = (
-        "CodeMirror 6 vendored by tools/vendor_codemirror.py (npm install --no-save --ignore-scripts).\n"
-        "One line per package: name@version, license (package.json), vendored file <- package entry,\n"
-        'npm registry tarball (lockfile "resolved"), tarball integrity (lockfile). Licenses are in licenses/.\n\n'
-        + "\n".join(versions)
-        + "\n"
-    )
-    (out / "VERSIONS.txt").write_text(text, encoding="utf-8")
+def write_versions(out: Path, versions: list[str], esbuild_lock: dict) -> None:
+    esbuild_license = esbuild_lock.get("license") or "UNKNOWN"
+    lines = [
+        "CodeMirror 6 vendored by tools/vendor_codemirror.py (npm install --no-save --ignore-scripts).",
+        "One line per package: name@version, license (package.json), vendored file <- package entry,",
+        'npm registry tarball (lockfile "resolved"), tarball integrity (lockfile).',
+        f"Each vendored file is minified on its own by esbuild {ESBUILD_VERSION} (esbuild {' '.join(ESBUILD_OPTIONS)})",
+        "after its imports are made relative; index.js is not minified. The licenses, as the packages ship",
+        "them, are in licenses/.",
+        "",
+        *versions,
+        "",
+        # Only what the pins fix (not which binary this machine used), so that every platform writes the same.
+        "The minifier (not vendored): esbuild, and its binary for the platform it ran on, one of these.",
+        f"esbuild@{ESBUILD_VERSION}\tlicense {esbuild_license}\tminifier"
+        f"\t{esbuild_lock['resolved']}\t{esbuild_lock['integrity']}",
+        *(f"{name}@{ESBUILD_VERSION}\t\tbinary\t\t{ESBUILD_BINARIES[name]}" for name in sorted(ESBUILD_BINARIES)),
+    ]
+    (out / "VERSIONS.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def report(dest: Path) -> None:
@@ -487,10 +605,13 @@ def main() -> int:
             return 0
         with tempfile.TemporaryDirectory(prefix="vendor-codemirror-") as tmp:
             work = Path(tmp)
-            packages = installed(npm_install(work, PINS))
-            check_lock(packages)
+            packages = installed(npm_install(work, {**PINS, "esbuild": ESBUILD_VERSION}))
+            binary = check_lock(packages)
+            esbuild = esbuild_binary(work / "node_modules", binary)
+            print(f"minifier: esbuild {ESBUILD_VERSION} from {binary}")
             out = work / "out"
-            write_versions(out, build(work / "node_modules", packages, out))
+            versions = build(work / "node_modules", packages, esbuild, out, work / "readable")
+            write_versions(out, versions, packages["esbuild"])
             # Everything checked: replace the vendored tree in one go.
             DEST.parent.mkdir(parents=True, exist_ok=True)
             if DEST.exists():
