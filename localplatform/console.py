@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from localplatform.template import load_template, resource_properties
+
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "app"
 
 # Module scripts are refused under any other type; the rest as a browser expects them.
@@ -57,15 +59,14 @@ class ConsoleFiles:
 
 
 def console_headers(storage_origin: str) -> dict[str, str]:
-    """The response headers policy's headers, with the local AWS as the place uploads go."""
-    policy = (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
-        f"connect-src 'self' {storage_origin}; manifest-src 'self'; base-uri 'none'; form-action 'self'; "
-        "frame-ancestors 'none'"
-    )
+    """The headers of template.yaml's response headers policy, with the local AWS in the place of
+    the data bucket's S3 origins (uploads go there). No HSTS: this is plain HTTP on loopback."""
+    security = resource_properties(load_template(), "ConsoleHeadersPolicy")["ResponseHeadersPolicyConfig"]
+    security = security["SecurityHeadersConfig"]
+    policy, _variables = security["ContentSecurityPolicy"]["ContentSecurityPolicy"].value
     return {
-        "Content-Security-Policy": policy,
+        "Content-Security-Policy": policy.replace("${DataBucketOrigins}", storage_origin),
         "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": security["FrameOptions"]["FrameOption"],
+        "Referrer-Policy": security["ReferrerPolicy"]["ReferrerPolicy"],
     }

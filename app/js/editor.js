@@ -43,6 +43,7 @@ export async function createEditor(parent, { doc, onRun, onChange }) {
       extensions: [
         cm.keymap.of([{ key: "Mod-Enter", run: () => (onRun(), true), preventDefault: true }]),
         cm.lineNumbers(),
+        cm.EditorView.lineWrapping,
         cm.history(),
         cm.drawSelection(),
         cm.indentOnInput(),

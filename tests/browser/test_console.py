@@ -96,8 +96,8 @@ def test_a_new_user_signs_up_uploads_a_csv_and_a_parquet_file_and_queries_them(
     page.get_by_role("link", name="Query").click()
     write_sql(
         page,
-        "SELECT region, sum(amount) AS total FROM (SELECT region, amount FROM sales UNION ALL "
-        "SELECT region, amount FROM more_sales) GROUP BY region ORDER BY region",
+        "SELECT region, sum(amount) AS total\nFROM (SELECT region, amount FROM sales UNION ALL "
+        "SELECT region, amount FROM more_sales)\nGROUP BY region ORDER BY region",
     )
     page.keyboard.press("Control+Enter")
     assert results(page) == [["east", "7"], ["north", "16"], ["south", "3"]]
