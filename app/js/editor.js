@@ -33,7 +33,13 @@ export async function createEditor(parent, { doc, onRun, onChange }) {
     provide: (field) => cm.EditorView.decorations.from(field),
   });
   const language = new cm.Compartment();
-  const sqlLanguage = (tables) => cm.sql({ dialect: cm.StandardSQL, upperCaseKeywords: true, schema: tables });
+  // Tables (and `table.column`) complete from the schema; a column's bare name completes anywhere,
+  // as an analyst writes it in a query over one table.
+  const sqlLanguage = (tables) => {
+    const support = cm.sql({ dialect: cm.StandardSQL, upperCaseKeywords: true, schema: tables });
+    const columns = [...new Set(Object.values(tables).flat())].map((label) => ({ label, type: "property" }));
+    return [support, support.language.data.of({ autocomplete: completeFrom(columns) })];
+  };
 
   const view = new cm.EditorView({
     parent: mount,
@@ -80,5 +86,16 @@ export async function createEditor(parent, { doc, onRun, onChange }) {
       view.dispatch({ effects: setError.of(null) });
     },
     focus: () => view.focus(),
+  };
+}
+
+/** A completion source offering `options` for the word before the cursor (not after a dot). */
+function completeFrom(options) {
+  return (context) => {
+    const word = context.matchBefore(/[A-Za-z_][A-Za-z0-9_]*/);
+    if (!word && !context.explicit) return null;
+    const from = word ? word.from : context.pos;
+    if (context.state.sliceDoc(from - 1, from) === ".") return null;
+    return { from, options, validFor: /^[A-Za-z0-9_]*$/ };
   };
 }

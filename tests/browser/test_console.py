@@ -15,7 +15,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, Response, expect
 
-from tests.api import PASSWORD, HttpApi, add_member, ingested_table, sign_up, unique_email
+from tests.api import ENDLESS_QUERY, PASSWORD, HttpApi, add_member, ingested_table, sign_up, unique_email
 from tests.browser.conftest import Console
 from tests.local_platform import RunningPlatform
 
@@ -343,3 +343,43 @@ def test_the_first_load_is_small_and_served_with_the_security_headers(
     # The API's paths keep their meaning: no console file answers for them, or for anything outside app/.
     for path, status in (("/files", 401), ("/health", 200), ("/../README.md", 404), ("/js/../../README.md", 404)):
         assert requests.get(running_platform.api_url + path, timeout=10).status_code == status, path
+
+
+def test_files_dropped_on_the_page_are_uploaded(console: Console) -> None:
+    page = console.page
+    create_account(page, unique_email("drop"))
+    dropped = page.evaluate_handle(
+        """() => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File(["city,people\\\\nOslo,709000\\\\n"], "cities.csv", {type: "text/csv"}));
+            return transfer;
+        }"""
+    )
+    page.locator(".drop-zone").dispatch_event("drop", {"dataTransfer": dropped})
+    file_row(page, "cities.csv", "READY")
+
+
+def test_the_editor_completes_tables_and_columns_and_a_running_query_can_be_cancelled(
+    console: Console, running_platform: RunningPlatform
+) -> None:
+    api = HttpApi(running_platform.api_url)
+    account = sign_up(api, "complete")
+    ingested_table(api, account, "inventory.csv", b"sku,quantity\na,1\n")
+    page = console.page
+    sign_in(page, account.email)
+    page.get_by_role("link", name="Query").click()
+    write_sql(page, "SELECT quan")
+    page.keyboard.press("Control+Space")
+    page.get_by_role("option", name="quantity").click()
+    page.get_by_role("textbox", name="SQL").press_sequentially(" FROM inve")
+    page.keyboard.press("Control+Space")
+    page.get_by_role("option", name="inventory").click()
+    expect(page.get_by_role("textbox", name="SQL")).to_have_text("SELECT quantity FROM inventory")
+
+    write_sql(page, ENDLESS_QUERY)
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_role("status")).to_have_text(re.compile("QUEUED|RUNNING"))
+    expect(page.locator(".timer")).to_have_text(re.compile(r"\d+\.\d s"))
+    page.get_by_role("button", name="Cancel", exact=True).click()
+    expect(page.get_by_role("status")).to_have_text("CANCELLED", timeout=60_000)
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()

@@ -141,6 +141,7 @@ export function queryView({ api, main, notify, clearNotice }) {
     try {
       const started = await api.runQuery(sql);
       current = { queryId: started.query_id, nextToken: null };
+      status.textContent = started.status;
       refreshHistory();
       const record = await waitForQuery(api, started.query_id, {
         onStatus: (answer) => (status.textContent = answer.status),
