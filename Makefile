@@ -8,10 +8,14 @@ INFRA_VENV := .venv-infra
 INFRA_BIN := $(INFRA_VENV)/bin
 INFRA_STAMP := $(INFRA_VENV)/.installed
 STAGES := dev stage prod
-# The console's browser tests drive Debian's Chromium (the package's binary, not its wrapper script);
+# The console's browser tests drive Debian's Chromium (the package's binary, not its wrapper script)
+# through playwright, and Debian's Firefox ESR through puppeteer-core (tests/firefox/, from npm);
 # its own modules run under Node's test runner.
 CHROMIUM := /usr/lib/chromium/chromium
+FIREFOX := /usr/lib/firefox-esr/firefox-esr
 NODE := $(or $(shell command -v node),/usr/bin/node)
+NPM := $(or $(shell command -v npm),/usr/bin/npm)
+FIREFOX_MODULES := tests/firefox/node_modules/.installed
 STAGE ?= dev
 # The suite starts many Python processes (the local platform, sam, cfn-lint, checkov): each reuses
 # the modules an earlier one compiled instead of compiling them again.
@@ -42,7 +46,7 @@ lint: $(STAMP)
 
 # Lint, every stage packaged and validated offline, the console's modules, then the whole suite, one
 # worker per core (at most 4).
-test: lint validate $(CHROMIUM) $(NODE)
+test: lint validate $(CHROMIUM) $(FIREFOX) $(NODE) $(FIREFOX_MODULES)
 	$(NODE) --test tests/console/
 	$(BIN)/python -m pytest -n auto --maxprocesses 4
 
@@ -50,8 +54,20 @@ test: lint validate $(CHROMIUM) $(NODE)
 $(CHROMIUM):
 	apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }
 
+$(FIREFOX):
+	apt-get install -y firefox-esr || { apt-get update && apt-get install -y firefox-esr; }
+
 $(NODE):
 	apt-get install -y nodejs || { apt-get update && apt-get install -y nodejs; }
+
+$(NPM): | $(NODE)
+	apt-get install -y npm || { apt-get update && apt-get install -y npm; }
+
+# puppeteer-core and what it needs, exactly as package-lock.json pins them; it downloads no browser
+# (no install scripts run), it drives the firefox-esr above.
+$(FIREFOX_MODULES): tests/firefox/package.json tests/firefox/package-lock.json | $(NPM)
+	cd tests/firefox && $(NPM) ci --ignore-scripts --no-audit --no-fund
+	touch $@
 
 # out/<stage>/: the merged SAM template, the function zip and the DuckDB layer zip.
 package: $(STAMP)
@@ -71,4 +87,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/cold_start.py
 
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) .pytest_cache .ruff_cache out *.egg-info
+	rm -rf $(VENV) $(INFRA_VENV) .pytest_cache .ruff_cache out *.egg-info tests/firefox/node_modules
