@@ -45,9 +45,12 @@ class ConsoleFiles:
         if path == "/config.json":
             return self._answer(".json", self._config)
         relative = "index.html" if path == "/" else path.lstrip("/")
-        if any(part.startswith(".") for part in relative.split("/")):
+        if "\\" in relative or any(part.startswith(".") for part in relative.split("/")):
             return None
-        file = (self._root / relative).resolve()
+        try:
+            file = (self._root / relative).resolve()
+        except (OSError, ValueError):  # a NUL byte, a name the file system refuses
+            return None
         if not file.is_relative_to(self._root) or not file.is_file() or file.suffix not in CONTENT_TYPES:
             return None
         return self._answer(file.suffix, file.read_bytes())

@@ -23,6 +23,7 @@ export class Api {
     this.idToken = null;
     this.expiresAt = 0;
     this.refreshing = null;
+    this.generation = 0;
     this.onSignedOut = () => {};
   }
 
@@ -40,8 +41,11 @@ export class Api {
     return this.saved !== null;
   }
 
-  async signIn(email, password) {
-    const tokens = await this.call("POST", "/auth/login", { body: { email, password }, auth: false });
+  /** `newPassword`: for an account an admin added, whose first sign-in must choose one. */
+  async signIn(email, password, newPassword) {
+    const body = newPassword ? { email, password, new_password: newPassword } : { email, password };
+    const tokens = await this.call("POST", "/auth/login", { body, auth: false });
+    this.signOut();
     this.storage.setItem(STORAGE_KEY, JSON.stringify({ email, refresh_token: tokens.refresh_token }));
     this.keep(tokens);
   }
@@ -50,6 +54,12 @@ export class Api {
     this.storage.removeItem(STORAGE_KEY);
     this.idToken = null;
     this.expiresAt = 0;
+    this.generation += 1; // a refresh still under way belongs to the session that ended
+  }
+
+  /** The session another tab saved or ended is not this tab's: its key in storage changed. */
+  isSessionKey(key) {
+    return key === STORAGE_KEY || key === null;
   }
 
   /** A call with the caller's ID token; after a 401 the token is refreshed once and the call repeated. */
@@ -78,8 +88,11 @@ export class Api {
       this.expire();
       throw new ApiError({ status: 401, code: "unauthenticated", message: "Sign in to continue." });
     }
+    const generation = this.generation;
     this.refreshing ??= this.call("POST", "/auth/refresh", { body: { refresh_token: saved.refresh_token }, auth: false })
-      .then((tokens) => this.keep(tokens))
+      .then((tokens) => {
+        if (generation === this.generation) this.keep(tokens);
+      })
       .catch((error) => {
         if (error instanceof ApiError && error.status === 401) {
           this.expire();
@@ -96,6 +109,7 @@ export class Api {
         this.refreshing = null;
       });
     await this.refreshing;
+    if (!this.idToken) throw new ApiError({ status: 401, code: "unauthenticated", message: "Sign in to continue." });
     return this.idToken;
   }
 
@@ -129,7 +143,7 @@ export class Api {
       throw networkError(cause);
     }
     if (!response.ok) throw await errorFromResponse(response);
-    return response.status === 204 ? null : response.json();
+    return response.status === 204 ? null : parseJson(await response.text());
   }
 
   // The operations the console uses, named as in docs/api.md.
@@ -145,17 +159,16 @@ export class Api {
   files(nextToken) {
     return this.request("GET", "/files", { query: { limit: 100, next_token: nextToken } });
   }
-  file(fileId) {
-    return this.request("GET", `/files/${encodeURIComponent(fileId)}`);
-  }
   deleteFile(fileId) {
     return this.request("DELETE", `/files/${encodeURIComponent(fileId)}`);
   }
   startUpload(name, size, contentType) {
     return this.request("POST", "/uploads", { body: { name, size, content_type: contentType || undefined } });
   }
-  uploadParts(fileId, from) {
-    return this.request("GET", `/uploads/${encodeURIComponent(fileId)}/parts`, { query: { from } });
+  /** Fresh part URLs from part `from` on (up to 1,000): the answer's `upload` ({parts, next_part}). */
+  async uploadParts(fileId, from) {
+    const answer = await this.request("GET", `/uploads/${encodeURIComponent(fileId)}/parts`, { query: { from } });
+    return answer.upload;
   }
   completeUpload(fileId, parts) {
     return this.request("POST", `/uploads/${encodeURIComponent(fileId)}/complete`, { body: { parts } });
@@ -200,4 +213,16 @@ export class Api {
   removeMember(userId) {
     return this.request("DELETE", `/tenant/members/${encodeURIComponent(userId)}`);
   }
+}
+
+/**
+ * JSON as the API sends it, except that an integer too large for a JavaScript number (a bigint
+ * column's 9007199254740993) keeps its digits, as a string, instead of being rounded.
+ */
+export function parseJson(text) {
+  return JSON.parse(text, (key, value, context) =>
+    typeof value === "number" && !Number.isSafeInteger(value) && context?.source && /^-?\d+$/.test(context.source)
+      ? context.source
+      : value,
+  );
 }

@@ -1,5 +1,8 @@
 // What the console writes into SQL, and where a refused query's error points.
 
+// The editor's text for this tab (sessionStorage): the Query page keeps it, Tables → Query sets it.
+export const DRAFT_KEY = "sdp.draft";
+
 /** A table or column name as Trino reads it: bare when it is a plain lower-case name, else quoted. */
 export function quoteIdentifier(name) {
   return /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`;

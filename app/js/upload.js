@@ -97,6 +97,7 @@ export class Upload {
     this.fileId = null;
     this.error = null;
     this.record = null;
+    this.renewed = new Map(); // part number → a fresh URL, from one request for every expired part
   }
 
   /** Resolves with the file record once the bytes are stored (the platform then ingests them). */
@@ -108,7 +109,7 @@ export class Upload {
       this.checkCancelled();
       if (started.upload.method === "POST") {
         await this.post(started.upload);
-        this.record = { file_id: this.fileId, name: this.file.name, status: "PROCESSING", size: this.file.size };
+        this.record = { file_id: this.fileId, name: this.file.name, status: "UPLOADING", size: this.file.size };
       } else {
         const etags = await this.multipart(started.upload);
         this.step("completing");
@@ -117,8 +118,11 @@ export class Upload {
       this.step("done");
       return this.record;
     } catch (error) {
-      if (this.controller.signal.aborted) {
-        await this.discard();
+      const cancelled = this.controller.signal.aborted;
+      // A failed part stops the others; either way nothing is left behind to hold the quota.
+      this.controller.abort();
+      await this.discard();
+      if (cancelled) {
         this.step("cancelled");
         return null;
       }
@@ -129,7 +133,8 @@ export class Upload {
   }
 
   cancel() {
-    if (["done", "failed", "cancelled"].includes(this.state)) return;
+    // Once the parts are being put together the file is the platform's: Delete removes it then.
+    if (["completing", "done", "failed", "cancelled"].includes(this.state)) return;
     this.controller.abort();
   }
 
@@ -181,7 +186,7 @@ export class Upload {
   async sendPart(part, partSize) {
     const { start, end } = partRange(part.part_number, partSize, this.file.size);
     let url = part.url;
-    let renewed = false;
+    let urlRenewed = false;
     for (let attempt = 1; ; attempt += 1) {
       this.checkCancelled();
       let answer;
@@ -192,14 +197,25 @@ export class Upload {
         continue;
       }
       if (answer.status >= 200 && answer.status < 300 && answer.etag) return answer.etag;
-      if (answer.status === 403 && !renewed) {
-        renewed = true;
-        const fresh = await this.api.uploadParts(this.fileId, part.part_number);
-        url = fresh.parts.find((candidate) => candidate.part_number === part.part_number)?.url ?? url;
+      if (answer.status === 403 && !urlRenewed) {
+        urlRenewed = true;
+        url = await this.renew(part.part_number);
         continue;
       }
       if (answer.status < 500 || attempt >= PART_ATTEMPTS) throw storageError(answer.status, answer.text);
     }
+  }
+
+  /** A fresh URL for part `number`. URLs expire together, so one request renews those after it too. */
+  async renew(number) {
+    if (!this.renewed.has(number)) {
+      const fresh = await this.api.uploadParts(this.fileId, number);
+      for (const part of fresh.parts) this.renewed.set(part.part_number, part.url);
+    }
+    const url = this.renewed.get(number);
+    this.renewed.delete(number);
+    if (!url) throw storageError(403, "<Code>AccessDenied</Code><Message>The part's address could not be renewed.</Message>");
+    return url;
   }
 
   transfer({ method, url, body, partNumber }) {

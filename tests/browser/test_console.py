@@ -121,6 +121,7 @@ def test_a_new_user_signs_up_uploads_a_csv_and_a_parquet_file_and_queries_them(
     history = page.get_by_role("table", name="Query history")
     earlier = history.get_by_role("row").filter(has_text="UNION ALL")
     earlier.get_by_role("button", name="Open").click()
+    expect(page.get_by_text("Showing 3 of 3 rows")).to_be_visible()
     assert results(page) == [["east", "7"], ["north", "16"], ["south", "3"]]
     earlier.get_by_role("button", name="Run again").click()
     expect(history.get_by_role("row").filter(has_text="UNION ALL")).to_have_count(2)
@@ -215,19 +216,25 @@ def test_an_admin_manages_members_with_the_role_rules(console: Console) -> None:
     form.get_by_label("Role").select_option("viewer")
     form.get_by_role("button", name="Add member").click()
     expect(members).to_contain_text(newcomer)
-    page.get_by_label(f"Role of {newcomer}").select_option("analyst")
+    page.get_by_label(f"Role of {newcomer}", exact=True).select_option("analyst")
+    page.get_by_role("button", name=f"Save role of {newcomer}").click()
+    expect(page.get_by_role("button", name=f"Save role of {newcomer}")).to_be_disabled()
+    page.reload()
+    expect(page.get_by_label(f"Role of {newcomer}", exact=True)).to_have_value("analyst")
     console.screenshot("members")
 
     # The last admin cannot make themself anything else: the API's refusal is shown, the choice undone.
-    page.get_by_label(f"Role of {me}").select_option("viewer")
+    page.get_by_label(f"Role of {me}", exact=True).select_option("viewer")
+    page.get_by_role("button", name=f"Save role of {me}").click()
     expect(page.get_by_role("alert")).to_contain_text("Request id:")
-    expect(page.get_by_label(f"Role of {me}")).to_have_value("admin")
+    expect(page.get_by_label(f"Role of {me}", exact=True)).to_have_value("admin")
 
     page.get_by_role("button", name=f"Remove {newcomer}").click()
     page.get_by_role("dialog").get_by_role("button", name="Remove").click()
     expect(members).not_to_contain_text(newcomer)
     page.reload()
-    expect(page.get_by_label(f"Role of {me}")).to_have_value("admin")
+    expect(page.get_by_label(f"Role of {me}", exact=True)).to_have_value("admin")
+    expect(members).to_contain_text(me)
 
 
 def test_delete_asks_first_and_then_removes_the_file(console: Console, tmp_path: Path) -> None:
@@ -383,3 +390,33 @@ def test_the_editor_completes_tables_and_columns_and_a_running_query_can_be_canc
     page.get_by_role("button", name="Cancel", exact=True).click()
     expect(page.get_by_role("status")).to_have_text("CANCELLED", timeout=60_000)
     expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()
+
+    # A bigint past JavaScript's exact integers keeps its digits.
+    write_sql(page, "SELECT 9007199254740993 AS big")
+    page.keyboard.press("Control+Enter")
+    assert results(page) == [["9007199254740993"]]
+
+
+def test_a_removed_member_is_signed_out_and_another_tabs_sign_out_reaches_every_tab(
+    console: Console, running_platform: RunningPlatform
+) -> None:
+    api = HttpApi(running_platform.api_url)
+    admin = sign_up(api, "owner")
+    member = add_member(api, admin, "analyst")
+    page = console.page
+    sign_in(page, member.email)
+
+    # A second tab of the same browser signs out: the first follows instead of going on half signed in.
+    other_tab = page.context.new_page()
+    other_tab.goto(console.url)
+    expect(other_tab.get_by_role("heading", name="Files")).to_be_visible()
+    other_tab.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    other_tab.close()
+
+    sign_in(page, member.email)
+    removed = api.call("DELETE", f"/tenant/members/{member.user_id}", token=admin.id_token)
+    assert removed.status == 204, removed
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("Request id:")

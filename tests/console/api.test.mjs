@@ -122,9 +122,9 @@ test("a connection that fails is a network_error, not a crash", async () => {
 
 test("ids are escaped in paths and empty query values are left out", async () => {
   const { api, calls } = signedInApi(({ path }) => (path === "/auth/refresh" ? jsonResponse(200, TOKENS) : jsonResponse(200, {})));
-  await api.file("a/b?c");
+  await api.deleteFile("a/b?c");
   await api.files(null);
-  assert.equal(calls[1].init.method, "GET");
+  assert.equal(calls[1].init.method, "DELETE");
   assert.match(calls[1].path, /^\/files\/a%2Fb%3Fc$/);
   assert.deepEqual([...calls[2].query.keys()], ["limit"]);
 });
@@ -143,4 +143,28 @@ test("tables are read to the last page", async () => {
   });
   assert.deepEqual((await api.tables()).map((table) => table.table), ["a", "b"]);
   assert.equal(calls.at(-1).query.get("next_token"), "t2");
+});
+
+test("fresh part URLs are the answer's upload: its parts and next part", async () => {
+  const { api } = signedInApi(({ path }) =>
+    path === "/auth/refresh"
+      ? jsonResponse(200, TOKENS)
+      : jsonResponse(200, { file_id: "f1", upload: { parts: [{ part_number: 2, url: "u" }], next_part: null }, expires_in: 900 }),
+  );
+  assert.deepEqual(await api.uploadParts("f1", 2), { parts: [{ part_number: 2, url: "u" }], next_part: null });
+});
+
+test("signing in asks for a new password when the account needs one, and a refresh after sign-out is dropped", async () => {
+  const bodies = [];
+  const { api } = signedInApi(({ path, init }) => {
+    bodies.push(JSON.parse(init.body ?? "null"));
+    return path === "/auth/login" ? jsonResponse(200, TOKENS) : jsonResponse(200, { ...TOKENS, id_token: "late" });
+  });
+  await api.signIn("ana@example.com", "temporary", "Chosen-Password-1!");
+  assert.deepEqual(bodies[0], { email: "ana@example.com", password: "temporary", new_password: "Chosen-Password-1!" });
+  api.idToken = null;
+  const refreshing = api.token(true);
+  api.signOut();
+  await assert.rejects(refreshing, (error) => error.status === 401);
+  assert.equal(api.idToken, null);
 });

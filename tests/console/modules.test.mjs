@@ -3,6 +3,7 @@ import { test } from "node:test";
 
 import { ApiError, describe, errorFromResponse } from "../../app/js/errors.js";
 import { formatBytes, formatDuration } from "../../app/js/format.js";
+import { withFreshFirstPage, withNextPage } from "../../app/js/listing.js";
 import { queryFailure } from "../../app/js/results.js";
 import { errorRange, pointAt, quoteIdentifier } from "../../app/js/sql.js";
 import { apiError } from "./fakes.mjs";
@@ -66,4 +67,12 @@ test("a finished query's failure carries the engine's code and message", () => {
   assert.ok(failed instanceof ApiError);
   assert.equal(failed.message, "Division by zero");
   assert.equal(queryFailure({ status: "CANCELLED" }).code, "query_cancelled");
+});
+
+test("a list's first page read again keeps the pages opened beyond it, even when its boundary moves", () => {
+  const shown = [{ id: 3 }, { id: 2 }, { id: 1 }]; // pages of two: [3, 2], [1]
+  const fresh = [{ id: 4, v: "new" }, { id: 3, v: "changed" }]; // a new file pushed 2 off the first page
+  assert.deepEqual(withFreshFirstPage(shown, fresh, "id"), [{ id: 4, v: "new" }, { id: 3, v: "changed" }, { id: 2 }, { id: 1 }]);
+  // The next page, asked for with the old token, repeats what is shown: nothing is listed twice.
+  assert.deepEqual(withNextPage([{ id: 4 }, { id: 3 }, { id: 2 }], [{ id: 2 }, { id: 1 }], "id").map((e) => e.id), [4, 3, 2, 1]);
 });

@@ -166,3 +166,27 @@ test("S3's errors read as S3's code and message; a body that is not S3's still s
   assert.match(storageError(403, "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>").message, /AccessDenied.*expired/);
   assert.match(storageError(502, "<html>bad gateway</html>").message, /http_502/);
 });
+
+test("a part that fails for good stops the parts in flight and deletes the file", async () => {
+  const api = fakeApi({ upload: multipart(16 * MIB, 6) });
+  let aborted = 0;
+  const send = ({ url, signal }) =>
+    url.endsWith("/p1")
+      ? Promise.resolve({ status: 400, etag: null, text: "<Code>InvalidPart</Code><Message>bad</Message>" })
+      : new Promise((resolve, reject) => signal.addEventListener("abort", () => (aborted += 1, reject(new Error("aborted")))));
+  const upload = new Upload(api, fakeFile("big.csv", 96 * MIB), { send, concurrency: 3 });
+  await assert.rejects(upload.run(), /InvalidPart/);
+  assert.equal(upload.state, "failed");
+  assert.equal(aborted, 2);
+  assert.deepEqual(api.asked.at(-1), ["delete", "f1"]);
+});
+
+test("expired URLs are renewed with one request for the parts that follow", async () => {
+  const api = fakeApi({ upload: multipart(16 * MIB, 3) });
+  const fresh = multipart(16 * MIB, 3);
+  fresh.parts.forEach((part) => (part.url = `https://s3.test/fresh${part.part_number}`));
+  api.uploadParts = async (fileId, from) => (api.asked.push(["parts", fileId, from]), fresh);
+  const send = async ({ url }) => (url.includes("fresh") ? { status: 200, etag: '"e"', text: "" } : { status: 403, etag: null, text: "" });
+  await new Upload(api, fakeFile("big.csv", 40 * MIB), { send, concurrency: 1 }).run();
+  assert.deepEqual(api.asked.filter(([call]) => call === "parts"), [["parts", "f1", 1]]);
+});

@@ -49,6 +49,8 @@ def test_the_page_modules_and_config_are_served_with_their_types_and_the_policy(
         "/notes.md",
         "/missing.js",
         "//etc/passwd",
+        "/%00",
+        "/js%5C..%5C..%5Coutside.js",
     ],
 )
 def test_nothing_outside_app_hidden_unknown_or_missing_is_served(console: ConsoleFiles, path: str) -> None:

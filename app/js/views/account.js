@@ -32,6 +32,8 @@ function accountForm(context, { heading, fields, submit, action, after }) {
   fields[0][1].focus();
 }
 
+const PASSWORD_RULE = "A password of at least 12 characters, with upper and lower case letters, a digit and a symbol.";
+
 // The address typed on one form fills the next (sign-up → confirm → sign-in); never in the URL.
 let rememberedEmail = "";
 
@@ -50,7 +52,17 @@ function signin(context) {
     submit: "Sign in",
     action: async () => {
       rememberedEmail = email.value.trim();
-      await context.api.signIn(rememberedEmail, password.value);
+      try {
+        await context.api.signIn(rememberedEmail, password.value);
+      } catch (error) {
+        if (error.code === "new_password_required") return newPassword(context, password.value);
+        if (error.code === "user_not_confirmed") {
+          context.navigate("confirm");
+          context.notify(error);
+          return;
+        }
+        throw error;
+      }
       context.signedIn();
     },
     after: h("p", {}, "New here? ", h("a", { href: "#/signup" }, "Create an account")),
@@ -80,7 +92,7 @@ function signup(context) {
     after: h(
       "p",
       {},
-      "A password of at least 12 characters, with upper and lower case letters, a digit and a symbol. Have an account? ",
+      `${PASSWORD_RULE} Have an account? `,
       h("a", { href: "#/signin" }, "Sign in instead"),
     ),
   });
@@ -102,6 +114,21 @@ function confirm(context) {
       context.navigate("signin");
     },
     after: h("p", {}, "The code was sent to the address above. ", h("a", { href: "#/signin" }, "Sign in")),
+  });
+}
+
+/** An account an admin added signs in first with the temporary password it was sent, then chooses its own. */
+function newPassword(context, temporary) {
+  const chosen = passwordInput("new-password");
+  accountForm(context, {
+    heading: "Choose a new password",
+    fields: [["New password", chosen]],
+    submit: "Set password and sign in",
+    action: async () => {
+      await context.api.signIn(rememberedEmail, temporary, chosen.value);
+      context.signedIn();
+    },
+    after: h("p", {}, PASSWORD_RULE),
   });
 }
 

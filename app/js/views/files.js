@@ -2,15 +2,31 @@
 // files are on their way to READY or FAILED; delete asks first.
 
 import { confirmAction, h, show } from "../dom.js";
+import { describe } from "../errors.js";
 import { formatBytes, formatCount, formatRate, formatTime } from "../format.js";
+import { withFreshFirstPage, withNextPage } from "../listing.js";
 import { Upload } from "../upload.js";
 
 const POLL_MS = 1500;
-const IN_FLIGHT = new Set(["UPLOADING", "PROCESSING"]);
+
+// Uploads outlive the Files page (they go on while you look at a table) and are shown again on
+// return; signing out cancels them.
+const uploads = h("ul", { class: "uploads", "aria-label": "Uploads" });
+const running = new Set();
+// Files this browser sent whose record may still say UPLOADING until storage tells the platform.
+const sentHere = new Set();
+
+export function uploading() {
+  return running.size > 0;
+}
+
+export function cancelUploads() {
+  for (const upload of running) upload.cancel();
+  uploads.replaceChildren();
+}
 
 export function filesView({ api, main, notify, me }) {
   const canUpload = me.role !== "viewer";
-  const uploads = h("ul", { class: "uploads", "aria-label": "Uploads in progress" });
   const body = h("tbody");
   const more = h("button", { type: "button", hidden: true }, "Show more files");
   const empty = h("p", { class: "empty", hidden: true }, canUpload ? "No files yet: upload one above." : "No files yet.");
@@ -23,10 +39,10 @@ export function filesView({ api, main, notify, me }) {
     clearTimeout(timer);
     try {
       const page = await api.files();
-      // The first page is fresh; pages already opened beyond it are kept as they were.
-      const fresh = new Map(page.files.map((file) => [file.file_id, file]));
-      files = [...page.files, ...files.slice(page.files.length).filter((file) => !fresh.has(file.file_id))];
-      if (nextToken === null || files.length <= page.files.length) nextToken = page.next_token;
+      if (left) return;
+      const onlyFirstPage = files.length <= page.files.length;
+      files = withFreshFirstPage(files, page.files, "file_id");
+      if (onlyFirstPage) nextToken = page.next_token;
       draw();
     } catch (error) {
       notify(error);
@@ -34,18 +50,27 @@ export function filesView({ api, main, notify, me }) {
     schedule();
   }
 
+  /** Ask again while a file is being read, or one sent from here has not reached the platform yet;
+   * another member's upload that nobody finishes is not waited for. */
   function schedule() {
-    if (!left && files.some((file) => IN_FLIGHT.has(file.status))) timer = setTimeout(refresh, POLL_MS);
+    clearTimeout(timer);
+    const waiting = files.some(
+      (file) => file.status === "PROCESSING" || (file.status === "UPLOADING" && sentHere.has(file.file_id)),
+    );
+    if (!left && (waiting || running.size > 0)) timer = setTimeout(refresh, POLL_MS);
   }
 
   async function loadMore() {
+    more.disabled = true;
     try {
       const page = await api.files(nextToken);
-      files = [...files, ...page.files];
+      files = withNextPage(files, page.files, "file_id");
       nextToken = page.next_token;
       draw();
     } catch (error) {
       notify(error);
+    } finally {
+      more.disabled = false;
     }
   }
 
@@ -59,6 +84,7 @@ export function filesView({ api, main, notify, me }) {
       await api.deleteFile(file.file_id);
       files = files.filter((other) => other.file_id !== file.file_id);
       draw();
+      main.focus(); // the row and its button are gone: focus goes back to the page, not to nowhere
     } catch (error) {
       notify(error);
     }
@@ -100,13 +126,20 @@ export function filesView({ api, main, notify, me }) {
       const upload = new Upload(api, file, { onChange: () => shown.update(upload) });
       shown.cancel.addEventListener("click", () => upload.cancel());
       uploads.append(shown.item);
+      running.add(upload);
+      schedule();
       upload
         .run()
         .then((record) => {
-          if (record) refresh();
+          if (record) sentHere.add(record.file_id);
+          // Done or cancelled: the line goes; failed: it stays, saying why, until dismissed.
+          setTimeout(() => shown.item.remove(), upload.state === "done" ? 1500 : 0);
         })
-        .catch((error) => notify(error))
-        .finally(() => setTimeout(() => shown.item.remove(), upload.state === "done" ? 1500 : 0));
+        .catch((error) => shown.fail(error))
+        .finally(() => {
+          running.delete(upload);
+          refresh();
+        });
     }
   }
 
@@ -185,5 +218,14 @@ function uploadItem(file) {
     }[upload.state];
     cancel.hidden = !["starting", "sending"].includes(upload.state);
   }
-  return { item, cancel, update };
+  /** The upload failed: say why on its own line, which stays until dismissed. */
+  function fail(error) {
+    const { message, requestId } = describe(error);
+    state.textContent = `Not uploaded: ${message}${requestId ? ` (request id ${requestId})` : ""}`;
+    state.setAttribute("role", "alert");
+    state.classList.add("failure");
+    const dismiss = h("button", { type: "button", "aria-label": `Dismiss ${file.name}`, onclick: () => item.remove() }, "Dismiss");
+    cancel.replaceWith(dismiss);
+  }
+  return { item, cancel, update, fail };
 }

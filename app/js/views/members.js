@@ -40,8 +40,12 @@ export function membersView({ api, config, main, notify, clearNotice, me }) {
       { "aria-label": `Role of ${member.email}` },
       ROLES.map((name) => h("option", { value: name, selected: name === member.role }, name)),
     );
-    select.addEventListener("change", async () => {
+    // A change is sent by its own button: arrowing through a closed list must not change roles.
+    const save = h("button", { type: "button", disabled: true, "aria-label": `Save role of ${member.email}` }, "Save");
+    select.addEventListener("change", () => (save.disabled = select.value === member.role));
+    save.addEventListener("click", async () => {
       clearNotice();
+      save.disabled = true;
       try {
         await api.changeRole(member.user_id, select.value);
         member.role = select.value;
@@ -65,7 +69,7 @@ export function membersView({ api, config, main, notify, clearNotice, me }) {
       "tr",
       {},
       h("th", { scope: "row" }, member.email, member.user_id === me.user_id ? " (you)" : ""),
-      h("td", {}, select),
+      h("td", {}, h("div", { class: "actions" }, select, save)),
       h("td", {}, remove),
     );
   }

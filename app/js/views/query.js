@@ -6,9 +6,8 @@ import { createEditor } from "../editor.js";
 import { describe } from "../errors.js";
 import { formatBytes, formatCount, formatDuration, formatTime } from "../format.js";
 import { FINISHED, PAGE_ROWS, queryFailure, rowsTable, waitForQuery } from "../results.js";
-import { errorRange, pointAt } from "../sql.js";
+import { DRAFT_KEY, errorRange, pointAt } from "../sql.js";
 
-const DRAFT_KEY = "sdp.draft";
 const TIMER_MS = 100;
 
 export function queryView({ api, main, notify, clearNotice }) {
@@ -69,25 +68,26 @@ export function queryView({ api, main, notify, clearNotice }) {
     if (range) editor.markError(range);
   }
 
-  async function showResult(record) {
-    current = { queryId: record.query_id, nextToken: record.next_token ?? null };
+  function showResult(record) {
+    current = { queryId: record.query_id };
     const failure = queryFailure(record);
     if (failure) {
       show(results, h("p", { class: "failure" }, failure.message));
       return;
     }
     const grid = rowsTable("Results", record.columns, record.rows);
-    const more = h("button", { type: "button", hidden: !current.nextToken }, "Load more rows");
+    let nextToken = record.next_token ?? null; // this result's own: a later result has another
+    const more = h("button", { type: "button", hidden: !nextToken }, "Load more rows");
     const shown = h("span", {}, "");
     const count = () => (shown.textContent = `Showing ${formatCount(grid.table.tBodies[0].rows.length)} of ${formatCount(record.stats?.rows)} rows`);
     more.addEventListener("click", async () => {
       more.disabled = true;
       try {
-        const page = await api.query(record.query_id, { maxRows: PAGE_ROWS, nextToken: current.nextToken });
+        const page = await api.query(record.query_id, { maxRows: PAGE_ROWS, nextToken });
         grid.append(page.rows);
-        current.nextToken = page.next_token ?? null;
+        nextToken = page.next_token ?? null;
         count();
-        more.hidden = !current.nextToken;
+        more.hidden = !nextToken;
       } catch (error) {
         notify(error);
       } finally {
@@ -126,7 +126,13 @@ export function queryView({ api, main, notify, clearNotice }) {
     }
   }
 
+  /** Until the query ends, its status (announced only when it changes). */
+  function setStatus(text) {
+    if (status.textContent !== text) status.textContent = text;
+  }
+
   async function execute(sql) {
+    if (run.disabled) return; // one query at a time from here: Ctrl+Enter while one runs does nothing
     if (!sql.trim()) {
       showRefusal(new Error("Write a query first, e.g. SELECT * FROM your_table LIMIT 10."), sql);
       return;
@@ -137,19 +143,20 @@ export function queryView({ api, main, notify, clearNotice }) {
     results.replaceChildren();
     const startedAt = performance.now();
     setRunning(true, startedAt);
+    current = null;
     status.textContent = "Submitting…";
     try {
       const started = await api.runQuery(sql);
       current = { queryId: started.query_id, nextToken: null };
-      status.textContent = started.status;
+      setStatus(started.status);
       refreshHistory();
       const record = await waitForQuery(api, started.query_id, {
-        onStatus: (answer) => (status.textContent = answer.status),
+        onStatus: (answer) => setStatus(answer.status),
         stopped: () => left,
       });
       if (left) return;
-      status.textContent = record.status;
-      await showResult(record);
+      setStatus(record.status);
+      showResult(record);
     } catch (error) {
       status.textContent = "";
       if (error.code === "invalid_sql" || error.code === "forbidden_sql") showRefusal(error, sql);
@@ -161,17 +168,25 @@ export function queryView({ api, main, notify, clearNotice }) {
     }
   }
 
+  /** Show a past query: its result or error, or, if it is still running, wait for its end. */
   async function open(record) {
+    if (run.disabled) return;
     clearNotice();
     refusal.hidden = true;
     editor.setValue(record.sql);
-    status.textContent = record.status;
+    results.replaceChildren();
     timer.textContent = "";
+    setStatus(record.status);
+    setRunning(!FINISHED.has(record.status), performance.now());
+    current = { queryId: record.query_id };
     try {
-      const full = FINISHED.has(record.status) ? await api.query(record.query_id, { maxRows: PAGE_ROWS }) : record;
-      await showResult(full);
+      const full = await waitForQuery(api, record.query_id, { onStatus: (answer) => setStatus(answer.status), stopped: () => left });
+      if (!left) showResult(full);
     } catch (error) {
       notify(error);
+    } finally {
+      setRunning(false);
+      timer.textContent = "";
     }
   }
 
@@ -195,7 +210,7 @@ export function queryView({ api, main, notify, clearNotice }) {
                 "div",
                 { class: "actions" },
                 h("button", { type: "button", onclick: () => open(record) }, "Open"),
-                h("button", { type: "button", onclick: () => (editor.setValue(record.sql), execute(record.sql)) }, "Run again"),
+                h("button", { type: "button", onclick: () => run.disabled || (editor.setValue(record.sql), execute(record.sql)) }, "Run again"),
               ),
             ),
           ),
@@ -208,10 +223,11 @@ export function queryView({ api, main, notify, clearNotice }) {
 
   run.addEventListener("click", () => execute(editor.value()));
   cancel.addEventListener("click", async () => {
-    if (!current) return;
+    if (!current) return; // not accepted yet: Cancel is pressed again once it is
+    // Said before asking: the query's end may be seen (CANCELLED) before the answer to this arrives.
+    setStatus("Cancelling…");
     try {
       await api.cancelQuery(current.queryId);
-      status.textContent = "Cancelling…";
     } catch (error) {
       notify(error);
     }

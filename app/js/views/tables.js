@@ -2,7 +2,7 @@
 
 import { h, show } from "../dom.js";
 import { formatCount } from "../format.js";
-import { quoteIdentifier } from "../sql.js";
+import { DRAFT_KEY, quoteIdentifier } from "../sql.js";
 import { queryFailure, rowsTable, waitForQuery } from "../results.js";
 
 const PREVIEW_ROWS = 20;
@@ -14,11 +14,14 @@ export function tablesView({ api, main, notify, navigate }) {
 
   async function preview(table, panel, button) {
     button.disabled = true;
-    show(panel, h("p", { role: "status" }, `Reading the first ${PREVIEW_ROWS} rows…`));
+    const reading = h("p", { role: "status" });
+    show(panel, reading);
+    reading.textContent = `Reading the first ${PREVIEW_ROWS} rows…`; // filled after it is in place: announced
     try {
       const sql = `SELECT * FROM ${quoteIdentifier(table.table)} LIMIT ${PREVIEW_ROWS}`;
       const started = await api.runQuery(sql);
       const record = await waitForQuery(api, started.query_id, { stopped: () => left });
+      if (left) return; // the page is gone: nothing to show it on
       const failure = queryFailure(record);
       if (failure) throw failure;
       show(panel, rowsTable(`Preview of ${table.table}`, record.columns, record.rows).table);
@@ -62,7 +65,7 @@ export function tablesView({ api, main, notify, navigate }) {
             type: "button",
             "aria-label": `Query ${table.table}`,
             onclick: () => {
-              sessionStorage.setItem("sdp.draft", `SELECT *\nFROM ${quoteIdentifier(table.table)}\nLIMIT 100`);
+              sessionStorage.setItem(DRAFT_KEY, `SELECT *\nFROM ${quoteIdentifier(table.table)}\nLIMIT 100`);
               navigate("query");
             },
           },
