@@ -89,13 +89,15 @@ export async function createEditor(parent, { doc, onRun, onChange }) {
   };
 }
 
-/** A completion source offering `options` for the word before the cursor (not after a dot). */
+/** A completion source offering `options` for the word before the cursor (not after a dot, and not the word itself). */
 function completeFrom(options) {
   return (context) => {
     const word = context.matchBefore(/[A-Za-z_][A-Za-z0-9_]*/);
     if (!word && !context.explicit) return null;
     const from = word ? word.from : context.pos;
     if (context.state.sliceDoc(from - 1, from) === ".") return null;
-    return { from, options, validFor: /^[A-Za-z0-9_]*$/ };
+    const typed = word ? word.text : "";
+    const offered = options.filter((option) => option.label !== typed); // a finished name needs no list
+    return offered.length ? { from, options: offered, validFor: /^[A-Za-z0-9_]*$/ } : null;
   };
 }
