@@ -7,11 +7,26 @@ export const PAGE_ROWS = 100;
 // How long one status request may wait for the end: short enough that status changes show.
 const WAIT_SECONDS = 5;
 export const FINISHED = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
+const BUSY_RETRIES = 5;
+const BUSY_PAUSE_MS = 1000;
 
 /** Poll (with the API's ?wait=) until the query ends; `onStatus(record)` after each answer. */
-export async function waitForQuery(api, queryId, { onStatus = () => {}, stopped = () => false } = {}) {
+export async function waitForQuery(
+  api,
+  queryId,
+  { onStatus = () => {}, stopped = () => false, pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms)) } = {},
+) {
+  let busy = 0;
   for (;;) {
-    const record = await api.query(queryId, { wait: WAIT_SECONDS, maxRows: PAGE_ROWS });
+    let record;
+    try {
+      record = await api.query(queryId, { wait: WAIT_SECONDS, maxRows: PAGE_ROWS });
+    } catch (error) {
+      // The engine too busy to answer now (503) is asked again a little later, a few times.
+      if (!(error instanceof ApiError && error.status === 503) || ++busy > BUSY_RETRIES) throw error;
+      await pause(BUSY_PAUSE_MS * busy);
+      continue;
+    }
     onStatus(record);
     if (FINISHED.has(record.status) || stopped()) return record;
   }

@@ -18,13 +18,15 @@ const WORD = /[A-Za-z0-9_]/;
 export function errorRange(sql, line, column) {
   const lines = sql.split("\n");
   if (!(line >= 1 && line <= lines.length)) return null;
-  const text = lines[line - 1];
+  // The guard counts characters as Python does (code points); the editor counts UTF-16 units.
+  const text = Array.from(lines[line - 1]);
   const end = Math.max(1, Math.min(column || 1, text.length));
   let start = end;
   while (start > 1 && WORD.test(text[start - 2] ?? "") && WORD.test(text[end - 1] ?? "")) start -= 1;
   let lineStart = 0;
   for (let index = 0; index < line - 1; index += 1) lineStart += lines[index].length + 1;
-  return { from: lineStart + start - 1, to: Math.min(lineStart + end, sql.length), start, end };
+  const units = (characters) => text.slice(0, characters).join("").length;
+  return { from: lineStart + units(start - 1), to: Math.min(lineStart + units(end), sql.length), start, end };
 }
 
 /** The line the error is on with carets under the marked word, as the CLI prints it. */

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import { ApiError, describe, errorFromResponse } from "../../app/js/errors.js";
 import { formatBytes, formatDuration } from "../../app/js/format.js";
 import { withFreshFirstPage, withNextPage } from "../../app/js/listing.js";
-import { queryFailure } from "../../app/js/results.js";
+import { queryFailure, waitForQuery } from "../../app/js/results.js";
 import { errorRange, pointAt, quoteIdentifier } from "../../app/js/sql.js";
 import { apiError } from "./fakes.mjs";
 
@@ -75,4 +75,28 @@ test("a list's first page read again keeps the pages opened beyond it, even when
   assert.deepEqual(withFreshFirstPage(shown, fresh, "id"), [{ id: 4, v: "new" }, { id: 3, v: "changed" }, { id: 2 }, { id: 1 }]);
   // The next page, asked for with the old token, repeats what is shown: nothing is listed twice.
   assert.deepEqual(withNextPage([{ id: 4 }, { id: 3 }, { id: 2 }], [{ id: 2 }, { id: 1 }], "id").map((e) => e.id), [4, 3, 2, 1]);
+});
+
+test("a syntax error's column counts characters, as the guard does, even after an emoji", () => {
+  const sql = "SELECT '🙂' AS face FROM";
+  const range = errorRange(sql, 1, 24); // "FROM" ends at character 24 (UTF-16: 25)
+  assert.equal(sql.slice(range.from, range.to), "FROM");
+});
+
+test("waiting for a query asks again when the engine is busy, and gives up after a few tries", async () => {
+  const answers = [
+    new ApiError({ status: 503, code: "query_engine_busy", message: "busy" }),
+    { status: "RUNNING" },
+    { status: "SUCCEEDED", rows: [] },
+  ];
+  const seen = [];
+  const api = { query: async () => { const next = answers.shift(); if (next instanceof Error) throw next; return next; } };
+  const record = await waitForQuery(api, "q1", { onStatus: (r) => seen.push(r.status), pause: async () => {} });
+  assert.equal(record.status, "SUCCEEDED");
+  assert.deepEqual(seen, ["RUNNING", "SUCCEEDED"]);
+
+  const busy = { query: async () => { throw new ApiError({ status: 503, code: "query_engine_busy", message: "busy" }); } };
+  await assert.rejects(waitForQuery(busy, "q1", { pause: async () => {} }), /busy/);
+  const refused = { query: async () => { throw new ApiError({ status: 404, code: "query_not_found", message: "gone" }); } };
+  await assert.rejects(waitForQuery(refused, "q1", { pause: async () => {} }), /gone/);
 });

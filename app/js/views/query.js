@@ -6,6 +6,7 @@ import { createEditor } from "../editor.js";
 import { describe } from "../errors.js";
 import { formatBytes, formatCount, formatDuration, formatTime } from "../format.js";
 import { FINISHED, PAGE_ROWS, queryFailure, rowsTable, waitForQuery } from "../results.js";
+import { withFreshFirstPage, withNextPage } from "../listing.js";
 import { DRAFT_KEY, errorRange, pointAt } from "../sql.js";
 
 const TIMER_MS = 100;
@@ -19,6 +20,9 @@ export function queryView({ api, main, notify, clearNotice }) {
   const refusal = h("div", { class: "refusal", hidden: true });
   const results = h("section", { class: "results", "aria-label": "Result" });
   const history = h("tbody");
+  const older = h("button", { type: "button", hidden: true }, "Show older queries");
+  let pastQueries = [];
+  let historyToken = null;
   let editor = null;
   let current = null; // the query being run or shown: {queryId, nextToken}
   let ticking = null;
@@ -41,6 +45,7 @@ export function queryView({ api, main, notify, clearNotice }) {
         h("thead", {}, h("tr", {}, ["Submitted", "Status", "SQL", h("span", { class: "visually-hidden" }, "Actions")].map((title) => h("th", { scope: "col" }, title)))),
         history,
       ),
+      older,
     ),
   );
 
@@ -190,37 +195,60 @@ export function queryView({ api, main, notify, clearNotice }) {
     }
   }
 
+  function historyRow(record) {
+    return h(
+      "tr",
+      {},
+      h("td", { class: "when" }, formatTime(record.submitted_at)),
+      h("td", {}, record.status),
+      h("td", {}, h("code", { title: record.sql }, record.sql.length > 200 ? `${record.sql.slice(0, 197)}…` : record.sql)),
+      h(
+        "td",
+        {},
+        h(
+          "div",
+          { class: "actions" },
+          h("button", { type: "button", onclick: () => open(record) }, "Open"),
+          h("button", { type: "button", onclick: () => run.disabled || (editor.setValue(record.sql), execute(record.sql)) }, "Run again"),
+        ),
+      ),
+    );
+  }
+
+  /** The history's first page again (a query was just sent or ended); older pages stay as shown. */
   async function refreshHistory() {
     try {
       const page = await api.queries();
       if (left) return;
-      show(
-        history,
-        page.queries.map((record) =>
-          h(
-            "tr",
-            {},
-            h("td", { class: "when" }, formatTime(record.submitted_at)),
-            h("td", {}, record.status),
-            h("td", {}, h("code", { title: record.sql }, record.sql.length > 200 ? `${record.sql.slice(0, 197)}…` : record.sql)),
-            h(
-              "td",
-              {},
-              h(
-                "div",
-                { class: "actions" },
-                h("button", { type: "button", onclick: () => open(record) }, "Open"),
-                h("button", { type: "button", onclick: () => run.disabled || (editor.setValue(record.sql), execute(record.sql)) }, "Run again"),
-              ),
-            ),
-          ),
-        ),
-      );
+      const onlyFirstPage = pastQueries.length <= page.queries.length;
+      pastQueries = withFreshFirstPage(pastQueries, page.queries, "query_id");
+      if (onlyFirstPage) historyToken = page.next_token ?? null;
+      drawHistory();
     } catch (error) {
       notify(error);
     }
   }
 
+  async function olderQueries() {
+    older.disabled = true;
+    try {
+      const page = await api.queries(historyToken);
+      pastQueries = withNextPage(pastQueries, page.queries, "query_id");
+      historyToken = page.next_token ?? null;
+      drawHistory();
+    } catch (error) {
+      notify(error);
+    } finally {
+      older.disabled = false;
+    }
+  }
+
+  function drawHistory() {
+    show(history, pastQueries.map(historyRow));
+    older.hidden = !historyToken;
+  }
+
+  older.addEventListener("click", olderQueries);
   run.addEventListener("click", () => execute(editor.value()));
   cancel.addEventListener("click", async () => {
     if (!current) return; // not accepted yet: Cancel is pressed again once it is
