@@ -7,26 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+# The types the publisher gives each file in the console bucket, so that CloudFront serves the same.
+from infra.publish_console import CONFIG_KEY, CONTENT_TYPES, PublishError, content_type
 from localplatform.template import load_template, resource_properties
 
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "app"
 
-# Module scripts are refused under any other type; the rest as a browser expects them.
-CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".json": "application/json",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".ico": "image/x-icon",
-    ".txt": "text/plain; charset=utf-8",
-}
-
 
 @dataclass(frozen=True)
 class ConsoleResponse:
-    status: int
     headers: dict[str, str]
     body: bytes
 
@@ -42,8 +31,8 @@ class ConsoleFiles:
 
     def response(self, target: str) -> ConsoleResponse | None:
         path = unquote(urlsplit(target).path)
-        if path == "/config.json":
-            return self._answer(".json", self._config)
+        if path == "/" + CONFIG_KEY:
+            return self._answer(CONTENT_TYPES[".json"], self._config)
         relative = "index.html" if path == "/" else path.lstrip("/")
         if "\\" in relative or any(part.startswith(".") for part in relative.split("/")):
             return None
@@ -51,14 +40,17 @@ class ConsoleFiles:
             file = (self._root / relative).resolve()
         except (OSError, ValueError):  # a NUL byte, a name the file system refuses
             return None
-        if not file.is_relative_to(self._root) or not file.is_file() or file.suffix not in CONTENT_TYPES:
+        if not file.is_relative_to(self._root) or not file.is_file():
             return None
-        return self._answer(file.suffix, file.read_bytes())
+        try:
+            served_as = content_type(file)
+        except PublishError:  # a type the publisher would not put in the console bucket either
+            return None
+        return self._answer(served_as, file.read_bytes())
 
-    def _answer(self, suffix: str, body: bytes) -> ConsoleResponse:
+    def _answer(self, served_as: str, body: bytes) -> ConsoleResponse:
         # no-cache: the browser revalidates, so an edited file shows on the next reload.
-        headers = {"Content-Type": CONTENT_TYPES[suffix], "Cache-Control": "no-cache"} | self._headers
-        return ConsoleResponse(200, headers, body)
+        return ConsoleResponse({"Content-Type": served_as, "Cache-Control": "no-cache"} | self._headers, body)
 
 
 def console_headers(storage_origin: str) -> dict[str, str]:

@@ -85,7 +85,7 @@ class LocalRequestHandler(ChaliceRequestHandler):
     def _send_console(self, page: ConsoleResponse) -> None:
         """A console file, where no API route is: the paths clients of the API call keep their meaning."""
         self._discard_body()
-        self.send_response(page.status)
+        self.send_response(HTTPStatus.OK)
         for name, value in (page.headers | {"Content-Length": str(len(page.body))}).items():
             self.send_header(name, value)
         self.end_headers()

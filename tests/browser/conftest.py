@@ -94,13 +94,3 @@ def console(browser: Browser, running_platform: RunningPlatform) -> Iterator[Con
     problems = list(opened.problems)
     opened.page.context.close()
     assert problems == [], "the page logged errors"
-
-
-@pytest.fixture
-def second_console(browser: Browser, running_platform: RunningPlatform) -> Iterator[Console]:
-    """Another person's browser: a context of its own, sharing nothing with `console`'s."""
-    opened = open_console(browser, running_platform.api_url + "/")
-    yield opened
-    problems = list(opened.problems)
-    opened.page.context.close()
-    assert problems == [], "the page logged errors"

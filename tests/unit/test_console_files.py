@@ -17,7 +17,7 @@ def console(tmp_path: Path) -> ConsoleFiles:
     (root / "index.html").write_text("<!doctype html>")
     (root / "js" / "main.js").write_text("export {};")
     (root / ".env").write_text("SECRET=1")
-    (root / "notes.md").write_text("# not served")
+    (root / "build.sh").write_text("echo not served")
     (tmp_path / "outside.js").write_text("secret")
     return ConsoleFiles(root, {"stage": "local", "local": True}, {"Content-Security-Policy": "default-src 'none'"})
 
@@ -46,7 +46,7 @@ def test_the_page_modules_and_config_are_served_with_their_types_and_the_policy(
         "/.env",
         "/js/.hidden.js",
         "/js",
-        "/notes.md",
+        "/build.sh",
         "/missing.js",
         "//etc/passwd",
         "/%00",

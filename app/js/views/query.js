@@ -21,6 +21,7 @@ export function queryView({ api, main, notify, clearNotice }) {
   const results = h("section", { class: "results", "aria-label": "Result" });
   const history = h("tbody");
   const older = h("button", { type: "button", hidden: true }, "Show older queries");
+  const noHistory = h("p", { class: "empty", hidden: true }, "No queries yet.");
   let pastQueries = [];
   let historyToken = null;
   let editor = null;
@@ -45,6 +46,7 @@ export function queryView({ api, main, notify, clearNotice }) {
         h("thead", {}, h("tr", {}, ["Submitted", "Status", "SQL", h("span", { class: "visually-hidden" }, "Actions")].map((title) => h("th", { scope: "col" }, title)))),
         history,
       ),
+      noHistory,
       older,
     ),
   );
@@ -245,6 +247,7 @@ export function queryView({ api, main, notify, clearNotice }) {
 
   function drawHistory() {
     show(history, pastQueries.map(historyRow));
+    noHistory.hidden = pastQueries.length > 0;
     older.hidden = !historyToken;
   }
 
