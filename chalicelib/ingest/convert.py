@@ -6,6 +6,20 @@ it wrote, so quoted newlines are never rows. Types come from a sample first: if 
 not fit (a number column that turns to text on row 300,001), the read fails on that value, the
 types are inferred again from every row, and the file is read again. A wrong type is never kept.
 
+A file added to an existing table is read with the table's types (`fixed`: a type for each of the
+table's columns, by clean name), imposed explicitly on the same strict read, never inferred and then
+compared; its other columns are typed as a new file's are, and the table's columns it lacks are
+simply not in its output. A CSV or TSV has them among its explicit column types: such a column is
+never widened nor sampled again, and a value that does not fit ends the file (schema_mismatch, with
+the line, the column and the value). JSON Lines are read with every field's type explicit, the
+table's where it has the field (struct fields under the file's own names, since the reader matches
+them as written); DuckDB names only the first line of the batch it was reading, so the lines from
+there have those values cast one by one to name the line, the column and the value. A Parquet file
+carries its own types: a column of the table's type is copied as it is, one that widens without loss
+(an integer to a wider integer, an integer or a real to a double) is cast, one holding no value at
+all is NULL of the table's type, and any other ends the file, with its first value and its row.
+What fits is what DuckDB's cast accepts: into an integer column it rounds a number with a fraction.
+
 Each conversion has its own connection to a database kept from file to file (ConversionDatabase),
 limited in memory (it spills to its own folder), with file access only to the folder the file's
 scratch folder is in and no extension loading: the file is untrusted. It
@@ -24,22 +38,24 @@ error) is ours.
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import os
 import re
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from chalicelib.columns import Column
+from chalicelib.columns import Column, ColumnType
 from chalicelib.ingest.detect import Detected
 from chalicelib.ingest.limits import Budget, Limits
 from chalicelib.ingest.naming import column_names
 from chalicelib.ingest.problems import FileProblem, OverLimit
-from chalicelib.ingest.types import column_type, nested_fields, nesting, stored
+from chalicelib.ingest.types import column_type, nested_fields, nesting, read_as, stored
 from chalicelib.quoting import identifier, literal
 
 SAMPLE_ROWS = 20_480
@@ -59,6 +75,12 @@ ROW_GROUP_SHARE = 8
 # may encode (Parquet also allows it on FIXED_LEN_BYTE_ARRAY: decimals, float16, UUIDs).
 READABLE_PARQUET_CODECS = ("UNCOMPRESSED", "SNAPPY", "GZIP", "ZSTD", "BROTLI", "LZ4", "LZ4_RAW")
 BYTE_STREAM_SPLIT_TYPES = ("FLOAT", "DOUBLE", "INT32", "INT64")
+# DuckDB names the first line of the batch of records it was reading when a JSON value did not fit.
+JSON_BATCH_LINES = 2048
+# The integer types a Parquet column may widen from, narrowest first.
+INTEGER_STORAGE = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT")
+# How much of a value that does not fit a message shows.
+SHOWN_CHARS = 100
 
 
 class NotUtf8(FileProblem):
@@ -75,6 +97,15 @@ class Converted:
 
 
 @dataclass(frozen=True)
+class TableTyped:
+    """A field of a JSON Lines file read with its table's type."""
+
+    name: str  # the column's
+    table: ColumnType
+    read: str  # the table's type as the reader is given it (the file's names for struct fields)
+
+
+@dataclass(frozen=True)
 class CsvPlan:
     """How every piece of one CSV is read: the same dialect, names and types for all."""
 
@@ -82,6 +113,7 @@ class CsvPlan:
     originals: list[str] | None  # the header's names, if it has one
     names: list[str]
     types: list[str]  # DuckDB's type names
+    fixed: Mapping[str, ColumnType] = field(default_factory=dict)  # the table's types of the columns it has
 
 
 class ConversionDatabase:
@@ -233,17 +265,23 @@ class Converter:
                 ) from None
             raise
 
-    def convert(self, source: Path, detected: Detected, destination: Path) -> Converted:
+    def convert(
+        self, source: Path, detected: Detected, destination: Path, fixed: Mapping[str, ColumnType] | None = None
+    ) -> Converted:
+        """Read `source` into `destination`; with `fixed` (a table's types by column name), each
+        column of that name is read with the table's type, the others as a new file's are."""
         if detected.format == "parquet":
-            return self._parquet(source, destination)
+            return self._parquet(source, destination, fixed or {})
         if detected.format == "jsonl":
-            return self._json_lines(source, detected, destination)
-        return self._csv(source, detected, destination)
+            return self._json_lines(source, detected, destination, fixed or {})
+        return self._csv(source, detected, destination, fixed)
 
     # CSV and TSV ------------------------------------------------------------------------------
 
-    def _csv(self, source: Path, detected: Detected, destination: Path) -> Converted:
-        plan = self.plan_csv(source, detected)
+    def _csv(
+        self, source: Path, detected: Detected, destination: Path, fixed: Mapping[str, ColumnType] | None
+    ) -> Converted:
+        plan = self.plan_csv(source, detected, fixed)
         names, types = plan.names, list(plan.types)
         resampled = False
         while True:
@@ -251,11 +289,16 @@ class Converter:
                 rows = self._copy(_csv_reader(source, names, types, plan.options), destination)
                 break
             except self._duckdb.ConversionException as error:
+                column = _converting_column(str(error))
+                if column is not None and column in plan.fixed:  # the table's type: never widened, never sampled again
+                    raise FileProblem(
+                        "schema_mismatch", _csv_mismatch(str(error), column, plan.fixed[column])
+                    ) from None
                 if not resampled:
                     resampled = True
-                    types = self._sniffed_csv_types(source, plan.options, -1) or types
+                    sniffed = self._sniffed_csv_types(source, plan.options, -1)
+                    types = _imposed(names, sniffed, plan.fixed) if sniffed else types
                     continue
-                column = _converting_column(str(error))
                 if column not in names or types[names.index(column)] == "VARCHAR":
                     raise FileProblem("malformed_file", _csv_problem(str(error))) from None
                 types[names.index(column)] = "VARCHAR"
@@ -265,9 +308,10 @@ class Converter:
                 raise FileProblem("malformed_file", _csv_problem(str(error))) from None
         return Converted(self.csv_columns(replace(plan, types=types)), rows)
 
-    def plan_csv(self, sample: Path, detected: Detected) -> CsvPlan:
+    def plan_csv(self, sample: Path, detected: Detected, fixed: Mapping[str, ColumnType] | None = None) -> CsvPlan:
         """How to read a CSV or TSV: DuckDB's options for the detected dialect, the columns' names,
-        and their types from the first rows of `sample`."""
+        and their types: the table's for a column named in `fixed`, the others' from the first rows
+        of `sample`."""
         assert detected.dialect is not None
         dialect = detected.dialect
         options = {
@@ -289,22 +333,25 @@ class Converter:
         # Where the sample cannot be typed, or disagrees with the header, read text: the strict
         # read then names the first line that does not fit.
         types = sniffed if sniffed and len(sniffed) == len(originals) else ["VARCHAR"] * len(originals)
-        return CsvPlan(options, originals if dialect.header else None, column_names(originals), types)
+        names = column_names(originals)
+        fixed = {name: fixed[name] for name in names if name in fixed} if fixed else {}
+        return CsvPlan(options, originals if dialect.header else None, names, _imposed(names, types, fixed), fixed)
 
     def copy_csv_piece(self, piece: Path, plan: CsvPlan, number: int, folder: Path) -> int:
         """Convert piece `number` of a CSV cut at record boundaries to its own Parquet file in
         `folder`; the rows it holds. Only the first piece starts with the header.
 
         Whatever goes wrong (a value that does not fit its type, a broken row, text that is not
-        UTF-8) is raised as DuckDB said it: the whole-file read then widens the types or names the line.
+        UTF-8) is raised as DuckDB said it: the whole-file read then widens the types or names the
+        line (where a value does not fit the table's type, the line in the whole file).
         """
         options = plan.options | {"header": plan.options["header"] and number == 0}
         return self._copy(_csv_reader(piece, plan.names, plan.types, options), folder / part_name(number))
 
     def csv_columns(self, plan: CsvPlan) -> list[Column]:
-        originals = plan.originals or [None] * len(plan.names)
+        originals: Sequence[str | None] = plan.originals or [None] * len(plan.names)
         return [
-            Column(name, original, column_type(self._duckdb.sqltype(kind)))
+            Column(name, original, plan.fixed.get(name) or column_type(self._duckdb.sqltype(kind)))
             for name, original, kind in zip(plan.names, originals, plan.types, strict=True)
         ]
 
@@ -330,12 +377,15 @@ class Converter:
 
     # JSON Lines -------------------------------------------------------------------------------
 
-    def _json_lines(self, source: Path, detected: Detected, destination: Path) -> Converted:
+    def _json_lines(
+        self, source: Path, detected: Detected, destination: Path, fixed: Mapping[str, ColumnType]
+    ) -> Converted:
         if detected.encoding != "utf-8":
             raise FileProblem("malformed_file", "JSON Lines must be UTF-8; this file is not.")
         sample_size, objects_as_rows = SAMPLE_ROWS, False
         while True:
             reader = _json_reader(source, sample_size, self._limits.max_columns if objects_as_rows else None)
+            table_typed: dict[str, TableTyped] = {}
             try:
                 try:
                     # Binding infers the types; it fails if they are not records with named fields.
@@ -347,30 +397,112 @@ class Converter:
                     # map, records too: read again with every object a row, up to the column limit.
                     objects_as_rows = True
                     continue
-                return self._typed_copy(reader, relation, destination)
+                if fixed:
+                    self._refuse_renamed_fields(source, sample_size, relation)
+                    table_typed = self._table_typed_fields(relation, fixed)
+                    reader = _json_reader(source, sample_size, None, _json_columns(relation, table_typed))
+                    relation = self._within_budget(self._con.sql, f"SELECT * FROM {reader}")
+                return self._typed_copy(reader, relation, destination, fixed)
             except self._duckdb.InvalidInputException as error:
+                self._refuse_json_mismatch(source, str(error), table_typed)
                 if "transform error" in str(error) and sample_size != -1:
                     sample_size = -1  # a later record has another type: infer from every record
                     continue
                 raise FileProblem("malformed_file", _json_problem(str(error))) from None
             except self._duckdb.ConversionException as error:
+                self._refuse_json_mismatch(source, str(error), table_typed)
                 if sample_size != -1:
                     sample_size = -1
                     continue
                 raise FileProblem("malformed_file", _json_problem(str(error))) from None
 
+    def _refuse_renamed_fields(self, source: Path, sample_size: int, relation: Any) -> None:
+        """Refuse a file whose fields' names differ only in case: DuckDB's inference renames the
+        later one (`a` after `A` becomes `a_1`), and a reader given every field's type by name
+        reads a name no record has as NULL, or another field's values if one has it. The records'
+        own names are looked up only where a name has the shape of a rename (`…_1`)."""
+        if not any(re.fullmatch(r".+_\d+", name) for name in relation.columns):
+            return
+        limit = f"LIMIT {sample_size}" if sample_size != -1 else ""
+        keys = self._execute(
+            f"SELECT DISTINCT unnest(json_keys(json)) FROM (SELECT json FROM read_json_objects("
+            f"{literal(str(source))}, format = 'newline_delimited', maximum_object_size = {MAX_JSON_OBJECT_BYTES}, "
+            f"compression = 'none') {limit})"
+        ).fetchall()
+        renamed = set(relation.columns) - {key for (key,) in keys}
+        if renamed:
+            by_case: dict[str, list[str]] = {}
+            for (key,) in keys:
+                by_case.setdefault(key.lower(), []).append(key)
+            twins = next((sorted(group) for group in by_case.values() if len(group) > 1), sorted(renamed))
+            raise FileProblem(
+                "schema_mismatch",
+                f"The records have fields whose names differ only in case ({', '.join(map(json.dumps, twins))}): "
+                "they cannot be matched to the table's columns. Rename all but one of them.",
+            )
+
+    def _table_typed_fields(self, relation: Any, fixed: Mapping[str, ColumnType]) -> dict[str, TableTyped]:
+        """The file's fields (`relation`: the reader bound, its types inferred) that the table has,
+        by their names in the file: the table's type of each, and that type as the reader is given it."""
+        originals = list(relation.columns)
+        return {
+            original: TableTyped(name, fixed[name], read_as(self._duckdb.sqltype(fixed[name].storage), inferred))
+            for original, name, inferred in zip(originals, column_names(originals), relation.types, strict=True)
+            if name in fixed
+        }
+
+    def _refuse_json_mismatch(self, source: Path, message: str, table_typed: Mapping[str, TableTyped]) -> None:
+        """Raise schema_mismatch if the read failed (DuckDB's `message`) on a value of a field read
+        with the table's type. DuckDB names only the first line of the batch of records it was
+        reading: from there, a batch's worth of lines have those values cast as the reader casts them."""
+        line = re.search(r"in line (\d+)", message)
+        if not table_typed or line is None:
+            return
+        first = int(line.group(1))
+        with source.open("rb") as lines:
+            for number, text in enumerate(itertools.islice(lines, first - 1, first - 1 + JSON_BATCH_LINES), first):
+                try:
+                    record = json.loads(text)
+                except (ValueError, RecursionError):
+                    continue  # not this: DuckDB names a line that is no JSON itself
+                if not isinstance(record, dict):
+                    continue
+                values = [(table_typed[key], value) for key, value in record.items() if key in table_typed]
+                if self._fit(values):
+                    continue
+                for typed, value in values:
+                    if not self._fit([(typed, value)]):
+                        shown = _shown(json.dumps(value, ensure_ascii=False))
+                        raise FileProblem(
+                            "schema_mismatch",
+                            f'Line {number}: column "{typed.name}" holds {shown}, which does not fit the '
+                            f"table's type {typed.table.athena}.",
+                        )
+
+    def _fit(self, values: list[tuple[TableTyped, Any]]) -> bool:
+        """Whether JSON values cast to their fields' read types, as the reader casts them."""
+        if not values:
+            return True
+        casts = ", ".join(f"CAST(?::JSON AS {typed.read})" for typed, _ in values)
+        parameters = [json.dumps(value) for _, value in values]
+        try:
+            self._within_budget(lambda sql: self._con.execute(sql, parameters), f"SELECT {casts}")
+        except (self._duckdb.ConversionException, self._duckdb.InvalidInputException):
+            return False
+        return True
+
     # Parquet ----------------------------------------------------------------------------------
 
-    def _parquet(self, source: Path, destination: Path) -> Converted:
+    def _parquet(self, source: Path, destination: Path, fixed: Mapping[str, ColumnType]) -> Converted:
         path = literal(str(source))
         try:
             self._refuse_unreadable_parquet(path)
             row = self._execute(f"SELECT num_rows FROM parquet_file_metadata({path})").fetchone()
             assert row is not None
             reader = f"read_parquet({path})"
-            converted = self._typed_copy(
-                reader, self._within_budget(self._con.sql, f"SELECT * FROM {reader}"), destination
-            )
+            relation = self._within_budget(self._con.sql, f"SELECT * FROM {reader}")
+            casts = self._parquet_casts(path, relation, fixed)
+            converted = self._typed_copy(reader, relation, destination, fixed, casts)
         except self._duckdb.Error as error:
             if not self._broken_parquet(error):
                 raise
@@ -380,6 +512,39 @@ class Converter:
                 "malformed_file", f"The Parquet footer says {row[0]} rows; the file holds {converted.row_count}."
             )
         return converted
+
+    def _parquet_casts(self, path: str, relation: Any, fixed: Mapping[str, ColumnType]) -> dict[str, str]:
+        """How the file's columns the table has (by name in `fixed`) become the table's types,
+        where theirs differ: cast where the file's type widens to the table's without loss
+        (integer to a wider integer, integer or real to double), NULL where the column holds no
+        value; any other is refused, with its first value."""
+        casts: dict[str, str] = {}
+        originals = list(relation.columns)
+        for original, name, kind in zip(originals, column_names(originals), relation.types, strict=True):
+            table = fixed.get(name)
+            own = column_type(kind)
+            if table is None or own.storage == table.storage:
+                continue
+            if _widens(own.storage, table.storage):
+                casts[name] = f"CAST({identifier(original)} AS {table.storage})"
+                continue
+            # DuckDB's virtual row number, unless the file has a column of that name, which hides it.
+            row = "NULL" if "file_row_number" in originals else "file_row_number + 1"
+            first = self._execute(
+                f"SELECT {row}, CAST({identifier(original)} AS VARCHAR) FROM read_parquet({path}) "
+                f"WHERE {identifier(original)} IS NOT NULL ORDER BY file_row_number LIMIT 1"
+            ).fetchone()
+            if first is None:
+                casts[name] = f"CAST(NULL AS {table.storage})"  # no value, so none that does not fit
+                continue
+            number, value = first
+            where = f'Row {number}: column "{name}"' if number is not None else f'Column "{name}"'
+            shown = _shown(value, quoted=own.storage == "VARCHAR")
+            raise FileProblem(
+                "schema_mismatch",
+                f"{where} holds {shown} ({own.athena}), which does not fit the table's type {table.athena}.",
+            )
+        return casts
 
     def _broken_parquet(self, error: Exception) -> bool:
         """Whether DuckDB's error reading a Parquet file is the file's: its input and conversion
@@ -418,20 +583,32 @@ class Converter:
 
     # Shared -----------------------------------------------------------------------------------
 
-    def _typed_copy(self, reader: str, relation: Any, destination: Path) -> Converted:
+    def _typed_copy(
+        self,
+        reader: str,
+        relation: Any,
+        destination: Path,
+        fixed: Mapping[str, ColumnType] | None = None,
+        casts: Mapping[str, str] | None = None,
+    ) -> Converted:
         """Copy everything `reader` yields into Parquet, renamed to SQL-safe names and stored as
-        types Athena reads (`relation`: the reader bound, its types inferred); refused first if its
-        records have too many fields or nest too deeply."""
+        types Athena reads (`relation`: the reader bound, its types inferred or imposed); refused
+        first if its records have too many fields or nest too deeply. A column named in `fixed` has
+        the table's type, which it holds as read or through its expression in `casts`."""
+        fixed, casts = fixed or {}, casts or {}
         self._limits.check_columns(sum(1 + nested_fields(kind) for kind in relation.types))
         self._limits.check_nesting(1 + max((nesting(kind) for kind in relation.types), default=0), "A record")
         originals = list(relation.columns)
         names = column_names(originals)
         select = ", ".join(
-            f"{stored(identifier(original), kind)} AS {identifier(name)}"
+            f"{casts.get(name) or stored(identifier(original), kind)} AS {identifier(name)}"
             for original, name, kind in zip(originals, names, relation.types, strict=True)
         )
         rows = self._copy(f"SELECT {select} FROM {reader}", destination)
-        columns = [Column(n, o, column_type(t)) for n, o, t in zip(names, originals, relation.types, strict=True)]
+        columns = [
+            Column(name, original, fixed.get(name) or column_type(kind))
+            for name, original, kind in zip(names, originals, relation.types, strict=True)
+        ]
         return Converted(columns, rows)
 
     def _copy(self, query: str, destination: Path) -> int:
@@ -457,6 +634,11 @@ def _csv_reader(source: Path, names: list[str], types: list[str], options: dict[
     )
 
 
+def _imposed(names: list[str], types: list[str], fixed: Mapping[str, ColumnType]) -> list[str]:
+    """The columns' types with the table's imposed on the columns it has."""
+    return [fixed[name].storage if name in fixed else kind for name, kind in zip(names, types, strict=True)]
+
+
 def _options(options: dict[str, Any]) -> str:
     return ", ".join(f"{name} = {literal(value)}" for name, value in options.items())
 
@@ -467,7 +649,25 @@ def _first_line(message: str) -> str:
     line = message.strip().splitlines()[0]
     line = re.sub(r"^(?:[A-Za-z]+ ){1,3}Error: ", "", line)
     line = _SCRATCH_PATH.sub("the file", line)
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in line).strip()
+    return _printable(line).strip()
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
+def _shown(value: str, quoted: bool = False) -> str:
+    """A value as a message shows it: its first SHOWN_CHARS characters, in quotes if `quoted`."""
+    cut = _printable(value[:SHOWN_CHARS]) + ("…" if len(value) > SHOWN_CHARS else "")
+    return f'"{cut}"' if quoted else cut
+
+
+def _widens(own: str, table: str) -> bool:
+    """Whether a Parquet column of storage type `own` becomes `table` without loss: an integer a
+    wider integer, an integer or a real a double."""
+    if own in INTEGER_STORAGE and table in INTEGER_STORAGE:
+        return INTEGER_STORAGE.index(own) < INTEGER_STORAGE.index(table)
+    return table == "DOUBLE" and (own in INTEGER_STORAGE or own == "FLOAT")
 
 
 # A path in DuckDB's message, with the words naming it: `file "/…"`, `Parquet file '/…'`,
@@ -497,6 +697,16 @@ def _converting_column(message: str) -> str | None:
     return found.group(1) if found else None
 
 
+def _csv_mismatch(message: str, column: str, table: ColumnType) -> str:
+    """DuckDB's error on a value of a column read with its table's type, as one sentence: the
+    line, the column and the value."""
+    line = re.search(r"CSV Error on Line: (\d+)", message)
+    value = re.search(r'Could not convert string "(.*?)" to \'', message, re.DOTALL)
+    where = f'Line {line.group(1)}: column "{column}"' if line else f'Column "{column}"'
+    held = _shown(value.group(1), quoted=True) if value else "a value"
+    return f"{where} holds {held}, which does not fit the table's type {table.athena}."
+
+
 def _csv_problem(message: str) -> str:
     """DuckDB's CSV error as one sentence: the line, and what is wrong there."""
     line = re.search(r"CSV Error on Line: (\d+)", message)
@@ -517,19 +727,32 @@ def _csv_problem(message: str) -> str:
     return _first_line(message)
 
 
-def _json_reader(source: Path, sample_size: int, objects_as_rows_up_to: int | None) -> str:
+def _json_reader(source: Path, sample_size: int, objects_as_rows_up_to: int | None, columns: str | None = None) -> str:
     """DuckDB's read of a JSON Lines file, each line a record, its types inferred from
     `sample_size` records (-1: all); with `objects_as_rows_up_to`, an object becomes a row unless
-    it has more fields than that (DuckDB's own inference makes maps of wide or sparse objects)."""
+    it has more fields than that (DuckDB's own inference makes maps of wide or sparse objects).
+    With `columns` (DuckDB's struct of every field's type), nothing is inferred."""
     rows = (
         f", map_inference_threshold = {objects_as_rows_up_to}, field_appearance_threshold = 0"
         if objects_as_rows_up_to is not None
         else ""
     )
+    typed = f", columns = {columns}" if columns is not None else ""
     return (
         f"read_json({literal(str(source))}, format = 'newline_delimited', records = true, "
-        f"sample_size = {sample_size}, maximum_object_size = {MAX_JSON_OBJECT_BYTES}, compression = 'none'{rows})"
+        f"sample_size = {sample_size}, maximum_object_size = {MAX_JSON_OBJECT_BYTES}, compression = 'none'"
+        f"{rows}{typed})"
     )
+
+
+def _json_columns(relation: Any, table_typed: Mapping[str, TableTyped]) -> str:
+    """Every field of the file (`relation`: its reader bound) with its type: the table's where it
+    has the field, the inferred one elsewhere."""
+    types = (
+        table_typed[original].read if original in table_typed else str(inferred)
+        for original, inferred in zip(relation.columns, relation.types, strict=True)
+    )
+    return "{" + ", ".join(f"{literal(o)}: {literal(t)}" for o, t in zip(relation.columns, types, strict=True)) + "}"
 
 
 def _not_records(source: Path, budget: Budget, max_columns: int, refusal: str) -> FileProblem:

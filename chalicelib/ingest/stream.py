@@ -9,6 +9,10 @@ typed read does not wait for the last byte. Whatever the pieces cannot settle (a
 further on, a broken row, text that turns out not to be UTF-8) sends the file to the whole-file
 read, over the same scratch copy: the object is never read twice. A limit any part reaches
 (`OverLimit`: the time budget, the content cap, columns, nesting) stops the whole read at once.
+
+A file added to an existing table is read with the table's types (`fixed`, by column name) in
+either read: the pieces impose them as the whole-file read does, and a value that does not fit one
+sends the file to the whole-file read, which names the value and its line in the whole file.
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ import shutil
 import threading
 import zlib
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from chalicelib.columns import ColumnType
 from chalicelib.ingest.convert import ConversionDatabase, Converted, Converter, CsvPlan, NotUtf8, part_name
 from chalicelib.ingest.detect import GZIP_MAGIC, PARQUET_MAGIC, SAMPLE_BYTES, Detected, detect
 from chalicelib.ingest.limits import Budget, Limits
@@ -73,15 +78,18 @@ def read_object(
     seen: Seen,
     database: ConversionDatabase,
     piece_bytes: int = PIECE_BYTES,
+    *,
+    fixed: Mapping[str, ColumnType] | None = None,
 ) -> tuple[Detected, Converted]:
     """Stream the object to `scratch` (a folder under `database`'s root) once and read it with
-    exact types into `scratch`/curated/.
+    exact types into `scratch`/curated/: with `fixed` (an existing table's types by column name),
+    each column of that name with the table's type.
 
     A FileProblem says what is wrong with the file; `seen` tells what was learnt before it.
     """
     curated = scratch / "curated"
     curated.mkdir()
-    pieces = PieceConverter(database, limits, budget, curated)
+    pieces = PieceConverter(database, limits, budget, curated, fixed)
     try:
         with traced("read and checksum") as annotate:
             seen.fetched = fetch(chunks, scratch, stored_size, limits, budget, pieces, piece_bytes)
@@ -106,12 +114,12 @@ def read_object(
         annotate(format=seen.detected.format)
     try:
         with traced("convert", format=seen.detected.format):
-            return seen.detected, _convert(source, seen.detected, scratch, database, limits, budget)
+            return seen.detected, _convert(source, seen.detected, scratch, database, limits, budget, fixed)
     except NotUtf8:
         # UTF-8 as far as detection looked, not further on: the file is not UTF-8 after all.
         seen.detected = detect(fetched.head, fetched.tail, fetched.compression, limits=limits, utf8=False)
         with traced("convert", format=seen.detected.format, encoding="latin-1"):
-            return seen.detected, _convert(source, seen.detected, scratch, database, limits, budget)
+            return seen.detected, _convert(source, seen.detected, scratch, database, limits, budget, fixed)
 
 
 def fetch(
@@ -142,6 +150,8 @@ def fetch(
         while (chunk := pending.get()) is not None:
             digest.update(chunk)
 
+    size = 0
+
     def stored(chunks: Iterable[bytes]) -> Iterator[bytes]:
         nonlocal size
         for chunk in chunks:
@@ -154,7 +164,6 @@ def fetch(
     hasher.start()
     head = bytearray()
     tail = b""
-    size = 0
     paths = [scratch / "source.00000"]
     sink = paths[0].open("wb")
     written = 0  # into the current file
@@ -291,11 +300,19 @@ class PieceConverter:
     If what goes wrong is a limit (`refused`), the whole read stops there.
     """
 
-    def __init__(self, database: ConversionDatabase, limits: Limits, budget: Budget, folder: Path) -> None:
+    def __init__(
+        self,
+        database: ConversionDatabase,
+        limits: Limits,
+        budget: Budget,
+        folder: Path,
+        fixed: Mapping[str, ColumnType] | None = None,
+    ) -> None:
         self._database = database
         self._limits = limits
         self._budget = budget
         self._folder = folder
+        self._fixed = fixed
         self._queue: queue.Queue[Path | None] = queue.Queue()
         self._decided = threading.Event()
         self._wanted = threading.Event()
@@ -362,14 +379,14 @@ class PieceConverter:
                 self._converter.close()
 
     def _convert(self, detected: Detected) -> Converted:
-        """Each piece as it comes, with the types sniffed from the first."""
+        """Each piece as it comes, with the types sniffed from the first (the table's where fixed)."""
         self._converter = Converter(self._database, self._limits, self._budget)
         plan: CsvPlan | None = None
         rows = 0
         for number, piece in enumerate(iter(self._queue.get, None)):
             if self._aborted.is_set():
                 break
-            plan = plan or self._converter.plan_csv(piece, detected)
+            plan = plan or self._converter.plan_csv(piece, detected, self._fixed)
             rows += self._converter.copy_csv_piece(piece, plan, number, self._folder)
         if plan is None:
             raise RuntimeError("the read stopped before its first piece")
@@ -407,11 +424,17 @@ def _joined(pieces: list[Path], whole: Path) -> Path:
 
 
 def _convert(
-    source: Path, detected: Detected, scratch: Path, database: ConversionDatabase, limits: Limits, budget: Budget
+    source: Path,
+    detected: Detected,
+    scratch: Path,
+    database: ConversionDatabase,
+    limits: Limits,
+    budget: Budget,
+    fixed: Mapping[str, ColumnType] | None,
 ) -> Converted:
     converter = Converter(database, limits, budget)
     try:
-        return converter.convert(source, detected, scratch / "curated" / part_name(0))
+        return converter.convert(source, detected, scratch / "curated" / part_name(0), fixed)
     finally:
         converter.close()
 

@@ -97,6 +97,30 @@ def stored(expression: str, duckdb_type: Any, depth: int = 0) -> str:
     return f"map_from_entries(list_transform(map_entries({expression}), {rebuilt}))"
 
 
+def read_as(table_type: Any, file_type: Any) -> str:
+    """The table's type (`table_type`, its storage type parsed) as a reader of the file is given
+    it: each struct field, at any depth, under the name the file gives the field of the same safe
+    name in `file_type` (what the file's values were inferred as; None where it has no such
+    value), since a reader matches fields by their names as written; a field the file lacks keeps
+    the table's name (and reads NULL)."""
+    kind = table_type.id
+    file_kind = file_type.id if file_type is not None else None
+    if kind == "struct":
+        own_names = dict(zip(_field_names(file_type), file_type.children, strict=True)) if file_kind == "struct" else {}
+        fields = []
+        for safe, child in table_type.children:
+            name, file_child = own_names.get(safe, (safe, None))
+            fields.append(f"{identifier(name)} {read_as(child, file_child)}")
+        return "STRUCT(" + ", ".join(fields) + ")"
+    if kind == "list":
+        file_child = dict(file_type.children)["child"] if file_kind in ("list", "array") else None
+        return f"{read_as(dict(table_type.children)['child'], file_child)}[]"
+    if kind == "map":
+        parts, own = dict(table_type.children), dict(file_type.children) if file_kind == "map" else {}
+        return f"MAP({read_as(parts['key'], own.get('key'))}, {read_as(parts['value'], own.get('value'))})"
+    return str(table_type)
+
+
 def nested_fields(duckdb_type: Any) -> int:
     """How many named fields the type holds at any depth: those of its records, and of the
     records its lists and maps hold (a plain value: none)."""
