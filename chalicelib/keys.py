@@ -7,7 +7,9 @@ and the data bucket's object keys.
 | TENANT#{t}  | MEMBER#{user}       | a member: e-mail, role |
 | TENANT#{t}  | FILE#{file}         | a file record and the table names it holds (file ids sort by time) |
 | TENANT#{t}  | UPLOADING#{file}    | a record still waiting for its bytes (gone once ingest claims it) |
-| TENANT#{t}  | TABLE#{name}        | a table name taken by a file (unique per tenant) |
+| TENANT#{t}  | TABLE#{name}        | a table: its id, columns, counts and partitions (names unique per tenant) |
+| TENANT#{t}  | TABLE_FILE#{id}#{file} | a READY file of table `id`: its partition, rows and drift |
+| TENANT#{t}  | TABLE_SHA#{id}#{sha256} | a content table `id` holds, and the file that holds it |
 | TENANT#{t}  | TABLE_SUFFIX#{base} | the last suffix handed out to names of that base (`sales_7`) |
 | TENANT#{t}  | QUERY#{user}#{q}    | a query job (a user reads only their own: the key says whose) |
 | USER#{user} | MEMBERSHIP          | the user's one membership: tenant, role |
@@ -56,6 +58,19 @@ def table_suffix(tenant_id: str, base: str) -> Key:
     return {"PK": tenant_partition(tenant_id), "SK": f"{TABLE_SUFFIX_PREFIX}{base}"}
 
 
+def table_files_of(table_id: str) -> str:
+    """The sort-key prefix of one table's files (a table's id: names are used again, ids never)."""
+    return f"{TABLE_FILE_PREFIX}{table_id}#"
+
+
+def table_file(tenant_id: str, table_id: str, file_id: str) -> Key:
+    return {"PK": tenant_partition(tenant_id), "SK": f"{table_files_of(table_id)}{file_id}"}
+
+
+def table_sha(tenant_id: str, table_id: str, sha256: str) -> Key:
+    return {"PK": tenant_partition(tenant_id), "SK": f"{TABLE_SHA_PREFIX}{table_id}#{sha256}"}
+
+
 def query(tenant_id: str, user_id: str, query_id: str) -> Key:
     return {"PK": tenant_partition(tenant_id), "SK": f"{queries_of(user_id)}{query_id}"}
 
@@ -70,12 +85,20 @@ FILE_PREFIX = "FILE#"
 UPLOADING_PREFIX = "UPLOADING#"
 TABLE_PREFIX = "TABLE#"
 TABLE_SUFFIX_PREFIX = "TABLE_SUFFIX#"
+TABLE_FILE_PREFIX = "TABLE_FILE#"
+TABLE_SHA_PREFIX = "TABLE_SHA#"
 QUERY_PREFIX = "QUERY#"
 
 
 def tenant_database(prefix: str, tenant_id: str) -> str:
     """A tenant's Glue database (and Athena's context for its queries): Glue keeps names lower-cased."""
     return f"{prefix}{tenant_id.lower()}"
+
+
+def glue_table(name: str, table_id: str) -> str:
+    """A table's name in its Glue database: its name and its id (a table made again under the same
+    name is another table), lower-cased as Glue keeps names."""
+    return f"{name}__{table_id.lower()}"
 
 
 # The data bucket's keys: every object of a tenant under `tenants/{tenant_id}/`, the prefix its IAM

@@ -13,7 +13,7 @@ from chalicelib.catalog import Catalog, GlueCatalog, LocalCatalog
 from chalicelib.files.objects import ObjectStore
 from chalicelib.files.service import Files
 from chalicelib.files.store import FileStore, Quota
-from chalicelib.files.tables import TableNames
+from chalicelib.files.tables import Tables
 from chalicelib.pagination import PageTokens
 from chalicelib.queries.store import QueryRecord, QueryStore
 from chalicelib.settings import Settings, get_settings
@@ -47,8 +47,8 @@ class TenantServices:
         return FileStore(self.clients.dynamodb, self.settings.table_name, quota)
 
     @cached_property
-    def table_names(self) -> TableNames:
-        return TableNames(self.clients.dynamodb, self.settings.table_name)
+    def tables(self) -> Tables:
+        return Tables(self.clients.dynamodb, self.settings.table_name)
 
     @cached_property
     def objects(self) -> ObjectStore:
@@ -63,7 +63,7 @@ class TenantServices:
 
     @cached_property
     def files(self) -> Files:
-        return Files(self.records, self.table_names, self.objects, self.catalog, self.settings)
+        return Files(self.records, self.tables, self.objects, self.catalog, self.settings)
 
     @cached_property
     def results(self) -> ObjectStore:
@@ -77,7 +77,7 @@ class TenantServices:
 
         return Queries(
             QueryStore(self.clients.dynamodb, self.settings.table_name),
-            self.table_names,
+            self.tables,
             self.engine,
             database_prefix=self.settings.glue_database_prefix,
             max_running=self.settings.max_running_queries,
@@ -108,7 +108,7 @@ class TenantServices:
         from chalicelib.ingest.pipeline import Ingest
 
         databases = self._platform.conversion_databases
-        return Ingest(self.records, self.table_names, self.objects, self.catalog, self.settings, databases)
+        return Ingest(self.records, self.tables, self.objects, self.catalog, self.settings, databases)
 
 
 class Services:

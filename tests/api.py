@@ -196,24 +196,28 @@ def add_member(api: Api, admin: Account, role: str, label: str | None = None) ->
     )
 
 
-def upload_direct(api: Api, account: Account, name: str, data: bytes, content_type: str = "text/csv") -> Reply:
-    """POST /files?name=…; the reply, whatever it is."""
+def upload_direct(
+    api: Api, account: Account, name: str, data: bytes, content_type: str = "text/csv", table: str | None = None
+) -> Reply:
+    """POST /files?name=…[&table=…]; the reply, whatever it is."""
     from urllib.parse import quote
 
+    into = f"&table={quote(table, safe='')}" if table is not None else ""
     return api.call(
         "POST",
-        f"/files?name={quote(name, safe='')}",
+        f"/files?name={quote(name, safe='')}{into}",
         raw=data,
         token=account.id_token,
         headers={"Content-Type": content_type},
     )
 
 
-def upload_presigned(api: Api, account: Account, name: str, data: bytes) -> str:
-    """POST /uploads, then the presigned POST itself; the file id."""
+def upload_presigned(api: Api, account: Account, name: str, data: bytes, table: str | None = None) -> str:
+    """POST /uploads (naming `table`, if given), then the presigned POST itself; the file id."""
     import requests
 
-    started = api.call("POST", "/uploads", json_body={"name": name, "size": len(data)}, token=account.id_token)
+    body = {"name": name, "size": len(data)} | ({"table": table} if table is not None else {})
+    started = api.call("POST", "/uploads", json_body=body, token=account.id_token)
     assert started.status == 201, started
     upload = started.body["upload"]
     assert upload["method"] == "POST"
@@ -222,9 +226,11 @@ def upload_presigned(api: Api, account: Account, name: str, data: bytes) -> str:
     return started.body["file_id"]
 
 
-def ingested_table(api: Api, account: Account, name: str, data: bytes) -> dict[str, Any]:
-    """Upload a file and wait until it is a table; its record."""
-    reply = upload_direct(api, account, name, data, "text/csv")
+def ingested_table(
+    api: Api, account: Account, name: str, data: bytes, table: str | None = None
+) -> dict[str, Any]:
+    """Upload a file (into `table`, if given) and wait until it is READY; its record."""
+    reply = upload_direct(api, account, name, data, "text/csv", table)
     assert reply.status == 201, reply
     record = wait_settled(api, account, reply.body["file_id"])
     assert record["status"] == "READY", record
@@ -320,3 +326,4 @@ def dynamodb_requests(services: Any, tenant_id: str) -> Iterator[list[str]]:
     finally:
         for dynamodb in clients:
             dynamodb.meta.events.unregister("before-call.dynamodb", note)
+

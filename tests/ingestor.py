@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 from chalice.test import Client
 
+from chalicelib.catalog import local_table_folder
 from chalicelib.services import Services, TenantServices, install
 from chalicelib.settings import MIB
 from localplatform.pump import QueuePump, function_pump
@@ -74,8 +75,8 @@ class Ingestor:
         assert reply.body["upload"]["method"] == "MULTIPART"
         return str(reply.body["file_id"])
 
-    def upload(self, name: str, data: bytes) -> dict[str, Any]:
-        reply = upload_direct(self.api, self.account, name, data, "application/octet-stream")
+    def upload(self, name: str, data: bytes, table: str | None = None) -> dict[str, Any]:
+        reply = upload_direct(self.api, self.account, name, data, "application/octet-stream", table)
         assert reply.status == 201, reply
         self.drain()
         return self.record(reply.body["file_id"])
@@ -92,9 +93,18 @@ class Ingestor:
         return [entry["Key"] for page in pages for entry in page.get("Contents", [])]
 
     def rows(self, record: dict[str, Any]) -> list[tuple[Any, ...]]:
-        """What the table holds, read from the local engine's copy of the curated Parquet."""
-        folder = Path(self.services.settings.warehouse_dir or "") / self.account.tenant_id / record["file_id"]
-        return duckdb.read_parquet(f"{folder}/*.parquet").fetchall()
+        """The file's rows in its table, read from the local engine's copy of its partition."""
+        return duckdb.read_parquet(f"{self.partition(record)}/*.parquet").fetchall()
+
+    def partition(self, record: dict[str, Any]) -> Path:
+        """The local engine's folder of a READY file's partition of its table."""
+        tenant_id = self.account.tenant_id
+        table = self.tenant.tables.get(tenant_id, record["table"])
+        assert table is not None
+        added = self.tenant.tables.file_of(tenant_id, table.table_id, record["file_id"])
+        assert added is not None
+        warehouse = Path(self.services.settings.warehouse_dir or "")
+        return local_table_folder(warehouse, tenant_id, table.table_id) / f"_seq={added.seq}"
 
 
 def refused_at_once(ingestor: Ingestor, name: str, data: bytes, logs: list[dict[str, Any]]) -> dict[str, Any]:

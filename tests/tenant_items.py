@@ -8,12 +8,14 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chalicelib import keys
 from chalicelib.aws.dynamo import to_item
+from chalicelib.columns import ColumnType
 from chalicelib.files.records import FileRecord, IngestClaim, Status, Upload, UploadMethod
+from chalicelib.files.tables import Table, TableColumn, TableFile, seq_entry
 from chalicelib.ids import new_id
 from chalicelib.queries.store import QueryRecord, QueryState
 from chalicelib.services import Services
@@ -96,8 +98,8 @@ def _put(services: Services, item: dict[str, Any]) -> None:
 
 
 def seed_file(services: Services, tenant_id: str, name: str, status: Status = Status.READY) -> FileRecord:
-    """A file record as ingest leaves it (READY: with its table `name` and the name's entry), with
-    no object behind it: listing and looking it up read only the table."""
+    """A file record as ingest leaves it (READY: the only file of its table `name`), with no object
+    behind it: listing and looking it up read only the table."""
     created = now()
     record = FileRecord(
         tenant_id=tenant_id,
@@ -116,11 +118,25 @@ def seed_file(services: Services, tenant_id: str, name: str, status: Status = St
         table=name if status is Status.READY else None,
         ingest=None if status is Status.UPLOADING else IngestClaim("etag", uuid.uuid4().hex, 0, final=False),
     )
-    item = {**keys.file(tenant_id, record.file_id), **record.to_fields()}
-    if status is not Status.UPLOADING:  # the name is taken
-        _put(services, {**keys.table(tenant_id, name), "name": name, "file_id": record.file_id})
-        item["table_names"] = {name}
-    _put(services, item)
+    if status is Status.READY:  # the file is its table's partition 1, as a first file's is
+        table = Table(
+            name=name,
+            table_id=new_id(),
+            created_at=created,
+            columns=(TableColumn("n", None, ColumnType("BIGINT", "bigint", "bigint"), record.file_id, created),),
+            schema_version=1,
+            version=1,
+            next_seq=2,
+            file_count=1,
+            row_count=1,
+            last_file_id=record.file_id,
+            created_by=record.file_id,
+        )
+        listed = TableFile(record.file_id, record.name, 1, 1, created, uuid.uuid4().hex * 2)
+        _put(services, {**keys.table(tenant_id, name), **table.to_fields()})
+        _put(services, {**keys.table_file(tenant_id, table.table_id, record.file_id), **listed.to_fields()})
+        record = replace(record, table_seqs=(seq_entry(name, table.table_id, 1),))
+    _put(services, {**keys.file(tenant_id, record.file_id), **record.to_fields()})
     return record
 
 

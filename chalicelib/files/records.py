@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -76,13 +77,16 @@ class FileRecord:
     # Set while DELETE /files/{id} removes the file's objects; ingest then stops short.
     deleting: bool = False
     ingest: IngestClaim | None = None
-    # How many times ingest has claimed the record: orders the attempts, so that a table's
-    # catalog entry is never taken back by an attempt older than the one that set it.
+    # How many times ingest has claimed the record: 0 until the first claim, whose attempt is the
+    # only one that can have written anything.
     claims: int = 0
-    # Every table name the file holds (`TABLE#` items naming it), its table's and any an attempt
-    # took and did not get to use: kept on the record as each is taken, so that withdrawing them
-    # reads one item. Records stored before it was kept hold only the name `table` gives.
-    table_names: tuple[str, ...] = ()
+    # The table the upload asked to be added to (`table=`); None: a table of the file's own.
+    target_table: str | None = None
+    # Every table partition the file's attempts took (files/tables.py `seq_entry`), its READY one
+    # and any an attempt did not get to use: withdrawing the file reads them here.
+    table_seqs: tuple[str, ...] = ()
+    # How the file's columns differed from its table's when it was added.
+    drift: dict[str, list[str]] | None = None
 
     def held_by(self, token: str) -> bool:
         """Whether the ingest attempt with this claim token holds the record."""
@@ -95,9 +99,9 @@ class FileRecord:
         fields["upload"]["method"] = self.upload.method.value
         if self.ingest is None:
             del fields["ingest"]
-        # A string set, added to and taken from one name at a time; DynamoDB stores no empty set.
-        fields["table_names"] = set(self.table_names) or None
-        return fields
+        # A string set, added to and taken from one entry at a time; DynamoDB stores no empty set.
+        fields["table_seqs"] = set(self.table_seqs) or None
+        return fields | search_fields(self.name, self.table, columns=self.columns)
 
     @classmethod
     def from_fields(cls, fields: dict[str, Any]) -> FileRecord:
@@ -111,7 +115,7 @@ class FileRecord:
                 "status": Status(known["status"]),
                 "upload": Upload(**upload),
                 "ingest": IngestClaim(**claim) if claim else None,
-                "table_names": tuple(sorted(known.get("table_names", ()))),
+                "table_seqs": tuple(sorted(known.get("table_seqs", ()))),
             }
         )
 
@@ -129,6 +133,8 @@ class FileRecord:
             "row_count": self.row_count,
             "columns": self.columns,
             "table": self.table,
+            "target_table": self.target_table,
+            "drift": self.drift,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "error": self.error,
@@ -147,3 +153,10 @@ def check_name(name: str | None) -> str:
         # JSON can spell half a UTF-16 pair ("\ud800"): that is no character, and cannot be stored.
         raise BadRequest("invalid_name", "A file name must be valid Unicode text: it holds half a surrogate pair.")
     return name
+
+
+def search_fields(*names: str | None, columns: Sequence[Mapping[str, str]]) -> dict[str, Any]:
+    """What a search reads of an item: its names and its columns', lower-cased, one a line (a
+    search's text holds no line break, so it matches within one name), and its column types."""
+    lines = [name.lower() for name in names if name] + [column["name"].lower() for column in columns]
+    return {"search_text": "\n".join(lines), "column_types": {column["type"] for column in columns} or None}

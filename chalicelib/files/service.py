@@ -16,8 +16,9 @@ from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound, Payload
 from chalicelib.files.objects import ObjectStore, UploadedPart
 from chalicelib.files.published import withdraw
 from chalicelib.files.records import FileRecord, Status, Upload, UploadMethod, check_name
+from chalicelib.files.search import Search
 from chalicelib.files.store import FileStore, QuotaExceeded
-from chalicelib.files.tables import PublishedTable, TableNames
+from chalicelib.files.tables import Table, TableFile, Tables, check_table_name
 from chalicelib.ids import is_id, new_id
 from chalicelib.keys import raw_key
 from chalicelib.settings import Settings
@@ -35,6 +36,11 @@ class FileNotFound(NotFound):
     message = "No file with that id."
 
 
+class TableNotFound(NotFound):
+    code = "table_not_found"
+    message = "No table of yours with that name."
+
+
 @dataclass(frozen=True)
 class StartedUpload:
     record: FileRecord
@@ -44,33 +50,40 @@ class StartedUpload:
 
 class Files:
     def __init__(
-        self, records: FileStore, names: TableNames, objects: ObjectStore, catalog: Catalog, settings: Settings
+        self, records: FileStore, tables: Tables, objects: ObjectStore, catalog: Catalog, settings: Settings
     ) -> None:
         self._records = records
-        self._names = names
+        self._tables = tables
         self._objects = objects
         self._catalog = catalog
         self._settings = settings
 
-    def upload_direct(self, caller: Caller, name: str | None, body: bytes, content_type: str | None) -> FileRecord:
-        """POST /files: the body is the file; stored at once. Without a name it is named by its id."""
+    def upload_direct(
+        self, caller: Caller, name: str | None, body: bytes, content_type: str | None, table: str | None = None
+    ) -> FileRecord:
+        """POST /files: the body is the file; stored at once. Without a name it is named by its id.
+        `table`: the table it is added to (made from it if there is none)."""
         caller.require(Action.UPLOAD)
         name = check_name(name) if name is not None else None
+        table = check_table_name(table)
         if not body:
             raise BadRequest("empty_file", "The body is empty: send the file's bytes.")
         if len(body) > self._settings.max_direct_upload_bytes:
             raise PayloadTooLarge(
                 message=f"POST /files takes up to {self._settings.max_direct_upload_bytes} bytes; use POST /uploads."
             )
-        record = self._new_record(caller, name, len(body), content_type, Upload(UploadMethod.DIRECT))
+        record = self._new_record(caller, name, len(body), content_type, Upload(UploadMethod.DIRECT), table)
         with self._undone_on_failure(record):
             self._objects.put(raw_key(caller.tenant_id, record.file_id), body, record.content_type)
         return record
 
-    def start_upload(self, caller: Caller, name: str, size: int, content_type: str | None) -> StartedUpload:
+    def start_upload(
+        self, caller: Caller, name: str, size: int, content_type: str | None, table: str | None = None
+    ) -> StartedUpload:
         """POST /uploads: a presigned POST, or for a large file presigned multipart part URLs."""
         caller.require(Action.UPLOAD)
         name = check_name(name)
+        table = check_table_name(table)
         if not 1 <= size <= self._settings.max_file_bytes:
             raise BadRequest(
                 "invalid_size", f"size: give the file's size in bytes, 1 to {self._settings.max_file_bytes}."
@@ -79,7 +92,7 @@ class Files:
         key_of = lambda record: raw_key(caller.tenant_id, record.file_id)  # noqa: E731
         if size <= self._settings.multipart_threshold_bytes:
             upload = Upload(UploadMethod.POST, expires_at=int(time.time()) + expires_in + ARRIVAL_GRACE_SECONDS)
-            record = self._new_record(caller, name, size, content_type, upload)
+            record = self._new_record(caller, name, size, content_type, upload, table)
             with self._undone_on_failure(record):
                 url, fields = self._objects.presigned_post(key_of(record), size, record.content_type, expires_in)
             return StartedUpload(record, {"method": "POST", "url": url, "fields": fields}, expires_in)
@@ -91,7 +104,7 @@ class Files:
             part_size=part_size,
             part_count=math.ceil(size / part_size),
         )
-        record = self._new_record(caller, name, size, content_type, upload)
+        record = self._new_record(caller, name, size, content_type, upload, table)
         with self._undone_on_failure(record):
             upload_id = self._objects.start_multipart(key_of(record), record.content_type)
             record = self._records.update_upload(replace(record, upload=replace(upload, upload_id=upload_id)))
@@ -135,9 +148,12 @@ class Files:
             raise FileNotFound()
         return record
 
-    def page(self, caller: Caller, limit: int, after: str | None) -> tuple[list[FileRecord], str | None]:
-        """Newest first; records being deleted or uploads given up are left out."""
-        records, last = self._records.page(caller.tenant_id, limit, after)
+    def page(
+        self, caller: Caller, limit: int, after: str | None, search: Search | None = None
+    ) -> tuple[list[FileRecord], str | None]:
+        """Newest first (those `search` finds, if given); records being deleted or uploads given
+        up are left out."""
+        records, last = self._records.page(caller.tenant_id, limit, after, search)
         return [current for record in records if (current := self._current(record)) is not None], last
 
     def download_url(self, caller: Caller, file_id: str) -> str:
@@ -169,12 +185,34 @@ class Files:
             raise FileNotFound()
         self._remove(record)
 
-    def tables(self, caller: Caller, limit: int, after: str | None) -> tuple[list[PublishedTable], str | None]:
-        """GET /tables: up to `limit` of the tenant's tables in name order, after the name `after`."""
-        return self._names.page(caller.tenant_id, limit, after)
+    def tables(
+        self, caller: Caller, limit: int, after: str | None, search: Search | None = None
+    ) -> tuple[list[Table], str | None]:
+        """GET /tables: up to `limit` of the tenant's tables (those `search` finds, if given) in
+        name order, after the name `after`."""
+        return self._tables.page(caller.tenant_id, limit, after, search)
+
+    def table(self, caller: Caller, name: str) -> Table:
+        """GET /tables/{table}: one of the tenant's tables, by name."""
+        table = self._tables.shown(caller.tenant_id, name)
+        if table is None:
+            raise TableNotFound()
+        return table
+
+    def table_files(
+        self, caller: Caller, table: Table, limit: int, after: str | None
+    ) -> tuple[list[TableFile], str | None]:
+        """The table's files, oldest upload first."""
+        return self._tables.files(caller.tenant_id, table, limit, after)
 
     def _new_record(
-        self, caller: Caller, name: str | None, size: int, content_type: str | None, upload: Upload
+        self,
+        caller: Caller,
+        name: str | None,
+        size: int,
+        content_type: str | None,
+        upload: Upload,
+        table: str | None,
     ) -> FileRecord:
         """Store a new UPLOADING record (named by its id where `name` is None), reserving its quota;
         an over-quota tenant gets 413 first giving back what uploads that never arrived still hold."""
@@ -190,6 +228,7 @@ class Files:
             created_at=created,
             updated_at=created,
             upload=upload,
+            target_table=table,
         )
         try:
             self._records.create(record)
@@ -217,7 +256,7 @@ class Files:
             # The queue's last delivery died mid-file: its message is dead-lettered, nothing retries.
             message = "The file could not be ingested after several tries."
             if self._records.fail(record, "ingest_failed", message, record):
-                withdraw(self._names, self._objects, self._catalog, record.tenant_id, record.file_id)
+                withdraw(self._tables, self._objects, self._catalog, record.tenant_id, record.file_id)
                 return self._records.get(record.tenant_id, record.file_id)
         return record
 
@@ -243,7 +282,7 @@ class Files:
         # A record read as it was flagged deleting, with no ingest claim, was never ingested and
         # never will be (a claim needs the flag unset): it published nothing to take down.
         if record.ingest is not None or not record.deleting:
-            withdraw(self._names, self._objects, self._catalog, record.tenant_id, record.file_id)
+            withdraw(self._tables, self._objects, self._catalog, record.tenant_id, record.file_id)
         self._records.delete(record)
 
     def _multipart(self, caller: Caller, file_id: str, *, finished_is_fine: bool = False) -> FileRecord:

@@ -19,6 +19,7 @@ from chalicelib.aws.dynamo import (
     batch_get,
     from_item,
     get_item,
+    query_matching,
     query_page,
     query_prefix,
     to_item,
@@ -26,8 +27,8 @@ from chalicelib.aws.dynamo import (
     value,
 )
 from chalicelib.errors import Conflict, PayloadTooLarge
-from chalicelib.files.records import FileRecord, IngestClaim, Status
-from chalicelib.files.tables import name_still_held
+from chalicelib.files.records import FileRecord, IngestClaim, Status, search_fields
+from chalicelib.files.search import Search
 from chalicelib.times import now
 
 
@@ -91,12 +92,30 @@ class FileStore:
         item = get_item(self._dynamodb, self._table, keys.file(tenant_id, file_id))
         return FileRecord.from_fields(item) if item else None
 
-    def page(self, tenant_id: str, limit: int, after: str | None) -> tuple[list[FileRecord], str | None]:
-        """Up to `limit` records, newest first, after the file id `after`; and the last id if more may follow."""
+    def page(
+        self, tenant_id: str, limit: int, after: str | None, search: Search | None = None
+    ) -> tuple[list[FileRecord], str | None]:
+        """Up to `limit` records (those `search` finds, if given), newest first, after the file id
+        `after`; and the last id if more may follow."""
         partition = keys.tenant_partition(tenant_id)
-        items, last = query_page(
-            self._dynamodb, self._table, partition, keys.FILE_PREFIX, limit, after, newest_first=True
-        )
+        if search is None:
+            items, last = query_page(
+                self._dynamodb, self._table, partition, keys.FILE_PREFIX, limit, after, newest_first=True
+            )
+        else:
+            where, values, names = search.condition()
+            items, last = query_matching(
+                self._dynamodb,
+                self._table,
+                partition,
+                keys.FILE_PREFIX,
+                limit,
+                after,
+                where=where,
+                values=values,
+                names=names,
+                newest_first=True,
+            )
         return [FileRecord.from_fields(item) for item in items], last
 
     def uploading(self, tenant_id: str) -> list[FileRecord]:
@@ -325,25 +344,27 @@ class FileStore:
         held = current is not None and not current.deleting and current.held_by(claimed.ingest.token)
         return current if held else None
 
-    def finish(self, claimed: FileRecord, ready: FileRecord) -> bool:
-        """Mark the claimed record READY with what ingest found, which publishes its table (the
-        record is what `published` reads); False if the claim was lost meanwhile (the file is being
-        deleted, or a newer version came)."""
-        assert ready.table is not None
-        changes = {
-            "status": Status.READY.value,
-            "format": ready.format,
-            "compression": ready.compression,
-            "sha256": ready.sha256,
-            "row_count": ready.row_count,
-            "columns": ready.columns,
-            "table": ready.table,
-            "error": None,
-            "notes": ready.notes,
-            "updated_at": ready.updated_at,
-        }
-        still_named = name_still_held(self._table, claimed.tenant_id, ready.table, claimed.file_id)
-        return self._settle(claimed, changes, also=[still_named])
+    def ready_update(self, claimed: FileRecord, ready: FileRecord) -> dict[str, Any]:
+        """The transaction item that marks the claimed record READY with what ingest found, only
+        while that very attempt holds it: the table's own items go in the same transaction
+        (files/tables.py `commit`)."""
+        return self._settle_item(
+            claimed,
+            {
+                "status": Status.READY.value,
+                "format": ready.format,
+                "compression": ready.compression,
+                "sha256": ready.sha256,
+                "row_count": ready.row_count,
+                "columns": ready.columns,
+                "table": ready.table,
+                "drift": ready.drift,
+                **search_fields(ready.name, ready.table, columns=ready.columns),
+                "error": None,
+                "notes": ready.notes,
+                "updated_at": ready.updated_at,
+            },
+        )
 
     def fail(self, claimed: FileRecord, code: str, message: str, found: FileRecord | None = None) -> bool:
         """Mark the claimed record FAILED with a reason (it no longer names a table), keeping what
@@ -352,7 +373,9 @@ class FileStore:
             "status": Status.FAILED.value,
             "error": {"code": code, "message": message},
             "table": None,
+            "drift": None,
             "columns": [],
+            **search_fields(claimed.name, columns=[]),
             "row_count": None,
             "sha256": found.sha256 if found else None,
             "format": found.format if found else None,
@@ -362,9 +385,19 @@ class FileStore:
         }
         return self._settle(claimed, changes)
 
-    def _settle(self, claimed: FileRecord, changes: dict[str, Any], also: list[dict[str, Any]] | None = None) -> bool:
-        """Write an ingest's outcome (a None value removes the attribute), only while that very
-        attempt still holds the record."""
+    def _settle(self, claimed: FileRecord, changes: dict[str, Any]) -> bool:
+        """Write an ingest's outcome; False if the attempt no longer holds the record."""
+        try:
+            transact(self._dynamodb, [self._settle_item(claimed, changes)])
+        except TransactionCancelled as cancelled:
+            if cancelled.failed(0):
+                return False
+            raise
+        return True
+
+    def _settle_item(self, claimed: FileRecord, changes: dict[str, Any]) -> dict[str, Any]:
+        """The update writing an ingest's outcome (a None value removes the attribute), which
+        holds only while that very attempt holds the record."""
         assert claimed.ingest is not None
         names = {"#token": "token"}
         values = {":false": value(False), ":token": value(claimed.ingest.token)}
@@ -376,7 +409,7 @@ class FileStore:
             else:
                 values[f":v{index}"] = value(new)
                 sets.append(f"#a{index} = :v{index}")
-        update = {
+        return {
             "Update": {
                 "TableName": self._table,
                 "Key": to_item(keys.file(claimed.tenant_id, claimed.file_id)),
@@ -386,13 +419,6 @@ class FileStore:
                 "ExpressionAttributeValues": values,
             }
         }
-        try:
-            transact(self._dynamodb, [update, *(also or [])])
-        except TransactionCancelled as cancelled:
-            if cancelled.failed(0):
-                return False
-            raise
-        return True
 
     def _put_record(self, record: FileRecord, condition: str) -> dict[str, Any]:
         return {

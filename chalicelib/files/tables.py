@@ -1,19 +1,28 @@
-"""Each tenant's table names: which file holds a name, and which names are tables now.
+"""Each tenant's tables: a table is the READY files added to it, one partition each.
 
-A `TABLE#{name}` item holds a name for one file (names are unique in a tenant); the file's record
-lists every name it holds (`table_names`) and, once READY, which one is its table (`table`). The
-item alone does not make a table: a name is taken before its file is READY, kept by a file being
-ingested again, or left by an ingest that failed midway. A name is a table while the record of the
-file holding it is READY, not being deleted, and gives that name (`FileStore.finish` checks that
-the name is still the file's in the same transaction: `name_still_held`).
+A `TABLE#{name}` item is the table: its id (a table deleted and made again under the same name is
+another table), its columns with the file that added each, its counts, a version that moves with
+every file added, replaced or deleted, and the partitions a query must pass over. Every ingest
+attempt that adds a file takes the table's next partition number (`_seq`) and lists it as
+`pending` in the same write; its partition is written to the catalog only after that, and the
+transaction that makes the file READY takes the number off `pending`. A withdrawn file's number
+moves to `gone` in one write and leaves it once its partition is dropped. So a query reads the
+partitions below `next_seq` that are neither pending nor gone (`Table.hidden`), as the item stood
+when the query was submitted: it sees each file whole, or not at all, and never twice.
+
+Beside it, one `TABLE_FILE#{table_id}#{file_id}` item per READY file (its partition, rows, drift)
+and one `TABLE_SHA#{table_id}#{sha256}` item per distinct content, whose condition refuses a file
+identical to one already in the table. The file's record lists every partition its attempts took
+(`table_seqs`), so that withdrawing the file reads one item.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib import keys
@@ -23,125 +32,432 @@ from chalicelib.aws.dynamo import (
     batch_get,
     from_item,
     get_item,
+    query_matching,
     query_page,
     to_item,
     transact,
     value,
 )
-from chalicelib.files.records import FileRecord, Status
+from chalicelib.catalog import CatalogTable
+from chalicelib.columns import Column, ColumnType
+from chalicelib.errors import BadRequest
+from chalicelib.files.records import FileRecord, search_fields
+from chalicelib.files.search import Search
+from chalicelib.ids import new_id
+from chalicelib.times import now
 
-# Every table name is of these characters (chalicelib/ingest/naming.py), well under a key's 1 KiB.
-TABLE_NAME = re.compile(r"[a-z0-9_]{1,255}")
+# API.md's table names: what ingest/naming.py makes of a file name, at most 120 characters.
+TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,119}")
+# Tries at a write that other attempts at the same table keep getting in before.
+WRITE_TRIES = 20
+
+
+class SchemaMoved(Exception):
+    """The table's columns changed since the file was read with them: it is read again."""
 
 
 @dataclass(frozen=True)
-class PublishedTable:
-    """A table a query may read: a READY file's, with what its record holds."""
-
+class TableColumn:
     name: str
-    file_id: str
-    columns: list[dict[str, str]]
-    row_count: int
-    version: str  # the ingest that published it (its claim's token): published again, it has another
+    original_name: str | None
+    type: ColumnType
+    added_by: str  # the file whose rows first had it
+    added_at: str
+
+    @property
+    def column(self) -> Column:
+        return Column(self.name, self.original_name, self.type)
+
+    def view(self) -> dict[str, str]:
+        return self.column.view()
+
+    def to_fields(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "original_name": self.original_name,
+            "storage": self.type.storage,
+            "athena": self.type.athena,
+            "glue": self.type.glue,
+            "added_by": self.added_by,
+            "added_at": self.added_at,
+        }
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> TableColumn:
+        kind = ColumnType(fields["storage"], fields["athena"], fields["glue"])
+        return cls(fields["name"], fields.get("original_name"), kind, fields["added_by"], fields["added_at"])
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    table_id: str
+    created_at: str
+    columns: tuple[TableColumn, ...] = ()
+    schema_version: int = 0  # moves when a column is added
+    version: int = 0  # moves when a file is added, replaced or deleted
+    next_seq: int = 1
+    pending: frozenset[int] = frozenset()  # partitions of attempts not settled yet
+    gone: frozenset[int] = frozenset()  # partitions of withdrawn files, until dropped
+    file_count: int = 0
+    row_count: int = 0
+    last_file_id: str | None = None  # the file most recently added
+    created_by: str | None = None  # the file whose ingest made the item
+
+    @property
+    def shown(self) -> bool:
+        """Whether the table is there for queries and listings: it has a READY file."""
+        return self.file_count > 0
+
+    @property
+    def hidden(self) -> tuple[int, ...]:
+        """The partitions below `next_seq` that a query passes over."""
+        return tuple(sorted(self.pending | self.gone))
+
+    @property
+    def in_catalog(self) -> CatalogTable:
+        return CatalogTable(self.name, self.table_id)
+
+    def column_views(self) -> list[dict[str, str]]:
+        return [column.view() for column in self.columns]
 
     def view(self) -> dict[str, Any]:
         """API.md's table entry (GET /tables)."""
-        return {"table": self.name, "file_id": self.file_id, "columns": self.columns, "row_count": self.row_count}
+        return {
+            "table": self.name,
+            "file_id": self.last_file_id,
+            "columns": self.column_views(),
+            "row_count": self.row_count,
+            "file_count": self.file_count,
+        }
+
+    def history(self) -> list[dict[str, str]]:
+        """Which file added which column, when: in the order the columns were added."""
+        return [
+            {"column": column.name, "type": column.type.athena, "file_id": column.added_by, "added_at": column.added_at}
+            for column in self.columns
+        ]
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> Table:
+        return cls(
+            name=fields["name"],
+            table_id=fields["table_id"],
+            created_at=fields["created_at"],
+            columns=tuple(TableColumn.from_fields(column) for column in fields.get("columns", [])),
+            schema_version=int(fields.get("schema_version", 0)),
+            version=int(fields.get("version", 0)),
+            next_seq=int(fields.get("next_seq", 1)),
+            pending=frozenset(int(n) for n in fields.get("pending", ())),
+            gone=frozenset(int(n) for n in fields.get("gone", ())),
+            file_count=int(fields.get("file_count", 0)),
+            row_count=int(fields.get("row_count", 0)),
+            last_file_id=fields.get("last_file_id"),
+            created_by=fields.get("created_by"),
+        )
+
+    def to_fields(self) -> dict[str, Any]:
+        """The item as a new table is stored (its sets are written by the updates that fill them)."""
+        return {
+            "name": self.name,
+            "table_id": self.table_id,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "columns": [column.to_fields() for column in self.columns],
+            "schema_version": self.schema_version,
+            "version": self.version,
+            "next_seq": self.next_seq,
+            "file_count": self.file_count,
+            "row_count": self.row_count,
+        } | search_fields(self.name, columns=self.column_views())
 
 
 @dataclass(frozen=True)
-class StillPublished:
-    """A condition for a transaction: the file's table is still the one ingest attempt `version`
-    published (READY, not being deleted, not published again since)."""
+class TableFile:
+    """One READY file of a table: its partition, its rows and how its columns differed."""
 
     file_id: str
-    version: str
+    name: str
+    seq: int
+    row_count: int
+    added_at: str
+    sha256: str
+    added_columns: tuple[str, ...] = ()
+    missing_columns: tuple[str, ...] = ()
 
-    def check(self, table: str, tenant_id: str) -> dict[str, Any]:
-        """The transaction item that holds only while this is so."""
+    def view(self) -> dict[str, Any]:
         return {
-            "ConditionCheck": {
-                "TableName": table,
-                "Key": to_item(keys.file(tenant_id, self.file_id)),
-                "ConditionExpression": "#status = :ready AND deleting = :false AND ingest.#token = :version",
-                "ExpressionAttributeNames": {"#status": "status", "#token": "token"},
-                "ExpressionAttributeValues": {
-                    ":ready": value(Status.READY.value),
-                    ":false": value(False),
-                    ":version": value(self.version),
-                },
-            }
+            "file_id": self.file_id,
+            "name": self.name,
+            "row_count": self.row_count,
+            "added_at": self.added_at,
+            "added_columns": list(self.added_columns),
+            "missing_columns": list(self.missing_columns),
         }
 
+    def to_fields(self) -> dict[str, Any]:
+        return {
+            "file_id": self.file_id,
+            "name": self.name,
+            "seq": self.seq,
+            "row_count": self.row_count,
+            "added_at": self.added_at,
+            "sha256": self.sha256,
+            "added_columns": list(self.added_columns),
+            "missing_columns": list(self.missing_columns),
+        }
 
-def name_still_held(table: str, tenant_id: str, name: str, file_id: str) -> dict[str, Any]:
-    """A transaction item that holds only while `name` is the file's (a failed attempt may have
-    released it)."""
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> TableFile:
+        return cls(
+            file_id=fields["file_id"],
+            name=fields["name"],
+            seq=int(fields["seq"]),
+            row_count=int(fields["row_count"]),
+            added_at=fields["added_at"],
+            sha256=fields["sha256"],
+            added_columns=tuple(fields.get("added_columns", ())),
+            missing_columns=tuple(fields.get("missing_columns", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A table as an ingest attempt found it when it took partition `seq` of it."""
+
+    table: Table
+    seq: int
+
+    @property
+    def entry(self) -> str:
+        return seq_entry(self.table.name, self.table.table_id, self.seq)
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """The READY file of the table whose content a file repeats."""
+
+    file_id: str
+
+
+def seq_entry(name: str, table_id: str, seq: int) -> str:
+    """How a record lists a partition its attempts took (no table name holds '|')."""
+    return f"{name}|{table_id}|{seq}"
+
+
+def parse_entry(entry: str) -> tuple[str, str, int]:
+    name, table_id, seq = entry.split("|")
+    return name, table_id, int(seq)
+
+
+def check_table_name(name: str | None) -> str | None:
+    """API.md's rule for a table asked for by name (None: none asked for)."""
+    if name is None:
+        return None
+    if not TABLE_NAME.fullmatch(name) or not name.strip("_"):
+        raise BadRequest(
+            "invalid_table_name",
+            "A table name is 1 to 120 characters of a-z, 0-9 and _, not starting with a digit (table=sales_2024).",
+        )
+    return name
+
+
+def table_still(table: str, tenant_id: str, name: str, table_id: str, version: int) -> dict[str, Any]:
+    """A transaction item that holds only while the table is the one a query looked up."""
     return {
         "ConditionCheck": {
             "TableName": table,
             "Key": to_item(keys.table(tenant_id, name)),
-            "ConditionExpression": "file_id = :file_id",
-            "ExpressionAttributeValues": {":file_id": value(file_id)},
+            "ConditionExpression": "table_id = :id AND version = :version",
+            "ExpressionAttributeValues": {":id": value(table_id), ":version": value(version)},
         }
     }
 
 
-class TableNames:
+class Tables:
     def __init__(self, dynamodb: Any, table: str) -> None:
         self._dynamodb = dynamodb
         self._table = table
 
-    def take(self, claimed: FileRecord, base: str) -> str | None:
-        """A name for the claimed file's table, unique in the tenant and now held by the file; None
-        if the attempt no longer holds the record (the file is being deleted, or a newer attempt
-        took over), and then no name is taken.
+    # Reading ------------------------------------------------------------------------------------
 
-        `base` if it is free or the file's already; else a name of that base the file holds from
-        an earlier attempt; else `base_N`, N the next of the base's suffix counter (2, 3, …), and
-        the next again only if that very name is taken (a file named `sales_7.csv`). So a name
-        costs a few writes however many of its base the tenant holds. A counter starts at 1 (the
-        base) whenever it is first needed, even where names of that base were taken before it
-        existed: those are then stepped over once.
+    def get(self, tenant_id: str, name: str) -> Table | None:
+        """The table item of that name, shown or not (strongly consistent); None if there is none."""
+        if not TABLE_NAME.fullmatch(name):
+            return None  # not asked of DynamoDB: a key can be 1 KiB at most
+        item = get_item(self._dynamodb, self._table, keys.table(tenant_id, name))
+        return Table.from_fields(item) if item else None
 
-        The `TABLE#` item and the record's `table_names` are written together, so that the record
-        always knows every name its file holds (`table_names`), and the entry only holds the name:
-        the record says whether the table is there and what it holds (`finish`, `published`).
-        """
-        own = sorted((name for name in claimed.table_names if _numbered(name, base)), key=_suffix)
-        for name in (base, *own):
-            taken = self._take(claimed, name)
-            if taken is not False:
-                return name if taken else None
+    def shown(self, tenant_id: str, name: str) -> Table | None:
+        table = self.get(tenant_id, name)
+        return table if table is not None and table.shown else None
+
+    def published(self, tenant_id: str, names: Sequence[str]) -> dict[str, Table]:
+        """Those of `names` that are tables now, by name (strongly consistent reads, 100 names a
+        batch, in the order given). A batch with a name that is no table is the last read: a query
+        naming it is refused at that name, whatever follows."""
+        found: dict[str, Table] = {}
+        unique = list(dict.fromkeys(names))
+        for start in range(0, len(unique), BATCH_GET_KEYS):
+            batch = unique[start : start + BATCH_GET_KEYS]
+            askable = list(itertools.takewhile(TABLE_NAME.fullmatch, batch))
+            items = batch_get(self._dynamodb, self._table, [keys.table(tenant_id, name) for name in askable])
+            tables = [table for table in map(Table.from_fields, items) if table.shown]
+            found |= {table.name: table for table in tables}
+            if len(tables) < len(batch):
+                break
+        return found
+
+    def page(
+        self, tenant_id: str, limit: int, after: str | None, search: Search | None = None
+    ) -> tuple[list[Table], str | None]:
+        """Up to `limit` tables (those `search` finds, if given) in name order, after the name
+        `after`; and the last name read if more may follow. Tables with no READY file yet (or none
+        any more) are passed over."""
+        if search is not None:
+            where, values, names = search.condition()
+            items, last = query_matching(
+                self._dynamodb,
+                self._table,
+                keys.tenant_partition(tenant_id),
+                keys.TABLE_PREFIX,
+                limit,
+                after,
+                where=f"file_count > :none AND {where}",
+                values={":none": 0} | values,
+                names=names,
+            )
+            return [Table.from_fields(item) for item in items], last
+        # A page costs what it shows, and the few tables with no READY file (yet) it passes over.
+        tables: list[Table] = []
         while True:
-            name = f"{base}_{self._next_suffix(claimed.tenant_id, base)}"
-            taken = self._take(claimed, name)
-            if taken is not False:
-                return name if taken else None
+            items, after = query_page(
+                self._dynamodb,
+                self._table,
+                keys.tenant_partition(tenant_id),
+                keys.TABLE_PREFIX,
+                limit - len(tables),
+                after,
+            )
+            tables += [table for table in map(Table.from_fields, items) if table.shown]
+            if after is None or len(tables) >= limit:
+                return tables, after
 
-    def _take(self, claimed: FileRecord, name: str) -> bool | None:
-        """Take `name` for the claimed file: True if it is the file's now, False if another file
-        holds it, None if the attempt no longer holds the record."""
+    def files(self, tenant_id: str, table: Table, limit: int, after: str | None) -> tuple[list[TableFile], str | None]:
+        """Up to `limit` of the table's files, oldest upload first, after the file id `after`."""
+        items, last = query_page(
+            self._dynamodb,
+            self._table,
+            keys.tenant_partition(tenant_id),
+            keys.table_files_of(table.table_id),
+            limit,
+            after,
+        )
+        return [TableFile.from_fields(item) for item in items], last
+
+    def file_of(self, tenant_id: str, table_id: str, file_id: str) -> TableFile | None:
+        item = get_item(self._dynamodb, self._table, keys.table_file(tenant_id, table_id, file_id))
+        return TableFile.from_fields(item) if item else None
+
+    def holder_of(self, tenant_id: str, table_id: str, sha256: str) -> str | None:
+        item = get_item(self._dynamodb, self._table, keys.table_sha(tenant_id, table_id, sha256))
+        return item["file_id"] if item else None
+
+    # Adding a file ------------------------------------------------------------------------------
+
+    def join(self, claimed: FileRecord, name: str, *, named: bool) -> Joined | None:
+        """Take the next partition of the table for the claimed file; None if the attempt no longer
+        holds the record (the file is being deleted, or a newer attempt took over).
+
+        `named`: the table of exactly that name, made if there is none. Otherwise `name` is a base
+        for a new table of the file's own: `name` if free, else `name_N`, N the next of the base's
+        suffix counter (2, 3, …), and the next again only if that very name is taken.
+        """
+        for _ in range(WRITE_TRIES):
+            table = self._named(claimed, name) if named else self._new(claimed, name)
+            joined = self._take_seq(claimed, table)
+            if joined is not False:
+                return joined
+        raise RuntimeError(f"table {name} kept changing while a file was added to it")
+
+    def _named(self, claimed: FileRecord, name: str) -> Table:
+        return self._create(claimed.tenant_id, name, claimed.file_id) or self._must_get(claimed.tenant_id, name)
+
+    def _new(self, claimed: FileRecord, base: str) -> Table:
+        """A new table for the file: of its base name, or one of that base an earlier attempt at the
+        file made and did not get to add it to, or the base with the next suffix."""
+        for candidate in itertools.chain([base], self._suffixed(claimed.tenant_id, base)):
+            created = self._create(claimed.tenant_id, candidate, claimed.file_id)
+            if created is not None:
+                return created
+            existing = self.get(claimed.tenant_id, candidate)
+            if existing is not None and existing.created_by == claimed.file_id and not existing.shown:
+                return existing
+        raise AssertionError("the suffixes never run out")
+
+    def _suffixed(self, tenant_id: str, base: str) -> Iterator[str]:
+        while True:
+            yield f"{base}_{self._next_suffix(tenant_id, base)}"
+
+    def _next_suffix(self, tenant_id: str, base: str) -> int:
+        """The base's next suffix: 2 the first time, then one more each time (atomic)."""
+        response = self._dynamodb.update_item(
+            TableName=self._table,
+            Key=to_item(keys.table_suffix(tenant_id, base)),
+            UpdateExpression="SET last_suffix = if_not_exists(last_suffix, :one) + :one",
+            ExpressionAttributeValues={":one": value(1)},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(from_item(response["Attributes"])["last_suffix"])
+
+    def _create(self, tenant_id: str, name: str, file_id: str) -> Table | None:
+        """A new table item of that name, made for the file; None if the name is a table's already."""
+        table = Table(name=name, table_id=new_id(), created_at=now(), created_by=file_id)
+        fields = {**keys.table(tenant_id, name), **table.to_fields()}
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table, Item=to_item(fields), ConditionExpression="attribute_not_exists(PK)"
+            )
+        except self._dynamodb.exceptions.ConditionalCheckFailedException:
+            return None
+        return table
+
+    def _must_get(self, tenant_id: str, name: str) -> Table:
+        table = self.get(tenant_id, name)
+        if table is None:  # deleted between the two reads: made again on the next try
+            return Table(name=name, table_id="", created_at="")
+        return table
+
+    def _take_seq(self, claimed: FileRecord, table: Table) -> Joined | bool | None:
+        """Partition `next_seq` of the table, listed pending on the table and on the record in one
+        write; None if the claim is lost, False if the table changed meanwhile (try again)."""
         assert claimed.ingest is not None
-        file_key = keys.file(claimed.tenant_id, claimed.file_id)
+        seq = table.next_seq
+        entry = seq_entry(table.name, table.table_id, seq)
         items = [
             {
-                "Put": {
+                "Update": {
                     "TableName": self._table,
-                    "Item": to_item({**keys.table(claimed.tenant_id, name), "name": name, "file_id": claimed.file_id}),
-                    "ConditionExpression": "attribute_not_exists(PK) OR file_id = :file_id",
-                    "ExpressionAttributeValues": {":file_id": value(claimed.file_id)},
+                    "Key": to_item(keys.table(claimed.tenant_id, table.name)),
+                    "UpdateExpression": "SET next_seq = :next ADD pending :seq",
+                    "ConditionExpression": "table_id = :id AND next_seq = :current",
+                    "ExpressionAttributeValues": {
+                        ":next": value(seq + 1),
+                        ":seq": value({seq}),
+                        ":id": value(table.table_id),
+                        ":current": value(seq),
+                    },
                 }
             },
             {
                 "Update": {
                     "TableName": self._table,
-                    "Key": to_item(file_key),
-                    "UpdateExpression": "ADD table_names :name",
+                    "Key": to_item(keys.file(claimed.tenant_id, claimed.file_id)),
+                    "UpdateExpression": "ADD table_seqs :entry",
                     "ConditionExpression": "attribute_exists(PK) AND deleting = :false AND ingest.#token = :token",
                     "ExpressionAttributeNames": {"#token": "token"},
                     "ExpressionAttributeValues": {
-                        ":name": value({name}),
+                        ":entry": value({entry}),
                         ":false": value(False),
                         ":token": value(claimed.ingest.token),
                     },
@@ -156,143 +472,274 @@ class TableNames:
             if cancelled.failed(0):
                 return False
             raise
+        return Joined(replace(table, next_seq=seq + 1, pending=table.pending | {seq}), seq)
+
+    def commit(
+        self,
+        settle: dict[str, Any],
+        tenant_id: str,
+        joined: Joined,
+        added: TableFile,
+        columns: Sequence[TableColumn],
+        replaced: TableFile | None,
+    ) -> bool | Duplicate:
+        """Make the file READY (`settle`: its record's update, which holds only while the attempt
+        does) and add its partition to the table, in one transaction: its rows are there exactly
+        when the record says READY. `columns`: the table's columns with the file's; `replaced`: the
+        file's own earlier partition of this table, which goes in the same write.
+
+        True if done; False if the claim was lost; a Duplicate if the table holds a READY file of
+        the same content. Raises SchemaMoved if the table's columns changed since it was joined.
+        """
+        table = joined.table
+        values: dict[str, Any] = {
+            ":id": table.table_id,
+            ":schema": table.schema_version,
+            ":one": 1,
+            ":file": added.file_id,
+            ":seq": {joined.seq},
+            ":seqn": joined.seq,
+            ":files": 0 if replaced else 1,
+            ":rows": added.row_count - (replaced.row_count if replaced else 0),
+        }
+        sets = ["version = version + :one", "last_file_id = :file"]
+        names: dict[str, str] = {}
+        if tuple(columns) != table.columns:
+            sets += ["#columns = :columns", "schema_version = schema_version + :one"]
+            values[":columns"] = [column.to_fields() for column in columns]
+            names["#columns"] = "columns"
+            found = search_fields(table.name, columns=[column.view() for column in columns])
+            sets += ["search_text = :text", "column_types = :types"]
+            values |= {":text": found["search_text"], ":types": found["column_types"]}
+        adds = ["file_count :files", "row_count :rows"]
+        if replaced is not None:
+            adds.append("gone :replaced")
+            values[":replaced"] = {replaced.seq}
+        table_update = {
+            "Update": {
+                "TableName": self._table,
+                "Key": to_item(keys.table(tenant_id, table.name)),
+                "UpdateExpression": f"SET {', '.join(sets)} ADD {', '.join(adds)} DELETE pending :seq",
+                # Any change of columns since the join, even one adding a column this file lacks,
+                # sends the file back to be read with them: the check costs one number.
+                # ... and a partition withdrawn meanwhile (its file failed or was deleted) is not
+                # made READY: the attempt reads the file again, into a partition of its own.
+                "ConditionExpression": "table_id = :id AND schema_version = :schema AND NOT contains(gone, :seqn)",
+                "ExpressionAttributeValues": {name: value(given) for name, given in values.items()},
+            }
+            | ({"ExpressionAttributeNames": names} if names else {})
+        }
+        listed = {
+            "Put": {
+                "TableName": self._table,
+                "Item": to_item({**keys.table_file(tenant_id, table.table_id, added.file_id), **added.to_fields()}),
+            }
+        }
+        content = {
+            "Put": {
+                "TableName": self._table,
+                "Item": to_item({**keys.table_sha(tenant_id, table.table_id, added.sha256), "file_id": added.file_id}),
+                "ConditionExpression": "attribute_not_exists(PK) OR file_id = :file",
+                "ExpressionAttributeValues": {":file": value(added.file_id)},
+            }
+        }
+        try:
+            transact(self._dynamodb, [settle, table_update, listed, content])
+        except TransactionCancelled as cancelled:
+            if cancelled.failed(0):
+                return False
+            if cancelled.failed(1):
+                raise SchemaMoved() from cancelled.error
+            if cancelled.failed(3):
+                holder = self.holder_of(tenant_id, table.table_id, added.sha256)
+                if holder is None:  # its file was withdrawn meanwhile: this one may take its place
+                    raise SchemaMoved() from cancelled.error
+                return Duplicate(holder)
+            raise
+        if replaced is not None and replaced.sha256 != added.sha256:
+            self._release_content(tenant_id, table.table_id, replaced)
         return True
 
-    def _next_suffix(self, tenant_id: str, base: str) -> int:
-        """The base's next suffix: 2 the first time, then one more each time (atomic)."""
-        response = self._dynamodb.update_item(
-            TableName=self._table,
-            Key=to_item(keys.table_suffix(tenant_id, base)),
-            UpdateExpression="SET last_suffix = if_not_exists(last_suffix, :one) + :one",
-            ExpressionAttributeValues={":one": value(1)},
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(from_item(response["Attributes"])["last_suffix"])
+    # Withdrawing a file -------------------------------------------------------------------------
 
-    def held_by(self, tenant_id: str, file_id: str) -> list[str]:
-        """Every table name the file holds: its table's, and any an ingest took and did not get to
-        use; read from its record alone (a record stored before the record kept them gives its
-        table's name)."""
-        fields = get_item(
-            self._dynamodb,
-            self._table,
-            keys.file(tenant_id, file_id),
-            projection="table_names, #table",
-            names={"#table": "table"},
-        )
-        if not fields:
-            return []
-        return sorted(set(fields.get("table_names", ())) | ({fields["table"]} if fields.get("table") else set()))
+    def entries_of(self, tenant_id: str, file_id: str) -> list[str]:
+        """Every partition the file's attempts took (`seq_entry`), read from its record alone."""
+        fields = get_item(self._dynamodb, self._table, keys.file(tenant_id, file_id), projection="table_seqs")
+        return sorted((fields or {}).get("table_seqs", ()))
 
-    def release(self, tenant_id: str, name: str, file_id: str) -> None:
-        """Free the name, if this file still holds it, and strike it from the file's record (in one
-        transaction: a name the record lists is always the file's)."""
-        items = [
-            {
-                "Delete": {
-                    "TableName": self._table,
-                    "Key": to_item(keys.table(tenant_id, name)),
-                    "ConditionExpression": "file_id = :file_id",
-                    "ExpressionAttributeValues": {":file_id": value(file_id)},
-                }
-            },
-            {
+    def hide(self, tenant_id: str, file_id: str, entry: str) -> Table | None:
+        """Take partition `entry` out of what queries read (and out of the table's counts, if it is
+        the file's READY one), in one write; the table as it was, or None if it is gone."""
+        name, table_id, seq = parse_entry(entry)
+        for _ in range(WRITE_TRIES):
+            table = self.get(tenant_id, name)
+            if table is None or table.table_id != table_id:
+                return None
+            counted = self.file_of(tenant_id, table_id, file_id)
+            if counted is not None and counted.seq != seq:
+                counted = None
+            values: dict[str, Any] = {":id": table_id, ":seq": {seq}}
+            update = "ADD gone :seq"
+            items: list[dict[str, Any]] = []
+            if counted is not None:
+                update += ", file_count :minus, row_count :rows, version :one"
+                values |= {":minus": -1, ":rows": -counted.row_count, ":one": 1}
+                items.append(
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": to_item(keys.table_file(tenant_id, table_id, file_id)),
+                            "ConditionExpression": "seq = :seq",
+                            "ExpressionAttributeValues": {":seq": value(seq)},
+                        }
+                    }
+                )
+                # Its content is free for another file in the same write as its rows go.
+                items.append(
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": to_item(keys.table_sha(tenant_id, table_id, counted.sha256)),
+                        }
+                    }
+                )
+            table_update = {
                 "Update": {
                     "TableName": self._table,
-                    "Key": to_item(keys.file(tenant_id, file_id)),
-                    "UpdateExpression": "DELETE table_names :name",
-                    "ConditionExpression": "attribute_exists(PK)",
-                    "ExpressionAttributeValues": {":name": value({name})},
+                    "Key": to_item(keys.table(tenant_id, name)),
+                    "UpdateExpression": f"{update} DELETE pending :seq",
+                    "ConditionExpression": "table_id = :id",
+                    "ExpressionAttributeValues": {key: value(given) for key, given in values.items()},
                 }
-            },
-        ]
-        try:
-            transact(self._dynamodb, items)
-        except TransactionCancelled as cancelled:
-            if not (cancelled.failed(0) or cancelled.failed(1)):
+            }
+            try:
+                transact(self._dynamodb, [table_update, *items])
+            except TransactionCancelled as cancelled:
+                if cancelled.failed(0):
+                    return None
+                if cancelled.failed(1):
+                    continue  # the file's partition changed meanwhile: look again
                 raise
-            # Not the file's name (any more), or no record: nothing of it to free.
+            return table
+        raise RuntimeError(f"table {name} kept changing while a file was withdrawn from it")
 
-    def published(self, tenant_id: str, names: Sequence[str]) -> dict[str, PublishedTable]:
-        """Those of `names` that are tables now, by name, each looked up by its name alone: its
-        `TABLE#` item says which file holds it, that file's record whether it is published
-        (strongly consistent reads, 100 names a batch, in the order given). A batch with a name
-        that is no table is the last read: a query naming it is refused at that name, whatever
-        follows. A name no table can have is not asked for (a key can be 1 KiB at most).
-        """
-        found: dict[str, PublishedTable] = {}
-        unique = list(dict.fromkeys(names))
-        for start in range(0, len(unique), BATCH_GET_KEYS):
-            batch = unique[start : start + BATCH_GET_KEYS]
-            askable = list(itertools.takewhile(TABLE_NAME.fullmatch, batch))
-            entries = batch_get(
-                self._dynamodb,
-                self._table,
-                [keys.table(tenant_id, name) for name in askable],
-                projection="#name, file_id",
-                names={"#name": "name"},
+    def forget(self, tenant_id: str, file_id: str, entry: str) -> Table | None:
+        """Once partition `entry` is dropped from the catalog: strike it from the table and the
+        record, and remove the table if no file is left in it nor on the way; the table removed,
+        or None if it stays (or was gone)."""
+        name, table_id, seq = parse_entry(entry)
+        key = keys.table(tenant_id, name)
+        condition = "table_id = :id"
+        try:
+            response = self._dynamodb.update_item(
+                TableName=self._table,
+                Key=to_item(key),
+                UpdateExpression="DELETE gone :seq",
+                ConditionExpression=condition,
+                ExpressionAttributeValues={":id": value(table_id), ":seq": value({seq})},
+                ReturnValues="ALL_NEW",
             )
-            tables = self._published(tenant_id, [(entry["name"], entry["file_id"]) for entry in entries])
-            found |= {table.name: table for table in tables}
-            if len(tables) < len(batch):
-                break
-        return found
-
-    def page(self, tenant_id: str, limit: int, after: str | None) -> tuple[list[PublishedTable], str | None]:
-        """Up to `limit` tables in name order, after the name `after`; and the last name read if
-        more may follow. Names of files that are not (or no longer) READY are passed over, and
-        reading goes on until `limit` tables or the end: a page costs what it shows, and the
-        few names taken by files still being ingested or left by a failed attempt."""
-        tables: list[PublishedTable] = []
-        while True:
-            entries, after = query_page(
-                self._dynamodb,
-                self._table,
-                keys.tenant_partition(tenant_id),
-                keys.TABLE_PREFIX,
-                limit - len(tables),
-                after,
-                projection="#name, file_id",
-                names={"#name": "name"},
+            table: Table | None = Table.from_fields(from_item(response["Attributes"]))
+        except self._dynamodb.exceptions.ConditionalCheckFailedException:
+            table = None
+        # The record is gone: nothing lists the partition any more.
+        with contextlib.suppress(self._dynamodb.exceptions.ConditionalCheckFailedException):
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key=to_item(keys.file(tenant_id, file_id)),
+                UpdateExpression="DELETE table_seqs :entry",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues={":entry": value({entry})},
             )
-            tables += self._published(tenant_id, [(entry["name"], entry["file_id"]) for entry in entries])
-            if after is None or len(tables) >= limit:
-                return tables, after
+        if table is None:
+            return None
+        if table.file_count == 0 and not table.pending and not table.gone:
+            return table if self._remove_if_empty(tenant_id, table) else None
+        if table.last_file_id == file_id:
+            self._refresh_last_file(tenant_id, table, file_id)
+        return None
 
-    def _published(self, tenant_id: str, entries: list[tuple[str, str]]) -> list[PublishedTable]:
-        """The names (with the file each `TABLE#` item names) whose file's record publishes them:
-        READY, not being deleted, and giving that name. A name's item is taken before its file is
-        READY (and kept by a file being ingested again, or left by an ingest that failed midway),
-        so the item alone does not make a table; a READY record always holds the item of the name
-        it gives (`finish` checks it in the same transaction, and a name is released only once its
-        record is no longer READY or is being deleted)."""
-        records = batch_get(
+    def _remove_if_empty(self, tenant_id: str, table: Table) -> bool:
+        """Remove the table item if it still has no file, none on the way and no partition left."""
+        try:
+            self._dynamodb.delete_item(
+                TableName=self._table,
+                Key=to_item(keys.table(tenant_id, table.name)),
+                ConditionExpression=(
+                    "table_id = :id AND file_count = :zero AND attribute_not_exists(pending) "
+                    "AND attribute_not_exists(gone)"
+                ),
+                ExpressionAttributeValues={":id": value(table.table_id), ":zero": value(0)},
+            )
+        except self._dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def _refresh_last_file(self, tenant_id: str, table: Table, withdrawn: str) -> None:
+        """The table's most recently added file was withdrawn: name the newest one left."""
+        newest, _ = query_page(
             self._dynamodb,
             self._table,
-            [keys.file(tenant_id, file_id) for file_id in {file_id for _, file_id in entries}],
-            projection="file_id, #status, deleting, #table, #columns, row_count, ingest.#token",
-            names={"#status": "status", "#table": "table", "#columns": "columns", "#token": "token"},
+            keys.tenant_partition(tenant_id),
+            keys.table_files_of(table.table_id),
+            1,
+            None,
+            newest_first=True,
+            projection="file_id",
         )
-        by_id = {record["file_id"]: record for record in records}
-        tables = []
-        for name, file_id in entries:
-            record = by_id.get(file_id)
-            if (
-                record is not None
-                and record["status"] == Status.READY.value
-                and not record.get("deleting", False)
-                and record.get("table") == name
-            ):
-                tables.append(
-                    PublishedTable(name, file_id, record["columns"], record["row_count"], record["ingest"]["token"])
-                )
-        return tables
+        if not newest:
+            return
+        # Another file was added meanwhile, and named.
+        with contextlib.suppress(self._dynamodb.exceptions.ConditionalCheckFailedException):
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key=to_item(keys.table(tenant_id, table.name)),
+                UpdateExpression="SET last_file_id = :newest",
+                ConditionExpression="table_id = :id AND last_file_id = :withdrawn",
+                ExpressionAttributeValues={
+                    ":newest": value(newest[0]["file_id"]),
+                    ":id": value(table.table_id),
+                    ":withdrawn": value(withdrawn),
+                },
+            )
+
+    def _release_content(self, tenant_id: str, table_id: str, held: TableFile) -> None:
+        """Free the content a file held in the table (only if the file still holds it)."""
+        # Not the file's (any more).
+        with contextlib.suppress(self._dynamodb.exceptions.ConditionalCheckFailedException):
+            self._dynamodb.delete_item(
+                TableName=self._table,
+                Key=to_item(keys.table_sha(tenant_id, table_id, held.sha256)),
+                ConditionExpression="file_id = :file",
+                ExpressionAttributeValues={":file": value(held.file_id)},
+            )
 
 
-def _numbered(name: str, base: str) -> bool:
-    """Whether `name` is `base` with a number suffix (`sales_7` of `sales`)."""
-    return name.startswith(f"{base}_") and name[len(base) + 1 :].isdigit()
+def merged_columns(
+    table: Table, file_columns: Sequence[Column], file_id: str, *, replacing_itself: bool
+) -> tuple[tuple[TableColumn, ...], tuple[str, ...], tuple[str, ...]]:
+    """The table's columns once the file is added, and the file's drift: the columns it adds and
+    those it lacks. Columns match by their (cleaned) name. A file that is the table's only file,
+    read again (a new version), sets the columns afresh, each kept as first added where it is
+    unchanged. Raises SchemaMoved where a column the table has came with another type: the file
+    was read before that column was the table's, and is read again with it."""
+    held = {column.name: column for column in table.columns}
+    at = now()
+    if replacing_itself:
+        kept = [held.get(column.name) for column in file_columns]
+        columns = tuple(
+            old if old is not None and old.type == column.type else _first_in(column, file_id, at)
+            for old, column in zip(kept, file_columns, strict=True)
+        )
+        return columns, tuple(column.name for column in file_columns if column.name not in held), ()
+    for column in file_columns:
+        if column.name in held and held[column.name].type != column.type:
+            raise SchemaMoved()
+    added = tuple(_first_in(column, file_id, at) for column in file_columns if column.name not in held)
+    present = {column.name for column in file_columns}
+    missing = tuple(column.name for column in table.columns if column.name not in present)
+    return (*table.columns, *added), tuple(column.name for column in added), missing
 
 
-def _suffix(name: str) -> int:
-    return int(name.rsplit("_", 1)[1])
+def _first_in(column: Column, file_id: str, at: str) -> TableColumn:
+    return TableColumn(column.name, column.original_name, column.type, file_id, at)

@@ -22,11 +22,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from chalicelib.catalog import Catalog, Publication
+from chalicelib.columns import ColumnType
 from chalicelib.files.objects import ObjectStore, StoredObject
-from chalicelib.files.published import withdraw
+from chalicelib.files.published import withdraw, withdraw_entries
 from chalicelib.files.records import FileRecord, IngestClaim, Status, Upload, UploadMethod
 from chalicelib.files.store import FileStore
-from chalicelib.files.tables import TableNames
+from chalicelib.files.tables import Duplicate, Joined, SchemaMoved, Table, TableFile, Tables, merged_columns
 from chalicelib.ingest.convert import ConversionDatabases, Converted
 from chalicelib.ingest.detect import Detected
 from chalicelib.ingest.events import RawUpload
@@ -40,13 +41,15 @@ from chalicelib.settings import Settings
 from chalicelib.times import epoch_of, now
 
 GIVEN_UP = "The file could not be ingested after several tries."
+# Reads of a file whose table's columns changed while it was read, before the queue tries again.
+SCHEMA_READS = 3
 
 
 class Ingest:
     def __init__(
         self,
         records: FileStore,
-        names: TableNames,
+        tables: Tables,
         objects: ObjectStore,
         catalog: Catalog,
         settings: Settings,
@@ -55,7 +58,7 @@ class Ingest:
         piece_bytes: int = PIECE_BYTES,
     ) -> None:
         self._records = records
-        self._names = names
+        self._tables = tables
         self._objects = objects
         self._catalog = catalog
         self._settings = settings
@@ -258,22 +261,39 @@ class Ingest:
         started = time.monotonic()
         seen = Seen()
         scratch: Path | None = None
-        ready = False
+        ready: Joined | None = None
+        reads = 0
+        assert claimed.ingest is not None
         try:
             database = self._databases.current()
-            scratch = Path(tempfile.mkdtemp(prefix=f"{claimed.file_id}-", dir=database.root))
-            chunks = self._objects.chunks(
-                raw_key(claimed.tenant_id, claimed.file_id), stored.version_id, READ_CHUNK_BYTES
-            )
             limits = Limits.from_settings(self._settings)
-            detected, converted = read_object(
-                chunks, scratch, stored.size, limits, budget, seen, database, self._piece_bytes
-            )
-            assert seen.fetched is not None
-            annotate(format=detected.format)
-            limits.check_description(converted.columns)  # before publishing what the catalog would refuse
-            with traced("publish"):
-                ready = self._publish(claimed, seen.fetched, detected, converted, scratch / "curated")
+            for _ in range(SCHEMA_READS):
+                reads += 1
+                if scratch is not None:  # read again: nothing of the last read may stay
+                    shutil.rmtree(scratch, ignore_errors=True)
+                    self._objects.delete_all_versions(
+                        attempt_prefix(claimed.tenant_id, claimed.file_id, claimed.ingest.token)
+                    )
+                scratch = Path(tempfile.mkdtemp(prefix=f"{claimed.file_id}-", dir=database.root))
+                seen = Seen()
+                fixed = _fixed_types(self._target(claimed), claimed.file_id)
+                chunks = self._objects.chunks(
+                    raw_key(claimed.tenant_id, claimed.file_id), stored.version_id, READ_CHUNK_BYTES
+                )
+                detected, converted = read_object(
+                    chunks, scratch, stored.size, limits, budget, seen, database, self._piece_bytes, fixed=fixed
+                )
+                assert seen.fetched is not None
+                annotate(format=detected.format)
+                limits.check_description(converted.columns)  # before publishing what the catalog would refuse
+                try:
+                    with traced("publish"):
+                        ready = self._publish(claimed, seen.fetched, detected, converted, scratch / "curated")
+                    break
+                except SchemaMoved:
+                    logger.info("the table's columns changed while the file was read: reading it again")
+            else:
+                raise RuntimeError("the table's columns kept changing while the file was read")
             self._measure(detected, started, claimed, size=seen.fetched.size, rows=converted.row_count)
         except FileProblem as problem:
             logger.info("file refused", extra={"error_code": problem.code, "reason": problem.message})
@@ -290,31 +310,49 @@ class Ingest:
         finally:
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)
-        if ready:
-            self._delete_earlier_copies(claimed)
+        if ready is not None:
+            self._delete_earlier_copies(claimed, ready, reread=reads > 1)
+
+    def _target(self, claimed: FileRecord) -> Table | None:
+        """The table the file goes into, as it is now: its own if it has one (a new version of a
+        file stays in its table), else the one its upload named; None for a new table of its own."""
+        name = claimed.table or claimed.target_table
+        return self._tables.get(claimed.tenant_id, name) if name else None
 
     def _publish(
         self, claimed: FileRecord, fetched: Fetched, detected: Detected, converted: Converted, curated: Path
-    ) -> bool:
-        """Store the curated copy in this attempt's own folder, name the table, catalog it, and
-        mark the record READY; whether it is. If the file was deleted meanwhile, undo all of it; if
-        a newer version's attempt took over, undo this attempt's."""
+    ) -> Joined | None:
+        """Store the curated copy in this attempt's own folder, take the table's next partition,
+        catalog it, and make the file READY with its rows in the table; the partition, if it is.
+        If the file was deleted meanwhile, undo all of it; if a newer version's attempt took over,
+        leave the rest to it. Raises SchemaMoved if the file must be read again with the table's
+        columns, and a FileProblem `duplicate_file` if the table holds the same content already."""
         assert claimed.ingest is not None
         tenant_id, file_id, token = claimed.tenant_id, claimed.file_id, claimed.ingest.token
-        held = self._records.still_held(claimed)
-        if held is None:
+        if self._records.still_held(claimed) is None:
             self._lost(claimed)  # before writing anything another attempt or a delete would meet
-            return False
+            return None
         prefix = attempt_prefix(tenant_id, file_id, token)
         parts = tuple(sorted(curated.iterdir()))
         for part in parts:
             self._objects.upload(part, prefix + part.name, "application/vnd.apache.parquet")
-        base = claimed.table or table_base_name(claimed.name)
-        table = self._names.take(claimed, base)
-        if table is None:  # the claim was lost meanwhile: no name may be taken for this attempt
+        named = claimed.table or claimed.target_table
+        joined = self._tables.join(claimed, named or table_base_name(claimed.name), named=named is not None)
+        if joined is None:  # the claim was lost meanwhile: no partition may be taken for this attempt
             self._lost(claimed)
-            return False
-        self._catalog.register(tenant_id, table, file_id, converted.columns, Publication(token, held.claims, parts))
+            return None
+        table = joined.table
+        replaced = self._tables.file_of(tenant_id, table.table_id, file_id)
+        columns, added, missing = merged_columns(
+            table, converted.columns, file_id, replacing_itself=_replacing_itself(table, replaced)
+        )
+        self._catalog.publish(
+            tenant_id,
+            table.in_catalog,
+            [column.column for column in columns],
+            joined.seq,
+            Publication(file_id, token, parts),
+        )
         ready = replace(
             claimed,
             status=Status.READY,
@@ -323,41 +361,70 @@ class Ingest:
             sha256=fetched.sha256,
             row_count=converted.row_count,
             columns=[column.view() for column in converted.columns],
-            table=table,
+            table=table.name,
+            drift={"added_columns": list(added), "missing_columns": list(missing)},
             notes=_notes(detected),
             updated_at=now(),
         )
-        if not self._records.finish(claimed, ready):
+        listed = TableFile(
+            file_id, claimed.name, joined.seq, converted.row_count, ready.updated_at, fetched.sha256, added, missing
+        )
+        outcome = self._tables.commit(
+            self._records.ready_update(claimed, ready), tenant_id, joined, listed, columns, replaced
+        )
+        if isinstance(outcome, Duplicate):
+            raise self._duplicate(tenant_id, table, outcome)
+        if not outcome:
+            # A withdrawal of the file may have struck this partition off before it was written:
+            # nothing else would drop it.
+            self._catalog.drop_partition(tenant_id, table.in_catalog, joined.seq)
             self._lost(claimed)
-            return False
+            return None
         logger.info(
             "file ready",
-            extra={"table": table, "format": detected.format, "rows": converted.row_count, "note": detected.note},
+            extra={"table": table.name, "format": detected.format, "rows": converted.row_count, "note": detected.note},
         )
-        return True
+        return joined
 
-    def _delete_earlier_copies(self, ready: FileRecord) -> None:
-        """Delete the curated copies of the file's earlier attempts, once this one is READY.
+    def _duplicate(self, tenant_id: str, table: Table, duplicate: Duplicate) -> FileProblem:
+        holder = self._records.get(tenant_id, duplicate.file_id)
+        named = f'"{holder.name}" ({duplicate.file_id})' if holder else duplicate.file_id
+        return FileProblem(
+            "duplicate_file",
+            f"The file's content is the same (SHA-256) as file {named}, already in table {table.name}: "
+            "its rows are not added twice.",
+        )
+
+    def _delete_earlier_copies(self, claimed: FileRecord, ready: Joined, *, reread: bool) -> None:
+        """Withdraw the partitions of the file's earlier attempts and delete their curated copies,
+        once this one is READY.
 
         Listed before the record is read: if the record still names this attempt then, whatever
         was listed is older (a newer attempt writes only after its claim), else the newer attempt
         deletes it all once it is READY itself. Tidying only: the file is READY whatever happens
-        here, and what is left goes with the next version or the file.
+        here (an earlier partition stays hidden from queries), and what is left goes with the next
+        version or the file.
         """
-        assert ready.ingest is not None
-        if ready.claims == 0:
-            return  # the file's first claim: no attempt before this one wrote anything
-        own = attempt_prefix(ready.tenant_id, ready.file_id, ready.ingest.token)
+        assert claimed.ingest is not None
+        if claimed.claims == 0 and not reread:
+            return  # the file's first claim, its first read: nothing before it took a partition or wrote
+        own = attempt_prefix(claimed.tenant_id, claimed.file_id, claimed.ingest.token)
         try:
-            listed = self._objects.versions(curated_prefix(ready.tenant_id, ready.file_id))
+            entries = [
+                entry for entry in self._tables.entries_of(claimed.tenant_id, claimed.file_id) if entry != ready.entry
+            ]
+            listed = self._objects.versions(curated_prefix(claimed.tenant_id, claimed.file_id))
             earlier = [version for version in listed if not version["Key"].startswith(own)]
-            if not earlier:
+            if not entries and not earlier:
                 return
-            current = self._records.get(ready.tenant_id, ready.file_id)
-            if current is not None and current.held_by(ready.ingest.token):
+            current = self._records.get(claimed.tenant_id, claimed.file_id)
+            if current is None or not current.held_by(claimed.ingest.token):
+                return
+            withdraw_entries(self._tables, self._catalog, claimed.tenant_id, claimed.file_id, entries)
+            if earlier:
                 self._objects.delete_versions(earlier)
         except Exception:
-            logger.warning("earlier curated copies left in place", exc_info=True)
+            logger.warning("earlier partitions or curated copies left in place", exc_info=True)
 
     def _lost(self, claimed: FileRecord) -> None:
         """This attempt's claim is gone. If the file was deleted, or a newer version's attempt
@@ -369,7 +436,7 @@ class Ingest:
         current = self._records.get(claimed.tenant_id, claimed.file_id)
         if current is None or current.deleting or current.status is Status.FAILED:
             logger.info("file deleted or failed while ingesting: undoing")
-            withdraw(self._names, self._objects, self._catalog, claimed.tenant_id, claimed.file_id)
+            withdraw(self._tables, self._objects, self._catalog, claimed.tenant_id, claimed.file_id)
         else:
             logger.info("claim lost to a newer version's ingest: leaving the table to it")
             self._objects.delete_all_versions(attempt_prefix(claimed.tenant_id, claimed.file_id, claimed.ingest.token))
@@ -378,7 +445,7 @@ class Ingest:
         """FAILED with a reason; no table is offered any longer, nor one this or an earlier attempt
         had begun to publish (a name taken, a catalog entry, curated Parquet)."""
         if self._records.fail(claimed, code, message, found):
-            withdraw(self._names, self._objects, self._catalog, claimed.tenant_id, claimed.file_id)
+            withdraw(self._tables, self._objects, self._catalog, claimed.tenant_id, claimed.file_id)
 
     def _measure(
         self,
@@ -405,6 +472,19 @@ class Ingest:
             recorder.add_metric(name="IngestRows", unit=MetricUnit.Count, value=rows)
             waited = time.time() - epoch_of(claimed.created_at)
             recorder.add_metric(name="UploadToReady", unit=MetricUnit.Milliseconds, value=waited * 1000)
+
+
+def _fixed_types(table: Table | None, file_id: str) -> dict[str, ColumnType] | None:
+    """The types the file is read with: its table's columns', unless the table is new or the
+    file is its only file (a new version of it sets the columns afresh)."""
+    if table is None or not table.columns or (table.file_count == 1 and table.last_file_id == file_id):
+        return None
+    return {column.name: column.type for column in table.columns}
+
+
+def _replacing_itself(table: Table, replaced: TableFile | None) -> bool:
+    """Whether the file is a new version of the table's only file."""
+    return replaced is not None and table.file_count == 1
 
 
 def _notes(detected: Detected) -> list[str]:

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as AwsConnectionError
 
 from chalicelib.errors import Conflict, ServiceUnavailable
-from chalicelib.keys import result_prefix, tenant_database
+from chalicelib.keys import glue_table, result_prefix, tenant_database
 from chalicelib.observability import logger
 from chalicelib.queries.engine import SCAN_LIMIT_EXCEEDED, Execution, Page, QueryRejected, TableInfo, error
 from chalicelib.queries.guard import Guarded
@@ -73,7 +73,8 @@ class AthenaEngine:
         return None  # Athena names the execution when it starts it
 
     def statement(self, tenant_id: str, guarded: Guarded, tables: dict[str, TableInfo]) -> str:
-        return guarded.athena_statement(tenant_database(self._database_prefix, tenant_id))
+        sources = {name: (glue_table(name, table.table_id), table.rows) for name, table in tables.items()}
+        return guarded.athena_statement(tenant_database(self._database_prefix, tenant_id), sources)
 
     def submit(self, record: QueryRecord, statement: str, tables: dict[str, TableInfo]) -> str:
         database = tenant_database(self._database_prefix, record.tenant_id)

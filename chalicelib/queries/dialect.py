@@ -18,7 +18,7 @@ from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
 from chalicelib.queries.engine import QueryRejected, TableInfo
-from chalicelib.queries.guard import Guarded, duckdb_statement
+from chalicelib.queries.guard import Guarded, duckdb_statement, parquet_source, put_in_place
 
 MAX_ARRAY_ENTRIES = 10_000  # Athena's limit on the arrays sequence() and repeat() make
 # lpad and rpad build their text whole, outside DuckDB's memory limit: no more than this each.
@@ -35,10 +35,11 @@ class LocalLimitation(QueryRejected):
 
 def to_duckdb(guarded: Guarded, tables: dict[str, TableInfo], files: dict[str, str] | None = None) -> str:
     """The guarded Athena query in DuckDB's dialect, typed by the tables' columns: with types known,
-    sqlglot keeps Athena's meaning where the dialects differ (integer division). Each table reads
-    its curated Parquet (`files`: name → glob) where given, else a DuckDB table of its name. The
-    text is judged again as DuckDB reads it (ForbiddenSql if it is not what was judged). Raises
-    LocalLimitation for what DuckDB cannot answer as Athena would."""
+        sqlglot keeps Athena's meaning where the dialects differ (integer division). Each table reads
+        its partitions' curated Parquet (`files`: name → glob), only those the table's item does not
+    hide, where given; else a DuckDB table of its name. The
+        text is judged again as DuckDB reads it (ForbiddenSql if it is not what was judged). Raises
+        LocalLimitation for what DuckDB cannot answer as Athena would."""
     expression = guarded.with_tables(lambda name: exp.table_(name, db=_TENANT_TABLE, quoted=True))
     unnamed = _unnamed_outputs(expression)
     columns = {name: {c["name"]: c["type"] for c in tables[name].columns} for name in guarded.tables}
@@ -54,10 +55,12 @@ def to_duckdb(guarded: Guarded, tables: dict[str, TableInfo], files: dict[str, s
     _athena_functions(expression)
     for node in list(expression.find_all(exp.Table)):
         if node.db == _TENANT_TABLE:  # a CTE's name has no database: only the tenant's tables do
-            source = exp.ReadParquet(expressions=[exp.Literal.string(files[node.name])]) if files else None
-            replacement = exp.Table(this=source or exp.to_identifier(node.name, quoted=True))
-            replacement.set("alias", node.args.get("alias"))
-            node.replace(replacement)
+            replacement = (
+                tables[node.name].rows.over(parquet_source(files[node.name]))
+                if files
+                else exp.Table(this=exp.to_identifier(node.name, quoted=True))
+            )
+            put_in_place(node, replacement, node.args.get("alias"))
     if _nesting(expression) > 2 and _translated_size(expression) > MAX_TRANSLATED_CHARS:
         raise LocalLimitation(
             "The query is too complex for the local engine: its nested functions would be translated "

@@ -8,17 +8,26 @@ from typing import TYPE_CHECKING, Any, Protocol
 from chalicelib.queries.store import QueryRecord, QueryState, Stats
 
 if TYPE_CHECKING:  # the guard loads sqlglot (~85 ms): only submitting a query needs it
-    from chalicelib.queries.guard import Guarded
+    from chalicelib.queries.guard import Guarded, TableRows
 
 
 @dataclass(frozen=True)
 class TableInfo:
-    """One of the tenant's tables, as GET /tables shows it."""
+    """One of the tenant's tables as a query reads it: its columns, and which of its partitions
+    (files/tables.py) hold its rows as the query was submitted."""
 
     name: str
-    file_id: str
+    table_id: str
     columns: list[dict[str, str]]
-    version: str  # the ingest that published it (its claim's token): published again, it has another
+    version: int  # moves with every file added, replaced or deleted
+    next_seq: int | None = None  # None: a table that is not partitioned (DuckDB's own)
+    hidden: tuple[int, ...] = ()
+
+    @property
+    def rows(self) -> TableRows:
+        from chalicelib.queries.guard import TableRows
+
+        return TableRows(tuple(column["name"] for column in self.columns), self.next_seq, self.hidden)
 
 
 @dataclass(frozen=True)

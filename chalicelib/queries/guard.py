@@ -61,7 +61,52 @@ def _unknown_table(name: str, kind: type[ForbiddenSql] = ForbiddenSql) -> Forbid
     return kind(message=f"Table '{name}' does not exist: query your own tables (GET /tables).")
 
 
+# A table's clauses that a derived table in its place also takes.
+_TABLE_CLAUSES = ("sample", "laterals", "joins", "pivots")
 REAL_TABLE = "sdp_table"  # meta key: set on each table node the guard approved as the tenant's
+SEQ_COLUMN = "_seq"  # a table's partition column (chalicelib/catalog.py)
+# How the local engine reads a table's partitions: each its folder `_seq=N`, and the files'
+# columns matched by name (a file may lack a column others have). Nothing else may be asked of it.
+PARQUET_OPTIONS = ("hive_partitioning", "union_by_name")
+
+
+@dataclass(frozen=True)
+class TableRows:
+    """Which rows of a table a query reads: those of the partitions below `next_seq` that are not
+    `hidden` (None: the source is not partitioned), as the table's `columns`. No column of a file
+    is named `_seq`, and the partition column is never among the columns read."""
+
+    columns: tuple[str, ...]
+    next_seq: int | None
+    hidden: tuple[int, ...] = ()
+
+    def over(self, source: exp.Expression) -> exp.Expression:
+        """A derived table of these rows of `source` (a table, or a table function)."""
+        select = exp.select(*(exp.column(name, quoted=True) for name in self.columns)).from_(source)
+        if self.next_seq is not None:
+            seq = exp.column(SEQ_COLUMN, quoted=True)
+            condition: exp.Expression = exp.LT(this=seq, expression=exp.Literal.number(self.next_seq))
+            if self.hidden:
+                skipped = exp.In(this=seq.copy(), expressions=[exp.Literal.number(n) for n in self.hidden])
+                condition = exp.and_(condition, exp.not_(skipped))
+            select = select.where(condition)
+        return select.subquery()
+
+
+def put_in_place(table: exp.Table, source: exp.Expression, alias: exp.Expression | None) -> None:
+    """Replace a table of the query by `source`, named `alias`, with what the query says of the
+    table (a sample, joins) going along."""
+    source.set("alias", alias)
+    for part in _TABLE_CLAUSES:
+        if table.args.get(part):
+            source.set(part, table.args[part])
+    table.replace(source)
+
+
+def parquet_source(glob: str) -> exp.Table:
+    """The local engine's read of one table's partitions (the only table function it runs)."""
+    options = [exp.EQ(this=exp.column(option), expression=exp.true()) for option in PARQUET_OPTIONS]
+    return exp.Table(this=exp.ReadParquet(expressions=[exp.Literal.string(glob), *options]))
 
 
 @dataclass(frozen=True)
@@ -71,29 +116,32 @@ class Guarded:
     expression: exp.Expression
     tables: frozenset[str]
 
-    def athena_statement(self, database: str) -> str:
-        """The SQL Athena is given: the query with each of the tenant's tables qualified by its
-        database, judged again as Athena reads it."""
-        query = self.with_tables(lambda name: exp.table_(name, db=database, quoted=True))
+    def athena_statement(self, database: str, tables: dict[str, tuple[str, TableRows]]) -> str:
+        """The SQL Athena is given: the query with each of the tenant's tables (`tables`: its
+        catalog name and the rows a query reads) read from its database, judged again as Athena
+        reads it."""
+        query = self.with_tables(
+            lambda name: tables[name][1].over(exp.table_(tables[name][0], db=database, quoted=True))
+        )
         try:  # what sqlglot would write with a part left out (a JSON path's wildcard) is refused
             written = _written(query, ATHENA, unsupported_level=ErrorLevel.RAISE)
         except UnsupportedError as unsupported:
             raise ForbiddenSql(message=f"The query cannot be written for Athena as it is: {unsupported}.") from None
         text, tree = _settled(written, ATHENA)
         _check_tree(tree, text, ATHENA)
-        _real_tables(tree, set(self.tables), database.lower())  # only the tables judged before
+        # only the tables judged before, as the catalog names them
+        _real_tables(tree, {catalog_name for catalog_name, _ in tables.values()}, database.lower())
         return text
 
-    def with_tables(self, table_for: Callable[[str], exp.Table]) -> exp.Expression:
+    def with_tables(self, table_for: Callable[[str], exp.Expression]) -> exp.Expression:
         """A copy of the query whose real tables (never a CTE of the same name) are replaced, each
-        by `table_for(name)`: the engine's qualified name for the tenant's table."""
+        by `table_for(name)`: the engine's source for the tenant's table, named as the query names it."""
         copy = self.expression.copy()
         for node in list(copy.find_all(exp.Table)):
             name = node.meta.get(REAL_TABLE)
             if name is not None:
-                replacement = table_for(name)
-                replacement.set("alias", node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(node.name)))
-                node.replace(replacement)
+                alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(node.name))
+                put_in_place(node, table_for(name), alias)
         return copy
 
 
@@ -584,11 +632,27 @@ def _duckdb_sources(tree: exp.Expression, files: set[str], tables: set[str]) -> 
 
 
 def _reads_given_files(table: exp.Table, files: set[str]) -> bool:
+    """Whether the table is `parquet_source` of one of `files`, exactly."""
     source = table.this
     if not isinstance(source, exp.ReadParquet) or set(source.args) - {"expressions"}:
         return False
-    (glob, *rest) = source.expressions or [None]
-    return not rest and isinstance(glob, exp.Literal) and glob.is_string and glob.this in files
+    (glob, *options) = source.expressions or [None]
+    return (
+        isinstance(glob, exp.Literal)
+        and glob.is_string
+        and glob.this in files
+        and [_true_option(option) for option in options] == list(PARQUET_OPTIONS)
+    )
+
+
+def _true_option(option: exp.Expression) -> str | None:
+    """The name of a `name = TRUE` option (unquoted, unqualified); None for anything else."""
+    if not isinstance(option, exp.EQ) or not isinstance(option.expression, exp.Boolean) or not option.expression.this:
+        return None
+    name = option.this
+    if not isinstance(name, exp.Column) or name.table or not isinstance(name.this, exp.Identifier) or name.this.quoted:
+        return None
+    return name.name
 
 
 def _names_one_of(table: exp.Table, names: set[str]) -> bool:

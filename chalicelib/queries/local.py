@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from chalicelib.catalog import SEQ_COLUMN, local_table_folder
 from chalicelib.files.objects import ObjectStore
 from chalicelib.keys import result_prefix
 from chalicelib.observability import logger
@@ -243,8 +244,7 @@ class LocalEngine:
         self, record: QueryRecord, sql: str, tables: dict[str, TableInfo], folder: Path, started: float
     ) -> tuple[Execution, list[list[Any]]]:
         """Have the host run the query; its outcome and its first rows."""
-        files = (self._files(record.tenant_id, table) for table in tables.values())
-        scanned = sum(path.stat().st_size for glob in files for path in glob.parent.glob(glob.name))
+        scanned = sum(self._read_bytes(record.tenant_id, table) for table in tables.values())
         if scanned > self._limits.scan_cutoff_bytes:  # Athena's workgroup cutoff, before reading
             return Execution(QueryState.FAILED, Stats(bytes_scanned=scanned), SCAN_LIMIT_EXCEEDED), []
         # From now on a stop goes to the host; one that came before stops the query here. The run
@@ -336,8 +336,17 @@ class LocalEngine:
     # Plumbing ----------------------------------------------------------------------------------
 
     def _files(self, tenant_id: str, table: TableInfo) -> Path:
-        """The glob of a table's curated Parquet files in the warehouse."""
-        return self._warehouse / tenant_id / table.file_id / "*.parquet"
+        """The glob of a table's curated Parquet files in the warehouse, every partition's."""
+        return local_table_folder(self._warehouse, tenant_id, table.table_id) / "*" / "*.parquet"
+
+    def _read_bytes(self, tenant_id: str, table: TableInfo) -> int:
+        """The bytes of the partitions a query of the table reads."""
+        total = 0
+        for path in local_table_folder(self._warehouse, tenant_id, table.table_id).glob(f"{SEQ_COLUMN}=*/*.parquet"):
+            seq = int(path.parent.name.partition("=")[2])
+            if table.next_seq is None or (seq < table.next_seq and seq not in table.hidden):
+                total += path.stat().st_size
+        return total
 
     def _tenant_folder(self, record: QueryRecord) -> Path:
         """The one folder the tenant's database may read (and spill into)."""

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from chalicelib.auth.caller import Caller
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.files.tables import StillPublished, TableNames
+from chalicelib.files.tables import Tables
 from chalicelib.ids import is_id, new_id
 from chalicelib.keys import tenant_database
 from chalicelib.observability import traced
@@ -38,7 +38,7 @@ class Queries:
     def __init__(
         self,
         jobs: QueryStore,
-        names: TableNames,
+        tables: Tables,
         engine: Engine,
         *,
         database_prefix: str,
@@ -47,7 +47,7 @@ class Queries:
         timeout_seconds: int,
     ) -> None:
         self._jobs = jobs
-        self._names = names
+        self._tables = tables
         self._engine = engine
         self._database_prefix = database_prefix
         self._max_running = max_running
@@ -65,17 +65,17 @@ class Queries:
         with traced("sql guard", stage="parse"):
             parsed = parse(sql)
             names = parsed.table_names(database)
-        tables = self._tables(caller, names)
+        tables = self._read(caller, names)
         try:
             return self._start(caller, sql, parsed.guarded(tables, database), tables, checked=True)
         except TablesChanged:
-            tables = self._tables(caller, names)
+            tables = self._read(caller, names)
             return self._start(caller, sql, parsed.guarded(tables, database), tables, checked=False)
 
-    def _tables(self, caller: Caller, names: list[str]) -> dict[str, TableInfo]:
+    def _read(self, caller: Caller, names: list[str]) -> dict[str, TableInfo]:
         return {
-            name: TableInfo(name, table.file_id, table.columns, table.version)
-            for name, table in self._names.published(caller.tenant_id, names).items()
+            name: TableInfo(name, table.table_id, table.column_views(), table.version, table.next_seq, table.hidden)
+            for name, table in self._tables.published(caller.tenant_id, names).items()
         }
 
     def _start(
@@ -99,7 +99,7 @@ class Queries:
             engine_id=self._engine.known_id(query_id),  # stored with the job: no second write to say it
         )
         unchanged = (
-            [StillPublished(table.file_id, table.version) for table in read.values()]
+            [(table.name, table.table_id, table.version) for table in read.values()]
             if checked and len(read) <= MAX_CHECKED_TABLES
             else []
         )

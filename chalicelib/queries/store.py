@@ -25,7 +25,7 @@ from chalicelib.aws.dynamo import (
     value,
 )
 from chalicelib.errors import TooManyRequests
-from chalicelib.files.tables import StillPublished
+from chalicelib.files.tables import table_still
 
 # GET /queries/{id}?wait=N holds the request up to N seconds for the query to end.
 MAX_WAIT_SECONDS = 20
@@ -113,7 +113,7 @@ class QueryStore:
         self._dynamodb = dynamodb
         self._table = table
 
-    def create(self, record: QueryRecord, max_running: int, unchanged: Sequence[StillPublished] = ()) -> None:
+    def create(self, record: QueryRecord, max_running: int, unchanged: Sequence[tuple[str, str, int]] = ()) -> None:
         """Store a new job and take one of the tenant's slots, or neither: TooManyQueries when
         the tenant has none left, TablesChanged when a table of `unchanged` has changed."""
         slot = {
@@ -139,7 +139,14 @@ class QueryStore:
                 "ConditionExpression": "attribute_not_exists(PK)",
             }
         }
-        items = [put, slot, *(table.check(self._table, record.tenant_id) for table in unchanged)]
+        items = [
+            put,
+            slot,
+            *(
+                table_still(self._table, record.tenant_id, name, table_id, version)
+                for name, table_id, version in unchanged
+            ),
+        ]
         try:
             transact(self._dynamodb, items)
         except TransactionCancelled as cancelled:

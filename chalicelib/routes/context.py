@@ -49,14 +49,16 @@ def listed(
     tenant: TenantServices,
     collection: str,
     read: Callable[[int, str | None], tuple[Sequence[Shown], str | None]],
+    search: str | None = None,
 ) -> dict[str, Any]:
     """A page of one of the tenant's collections as a list route answers it (`{collection: [...],
     "next_token": ...}`), as `?limit=` and `?next_token=` ask for it: `read(limit, after)` reads on
-    from a position; the next token is signed for this tenant and collection (a token of another
-    is refused)."""
+    from a position; the next token is signed for this tenant, collection and `search` (a token of
+    another is refused)."""
     params = request.query_params or {}
     limit = limit_of(params.get("limit"))
+    scope = f"{collection}?{search}" if search else collection
     items, next_token = tenant.tokens.paged(
-        tenant.tenant_id, collection, params.get("next_token"), lambda after: read(limit, after)
+        tenant.tenant_id, scope, params.get("next_token"), lambda after: read(limit, after)
     )
     return {collection: [item.view() for item in items], "next_token": next_token}

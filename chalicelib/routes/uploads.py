@@ -23,6 +23,7 @@ class StartUploadBody(RequestBody):
     name: str
     size: JsonInt  # true or "10" is not a size
     content_type: str | None = Field(default=None, min_length=1, max_length=255)
+    table: str | None = None  # checked by the files domain (API.md's invalid_table_name rule)
 
 
 class Part(RequestBody):
@@ -38,7 +39,7 @@ class CompleteBody(RequestBody):
 def start_upload() -> Response:
     caller, tenant = acting(bp.current_request, Action.UPLOAD)
     body = parse_body(bp.current_request, StartUploadBody)
-    started = tenant.files.start_upload(caller, body.name, body.size, body.content_type)
+    started = tenant.files.start_upload(caller, body.name, body.size, body.content_type, body.table)
     return Response(
         body={"file_id": started.record.file_id, "upload": started.upload, "expires_in": started.expires_in},
         status_code=201,

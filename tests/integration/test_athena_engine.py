@@ -19,6 +19,7 @@ from chalice.test import Client
 from chalicelib import keys
 from chalicelib.aws.clients import AwsClients
 from chalicelib.aws.dynamo import to_item
+from chalicelib.keys import glue_table
 from chalicelib.queries.athena import AthenaEngine, QueryEngineBusy
 from chalicelib.queries.store import QueryRecord, QueryState
 from chalicelib.services import Services, install
@@ -125,8 +126,12 @@ def _start_parameters(ingestor: Ingestor) -> tuple[dict[str, Any], Pinned, Pinne
     bucket = ingestor.services.settings.results_bucket
     token = Pinned(r"[0-9a-f]{64}")
     location = Pinned(rf"s3://{re.escape(bucket)}/tenants/{re.escape(tenant)}/queries/[0-9A-Z]{{26}}/")
+    table = ingestor.tenant.tables.get(tenant, "sales")
+    assert table is not None
+    # The table read as the partitions its item shows (here its one file's), under its catalog name.
+    rows = f'SELECT "region", "amount" FROM "{database}"."{glue_table("sales", table.table_id)}" WHERE "_seq" < 2'
     parameters = {
-        "QueryString": f'SELECT region, SUM(amount) AS total FROM "{database}"."sales" AS sales GROUP BY region',
+        "QueryString": f"SELECT region, SUM(amount) AS total FROM ({rows}) AS sales GROUP BY region",
         "ClientRequestToken": token,
         "QueryExecutionContext": {"Catalog": "AwsDataCatalog", "Database": database},
         "ResultConfiguration": {

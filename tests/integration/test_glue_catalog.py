@@ -1,4 +1,5 @@
-"""In AWS the catalog is Glue: a database per tenant, an external Parquet table per READY file."""
+"""In AWS the catalog is Glue: a database per tenant, an external Parquet table per table, a
+partition per file added to it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from chalice.test import Client
 
-from chalicelib.catalog import GlueCatalog, Publication
+from chalicelib.catalog import CatalogTable, GlueCatalog, Publication
 from chalicelib.columns import Column, ColumnType
 from chalicelib.ids import new_id
 from chalicelib.services import Services, install
@@ -32,15 +33,41 @@ def glue_ingestor(platform_services: Services, client: Client, app: Any) -> Inge
     return Ingestor(services, client, app)
 
 
-def test_a_ready_file_is_an_external_parquet_table_in_its_tenants_database(glue_ingestor: Ingestor) -> None:
+def _database(ingestor: Ingestor) -> str:
+    return f"sdp_dev_{ingestor.account.tenant_id.lower()}"
+
+
+def _glue_table(ingestor: Ingestor, name: str) -> dict[str, Any]:
+    """The tenant's table of that name, as Glue holds it (named by its name and its id)."""
+    glue = ingestor.services.clients.glue
+    tables = glue.get_tables(DatabaseName=_database(ingestor))["TableList"]
+    (table,) = [table for table in tables if table["Parameters"]["sdp_table"] == name]
+    return table
+
+
+def _partitions(ingestor: Ingestor, name: str) -> list[tuple[str, str]]:
+    """The table's partitions: each its `_seq` and its folder."""
+    glue = ingestor.services.clients.glue
+    table = _glue_table(ingestor, name)
+    partitions = glue.get_partitions(DatabaseName=_database(ingestor), TableName=table["Name"])["Partitions"]
+    return sorted((p["Values"][0], p["StorageDescriptor"]["Location"]) for p in partitions)
+
+
+def _attempt(ingestor: Ingestor, file_id: str) -> str:
+    stored = ingestor.tenant.records.get(ingestor.account.tenant_id, file_id)
+    assert stored is not None and stored.ingest is not None
+    return f"s3://sdp-local-data/tenants/{ingestor.account.tenant_id}/curated/{file_id}/{stored.ingest.token}/"
+
+
+def test_a_ready_file_is_a_partition_of_an_external_parquet_table_in_its_tenants_database(
+    glue_ingestor: Ingestor,
+) -> None:
     record = glue_ingestor.upload(
         "Sales 2024.csv", b"region,amount,day,tags\nnorth,1.5,2024-01-01,a\nsouth,2,2024-01-02,b\n"
     )
     assert record["status"] == "READY", record["error"]
-    glue = glue_ingestor.services.clients.glue
-    database = f"sdp_dev_{glue_ingestor.account.tenant_id.lower()}"
-    table = glue.get_table(DatabaseName=database, Name="sales_2024")["Table"]
-
+    table = _glue_table(glue_ingestor, "sales_2024")
+    assert table["Name"].startswith("sales_2024__")
     descriptor = table["StorageDescriptor"]
     assert [(c["Name"], c["Type"]) for c in descriptor["Columns"]] == [
         ("region", "string"),
@@ -48,42 +75,37 @@ def test_a_ready_file_is_an_external_parquet_table_in_its_tenants_database(glue_
         ("day", "date"),
         ("tags", "string"),
     ]
-    stored = glue_ingestor.tenant.records.get(glue_ingestor.account.tenant_id, record["file_id"])
-    assert stored is not None
-    assert stored.ingest is not None
-    assert descriptor["Location"] == (
-        f"s3://sdp-local-data/tenants/{glue_ingestor.account.tenant_id}/curated/{record['file_id']}/"
-        f"{stored.ingest.token}/"
-    )
+    assert table["PartitionKeys"] == [{"Name": "_seq", "Type": "int"}]
     assert descriptor["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
-    assert table["TableType"] == "EXTERNAL_TABLE"
-    assert table["Parameters"]["classification"] == "parquet"
-    assert (table["Parameters"]["sdp_file_id"], table["Parameters"]["sdp_claim"]) == (record["file_id"], "1")
+    assert (table["TableType"], table["Parameters"]["classification"]) == ("EXTERNAL_TABLE", "parquet")
+    assert _partitions(glue_ingestor, "sales_2024") == [("1", _attempt(glue_ingestor, record["file_id"]))]
 
 
-def test_each_tenant_has_its_own_database_and_deleting_drops_the_table(
-    glue_ingestor: Ingestor, platform_services: Services, client: Client, app: Any
+def test_files_of_one_table_are_its_partitions_and_deleting_drops_them_then_the_table(
+    glue_ingestor: Ingestor, client: Client, app: Any
 ) -> None:
-    first = glue_ingestor.upload("a.csv", b"x\n1\n")
+    first = glue_ingestor.upload("a.csv", b"x\n1\n", table="t")
+    second = glue_ingestor.upload("b.csv", b"x,y\n2,3\n", table="t")
     other = Ingestor(glue_ingestor.services, client, app)
-    other.upload("b.csv", b"y\n2\n")
+    other.upload("c.csv", b"z\n2\n", table="t")
     glue = glue_ingestor.services.clients.glue
-    databases = {d["Name"] for d in glue.get_databases()["DatabaseList"]}
-    assert {
-        f"sdp_dev_{glue_ingestor.account.tenant_id.lower()}",
-        f"sdp_dev_{other.account.tenant_id.lower()}",
-    } <= databases
+    assert [(c["Name"], c["Type"]) for c in _glue_table(glue_ingestor, "t")["StorageDescriptor"]["Columns"]] == [
+        ("x", "bigint"),
+        ("y", "bigint"),
+    ]
+    assert _partitions(glue_ingestor, "t") == [
+        ("1", _attempt(glue_ingestor, first["file_id"])),
+        ("2", _attempt(glue_ingestor, second["file_id"])),
+    ]
+    assert [c["Name"] for c in _glue_table(other, "t")["StorageDescriptor"]["Columns"]] == ["z"]
 
-    own = f"sdp_dev_{glue_ingestor.account.tenant_id.lower()}"
-    assert [t["Name"] for t in glue.get_tables(DatabaseName=own)["TableList"]] == ["a"]
-    assert (
-        glue_ingestor.api.call("DELETE", f"/files/{first['file_id']}", token=glue_ingestor.account.id_token).status
-        == 204
-    )
-    assert glue.get_tables(DatabaseName=own)["TableList"] == []
-    assert [
-        t["Name"] for t in glue.get_tables(DatabaseName=f"sdp_dev_{other.account.tenant_id.lower()}")["TableList"]
-    ] == ["b"]
+    delete = glue_ingestor.api.call
+    token = glue_ingestor.account.id_token
+    assert delete("DELETE", f"/files/{first['file_id']}", token=token).status == 204
+    assert _partitions(glue_ingestor, "t") == [("2", _attempt(glue_ingestor, second["file_id"]))]
+    assert delete("DELETE", f"/files/{second['file_id']}", token=token).status == 204
+    assert glue.get_tables(DatabaseName=_database(glue_ingestor))["TableList"] == []
+    assert len(_partitions(other, "t")) == 1  # the other tenant's table of the same name stays
 
 
 def test_nested_types_are_declared_in_hive_terms(glue_ingestor: Ingestor) -> None:
@@ -91,9 +113,7 @@ def test_nested_types_are_declared_in_hive_terms(glue_ingestor: Ingestor) -> Non
         "events.jsonl", b'{"id": 1, "user": {"name": "ann", "tags": ["a"]}, "at": "2024-01-01T10:00:00"}\n'
     )
     glue = glue_ingestor.services.clients.glue
-    table = glue.get_table(DatabaseName=f"sdp_dev_{glue_ingestor.account.tenant_id.lower()}", Name=record["table"])[
-        "Table"
-    ]
+    table = _glue_table(glue_ingestor, record["table"])
     assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [
         ("id", "bigint"),
         ("user", "struct<name:string,tags:array<string>>"),
@@ -105,9 +125,7 @@ def test_nested_field_names_are_declared_as_safe_names(glue_ingestor: Ingestor, 
     record = glue_ingestor.upload("nested_names.jsonl", (CORPUS / "nested_names.jsonl").read_bytes())
     assert record["status"] == "READY", record["error"]
     glue = glue_ingestor.services.clients.glue
-    table = glue.get_table(DatabaseName=f"sdp_dev_{glue_ingestor.account.tenant_id.lower()}", Name=record["table"])[
-        "Table"
-    ]
+    table = _glue_table(glue_ingestor, record["table"])
     assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [
         ("id", "bigint"),
         (
@@ -119,7 +137,7 @@ def test_nested_field_names_are_declared_as_safe_names(glue_ingestor: Ingestor, 
     curated = tmp_path / "part-0.parquet"
     glue_ingestor.services.clients.s3.download_file(
         "sdp-local-data",
-        table["StorageDescriptor"]["Location"].removeprefix("s3://sdp-local-data/") + "part-0.parquet",
+        _partitions(glue_ingestor, record["table"])[0][1].removeprefix("s3://sdp-local-data/") + "part-0.parquet",
         str(curated),
     )
     [(kind,)] = duckdb.sql(f"SELECT typeof(customer) FROM read_parquet('{curated}') LIMIT 1").fetchall()
@@ -128,7 +146,7 @@ def test_nested_field_names_are_declared_as_safe_names(glue_ingestor: Ingestor, 
     )
 
 
-def test_registering_again_updates_the_table(glue_ingestor: Ingestor) -> None:
+def test_a_new_version_of_a_file_is_a_new_partition_and_the_old_one_goes(glue_ingestor: Ingestor) -> None:
     record = glue_ingestor.upload("s.csv", b"a\n1\n")
     glue_ingestor.services.clients.s3.put_object(
         Bucket="sdp-local-data",
@@ -136,66 +154,93 @@ def test_registering_again_updates_the_table(glue_ingestor: Ingestor) -> None:
         Body=b"a,b\n1,2\n",
     )
     glue_ingestor.drain()
-    glue = glue_ingestor.services.clients.glue
-    table = glue.get_table(DatabaseName=f"sdp_dev_{glue_ingestor.account.tenant_id.lower()}", Name="s")["Table"]
-    assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == ["a", "b"]
-    assert table["Parameters"]["sdp_claim"] == "2"  # the file's second claim
+    assert [c["Name"] for c in _glue_table(glue_ingestor, "s")["StorageDescriptor"]["Columns"]] == ["a", "b"]
+    assert _partitions(glue_ingestor, "s") == [("2", _attempt(glue_ingestor, record["file_id"]))]
 
 
 def _column(name: str) -> Column:
     return Column(name, None, ColumnType("BIGINT", "bigint", "bigint"))
 
 
-def _registered(glue: Any, tenant_id: str, name: str) -> tuple[str, list[str], str]:
-    """Where the table's data is, its columns, and which claim registered it."""
-    table = glue.get_table(DatabaseName=f"sdp_dev_{tenant_id.lower()}", Name=name)["Table"]
-    descriptor = table["StorageDescriptor"]
-    return (
-        descriptor["Location"].rsplit("/", 2)[-2],
-        [c["Name"] for c in descriptor["Columns"]],
-        table["Parameters"]["sdp_claim"],
-    )
-
-
-def test_an_earlier_claims_registration_never_replaces_a_later_ones(glue_ingestor: Ingestor) -> None:
-    glue = glue_ingestor.services.clients.glue
-    catalog = GlueCatalog(glue, "sdp-local-data", glue_ingestor.services.settings.glue_database_prefix)
-    tenant, file_id = glue_ingestor.account.tenant_id, new_id()
-
-    catalog.register(tenant, "t", file_id, [_column("newer")], Publication("second", 2, ()))
-    catalog.register(tenant, "t", file_id, [_column("older")], Publication("first", 1, ()))  # the older attempt, late
-    assert _registered(glue, tenant, "t") == ("second", ["newer"], "2")
-    catalog.register(tenant, "t", file_id, [_column("again")], Publication("second", 2, ()))  # the same attempt
-    assert _registered(glue, tenant, "t") == ("second", ["again"], "2")
-    catalog.register(tenant, "t", file_id, [_column("newest")], Publication("third", 3, ()))
-    assert _registered(glue, tenant, "t") == ("third", ["newest"], "3")
-    # A name another file held before is the new holder's, whatever the claim counts.
-    catalog.register(tenant, "t", new_id(), [_column("other")], Publication("other", 1, ()))
-    assert _registered(glue, tenant, "t") == ("other", ["other"], "1")
-
-
-def test_a_registration_updates_only_the_table_version_it_read(glue_ingestor: Ingestor) -> None:
-    """Glue's optimistic locking (UpdateTable's VersionId): a registration that lost the race to
-    another reads the table again, and leaves it alone if a later claim registered it meanwhile."""
+def test_columns_are_added_only_to_the_table_version_read(glue_ingestor: Ingestor) -> None:
+    """Glue's optimistic locking (UpdateTable's VersionId): an update that lost the race to another
+    reads the table again and adds only what it still lacks, keeping what the other added."""
     glue = boto3.client("glue", region_name="us-east-1")
     catalog = GlueCatalog(glue, "sdp-local-data", glue_ingestor.services.settings.glue_database_prefix)
-    tenant, file_id = glue_ingestor.account.tenant_id, new_id()
+    tenant, table_id = glue_ingestor.account.tenant_id, new_id()
     database = f"sdp_dev_{tenant.lower()}"
+    name = f"t__{table_id.lower()}"
 
-    def table(claim: int, version: str) -> dict[str, Any]:
-        parameters = {"sdp_file_id": file_id, "sdp_claim": str(claim)}
-        return {"Table": {"Name": "t", "DatabaseName": database, "Parameters": parameters, "VersionId": version}}
+    def held(version: str, *columns: str) -> dict[str, Any]:
+        descriptor = {"Columns": [{"Name": column, "Type": "bigint"} for column in columns]}
+        return {
+            "Table": {"Name": name, "DatabaseName": database, "StorageDescriptor": descriptor, "VersionId": version}
+        }
 
+    def columns_then(*columns: str) -> Any:
+        return {
+            "DatabaseName": database,
+            "TableInput": {**_table_input_shape(), "Name": name, "StorageDescriptor": _descriptor(tenant, columns)},
+            "VersionId": ANY,
+        }
+
+    partition = {
+        "DatabaseName": database,
+        "TableName": name,
+        "PartitionInput": {
+            "Values": ["4"],
+            "StorageDescriptor": ANY,
+        },
+    }
     with Stubber(glue) as stubber:
         stubber.add_client_error("create_database", "AlreadyExistsException")
-        stubber.add_client_error("create_table", "AlreadyExistsException")
-        stubber.add_response("get_table", table(1, "7"), {"DatabaseName": database, "Name": "t"})
+        stubber.add_response("get_table", held("7", "a"), {"DatabaseName": database, "Name": name})
         stubber.add_client_error(
             "update_table",
             "ConcurrentModificationException",
             expected_params={"DatabaseName": database, "TableInput": ANY, "VersionId": "7"},
         )
-        stubber.add_client_error("create_table", "AlreadyExistsException")
-        stubber.add_response("get_table", table(3, "8"), {"DatabaseName": database, "Name": "t"})
-        catalog.register(tenant, "t", file_id, [_column("a")], Publication("second", 2, ()))
+        stubber.add_response("get_table", held("8", "a", "c"), {"DatabaseName": database, "Name": name})
+        stubber.add_response("update_table", {}, columns_then("a", "c", "b"))
+        stubber.add_response("create_partition", {}, partition)
+        catalog.publish(
+            tenant, CatalogTable("t", table_id), [_column("a"), _column("b")], 4, Publication("F", "token", ())
+        )
         stubber.assert_no_pending_responses()
+
+
+def test_a_partition_or_table_already_gone_is_dropped_without_error(glue_ingestor: Ingestor) -> None:
+    glue = boto3.client("glue", region_name="us-east-1")
+    catalog = GlueCatalog(glue, "sdp-local-data", glue_ingestor.services.settings.glue_database_prefix)
+    tenant, table_id = glue_ingestor.account.tenant_id, new_id()
+    database, name = f"sdp_dev_{tenant.lower()}", f"t__{table_id.lower()}"
+    with Stubber(glue) as stubber:
+        stubber.add_client_error(
+            "delete_partition",
+            "EntityNotFoundException",
+            expected_params={"DatabaseName": database, "TableName": name, "PartitionValues": ["3"]},
+        )
+        stubber.add_client_error(
+            "delete_table", "EntityNotFoundException", expected_params={"DatabaseName": database, "Name": name}
+        )
+        catalog.drop_partition(tenant, CatalogTable("t", table_id), 3)
+        catalog.drop_table(tenant, CatalogTable("t", table_id))
+        stubber.assert_no_pending_responses()
+
+
+def _table_input_shape() -> dict[str, Any]:
+    return {
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {"classification": "parquet", "EXTERNAL": "TRUE", "sdp_table": "t"},
+        "PartitionKeys": [{"Name": "_seq", "Type": "int"}],
+    }
+
+
+def _descriptor(tenant: str, columns: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "Columns": [{"Name": column, "Type": "bigint"} for column in columns],
+        "Location": f"s3://sdp-local-data/tenants/{tenant}/curated/",
+        "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+        "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+        "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
+    }

@@ -299,9 +299,8 @@ class _SmallPiecesTenant(TenantServices):
     @cached_property
     def ingest(self) -> Ingest:
         databases = self._platform.conversion_databases
-        names = self.table_names
         return Ingest(
-            self.records, names, self.objects, self.catalog, self.settings, databases, piece_bytes=SMALL_PIECE
+            self.records, self.tables, self.objects, self.catalog, self.settings, databases, piece_bytes=SMALL_PIECE
         )
 
 

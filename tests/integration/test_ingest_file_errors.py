@@ -439,7 +439,7 @@ def test_the_curated_row_groups_take_a_share_of_the_memory_limit(limited: Any) -
     rows = "".join(",".join(str(row + n) for n in range(100)) + "\n" for row in range(12_000))
     record = ingestor.upload("wide.csv.gz", gzip.compress(f"{header}\n{rows}".encode()))
     assert (record["status"], record["row_count"]) == ("READY", 12_000), record["error"]
-    folder = Path(ingestor.services.settings.warehouse_dir or "") / ingestor.account.tenant_id / record["file_id"]
+    folder = ingestor.partition(record)
     groups = duckdb.sql(
         f"SELECT DISTINCT file_name, row_group_id, row_group_bytes FROM parquet_metadata('{folder}/*.parquet')"
     ).fetchall()

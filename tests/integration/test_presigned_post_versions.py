@@ -99,7 +99,7 @@ def test_the_version_claimed_first_is_the_file_and_the_one_an_attempt_saw_before
     objects = _PostedAgainAfterTheFirstHead(ingestor, upload, SAME_SIZE)
     services = ingestor.services
     databases = services.conversion_databases
-    ingest = Ingest(tenant.records, tenant.table_names, objects, tenant.catalog, services.settings, databases)
+    ingest = Ingest(tenant.records, tenant.tables, objects, tenant.catalog, services.settings, databases)
     ingest.object_created(notified, 1, Budget.unlimited())
 
     record = ingestor.record(file_id)

@@ -44,7 +44,7 @@ def _status(pid: int, field: str) -> int:
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Any:
-    folder = tmp_path / TENANT / "F1"
+    folder = tmp_path / TENANT / "tables" / "F1" / "_seq=1"
     folder.mkdir(parents=True)
     duckdb.sql("SELECT range AS id, 'x' || range AS s FROM range(200000)").write_parquet(str(folder / "part-0.parquet"))
     engine = LocalEngine(tmp_path, lambda _: None, "results", QueryLimits(memory=LIMIT), record_end=lambda *_: None)  # type: ignore[arg-type,return-value]
@@ -53,7 +53,7 @@ def engine(tmp_path: Path) -> Any:
 
 
 def _submit(engine: LocalEngine, sql: str, query_id: str) -> QueryRecord:
-    table = TableInfo("big", "F1", [{"name": "id", "type": "bigint"}, {"name": "s", "type": "varchar"}], "V1")
+    table = TableInfo("big", "F1", [{"name": "id", "type": "bigint"}, {"name": "s", "type": "varchar"}], 1, next_seq=2)
     guarded = guard(sql, ["big"], "db")
     reads = {"big": table} if guarded.tables else {}
     record = QueryRecord(TENANT, "U1", query_id, sql, QueryState.QUEUED, "2026-01-01T00:00:00.000Z")

@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
-from chalicelib.keys import tenant_database
+from chalicelib.keys import glue_table, tenant_database
 from chalicelib.queries.athena import AthenaEngine
 from chalicelib.queries.dialect import LocalLimitation
 from chalicelib.queries.engine import TableInfo
-from chalicelib.queries.guard import DUCKDB_FUNCTIONS, ForbiddenSql, Guarded, InvalidSql, guard
+from chalicelib.queries.guard import DUCKDB_FUNCTIONS, ForbiddenSql, Guarded, InvalidSql, duckdb_statement, guard
 from chalicelib.queries.local import LocalEngine, QueryLimits
 from tests.unit.test_sql_guard import CALLS
 
@@ -33,7 +33,7 @@ COLUMNS = {
     "j": "varchar", "a": "array(bigint)", "m": "map(varchar,bigint)", "g": "varchar",
 }  # fmt: skip
 TABLES = {
-    name: TableInfo(name, f"F{n}", [{"name": c, "type": t} for c, t in COLUMNS.items()], "V1")
+    name: TableInfo(name, f"F{n}", [{"name": c, "type": t} for c, t in COLUMNS.items()], 1, next_seq=7, hidden=(2, 5))
     for n, name in enumerate(("sales", "orders"))
 }
 WAREHOUSE = Path("/warehouse")
@@ -150,6 +150,10 @@ def _verdict(sql: str, tables: object = TABLES) -> Guarded | None:
         return None
 
 
+def _catalog_name(name: str) -> str:
+    return glue_table(name, TABLES[name].table_id)
+
+
 def _read(guarded: Guarded) -> dict[str, TableInfo]:
     return {name: TABLES[name] for name in guarded.tables}
 
@@ -181,11 +185,12 @@ def test_the_guards_verdict_on_what_athena_is_given_is_its_verdict_on_the_input(
         statement = ATHENA.statement(TENANT, guarded, _read(guarded))
     except (ForbiddenSql, InvalidSql) as refused:
         pytest.fail(f"accepted, yet what Athena would be given is refused: {refused.message}")
-    judged_again = _verdict(statement, guarded.tables)
+    in_catalog = {_catalog_name(name) for name in guarded.tables}
+    judged_again = _verdict(statement, in_catalog)
     assert judged_again is not None, f"Athena would be given {statement!r}"
-    assert judged_again.tables == guarded.tables
+    assert judged_again.tables == in_catalog
     tables = sqlglot.parse_one(statement, read="athena").find_all(exp.Table)
-    assert {(table.db, table.name) for table in tables if table.db} == {(DATABASE, name) for name in guarded.tables}
+    assert {(table.db, table.name) for table in tables if table.db} == {(DATABASE, name) for name in in_catalog}
 
 
 @_property
@@ -205,13 +210,16 @@ def test_the_guards_verdict_on_what_duckdb_is_given_is_its_verdict_on_the_input(
     sources = {
         table.this.expressions[0].name for table in tree.find_all(exp.Table) if isinstance(table.this, exp.ReadParquet)
     }
-    assert sources <= {str(WAREHOUSE / TENANT / TABLES[name].file_id / "*.parquet") for name in guarded.tables}
+    assert sources <= {
+        str(WAREHOUSE / TENANT / "tables" / TABLES[name].table_id / "*" / "*.parquet") for name in guarded.tables
+    }
 
 
 @pytest.mark.parametrize("name", sorted(CALLS))
 def test_every_listed_function_is_written_for_each_engine_as_one_the_other_list_allows(name: str) -> None:
     guarded = guard(f"SELECT {CALLS[name]} FROM sales", TABLES, DATABASE)
-    assert _verdict(ATHENA.statement(TENANT, guarded, _read(guarded)), guarded.tables) is not None
+    statement = ATHENA.statement(TENANT, guarded, _read(guarded))
+    assert _verdict(statement, {_catalog_name(name) for name in guarded.tables}) is not None
     try:
         LOCAL.statement(TENANT, guarded, _read(guarded))
     except LocalLimitation:
@@ -262,3 +270,29 @@ def test_units_sizes_and_names_written_as_athena_has_them_pass(sql: str) -> None
     guarded = guard(sql, TABLES, DATABASE)
     ATHENA.statement(TENANT, guarded, _read(guarded))
     LOCAL.statement(TENANT, guarded, _read(guarded))
+
+
+def test_each_engine_reads_a_table_only_from_the_partitions_its_item_shows_as_its_columns() -> None:
+    guarded = guard("SELECT count(*) FROM sales AS s TABLESAMPLE BERNOULLI (50)", TABLES, DATABASE)
+    for statement, dialect in (
+        (ATHENA.statement(TENANT, guarded, _read(guarded)), "athena"),
+        (LOCAL.statement(TENANT, guarded, _read(guarded)), "duckdb"),
+    ):
+        (derived,) = sqlglot.parse_one(statement, read=dialect).find_all(exp.Subquery)
+        assert derived.this.args["where"].this.sql(dialect=dialect) == '"_seq" < 7 AND NOT "_seq" IN (2, 5)'
+        assert [column.name for column in derived.this.expressions] == list(COLUMNS)  # never the partition column
+        assert (derived.alias, derived.args["sample"] is not None) == ("s", True), statement
+
+
+def test_the_local_engine_is_refused_any_other_read_of_its_files() -> None:
+    glob = str(WAREHOUSE / TENANT / "tables" / "F0" / "*" / "*.parquet")
+    for options in ("", ", hive_partitioning = true", ", union_by_name = true, hive_partitioning = true",
+                    ", hive_partitioning = true, union_by_name = false",
+                    ", hive_partitioning = true, union_by_name = true, filename = true"):  # fmt: skip
+        tree = sqlglot.parse_one(f"SELECT 1 FROM read_parquet('{glob}'{options})", read="duckdb")
+        with pytest.raises(ForbiddenSql):
+            duckdb_statement(tree, [glob])
+    accepted = sqlglot.parse_one(
+        f"SELECT 1 FROM read_parquet('{glob}', hive_partitioning = true, union_by_name = true)", read="duckdb"
+    )
+    assert duckdb_statement(accepted, [glob])
