@@ -226,9 +226,7 @@ def upload_presigned(api: Api, account: Account, name: str, data: bytes, table: 
     return started.body["file_id"]
 
 
-def ingested_table(
-    api: Api, account: Account, name: str, data: bytes, table: str | None = None
-) -> dict[str, Any]:
+def ingested_table(api: Api, account: Account, name: str, data: bytes, table: str | None = None) -> dict[str, Any]:
     """Upload a file (into `table`, if given) and wait until it is READY; its record."""
     reply = upload_direct(api, account, name, data, "text/csv", table)
     assert reply.status == 201, reply
@@ -311,12 +309,12 @@ NOT_IDS = [
 
 @contextmanager
 def dynamodb_requests(services: Any, tenant_id: str) -> Iterator[list[str]]:
-    """Every DynamoDB request sent meanwhile, on the function's and the tenant's clients, as text
-    (its parameters name the keys)."""
+    """Every DynamoDB request sent meanwhile, on the function's and the tenant's clients, as text:
+    its operation, then its parameters (which name the keys)."""
     sent: list[str] = []
 
-    def note(params: dict[str, Any], **_: Any) -> None:
-        sent.append(str(params))
+    def note(params: dict[str, Any], model: Any, **_: Any) -> None:
+        sent.append(f"{model.name} {params}")
 
     clients = [services.clients.dynamodb, services.for_tenant(tenant_id).clients.dynamodb]
     for dynamodb in clients:
@@ -326,4 +324,3 @@ def dynamodb_requests(services: Any, tenant_id: str) -> Iterator[list[str]]:
     finally:
         for dynamodb in clients:
             dynamodb.meta.events.unregister("before-call.dynamodb", note)
-

@@ -1,5 +1,5 @@
-"""File records and each tenant's storage quota, in the platform's DynamoDB table (table names
-are files/tables.py's).
+"""File records and each tenant's storage quota, in the platform's DynamoDB table (tables are
+files/tables.py's).
 
 A record and its quota reservation are written in one transaction, and so are a deletion and
 its release: the tenant's `bytes_used` and `file_count` are exact under any concurrency, and a
@@ -203,7 +203,7 @@ class FileStore:
         return FileRecord.from_fields(from_item(response["Attributes"]))
 
     def delete(self, record: FileRecord) -> None:
-        """Remove the record and give its quota back; once only. Its table names go first (`withdraw`)."""
+        """Remove the record and give its quota back; once only. Its partitions go first (`withdraw`)."""
         items: list[dict[str, Any]] = [
             {
                 "Delete": {

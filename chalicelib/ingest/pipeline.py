@@ -428,10 +428,10 @@ class Ingest:
 
     def _lost(self, claimed: FileRecord) -> None:
         """This attempt's claim is gone. If the file was deleted, or a newer version's attempt
-        ended it FAILED, undo what was published (this attempt may have taken the name and catalog
-        entry again after that attempt withdrew them); if a newer version's attempt is at work or
-        made it READY, leave the name and catalog entry to it and delete this attempt's curated
-        copy (a newer claim's registration replaces, or has replaced, this one's)."""
+        ended it FAILED, withdraw what was published (this attempt may have taken a partition after
+        that attempt withdrew the file's); if a newer version's attempt is at work or made it READY,
+        leave the file's partitions to it (its READY withdraws this attempt's) and delete this
+        attempt's curated copy."""
         assert claimed.ingest is not None
         current = self._records.get(claimed.tenant_id, claimed.file_id)
         if current is None or current.deleting or current.status is Status.FAILED:
@@ -442,8 +442,8 @@ class Ingest:
             self._objects.delete_all_versions(attempt_prefix(claimed.tenant_id, claimed.file_id, claimed.ingest.token))
 
     def _refuse(self, claimed: FileRecord, code: str, message: str, found: FileRecord) -> None:
-        """FAILED with a reason; no table is offered any longer, nor one this or an earlier attempt
-        had begun to publish (a name taken, a catalog entry, curated Parquet)."""
+        """FAILED with a reason; the file's rows leave its table, and so does whatever this or an
+        earlier attempt had begun to publish (a partition taken, a catalog partition, curated Parquet)."""
         if self._records.fail(claimed, code, message, found):
             withdraw(self._tables, self._objects, self._catalog, claimed.tenant_id, claimed.file_id)
 
