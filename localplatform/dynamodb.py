@@ -134,9 +134,9 @@ class PagedTable(Table):
                     last_evaluated_key = self._get_last_evaluated_key(item, None)
                 break
         scanned = len(results)
-        results = copy.deepcopy(results)  # the page only: the caller may change what it is given
-        if filter_expression is not None:
+        if filter_expression is not None:  # judged on the items as stored: only those it keeps are copied
             results = [item for item in results if filter_expression.expr(item)]
+        results = copy.deepcopy(results)  # the page only: the caller may change what it is given
         if projection_expressions:
             results = [item.project(projection_expressions) for item in results]
         return results, scanned, last_evaluated_key

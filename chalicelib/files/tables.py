@@ -376,6 +376,8 @@ class Tables:
         for _ in range(WRITE_TRIES):
             table = self._named(claimed, name) if named else self._new(claimed, name)
             joined = self._take_seq(claimed, table)
+            if joined is None and table.created_by == claimed.file_id:
+                self._remove_if_empty(claimed.tenant_id, table)  # made for a file that no longer comes
             if joined is not False:
                 return joined
         raise RuntimeError(f"table {name} kept changing while a file was added to it")
