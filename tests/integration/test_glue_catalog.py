@@ -55,7 +55,8 @@ def _partitions(ingestor: Ingestor, name: str) -> list[tuple[str, str]]:
 
 def _attempt(ingestor: Ingestor, file_id: str) -> str:
     stored = ingestor.tenant.records.get(ingestor.account.tenant_id, file_id)
-    assert stored is not None and stored.ingest is not None
+    assert stored is not None
+    assert stored.ingest is not None
     return f"s3://sdp-local-data/tenants/{ingestor.account.tenant_id}/curated/{file_id}/{stored.ingest.token}/"
 
 
@@ -112,7 +113,6 @@ def test_nested_types_are_declared_in_hive_terms(glue_ingestor: Ingestor) -> Non
     record = glue_ingestor.upload(
         "events.jsonl", b'{"id": 1, "user": {"name": "ann", "tags": ["a"]}, "at": "2024-01-01T10:00:00"}\n'
     )
-    glue = glue_ingestor.services.clients.glue
     table = _glue_table(glue_ingestor, record["table"])
     assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [
         ("id", "bigint"),
@@ -124,7 +124,6 @@ def test_nested_types_are_declared_in_hive_terms(glue_ingestor: Ingestor) -> Non
 def test_nested_field_names_are_declared_as_safe_names(glue_ingestor: Ingestor, tmp_path: Path) -> None:
     record = glue_ingestor.upload("nested_names.jsonl", (CORPUS / "nested_names.jsonl").read_bytes())
     assert record["status"] == "READY", record["error"]
-    glue = glue_ingestor.services.clients.glue
     table = _glue_table(glue_ingestor, record["table"])
     assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [
         ("id", "bigint"),
