@@ -17,7 +17,20 @@ from sdp.errors import (
     Throttled,
     Unavailable,
 )
-from sdp.models import Column, File, Me, Member, Query, QueryStats, SignUp, Table
+from sdp.models import (
+    Column,
+    ColumnAdded,
+    Drift,
+    File,
+    Me,
+    Member,
+    Query,
+    QueryStats,
+    SignUp,
+    Table,
+    TableDetail,
+    TableFile,
+)
 from sdp.results import QueryResult
 from sdp.uploads import UploadRefused
 
@@ -27,7 +40,9 @@ __all__ = [
     "AuthenticationError",
     "Client",
     "Column",
+    "ColumnAdded",
     "CredentialStore",
+    "Drift",
     "File",
     "FileFailed",
     "Login",
@@ -48,6 +63,8 @@ __all__ = [
     "SignUp",
     "SqlRefused",
     "Table",
+    "TableDetail",
+    "TableFile",
     "Throttled",
     "Unavailable",
     "UploadRefused",

@@ -31,10 +31,12 @@ from rich.table import Table
 
 from sdp.client import DEFAULT_URL, Client, __version__
 from sdp.errors import ApiError, FileFailed, NotFound, SdpError, SqlRefused
-from sdp.models import Column, File, Member, Record
+from sdp.models import Column, File, Member, Record, TableDetail
 
 FORMATS = ("table", "csv", "json")
 ROLES = ("viewer", "analyst", "admin")
+FILE_STATUSES = ("UPLOADING", "PROCESSING", "READY", "FAILED")
+FILE_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 # A terminal table shows one page; the whole result goes to a file (--output) or a pipe (CSV).
 TABLE_ROWS = 1000
 
@@ -133,6 +135,10 @@ def _columns_text(record: File) -> str:
     return ", ".join(f"{column.name} {column.type}" for column in record.columns)
 
 
+def _names(columns: Iterable[str]) -> str:
+    return ", ".join(columns)
+
+
 def _read_password(prompt: str, from_stdin: bool, *, confirm: bool = False) -> str:
     if from_stdin:
         line = sys.stdin.readline()
@@ -222,7 +228,7 @@ def whoami(session: Session, as_json: bool) -> None:
 # -- files and tables --------------------------------------------------------------------------------------------
 
 
-def _upload_one(client: Client, path: Path, name: str | None, wait: bool) -> File:
+def _upload_one(client: Client, path: Path, name: str | None, wait: bool, table: str | None) -> File:
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -241,7 +247,7 @@ def _upload_one(client: Client, path: Path, name: str | None, wait: bool) -> Fil
 
     with progress:
         try:
-            record = client.upload(path, name, wait=False, progress=advance)
+            record = client.upload(path, name, wait=False, progress=advance, table=table)
         except KeyboardInterrupt:
             raise Interrupted(
                 f"Stopped sending {path.name}. Run the same sdp upload again: "
@@ -261,53 +267,113 @@ def _upload_one(client: Client, path: Path, name: str | None, wait: bool) -> Fil
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--name", help="The file's name on the platform (one file only; default: its own name).")
+@click.option(
+    "--table",
+    "table",
+    metavar="TABLE",
+    help="Add every file to this table (made from the first if you have none of that name; "
+    "a-z, 0-9 and _, not starting with a digit).",
+)
 @click.option("--no-wait", is_flag=True, help="Return once the bytes are sent, without waiting for the table.")
 @pass_session
-def upload(session: Session, files: tuple[Path, ...], name: str | None, no_wait: bool) -> None:
-    """Upload files: each becomes a table. An interrupted large upload resumes when run again."""
+def upload(session: Session, files: tuple[Path, ...], name: str | None, table: str | None, no_wait: bool) -> None:
+    """Upload files: each becomes a table, or with --table is added to one. An interrupted large upload
+    resumes when run again."""
     if name and len(files) > 1:
         raise click.UsageError("--name names one file: give one FILE with it.")
     failed = 0
     for path in files:
         try:
-            record = _upload_one(session.client, path, name, not no_wait)
+            record = _upload_one(session.client, path, name, not no_wait, table)
         except SdpError as error:  # this file's problem: the others are still sent
             failed += 1
             named = f"{error.file.name} ({error.file.file_id})" if isinstance(error, FileFailed) else path.name
             _report(error, prefix=f"{named}: ")
+            if error.code == "invalid_table_name":
+                break  # the name is refused for every file alike: nothing was stored, none is sent
             continue
-        if record.status == "READY":
-            err.print(
-                f"[green]✓[/] {escape(record.name)} → table [bold]{record.table}[/]: "
-                f"{_count(record.row_count or 0, 'row')}, {_count(len(record.columns), 'column')} "
-                f"({escape(_columns_text(record))})"
-            )
-            for note in record.notes:
-                err.print(f"  note: {escape(note)}")
-        else:
-            err.print(f"{escape(record.name)} uploaded as {record.file_id} ({record.status})")
+        _uploaded(record)
         out.print(record.file_id)
     if failed:
         raise SystemExit(1)
 
 
+def _uploaded(record: File) -> None:
+    """The line that says what became of an uploaded file (and its notes and drift below)."""
+    if record.status != "READY":
+        into = f", into table {record.target_table}" if record.target_table else ""
+        err.print(f"{escape(record.name)} uploaded as {record.file_id} ({record.status}{into})")
+        return
+    rows = record.row_count or 0
+    added = f"+{_count(rows, 'row')}" if record.target_table else _count(rows, "row")
+    err.print(
+        f"[green]✓[/] {escape(record.name)} → table [bold]{record.table}[/]: "
+        f"{added}, {_count(len(record.columns), 'column')} ({escape(_columns_text(record))})"
+    )
+    for note in record.notes:
+        err.print(f"  note: {escape(note)}")
+    if record.target_table and record.drift is not None:
+        if record.drift.added_columns:
+            err.print(f"  columns added: {escape(_names(record.drift.added_columns))}")
+        if record.drift.missing_columns:
+            err.print(f"  columns missing (NULL in its rows): {escape(_names(record.drift.missing_columns))}")
+
+
+def _search_options(*, files: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--search and --column-type (and for files --status and --format): the API's search terms."""
+    what = "the file's name, its table's or a column's" if files else "the table's name or a column's"
+    options = [
+        click.option("--search", "q", metavar="TEXT", help=f"Those with TEXT in {what} (any case)."),
+        click.option(
+            "--column-type", metavar="TYPE", help="Those with a column of this type, whole (bigint, decimal(18,2))."
+        ),
+    ]
+    if files:
+        options += [
+            click.option(
+                "--status", type=click.Choice(FILE_STATUSES, case_sensitive=False), help="Those in this status."
+            ),
+            click.option("--format", "file_format", type=click.Choice(FILE_FORMATS), help="Those of this format."),
+        ]
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 @cli.command(name="ls")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many files, newest first.")
+@_search_options(files=True)
 @pass_session
-def list_files(session: Session, as_json: bool, limit: int | None) -> None:
-    """List your tenant's files, newest first."""
-    files = _take(session.client.files(page_size=min(limit or 1000, 1000)), limit)
+def list_files(
+    session: Session,
+    as_json: bool,
+    limit: int | None,
+    q: str | None,
+    column_type: str | None,
+    status: str | None,
+    file_format: str | None,
+) -> None:
+    """List your tenant's files, newest first; with a search, those that meet every term given."""
+    found = session.client.files(
+        page_size=min(limit or 1000, 1000), q=q, status=status, format=file_format, column_type=column_type
+    )
+    files = _take(found, limit)
     if as_json:
         _print_json(files)
         return
+    searched = any(term is not None for term in (q, column_type, status, file_format))
     _table(
         ["FILE ID", "NAME", "STATUS", "SIZE", "ROWS", "TABLE", "CREATED (UTC)"],
         (
             [f.file_id, f.name, f.status, decimal(f.size), f.row_count, f.table or "", _when(f.created_at)]
             for f in files
         ),
-        name="files",
+        name="files match" if searched else "files",
         shrink="NAME",
     )
 
@@ -334,6 +400,7 @@ def show(session: Session, file_id: str, as_json: bool) -> None:
         ("size", decimal(record.size) + (f" ({record.size:,} bytes)" if record.size >= 1000 else "")),
         ("format", " + ".join(filter(None, [record.format, record.compression]))),
         ("table", record.table),
+        ("into", record.target_table if record.target_table != record.table else None),
         ("rows", f"{record.row_count:,}" if record.row_count is not None else None),
         ("sha256", record.sha256),
         ("created", _when(record.created_at)),
@@ -346,6 +413,10 @@ def show(session: Session, file_id: str, as_json: bool) -> None:
         out.print(f"{'error':>8}  {record.error.code}: {escape(record.error.message)}")
     for note in record.notes:
         out.print(f"{'note':>8}  {escape(note)}")
+    if record.target_table and record.drift is not None:
+        for label, names in (("added", record.drift.added_columns), ("missing", record.drift.missing_columns)):
+            if names:
+                out.print(f"{label:>8}  {escape(_names(names))}")
     if record.columns:
         out.print()
         _table(["COLUMN", "TYPE", "IN THE FILE"], _column_rows(record.columns), name="columns", shrink="TYPE")
@@ -371,32 +442,71 @@ def rm(session: Session, file_ids: tuple[str, ...]) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_search_options(files=False)
 @pass_session
-def tables(session: Session, as_json: bool) -> None:
-    """List the tables you can query."""
-    found = list(session.client.tables())
+def tables(session: Session, as_json: bool, q: str | None, column_type: str | None) -> None:
+    """List the tables you can query; with a search, those that meet every term given."""
+    found = list(session.client.tables(q=q, column_type=column_type))
     if as_json:
         _print_json(found)
         return
     _table(
-        ["TABLE", "ROWS", "COLUMNS", "FILE ID"],
-        ([t.table, f"{t.row_count:,}", len(t.columns), t.file_id] for t in found),
-        name="tables",
+        ["TABLE", "ROWS", "COLUMNS", "FILES", "LATEST FILE ID"],
+        ([t.table, f"{t.row_count:,}", len(t.columns), f"{t.file_count:,}", t.file_id] for t in found),
+        name="tables match" if q is not None or column_type is not None else "tables",
     )
 
 
 @cli.command()
 @click.argument("table")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: the table, all its files, its schema history.")
 @pass_session
 def describe(session: Session, table: str, as_json: bool) -> None:
-    """Show a table's columns and types."""
+    """Show a table: its columns, its files (oldest first, with the columns each added or lacked) and
+    its schema history (which file added each column, and when)."""
     found = session.client.table(table)
     if as_json:
         _print_json(found)
         return
-    out.print(f"[bold]{found.table}[/]: {_count(found.row_count, 'row')}, from file {found.file_id}")
+    _describe(found)
+
+
+def _describe(found: TableDetail) -> None:
+    out.print(
+        f"[bold]{escape(found.table)}[/]: {_count(found.row_count, 'row')} in {_count(found.file_count, 'file')}, "
+        f"{_count(len(found.columns), 'column')}"
+    )
     _table(["COLUMN", "TYPE", "IN THE FILE"], _column_rows(found.columns), name="columns", shrink="TYPE")
+    out.print()
+    out.print(f"[bold]Files[/] ({len(found.files):,}, oldest first):")
+    _table(
+        ["NAME", "FILE ID", "ROWS", "ADDED (UTC)", "COLUMNS ADDED", "COLUMNS MISSING"],
+        (
+            [
+                f.name,
+                f.file_id,
+                f"{f.row_count:,}",
+                _when(f.added_at),
+                _names(f.added_columns),
+                _names(f.missing_columns),
+            ]
+            for f in found.files
+        ),
+        name="files",
+        shrink="NAME",
+    )
+    out.print()
+    out.print("[bold]Schema history[/] (columns in the order they were added):")
+    names = {f.file_id: f.name for f in found.files}
+    _table(
+        ["COLUMN", "TYPE", "ADDED BY FILE", "FILE ID", "WHEN (UTC)"],
+        (
+            [c.column, c.type, names.get(c.file_id, "(deleted)"), c.file_id, _when(c.added_at)]
+            for c in found.schema_history
+        ),
+        name="schema history",
+        shrink="TYPE",
+    )
 
 
 # -- queries -----------------------------------------------------------------------------------------------------

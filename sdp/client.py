@@ -26,7 +26,20 @@ from sdp.errors import (
     NotFound,
     error_from_response,
 )
-from sdp.models import File, Health, Me, Member, MultipartUpload, Query, Role, SignUp, StartedUpload, Table, Tokens
+from sdp.models import (
+    File,
+    Health,
+    Me,
+    Member,
+    MultipartUpload,
+    Query,
+    Role,
+    SignUp,
+    StartedUpload,
+    Table,
+    TableDetail,
+    Tokens,
+)
 from sdp.version import VERSION
 
 if TYPE_CHECKING:
@@ -74,6 +87,11 @@ def _retryable(error: BaseException, safe: bool) -> bool:
             return True  # the platform's "try again" answers, and storage's SlowDown
         return safe and error.status in (500, 502, 503, 504)
     return False
+
+
+def _given(**values: str | None) -> dict[str, str]:
+    """The parameters that were given (a search term or option left out is not sent)."""
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def _unreachable(url: str, error: httpx.TransportError) -> NetworkError:
@@ -286,9 +304,21 @@ class Client:
 
     # -- files and tables ------------------------------------------------------------------------------------
 
-    def files(self, page_size: int = 1000) -> Iterator[File]:
-        """Every file of the tenant, newest first."""
-        return self._pages("/files", "files", File, {"limit": page_size})
+    def files(
+        self,
+        page_size: int = 1000,
+        *,
+        q: str | None = None,
+        status: str | None = None,
+        format: str | None = None,
+        column_type: str | None = None,
+    ) -> Iterator[File]:
+        """Every file of the tenant, newest first; with any of the search's terms, those that meet them
+        all: `q` a piece of the file's name, of its table's or of a column's (any case), `status`
+        (UPLOADING, PROCESSING, READY, FAILED), `format` (csv, tsv, jsonl, parquet), `column_type` a type
+        one of its columns has, whole (`bigint`, `decimal(18,2)`)."""
+        search = _given(q=q, status=status, format=format, column_type=column_type)
+        return self._pages("/files", "files", File, {"limit": page_size} | search)
 
     def file(self, file_id: str) -> File:
         return self._record(File, self.call("GET", f"/files/{quote(file_id, safe='')}"))
@@ -300,27 +330,52 @@ class Client:
         """A presigned URL of the file's original bytes (READY or FAILED alike)."""
         return str(self.call("GET", f"/files/{quote(file_id, safe='')}/content").json()["url"])
 
-    def tables(self, page_size: int = 1000) -> Iterator[Table]:
-        """Every queryable table of the tenant, in name order."""
-        return self._pages("/tables", "tables", Table, {"limit": page_size})
+    def tables(self, page_size: int = 1000, *, q: str | None = None, column_type: str | None = None) -> Iterator[Table]:
+        """Every queryable table of the tenant, in name order; with `q` (a piece of the table's name or of a
+        column's, any case) or `column_type` (a type one of its columns has, whole), those that meet both."""
+        search = _given(q=q, column_type=column_type)
+        return self._pages("/tables", "tables", Table, {"limit": page_size} | search)
 
-    def table(self, name: str) -> Table:
-        """One table by its name, as SQL names it."""
-        for table in self.tables():
-            if table.table == name:
-                return table
-        raise NotFound(404, "table_not_found", f"No table named {name!r}: `sdp tables` lists yours.", None)
+    def table(self, name: str, page_size: int = 1000) -> TableDetail:
+        """One table by its name, as SQL names it, with all its READY files (oldest first: every page of
+        them, `page_size` a request) and its schema history. Raises `NotFound` (`table_not_found`)."""
+        missing = f"No table named {name!r}: `sdp tables` lists yours."
+        if name.strip(".") == "":  # no table is named so, and the path would name another route
+            raise NotFound(404, "table_not_found", missing, None)
+        path = f"/tables/{quote(name, safe='')}"
+        params: dict[str, Any] = {"limit": page_size}
+        try:
+            body = self.call("GET", path, params=params).json()
+            files = list(body["files"])
+            while token := body.get("next_token"):
+                body = self.call("GET", path, params=params | {"next_token": token}).json()
+                files += body["files"]
+        except NotFound as error:
+            if error.code != "table_not_found":
+                raise
+            raise NotFound(error.status, error.code, missing, error.request_id) from error
+        return TableDetail.model_validate(body | {"files": files})
 
-    def post_file(self, data: bytes, name: str, content_type: str = "application/octet-stream") -> File:
-        """Upload a small file (at most 4 MiB in AWS) as the request's body; `upload` picks this by itself."""
-        response = self.call(
-            "POST", "/files", params={"name": name}, content=data, headers={"Content-Type": content_type}
-        )
+    def post_file(
+        self,
+        data: bytes,
+        name: str,
+        content_type: str = "application/octet-stream",
+        *,
+        table: str | None = None,
+    ) -> File:
+        """Upload a small file (at most 4 MiB in AWS) as the request's body; `upload` picks this by itself.
+        With `table`, the file is added to that table (made from it if there is none of that name)."""
+        params = {"name": name} | _given(table=table)
+        response = self.call("POST", "/files", params=params, content=data, headers={"Content-Type": content_type})
         return self._record(File, response)
 
-    def start_upload(self, name: str, size: int, content_type: str | None = None) -> StartedUpload:
-        """Reserve `size` bytes for a file and get where to send them (`upload` does the rest by itself)."""
-        body = {"name": name, "size": size} | ({"content_type": content_type} if content_type else {})
+    def start_upload(
+        self, name: str, size: int, content_type: str | None = None, *, table: str | None = None
+    ) -> StartedUpload:
+        """Reserve `size` bytes for a file and get where to send them (`upload` does the rest by itself).
+        With `table`, the file is added to that table (made from it if there is none of that name)."""
+        body = {"name": name, "size": size} | _given(content_type=content_type or None, table=table)
         return self._record(StartedUpload, self.call("POST", "/uploads", json=body))
 
     def upload_parts(self, file_id: str, first: int = 1) -> MultipartUpload:
@@ -355,14 +410,17 @@ class Client:
         wait: bool = True,
         content_type: str | None = None,
         progress: Callable[[int, int], None] | None = None,
+        table: str | None = None,
     ) -> File:
         """Upload a file (a path or a binary file object) the way its size calls for: in the request up to
         4 MiB, a presigned POST up to 100 MiB, parts in parallel beyond, resuming an interrupted upload of
-        the same path. `progress(sent, total)` follows the bytes. With `wait`, returns once ingest is done
-        and raises `FileFailed` if the file ended FAILED."""
+        the same path. `progress(sent, total)` follows the bytes. With `table`, the file is added to that
+        table: made from it if there is none of that name, else read with the table's column types
+        (`record.drift` says which columns it added or lacked). With `wait`, returns once ingest is done
+        and raises `FileFailed` if the file ended FAILED (`schema_mismatch`, `duplicate_file`, …)."""
         from sdp.uploads import Uploader
 
-        record = Uploader(self, progress).upload(source, name, content_type)
+        record = Uploader(self, progress, table).upload(source, name, content_type)
         return self.wait_for_file(record.file_id) if wait else record
 
     # -- queries ---------------------------------------------------------------------------------------------

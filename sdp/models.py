@@ -27,6 +27,14 @@ class Problem(Record):
     message: str
 
 
+class Drift(Record):
+    """How a file's columns differed from its table's when it was added (the file that made the table
+    added all its columns)."""
+
+    added_columns: list[str] = []
+    missing_columns: list[str] = []
+
+
 class File(Record):
     file_id: str
     name: str
@@ -39,6 +47,8 @@ class File(Record):
     row_count: int | None = None
     columns: list[Column] = []
     table: str | None = None
+    target_table: str | None = None
+    drift: Drift | None = None
     created_at: datetime
     updated_at: datetime
     error: Problem | None = None
@@ -52,10 +62,42 @@ class File(Record):
 
 
 class Table(Record):
+    """A table as `GET /tables` lists it: `file_id` is the file most recently added, `row_count` and
+    `file_count` count its READY files."""
+
     table: str
     file_id: str
     columns: list[Column]
     row_count: int
+    file_count: int = 1
+
+
+class TableFile(Record):
+    """One READY file of a table: its rows, when they were added and how its columns differed."""
+
+    file_id: str
+    name: str
+    row_count: int
+    added_at: datetime
+    added_columns: list[str] = []
+    missing_columns: list[str] = []
+
+
+class ColumnAdded(Record):
+    """Which file first brought a column to its table, and when (the file may have been deleted since)."""
+
+    column: str
+    type: str
+    file_id: str
+    added_at: datetime
+
+
+class TableDetail(Table):
+    """`GET /tables/{table}`: the table with every one of its READY files (oldest first, all pages
+    gathered) and its schema history (columns in the order they were added)."""
+
+    files: list[TableFile] = []
+    schema_history: list[ColumnAdded] = []
 
 
 class QueryStats(Record):

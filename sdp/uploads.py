@@ -153,35 +153,39 @@ class ResumeStore:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def _path(self, url: str, source: Source, name: str) -> Path | None:
+    def _path(self, url: str, source: Source, name: str, table: str | None) -> Path | None:
         if source.path is None:
             return None  # only a file on disk can be recognised again
-        key = json.dumps([url, str(source.path), source.size, source.modified_ns, name])
+        # The table is part of what is recognised: the upload was started for it, and goes nowhere else.
+        fields: list[Any] = [url, str(source.path), source.size, source.modified_ns, name]
+        key = json.dumps(fields + ([table] if table is not None else []))
         return self.directory / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
 
-    def load(self, url: str, source: Source, name: str) -> str | None:
-        path = self._path(url, source, name)
+    def load(self, url: str, source: Source, name: str, table: str | None = None) -> str | None:
+        path = self._path(url, source, name, table)
         try:
             return json.loads(path.read_text())["file_id"] if path else None
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def save(self, url: str, source: Source, name: str, file_id: str) -> None:
-        if path := self._path(url, source, name):
+    def save(self, url: str, source: Source, name: str, file_id: str, table: str | None = None) -> None:
+        if path := self._path(url, source, name, table):
             private_directory(self.directory.parent)  # the configuration directory, as the login's
-            write_private(path, json.dumps({"file_id": file_id, "path": str(source.path), "name": name}))
+            saved = {"file_id": file_id, "path": str(source.path), "name": name} | ({"table": table} if table else {})
+            write_private(path, json.dumps(saved))
 
-    def forget(self, url: str, source: Source, name: str) -> None:
-        if path := self._path(url, source, name):
+    def forget(self, url: str, source: Source, name: str, table: str | None = None) -> None:
+        if path := self._path(url, source, name, table):
             path.unlink(missing_ok=True)
 
 
 class Uploader:
-    """One `Client.upload`: picks the way by size and sees it through."""
+    """One `Client.upload`: picks the way by size and sees it through, into `table` if one is named."""
 
-    def __init__(self, client: Client, report: Callable[[int, int], None] | None) -> None:
+    def __init__(self, client: Client, report: Callable[[int, int], None] | None, table: str | None = None) -> None:
         self.client = client
         self.report = report
+        self.table = table
         self.resumes = ResumeStore((client.store.directory if client.store else config_dir()) / "uploads")
         self.stop = threading.Event()
         self._renewing = threading.Lock()
@@ -203,20 +207,20 @@ class Uploader:
 
     def _direct(self, source: Source, name: str, content_type: str, progress: Progress) -> File:
         data = source.read_at(0, source.size)
-        record = self.client.post_file(data, name, content_type)
+        record = self.client.post_file(data, name, content_type, table=self.table)
         progress.restart(1)(len(data))
         return record
 
     def _through_storage(self, source: Source, name: str, content_type: str, progress: Progress) -> File:
         url = self.client.url
-        file_id = self.resumes.load(url, source, name)
+        file_id = self.resumes.load(url, source, name, self.table)
         if file_id is not None and (parts := self._resumable(file_id)) is not None:
             return self._multipart(file_id, parts, source, name, progress)
-        self.resumes.forget(url, source, name)
+        self.resumes.forget(url, source, name, self.table)
 
-        started = self.client.start_upload(name, source.size, content_type)
+        started = self.client.start_upload(name, source.size, content_type, table=self.table)
         if isinstance(started.upload, MultipartUpload):
-            self.resumes.save(url, source, name, started.file_id)
+            self.resumes.save(url, source, name, started.file_id, self.table)
             return self._multipart(started.file_id, started.upload, source, name, progress)
         try:
             self._post(started.upload, source, name, content_type, progress)
@@ -259,7 +263,7 @@ class Uploader:
             etags |= self._send_parts(file_id, missing, upload.part_size, source, progress)
             page = self.client.upload_parts(file_id, page.next_part) if page.next_part else None
         record = self.client.complete_upload(file_id, etags)
-        self.resumes.forget(self.client.url, source, name)
+        self.resumes.forget(self.client.url, source, name, self.table)
         return record
 
     def _send_parts(

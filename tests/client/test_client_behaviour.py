@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import stat
@@ -589,3 +590,191 @@ def test_a_download_is_retried_until_its_first_byte_and_fails_as_a_network_error
     with pytest.raises(sdp.NetworkError):
         client.download_to(url, tmp_path / "y.csv")
     assert not (tmp_path / "y.csv").exists()  # written whole or not at all
+
+
+# -- tables of many files ----------------------------------------------------------------------------------------
+
+TABLE_FILE = "01KBBBBBBBBBBBBBBBBBBBBBBB"
+
+
+@pytest.mark.parametrize(
+    "size", [8, DIRECT_UPLOAD_LIMIT + 1000, 5 * MIB], ids=["direct", "presigned-post", "multipart"]
+)
+def test_an_upload_names_its_table_whichever_way_it_goes(
+    fake: FakePlatform, client: sdp.Client, tmp_path: Path, size: int
+) -> None:
+    data = os.urandom(size)
+    path = _written(tmp_path / "may.csv", data)
+    record = file_record(size=size, target_table="sales")
+    fake.route("POST", f"{API}/files", httpx.Response(201, json=record))
+    storage = multipart(fake, size) if size == 5 * MIB else None
+    if storage is None:
+        upload = {"method": "POST", "url": f"{STORAGE}/bucket", "fields": {"key": "k"}}
+        fake.route(
+            "POST", f"{API}/uploads", httpx.Response(201, json={"file_id": FILE_ID, "upload": upload, "expires_in": 9})
+        )
+        fake.route("POST", f"{STORAGE}/bucket", httpx.Response(204))
+    fake.route("GET", f"{API}/files/{FILE_ID}", httpx.Response(200, json=record))
+
+    client.upload(path, wait=False, table="sales")
+    if storage is not None:
+        assert storage.assembled() == data
+    if size <= DIRECT_UPLOAD_LIMIT:
+        (sent,) = fake.sent("POST", f"{API}/files")
+        assert dict(sent.url.params) == {"name": "may.csv", "table": "sales"}
+    else:
+        (started,) = fake.sent("POST", f"{API}/uploads")
+        assert json.loads(started.content) == {
+            "name": "may.csv",
+            "size": size,
+            "content_type": "text/csv",
+            "table": "sales",
+        }
+
+
+def test_without_a_table_an_upload_sends_none(fake: FakePlatform, client: sdp.Client) -> None:
+    fake.route("POST", f"{API}/files", httpx.Response(201, json=file_record()))
+    fake.route(
+        "POST",
+        f"{API}/uploads",
+        httpx.Response(
+            201, json={"file_id": FILE_ID, "upload": {"method": "POST", "url": STORAGE, "fields": {}}, "expires_in": 9}
+        ),
+    )
+    client.post_file(b"x\n1\n", "a.csv")
+    client.start_upload("a.csv", 10)
+    assert "table" not in fake.sent("POST", f"{API}/files")[0].url.params
+    assert json.loads(fake.sent("POST", f"{API}/uploads")[0].content) == {"name": "a.csv", "size": 10}
+
+
+def test_an_interrupted_upload_resumes_only_into_the_table_it_was_started_for(
+    fake: FakePlatform, sleeps: list[float], tmp_path: Path
+) -> None:
+    data = os.urandom(5 * MIB)
+    path = _written(tmp_path / "big.csv", data)
+    storage = multipart(fake, len(data))
+    client = make_client(fake, sleeps, store=sdp.CredentialStore(tmp_path / "config"))
+    storage.fail = lambda number: error(500, "InternalError") if number == 2 else None
+    with pytest.raises(sdp.Unavailable):
+        client.upload(path, wait=False, table="sales")
+    storage.fail = lambda _number: None
+    client.upload(path, wait=False, table="other")  # another table: a new upload, not the one into sales
+    assert [json.loads(r.content).get("table") for r in fake.sent("POST", f"{API}/uploads")] == ["sales", "other"]
+
+
+def test_a_file_that_does_not_fit_its_table_fails_with_the_platforms_message(
+    fake: FakePlatform, client: sdp.Client
+) -> None:
+    message = 'Line 3: column "amount" holds "n/a", which does not fit the table\'s type bigint.'
+    fake.route("POST", f"{API}/files", httpx.Response(201, json=file_record(target_table="sales")))
+    failed = file_record("FAILED", target_table="sales", error={"code": "schema_mismatch", "message": message})
+    fake.route("GET", f"{API}/files/{FILE_ID}", httpx.Response(200, json=failed))
+    with pytest.raises(sdp.FileFailed) as raised:
+        client.upload(io.BytesIO(b"amount\n1\nn/a\n"), "bad.csv", table="sales")
+    assert (raised.value.code, raised.value.message) == ("schema_mismatch", message)
+    assert raised.value.file.target_table == "sales"
+    assert raised.value.file.drift is None
+
+
+def test_a_ready_record_carries_its_target_table_and_drift(fake: FakePlatform, client: sdp.Client) -> None:
+    drift = {"added_columns": ["channel"], "missing_columns": ["qty"]}
+    fake.route(
+        "GET",
+        f"{API}/files/{FILE_ID}",
+        httpx.Response(200, json=file_record("READY", table="sales", target_table="sales", drift=drift)),
+    )
+    record = client.file(FILE_ID)
+    assert (record.target_table, record.drift) == ("sales", sdp.Drift(**drift))
+    fake.route("GET", f"{API}/files/{FILE_ID}", httpx.Response(200, json=file_record()))  # neither field sent
+    older = client.file(FILE_ID)
+    assert (older.target_table, older.drift) == (None, None)
+
+
+def test_a_file_search_sends_the_terms_given_on_every_page(fake: FakePlatform, client: sdp.Client) -> None:
+    def page(request: httpx.Request) -> httpx.Response:
+        token = request.url.params.get("next_token")
+        files = {None: [file_record("READY", name="jan.csv")], "p2": [], "p3": [file_record("READY", name="feb.csv")]}
+        following = {None: "p2", "p2": "p3", "p3": None}[token]
+        return httpx.Response(200, json={"files": files[token], "next_token": following})
+
+    fake.route("GET", f"{API}/files", page)
+    found = client.files(page_size=50, q="sales", status="READY", format="csv", column_type="decimal(18,2)")
+    assert [f.name for f in found] == ["jan.csv", "feb.csv"]  # an empty page in between is no end
+    asked = [dict(r.url.params) for r in fake.sent("GET", f"{API}/files")]
+    terms = {"limit": "50", "q": "sales", "status": "READY", "format": "csv", "column_type": "decimal(18,2)"}
+    assert asked == [terms, terms | {"next_token": "p2"}, terms | {"next_token": "p3"}]
+
+    fake.requests.clear()
+    list(client.files(q="jan"))
+    assert dict(fake.sent("GET", f"{API}/files")[0].url.params) == {"limit": "1000", "q": "jan"}
+
+
+def table_entry(**fields: Any) -> dict[str, Any]:
+    columns = [{"name": "region", "type": "varchar"}, {"name": "amount", "type": "bigint"}]
+    return {"table": "sales", "file_id": TABLE_FILE, "columns": columns, "row_count": 5, "file_count": 2} | fields
+
+
+def test_a_table_search_sends_q_and_column_type_and_reads_file_count(fake: FakePlatform, client: sdp.Client) -> None:
+    fake.route("GET", f"{API}/tables", httpx.Response(200, json={"tables": [table_entry()], "next_token": None}))
+    (found,) = client.tables(q="sal", column_type="bigint")
+    assert (found.table, found.file_count, found.file_id) == ("sales", 2, TABLE_FILE)
+    assert dict(fake.sent("GET", f"{API}/tables")[0].url.params) == {
+        "limit": "1000",
+        "q": "sal",
+        "column_type": "bigint",
+    }
+
+
+def table_file(file_id: str, name: str, added: list[str], missing: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "file_id": file_id,
+        "name": name,
+        "row_count": 2,
+        "added_at": "2026-12-03T10:00:00Z",
+        "added_columns": added,
+        "missing_columns": missing or [],
+    }
+
+
+def test_one_table_is_asked_for_by_name_with_every_page_of_its_files(fake: FakePlatform, client: sdp.Client) -> None:
+    history = [
+        {"column": "region", "type": "varchar", "file_id": FILE_ID, "added_at": "2026-12-03T10:00:00Z"},
+        {"column": "amount", "type": "bigint", "file_id": FILE_ID, "added_at": "2026-12-03T10:00:00Z"},
+    ]
+
+    def page(request: httpx.Request) -> httpx.Response:
+        token = request.url.params.get("next_token")
+        files = {
+            None: [table_file(FILE_ID, "jan.csv", ["region", "amount"])],
+            "p2": [table_file(TABLE_FILE, "feb.csv", [])],
+        }
+        return httpx.Response(
+            200,
+            json=table_entry(files=files[token], next_token="p2" if token is None else None, schema_history=history),
+        )
+
+    fake.route("GET", f"{API}/tables/sales", page)
+    detail = client.table("sales", page_size=1)
+    assert isinstance(detail, sdp.TableDetail)
+    assert [f.name for f in detail.files] == ["jan.csv", "feb.csv"]
+    assert detail.files[0].added_columns == ["region", "amount"]
+    assert [(c.column, c.type, c.file_id) for c in detail.schema_history] == [
+        ("region", "varchar", FILE_ID),
+        ("amount", "bigint", FILE_ID),
+    ]
+    assert (detail.row_count, detail.file_count) == (5, 2)
+    assert [r.url.params.get("next_token") for r in fake.sent("GET", f"{API}/tables/sales")] == [None, "p2"]
+    assert fake.sent("GET", f"{API}/tables") == []  # no listing of every table to find one
+
+
+def test_a_table_that_is_not_there_is_not_found_by_its_name(fake: FakePlatform, client: sdp.Client) -> None:
+    fake.route("GET", f"{API}/tables/no%20such", error(404, "table_not_found", "No table of yours with that name."))
+    with pytest.raises(sdp.NotFound) as raised:
+        client.table("no such")
+    assert raised.value.code == "table_not_found"
+    assert raised.value.message == "No table named 'no such': `sdp tables` lists yours."
+    assert raised.value.request_id == "req-1"
+    for name in ("", ".", ".."):  # would be another path: refused without asking
+        with pytest.raises(sdp.NotFound):
+            client.table(name)
+    assert len(fake.requests) == 1

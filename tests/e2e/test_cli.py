@@ -344,3 +344,56 @@ def test_ctrl_c_while_a_query_runs_cancels_it(terminal: Terminal) -> None:
     query = json.loads(terminal.ok("queries", "--json").stdout)[0]
     assert f"Cancelled query {query['query_id']}." in stderr
     assert query["status"] == "CANCELLED"
+
+
+def test_files_added_to_one_table_show_their_drift_history_and_searches(terminal: Terminal) -> None:
+    home = terminal.home
+    (home / "jan.csv").write_text("region,amount\nnorth,10\nsouth,3\n")
+    (home / "feb.csv").write_text("region,amount\nnorth,5\neast,7\n")
+    (home / "mar.csv").write_text("region,amount,channel\nwest,1,web\n")
+    (home / "bad.csv").write_text("region,amount\nsouth,2\nnorth,n/a\n")
+
+    first = terminal.ok("upload", "--table", "sales", "jan.csv", "feb.csv")
+    assert "✓ jan.csv → table sales: +2 rows, 2 columns (region varchar, amount bigint)" in first.stderr
+    assert "✓ feb.csv → table sales: +2 rows" in first.stderr
+    jan, feb = first.stdout.split()
+
+    # A third file with a column the table lacks adds it; a fourth whose value does not fit the table's
+    # type fails alone, with the platform's message, and the command exits 1.
+    later = terminal.run("upload", "--table", "sales", "mar.csv", "bad.csv")
+    assert later.code == 1, later
+    assert "✓ mar.csv → table sales: +1 row, 3 columns (region varchar, amount bigint, channel varchar)" in later.stderr
+    assert "columns added: channel" in later.stderr
+    failure = next(line for line in later.stderr.splitlines() if line.startswith("error: bad.csv"))
+    assert "schema_mismatch" in failure
+    assert '"amount"' in failure
+    assert '"n/a"' in failure
+    (mar,) = later.stdout.split()
+
+    described = terminal.ok("describe", "sales").stdout.splitlines()
+    assert described[0] == "sales: 5 rows in 3 files, 3 columns"
+    files = described.index("Files (3, oldest first):")
+    assert [line.split()[:3] for line in described[files + 2 : files + 5]] == [
+        ["jan.csv", jan, "2"],
+        ["feb.csv", feb, "2"],
+        ["mar.csv", mar, "1"],
+    ]
+    assert described[files + 4].split()[-1] == "channel"  # the column mar.csv added
+    history = described.index("Schema history (columns in the order they were added):")
+    assert [line.split()[:4] for line in described[history + 2 :]] == [
+        ["region", "varchar", "jan.csv", jan],
+        ["amount", "bigint", "jan.csv", jan],
+        ["channel", "varchar", "mar.csv", mar],
+    ]
+
+    found = terminal.ok("ls", "--search", "sales").stdout.splitlines()  # by their table's name
+    assert sorted((line.split()[1], line.split()[2]) for line in found[1:]) == [
+        ("feb.csv", "READY"),
+        ("jan.csv", "READY"),
+        ("mar.csv", "READY"),
+    ]
+    tables = terminal.ok("tables", "--search", "sal").stdout.splitlines()
+    assert [line.split() for line in tables] == [
+        ["TABLE", "ROWS", "COLUMNS", "FILES", "LATEST", "FILE", "ID"],
+        ["sales", "5", "3", "3", mar],
+    ]
