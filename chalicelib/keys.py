@@ -11,6 +11,8 @@ and the data bucket's object keys.
 | TENANT#{t}  | TABLE_FILE#{id}#{file} | a READY file of table `id`: its partition, rows and drift |
 | TENANT#{t}  | TABLE_SHA#{id}#{sha256} | a content table `id` holds, and the file that holds it |
 | TENANT#{t}  | TABLE_SUFFIX#{base} | the last suffix handed out to names of that base (`sales_7`) |
+| TENANT#{t}  | SEARCH#{bucket}     | a share of its files' search entries, one attribute each (files/search.py) |
+| TENANT#{t}  | TABLE_SEARCH#{bucket} | a share of its tables' search entries |
 | TENANT#{t}  | QUERY#{user}#{q}    | a query job (a user reads only their own: the key says whose) |
 | USER#{user} | MEMBERSHIP          | the user's one membership: tenant, role |
 
@@ -71,6 +73,11 @@ def table_sha(tenant_id: str, table_id: str, sha256: str) -> Key:
     return {"PK": tenant_partition(tenant_id), "SK": f"{TABLE_SHA_PREFIX}{table_id}#{sha256}"}
 
 
+def search_bucket(tenant_id: str, prefix: str, bucket: int) -> Key:
+    """One of a tenant's search index items (`prefix`: SEARCH_PREFIX or TABLE_SEARCH_PREFIX)."""
+    return {"PK": tenant_partition(tenant_id), "SK": f"{prefix}{bucket:02d}"}
+
+
 def query(tenant_id: str, user_id: str, query_id: str) -> Key:
     return {"PK": tenant_partition(tenant_id), "SK": f"{queries_of(user_id)}{query_id}"}
 
@@ -87,6 +94,8 @@ TABLE_PREFIX = "TABLE#"
 TABLE_SUFFIX_PREFIX = "TABLE_SUFFIX#"
 TABLE_FILE_PREFIX = "TABLE_FILE#"
 TABLE_SHA_PREFIX = "TABLE_SHA#"
+SEARCH_PREFIX = "SEARCH#"
+TABLE_SEARCH_PREFIX = "TABLE_SEARCH#"
 QUERY_PREFIX = "QUERY#"
 
 

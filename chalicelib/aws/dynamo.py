@@ -109,47 +109,6 @@ def query_page(
     )
 
 
-def query_matching(
-    dynamodb: Any,
-    table: str,
-    partition: str,
-    prefix: str,
-    limit: int,
-    after: str | None,
-    *,
-    where: str,
-    values: dict[str, Any],
-    names: dict[str, str] | None = None,
-    newest_first: bool = False,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of the partition's items whose sort key starts with `prefix` and that `where`
-    holds for: up to `limit`, in sort-key order (`newest_first`: the reverse), after the item whose
-    sort key is `prefix` + `after`; and the last one's sort key less `prefix` if more may follow.
-
-    DynamoDB filters a page after reading it, and its Limit counts what it read, not what matched:
-    pages of the most DynamoDB reads at once (1 MB) are read until `limit` items match, and the
-    page ends at the last item kept, so that the next starts right after it.
-    """
-    request = _prefix_query(table, partition, prefix, names, None, consistent=True)
-    request["ExpressionAttributeValues"] |= {name: value(given) for name, given in values.items()}
-    request |= {"FilterExpression": where, "ScanIndexForward": not newest_first}
-    found: list[dict[str, Any]] = []
-    start = {"PK": partition, "SK": f"{prefix}{after}"} if after is not None else None
-    while True:
-        if start is not None:
-            request["ExclusiveStartKey"] = to_item(start)
-        response = dynamodb.query(**request)
-        found += [from_item(item) for item in response["Items"]]
-        last = response.get("LastEvaluatedKey")
-        if len(found) >= limit:
-            kept = found[:limit]
-            more = len(found) > limit or last is not None
-            return kept, kept[-1]["SK"].removeprefix(prefix) if more else None
-        if not last:
-            return found, None
-        start = from_item(last)
-
-
 def _prefix_query(
     table: str,
     partition: str,

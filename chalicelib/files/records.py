@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from chalicelib.errors import BadRequest
+from chalicelib.files.search import entry
 
 # A file id is a ULID (chalicelib/ids.py): 26 characters of Crockford base32, the first at most 7.
 
@@ -101,7 +101,7 @@ class FileRecord:
             del fields["ingest"]
         # A string set, added to and taken from one entry at a time; DynamoDB stores no empty set.
         fields["table_seqs"] = set(self.table_seqs) or None
-        return fields | search_fields(self.name, self.table, columns=self.columns)
+        return fields
 
     @classmethod
     def from_fields(cls, fields: dict[str, Any]) -> FileRecord:
@@ -118,6 +118,10 @@ class FileRecord:
                 "table_seqs": tuple(sorted(known.get("table_seqs", ()))),
             }
         )
+
+    def search_entry(self) -> str:
+        """What a search of files looks at of this one (files/search.py)."""
+        return entry([self.name, self.table], self.columns, self.status.value, self.format)
 
     def view(self) -> dict[str, Any]:
         """The record as API.md shows it."""
@@ -153,10 +157,3 @@ def check_name(name: str | None) -> str:
         # JSON can spell half a UTF-16 pair ("\ud800"): that is no character, and cannot be stored.
         raise BadRequest("invalid_name", "A file name must be valid Unicode text: it holds half a surrogate pair.")
     return name
-
-
-def search_fields(*names: str | None, columns: Sequence[Mapping[str, str]]) -> dict[str, Any]:
-    """What a search reads of an item: its names and its columns', lower-cased, one a line (a
-    search's text holds no line break, so it matches within one name), and its column types."""
-    lines = [name.lower() for name in names if name] + [column["name"].lower() for column in columns]
-    return {"search_text": "\n".join(lines), "column_types": {column["type"] for column in columns} or None}

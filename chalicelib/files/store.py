@@ -19,7 +19,6 @@ from chalicelib.aws.dynamo import (
     batch_get,
     from_item,
     get_item,
-    query_matching,
     query_page,
     query_prefix,
     to_item,
@@ -27,8 +26,8 @@ from chalicelib.aws.dynamo import (
     value,
 )
 from chalicelib.errors import Conflict, PayloadTooLarge
-from chalicelib.files.records import FileRecord, IngestClaim, Status, search_fields
-from chalicelib.files.search import Search
+from chalicelib.files.records import FileRecord, IngestClaim, Status
+from chalicelib.files.search import Search, SearchIndex
 from chalicelib.times import now
 
 
@@ -48,6 +47,7 @@ class FileStore:
         self._dynamodb = dynamodb
         self._table = table
         self._default_quota = default_quota
+        self._index = SearchIndex(dynamodb, table, keys.SEARCH_PREFIX)
 
     def quota(self, tenant_id: str) -> Quota:
         """The tenant's quota: its own override, else the default."""
@@ -81,7 +81,13 @@ class FileStore:
         }
         try:
             transact(
-                self._dynamodb, [self._put_record(record, "attribute_not_exists(PK)"), charge, self._listed(record)]
+                self._dynamodb,
+                [
+                    self._put_record(record, "attribute_not_exists(PK)"),
+                    charge,
+                    self._listed(record),
+                    self.indexed(record),
+                ],
             )
         except TransactionCancelled as cancelled:
             if cancelled.failed(1):
@@ -97,26 +103,25 @@ class FileStore:
     ) -> tuple[list[FileRecord], str | None]:
         """Up to `limit` records (those `search` finds, if given), newest first, after the file id
         `after`; and the last id if more may follow."""
-        partition = keys.tenant_partition(tenant_id)
-        if search is None:
-            items, last = query_page(
-                self._dynamodb, self._table, partition, keys.FILE_PREFIX, limit, after, newest_first=True
-            )
-        else:
-            where, values, names = search.condition()
-            items, last = query_matching(
-                self._dynamodb,
-                self._table,
-                partition,
-                keys.FILE_PREFIX,
-                limit,
-                after,
-                where=where,
-                values=values,
-                names=names,
-                newest_first=True,
-            )
+        if search is not None:
+            found, last = self._index.find(tenant_id, search, limit, after, newest_first=True)
+            records = batch_get(self._dynamodb, self._table, [keys.file(tenant_id, file_id) for file_id in found])
+            by_id = {record["file_id"]: FileRecord.from_fields(record) for record in records}
+            return [by_id[file_id] for file_id in found if file_id in by_id], last
+        items, last = query_page(
+            self._dynamodb,
+            self._table,
+            keys.tenant_partition(tenant_id),
+            keys.FILE_PREFIX,
+            limit,
+            after,
+            newest_first=True,
+        )
         return [FileRecord.from_fields(item) for item in items], last
+
+    def indexed(self, record: FileRecord) -> dict[str, Any]:
+        """A transaction item that writes the record's search entry as the record now stands."""
+        return self._index.put(record.tenant_id, record.file_id, record.search_entry())
 
     def uploading(self, tenant_id: str) -> list[FileRecord]:
         """The tenant's records still waiting for their bytes: read from their `UPLOADING#` entries,
@@ -223,6 +228,7 @@ class FileStore:
         ]
         if record.status is Status.UPLOADING:  # a record never goes back to UPLOADING once claimed
             items.append(self._unlisted(record))
+        items.append(self._index.remove(record.tenant_id, record.file_id))
         try:
             transact(self._dynamodb, items)
         except TransactionCancelled as cancelled:
@@ -245,7 +251,13 @@ class FileStore:
         }
         try:
             transact(
-                self._dynamodb, [self._put_record(record, "attribute_not_exists(PK)"), charge, self._listed(record)]
+                self._dynamodb,
+                [
+                    self._put_record(record, "attribute_not_exists(PK)"),
+                    charge,
+                    self._listed(record),
+                    self.indexed(record),
+                ],
             )
         except TransactionCancelled:
             return None
@@ -304,6 +316,8 @@ class FileStore:
         ]
         if record.status is Status.UPLOADING:  # waiting no more: off the list
             items.append(self._unlisted(record))
+        if record.status is not Status.PROCESSING:
+            items.append(self.indexed(claimed))
         if size != record.size:
             items.append(
                 {
@@ -359,7 +373,6 @@ class FileStore:
                 "columns": ready.columns,
                 "table": ready.table,
                 "drift": ready.drift,
-                **search_fields(ready.name, ready.table, columns=ready.columns),
                 "error": None,
                 "notes": ready.notes,
                 "updated_at": ready.updated_at,
@@ -375,7 +388,6 @@ class FileStore:
             "table": None,
             "drift": None,
             "columns": [],
-            **search_fields(claimed.name, columns=[]),
             "row_count": None,
             "sha256": found.sha256 if found else None,
             "format": found.format if found else None,
@@ -383,12 +395,13 @@ class FileStore:
             "notes": found.notes if found else [],
             "updated_at": now(),
         }
-        return self._settle(claimed, changes)
+        failed = replace(claimed, status=Status.FAILED, table=None, columns=[], format=changes["format"])
+        return self._settle(claimed, changes, also=[self.indexed(failed)])
 
-    def _settle(self, claimed: FileRecord, changes: dict[str, Any]) -> bool:
-        """Write an ingest's outcome; False if the attempt no longer holds the record."""
+    def _settle(self, claimed: FileRecord, changes: dict[str, Any], also: list[dict[str, Any]]) -> bool:
+        """Write an ingest's outcome (and `also` these items); False if the attempt no longer holds the record."""
         try:
-            transact(self._dynamodb, [self._settle_item(claimed, changes)])
+            transact(self._dynamodb, [self._settle_item(claimed, changes), *also])
         except TransactionCancelled as cancelled:
             if cancelled.failed(0):
                 return False

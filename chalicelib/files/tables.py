@@ -32,7 +32,6 @@ from chalicelib.aws.dynamo import (
     batch_get,
     from_item,
     get_item,
-    query_matching,
     query_page,
     to_item,
     transact,
@@ -41,8 +40,8 @@ from chalicelib.aws.dynamo import (
 from chalicelib.catalog import CatalogTable
 from chalicelib.columns import Column, ColumnType
 from chalicelib.errors import BadRequest
-from chalicelib.files.records import FileRecord, search_fields
-from chalicelib.files.search import Search
+from chalicelib.files.records import FileRecord
+from chalicelib.files.search import Search, SearchIndex, entry
 from chalicelib.ids import new_id
 from chalicelib.times import now
 
@@ -169,7 +168,7 @@ class Table:
             "next_seq": self.next_seq,
             "file_count": self.file_count,
             "row_count": self.row_count,
-        } | search_fields(self.name, columns=self.column_views())
+        }
 
 
 @dataclass(frozen=True)
@@ -278,6 +277,7 @@ class Tables:
     def __init__(self, dynamodb: Any, table: str) -> None:
         self._dynamodb = dynamodb
         self._table = table
+        self._index = SearchIndex(dynamodb, table, keys.TABLE_SEARCH_PREFIX)
 
     # Reading ------------------------------------------------------------------------------------
 
@@ -315,19 +315,10 @@ class Tables:
         `after`; and the last name read if more may follow. Tables with no READY file yet (or none
         any more) are passed over."""
         if search is not None:
-            where, values, names = search.condition()
-            items, last = query_matching(
-                self._dynamodb,
-                self._table,
-                keys.tenant_partition(tenant_id),
-                keys.TABLE_PREFIX,
-                limit,
-                after,
-                where=f"file_count > :none AND {where}",
-                values={":none": 0} | values,
-                names=names,
-            )
-            return [Table.from_fields(item) for item in items], last
+            found, last = self._index.find(tenant_id, search, limit, after, newest_first=False)
+            items = batch_get(self._dynamodb, self._table, [keys.table(tenant_id, name) for name in found])
+            by_name = {table.name: table for table in map(Table.from_fields, items) if table.shown}
+            return [by_name[name] for name in found if name in by_name], last
         # A page costs what it shows, and the few tables with no READY file (yet) it passes over.
         tables: list[Table] = []
         while True:
@@ -484,11 +475,13 @@ class Tables:
         added: TableFile,
         columns: Sequence[TableColumn],
         replaced: TableFile | None,
+        also: Sequence[dict[str, Any]] = (),
     ) -> bool | Duplicate:
         """Make the file READY (`settle`: its record's update, which holds only while the attempt
         does) and add its partition to the table, in one transaction: its rows are there exactly
         when the record says READY. `columns`: the table's columns with the file's; `replaced`: the
-        file's own earlier partition of this table, which goes in the same write.
+        file's own earlier partition of this table, which goes in the same write; `also`: items
+        of the record's own to write with it (its search entry).
 
         True if done; False if the claim was lost; a Duplicate if the table holds a READY file of
         the same content. Raises SchemaMoved if the table's columns changed since it was joined.
@@ -510,9 +503,6 @@ class Tables:
             sets += ["#columns = :columns", "schema_version = schema_version + :one"]
             values[":columns"] = [column.to_fields() for column in columns]
             names["#columns"] = "columns"
-            found = search_fields(table.name, columns=[column.view() for column in columns])
-            sets += ["search_text = :text", "column_types = :types"]
-            values |= {":text": found["search_text"], ":types": found["column_types"]}
         adds = ["file_count :files", "row_count :rows"]
         if replaced is not None:
             adds.append("gone :replaced")
@@ -545,8 +535,11 @@ class Tables:
                 "ExpressionAttributeValues": {":file": value(added.file_id)},
             }
         }
+        items = [settle, table_update, listed, content, *also]
+        if tuple(columns) != table.columns:  # what a search of tables looks at changes with them
+            items.append(self._index.put(tenant_id, table.name, entry([table.name], [c.view() for c in columns])))
         try:
-            transact(self._dynamodb, [settle, table_update, listed, content])
+            transact(self._dynamodb, items)
         except TransactionCancelled as cancelled:
             if cancelled.failed(0):
                 return False
@@ -675,6 +668,8 @@ class Tables:
             )
         except self._dynamodb.exceptions.ConditionalCheckFailedException:
             return False
+        # Not in the same write: a search reads the table items it finds, and passes over one gone.
+        self._dynamodb.update_item(**self._index.remove(tenant_id, table.name)["Update"])
         return True
 
     def _refresh_last_file(self, tenant_id: str, table: Table, withdrawn: str) -> None:

@@ -370,7 +370,13 @@ class Ingest:
             file_id, claimed.name, joined.seq, converted.row_count, ready.updated_at, fetched.sha256, added, missing
         )
         outcome = self._tables.commit(
-            self._records.ready_update(claimed, ready), tenant_id, joined, listed, columns, replaced
+            self._records.ready_update(claimed, ready),
+            tenant_id,
+            joined,
+            listed,
+            columns,
+            replaced,
+            also=[self._records.indexed(ready)],
         )
         if isinstance(outcome, Duplicate):
             raise self._duplicate(tenant_id, table, outcome)

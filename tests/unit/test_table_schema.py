@@ -7,7 +7,7 @@ import pytest
 
 from chalicelib.columns import Column, ColumnType
 from chalicelib.errors import BadRequest
-from chalicelib.files.search import Search
+from chalicelib.files.search import MAX_ENTRY_CHARS, Search, entry
 from chalicelib.files.tables import SchemaMoved, Table, TableColumn, check_table_name, merged_columns
 
 BIGINT = ColumnType("BIGINT", "bigint", "bigint")
@@ -60,15 +60,34 @@ def test_a_table_name_against_the_rule_is_400(name: str) -> None:
     assert refused.value.code == "invalid_table_name"
 
 
-def test_a_search_is_a_filter_of_names_lower_cased_and_of_exact_fields() -> None:
-    search = Search.of({"q": "Sales", "status": "READY", "format": "csv", "column_type": "BIGINT"}, files=True)
-    assert search is not None
-    where, values, names = search.condition()
-    assert (
-        where
-        == "contains(search_text, :text) AND #status = :status AND #format = :format AND contains(column_types, :type)"
+def test_a_search_finds_an_entry_by_a_piece_of_one_of_its_names_and_by_its_exact_fields() -> None:
+    line = entry(
+        ["Sales 2024.csv", "sales"],
+        [{"name": "Region", "type": "varchar"}, {"name": "n", "type": "bigint"}],
+        "READY",
+        "csv",
     )
-    assert values == {":text": "sales", ":status": "READY", ":format": "csv", ":type": "bigint"}
-    assert names == {"#status": "status", "#format": "format"}
-    assert search.scope == "column_type=bigint&format=csv&status=READY&text=sales"
+    assert line == "READY\tcsv\tbigint,varchar\tsales 2024.csv\nsales\nregion\nn"
+    search = Search.of({"q": "SALES 20", "status": "READY", "format": "csv", "column_type": "BIGINT"}, files=True)
+    assert search is not None
+    assert search.finds(line)
+    assert search.scope == "column_type=bigint&format=csv&status=READY&text=sales 20"
+    for other in (
+        {"q": "nothing"},
+        {"status": "FAILED"},
+        {"format": "tsv"},
+        {"column_type": "double"},
+    ):
+        found = Search.of(other, files=True)
+        assert found is not None
+        assert not found.finds(line), other
+    assert Search(text="bigint").finds(line) is False  # a type is no name
+    assert Search(text="csv\nsales").finds(line) is False  # a piece of one name, never across two
     assert Search.of({"limit": "3"}, files=True) is None
+
+
+def test_an_entry_is_cut_short_rather_than_grow_its_bucket_past_its_share() -> None:
+    many = [{"name": f"column_{n}", "type": "bigint"} for n in range(1000)]
+    line = entry(["wide.csv"], many, "READY", "csv")
+    assert len(line) == MAX_ENTRY_CHARS
+    assert Search(text="column_1").finds(line)
