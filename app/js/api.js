@@ -156,14 +156,18 @@ export class Api {
   me() {
     return this.request("GET", "/me");
   }
-  files(nextToken) {
-    return this.request("GET", "/files", { query: { limit: 100, next_token: nextToken } });
+  /** A page of files, newest first; `search` ({q, status, format}) narrows it, its token good for the same search only. */
+  files(nextToken, search = {}) {
+    return this.request("GET", "/files", { query: { limit: 100, next_token: nextToken, ...search } });
   }
   deleteFile(fileId) {
     return this.request("DELETE", `/files/${encodeURIComponent(fileId)}`);
   }
-  startUpload(name, size, contentType) {
-    return this.request("POST", "/uploads", { body: { name, size, content_type: contentType || undefined } });
+  /** `table`: the table to add the file to (made from it if new); none: a table of its own. */
+  startUpload(name, size, contentType, table) {
+    return this.request("POST", "/uploads", {
+      body: { name, size, content_type: contentType || undefined, table: table || undefined },
+    });
   }
   /** Fresh part URLs from part `from` on (up to 1,000): the answer's `upload` ({parts, next_part}). */
   async uploadParts(fileId, from) {
@@ -173,16 +177,20 @@ export class Api {
   completeUpload(fileId, parts) {
     return this.request("POST", `/uploads/${encodeURIComponent(fileId)}/complete`, { body: { parts } });
   }
-  /** Every READY table, all pages. */
-  async tables() {
+  /** Every READY table, all pages; those `search` ({q, column_type}) finds. */
+  async tables(search = {}) {
     const tables = [];
     let nextToken = null;
     do {
-      const page = await this.request("GET", "/tables", { query: { limit: 1000, next_token: nextToken } });
+      const page = await this.request("GET", "/tables", { query: { limit: 1000, next_token: nextToken, ...search } });
       tables.push(...page.tables);
       nextToken = page.next_token;
     } while (nextToken);
     return tables;
+  }
+  /** One table: its columns, counts, schema history and a page of its files (`next_token` for the next). */
+  table(name, nextToken) {
+    return this.request("GET", `/tables/${encodeURIComponent(name)}`, { query: { limit: 100, next_token: nextToken } });
   }
   runQuery(sql) {
     return this.request("POST", "/queries", { body: { sql } });

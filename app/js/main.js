@@ -1,4 +1,5 @@
-// The console: loads the platform's config.json, keeps the session, and shows one view at a time.
+// The console: loads the platform's config.json, keeps the session, and shows one view at a time
+// (#/files, #/tables, #/tables/<name>, #/query, #/members).
 
 import { Api } from "./api.js";
 import { ApiError, describe } from "./errors.js";
@@ -93,7 +94,8 @@ function setChrome(title) {
   const tenant = signedIn && me.tenant_name !== me.email ? ` · ${me.tenant_name}` : "";
   document.getElementById("who").textContent = signedIn ? `${me.email} · ${me.role}${tenant}` : "";
   for (const link of document.querySelectorAll("#nav a")) {
-    if (link.getAttribute("href") === location.hash) link.setAttribute("aria-current", "page");
+    const href = link.getAttribute("href");
+    if (location.hash === href || location.hash.startsWith(`${href}/`)) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
 }
@@ -102,7 +104,8 @@ async function render() {
   leaveView();
   leaveView = () => {};
   const number = ++rendering;
-  const name = location.hash.replace(/^#\/?/, "").split("/")[0];
+  // #/tables/sales: the view "tables", with what follows its name ("sales") as its params.
+  const [name, ...params] = location.hash.replace(/^#\/?/, "").split("/").map(decodePart);
   const context = { api, config, main, notify, navigate, clearNotice };
   if (!api.signedIn) {
     me = null;
@@ -132,8 +135,16 @@ async function render() {
   }
   const [title, view] = entry;
   setChrome(title);
-  leaveView = view({ ...context, me }) ?? leaveView;
+  leaveView = view({ ...context, me, params: params.filter(Boolean) }) ?? leaveView;
   main.focus({ preventScroll: true });
+}
+
+function decodePart(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part; // a stray "%" typed into the address: taken as it is
+  }
 }
 
 function onSignedIn() {

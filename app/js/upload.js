@@ -81,13 +81,14 @@ export function xhrSend({ method, url, body, onProgress, signal }) {
 }
 
 /**
- * One file's upload. `onChange(upload)` is called on each step and progress reading; read `state`
+ * One file's upload, into `table` if given. `onChange(upload)` is called on each step and progress reading; read `state`
  * ("starting", "sending", "completing", "done", "failed", "cancelled"), `progress`, `fileId`, `error`.
  */
 export class Upload {
-  constructor(api, file, { send = xhrSend, onChange = () => {}, concurrency = PART_CONCURRENCY, now } = {}) {
+  constructor(api, file, { table = null, send = xhrSend, onChange = () => {}, concurrency = PART_CONCURRENCY, now } = {}) {
     this.api = api;
     this.file = file;
+    this.table = table; // the table to add the file to; null: a table of its own
     this.send = send;
     this.onChange = onChange;
     this.concurrency = concurrency;
@@ -103,7 +104,7 @@ export class Upload {
   /** Resolves with the file record once the bytes are stored (the platform then ingests them). */
   async run() {
     try {
-      const started = await this.api.startUpload(this.file.name, this.file.size, this.file.type);
+      const started = await this.api.startUpload(this.file.name, this.file.size, this.file.type, this.table);
       this.fileId = started.file_id;
       this.step("sending");
       this.checkCancelled();

@@ -145,6 +145,101 @@ def test_a_new_user_signs_up_uploads_a_csv_and_a_parquet_file_and_queries_them(
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
 
 
+def test_files_go_into_one_table_whose_page_shows_them_and_files_and_tables_are_searched(
+    console: Console, tmp_path: Path
+) -> None:
+    page = console.page
+    create_account(page, unique_email("many"))
+    (tmp_path / "jan.csv").write_text("region,amount\nnorth,10\nsouth,3\n")
+    (tmp_path / "feb.csv").write_text("region,amount,channel\nnorth,5,web\neast,7,shop\nwest,1,web\n")
+    (tmp_path / "people.csv").write_text("name,age\nada,36\n")
+    upload = page.get_by_label("Upload files")
+    into = page.get_by_role("combobox", name="Add to table")
+
+    # A name the API would refuse is refused in the page, and nothing is sent.
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url) if "/uploads" in request.url else None)
+    into.fill("Sales")
+    upload.set_input_files(tmp_path / "jan.csv")
+    expect(page.get_by_role("alert")).to_contain_text("Write it in lower case: sales.")
+    expect(into).to_be_focused()
+    expect(into).to_have_attribute("aria-invalid", "true")
+    assert sent == []
+    console.screenshot("files-table-name-refused")
+
+    # Two files into one table, one after the other; a third gets a table of its own.
+    into.fill("sales")
+    expect(page.get_by_role("alert")).to_have_count(0)
+    upload.set_input_files(tmp_path / "jan.csv")
+    file_row(page, "jan.csv", "READY")
+    upload.set_input_files(tmp_path / "feb.csv")
+    file_row(page, "feb.csv", "READY")
+    feb = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="feb.csv", exact=True))
+    expect(feb.get_by_role("link", name="sales", exact=True)).to_be_visible()
+    expect(feb).to_contain_text("added channel")
+    console.screenshot("files-into-table")
+    into.fill("")
+    upload.set_input_files(tmp_path / "people.csv")
+    file_row(page, "people.csv", "READY")
+    assert len(sent) == 3
+
+    # Files searched by a piece of a table's or column's name, then by status too; cleared, all again.
+    names = page.get_by_role("table", name="Files").get_by_role("rowheader")
+    search = page.get_by_role("searchbox", name="Search files")
+    search.fill("SALE")
+    expect(names).to_have_text(["feb.csv", "jan.csv"])
+    expect(page.get_by_role("status")).to_have_text("2 files found")
+    console.screenshot("files-search")
+    search.fill("chan")
+    expect(names).to_have_text(["feb.csv"])
+    page.get_by_label("Status").select_option("FAILED")
+    expect(page.get_by_text("No files match this search.")).to_be_visible()
+    page.get_by_label("Status").select_option("")
+    search.fill("")
+    expect(names).to_have_text(["people.csv", "feb.csv", "jan.csv"])
+
+    # Tables: each links to its page and counts its files; searched by a column's name.
+    page.get_by_role("link", name="Tables", exact=True).click()
+    sales = page.get_by_role("region", name="sales", exact=True)
+    expect(sales).to_contain_text("5 rows · 2 files · 3 columns")
+    headings = page.get_by_role("heading", level=2)
+    expect(headings).to_have_text(["people", "sales"])
+    page.get_by_role("searchbox", name="Search tables").fill("age")
+    expect(headings).to_have_text(["people"])
+    page.get_by_label("Search tables").fill("")
+    expect(headings).to_have_text(["people", "sales"])
+    page.get_by_label("Column type").select_option("varchar")
+    expect(headings).to_have_text(["people", "sales"])
+    page.get_by_role("searchbox", name="Search tables").fill("chan")
+    expect(headings).to_have_text(["sales"])
+    console.screenshot("tables-search")
+
+    # The table's page: its two files, what each added or lacked, and which file added each column.
+    sales.get_by_role("link", name="sales", exact=True).click()
+    expect(page.get_by_role("heading", name="sales", level=1)).to_be_visible()
+    expect(page.get_by_text("5 rows · 2 files · 3 columns")).to_be_visible()
+    files = page.get_by_role("table", name="Files of sales")
+    expect(files.get_by_role("rowheader")).to_have_text(["jan.csv", "feb.csv"])
+    rows_of = [[cell.inner_text() for cell in row.get_by_role("cell").all()] for row in files.locator("tbody tr").all()]
+    assert [row[0] for row in rows_of] == ["2", "3"]
+    assert [row[2:] for row in rows_of] == [["region, amount", "none"], ["channel", "none"]]
+    history = page.get_by_role("table", name="Schema history of sales")
+    entries = [[cell.inner_text() for cell in row.locator("th, td").all()] for row in history.locator("tbody tr").all()]
+    assert [entry[:3] for entry in entries] == [
+        ["region", "varchar", "jan.csv"],
+        ["amount", "bigint", "jan.csv"],
+        ["channel", "varchar", "feb.csv"],
+    ]
+    expect(page.get_by_role("link", name="Tables", exact=True)).to_have_attribute("aria-current", "page")
+    console.screenshot("table")
+
+    # A table that is not one of yours says so.
+    page.goto(console.url + "#/tables/nowhere")
+    expect(page.get_by_role("heading", name="nowhere", level=1)).to_be_visible()
+    expect(page.get_by_text("Tables lists the tables you have.")).to_be_visible()
+    console.screenshot("table-not-found")
+
+
 def test_another_account_sees_none_of_the_first_accounts_files_or_tables(
     console: Console, running_platform: RunningPlatform
 ) -> None:
