@@ -7,7 +7,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import cached_property
@@ -20,10 +20,13 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from botocore.awsrequest import AWSResponse
 from chalice.test import Client
 
-from chalicelib.catalog import Catalog, LocalCatalog, Publication
+from chalicelib import keys
+from chalicelib.catalog import Catalog, CatalogTable, LocalCatalog, Publication
+from chalicelib.columns import Column
 from chalicelib.files.objects import ObjectStore, StoredObject
 from chalicelib.files.records import FileRecord, IngestClaim
 from chalicelib.files.store import FileStore, Quota
+from chalicelib.files.tables import Table, seq_entry
 from chalicelib.ids import new_id
 from chalicelib.ingest.convert import ConversionDatabase
 from chalicelib.ingest.events import object_created_records, raw_upload
@@ -83,9 +86,42 @@ def _file_items(ingestor: Ingestor, prefix: str) -> list[dict[str, Any]]:
     )["Items"]
 
 
+def _table_items(ingestor: Ingestor) -> list[dict[str, Any]]:
+    """The items of the tenant's tables: each table, its READY files, the contents it holds."""
+    prefixes = (keys.TABLE_PREFIX, keys.TABLE_FILE_PREFIX, keys.TABLE_SHA_PREFIX)
+    return [item for prefix in prefixes for item in _file_items(ingestor, prefix)]
+
+
+def _visible(folder: Path) -> list[Path]:
+    """What a query's glob may see in the folder (staged and dropped folders start with '.')."""
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.exists() else []
+
+
 def _warehouse(ingestor: Ingestor) -> list[str]:
+    """The tenant's folder in the local engine's warehouse: each table's partitions as
+    `<table id>/_seq=<n>` (`_seq=0` holds its schema), an empty table folder as its id alone, and
+    anything else beside `tables/` by its name."""
     folder = Path(ingestor.services.settings.warehouse_dir or "") / ingestor.account.tenant_id
-    return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) if folder.exists() else []
+    found = [entry.name for entry in _visible(folder) if entry.name != "tables"]
+    for table in _visible(folder / "tables"):
+        found += [f"{table.name}/{partition.name}" for partition in _visible(table)] or [table.name]
+    return sorted(found)
+
+
+def _partitions(table: Table, *seqs: int) -> list[str]:
+    """`_warehouse` of a tenant with only this table, holding these partitions (and its schema)."""
+    return [f"{table.table_id}/_seq={seq}" for seq in sorted({0, *seqs})]
+
+
+def _table(ingestor: Ingestor, name: str) -> Table:
+    """The tenant's table item of that name, as it is now."""
+    table = ingestor.tenant.tables.get(ingestor.account.tenant_id, name)
+    assert table is not None, name
+    return table
+
+
+def _tables_listed(ingestor: Ingestor) -> Any:
+    return ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body
 
 
 def _ingest_with(
@@ -101,7 +137,7 @@ def _ingest_with(
     tenant, settings = ingestor.tenant, ingestor.services.settings
     ingest = Ingest(
         records or tenant.records,
-        tenant.table_names,
+        tenant.tables,
         objects or tenant.objects,
         catalog or tenant.catalog,
         settings,
@@ -153,7 +189,10 @@ def test_the_same_event_twice_gives_one_record_and_one_table(ingestor: Ingestor,
     assert first["status"] == "READY"
     assert len(_file_items(ingestor, "FILE#")) == 1
     assert [item["name"]["S"] for item in _file_items(ingestor, "TABLE#")] == ["sales"]
-    assert _warehouse(ingestor) == [file_id]
+    # The deliveries after the first took no partition: the table holds the file once.
+    table = _table(ingestor, "sales")
+    assert (table.next_seq, table.pending, table.gone, table.file_count, table.row_count) == (2, set(), set(), 1, 2)
+    assert _warehouse(ingestor) == _partitions(table, 1)
 
 
 def test_both_events_of_a_multipart_upload_give_one_record_and_one_table(
@@ -300,16 +339,20 @@ def test_a_file_deleted_between_the_ingests_look_at_its_object_and_at_its_record
     assert _usage(ingestor) == ("0", "0")
 
 
-class _DeletedWhileRegistering(LocalCatalog):
-    """The local catalog, but the file is deleted the moment its table is registered."""
+class _DeletedWhilePublishing(LocalCatalog):
+    """The local catalog, but the file is flagged deleting the moment its partition is published."""
 
     def __init__(self, tenant: TenantServices) -> None:
         super().__init__(Path(tenant.settings.warehouse_dir or ""))
         self._records = tenant.records
+        self.published: list[int] = []
 
-    def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any], publication: Publication) -> None:
-        super().register(tenant_id, name, file_id, columns, publication)
-        self._records.mark_deleting(tenant_id, file_id)
+    def publish(
+        self, tenant_id: str, table: CatalogTable, columns: Sequence[Column], seq: int, publication: Publication
+    ) -> None:
+        super().publish(tenant_id, table, columns, seq, publication)
+        self.published.append(seq)
+        self._records.mark_deleting(tenant_id, publication.file_id)
 
 
 def test_a_file_deleted_while_being_ingested_is_cleaned_up_by_the_ingest(
@@ -318,10 +361,14 @@ def test_a_file_deleted_while_being_ingested_is_cleaned_up_by_the_ingest(
     file_id = _start(ingestor, "sales.csv", CSV)
     [message] = _messages(ingestor)
     tenant = ingestor.tenant
-    _ingest_with(ingestor, message, catalog=_DeletedWhileRegistering(tenant))
+    catalog = _DeletedWhilePublishing(tenant)
+    _ingest_with(ingestor, message, catalog=catalog)
 
-    assert _file_items(ingestor, "TABLE#") == []
+    assert catalog.published == [1]
+    # Its partition, the table it made, and every item of that table are gone.
+    assert _table_items(ingestor) == []
     assert _warehouse(ingestor) == []
+    assert tenant.tables.entries_of(ingestor.account.tenant_id, file_id) == []
     assert ingestor.stored_keys(curated_prefix(ingestor.account.tenant_id, file_id)) == []
     assert tenant.records.get(ingestor.account.tenant_id, file_id).status.value == "PROCESSING"  # type: ignore[union-attr]
 
@@ -340,15 +387,17 @@ def _with_catalog(services: Services, catalog_of: Callable[[TenantServices], Cat
     return WithCatalog(services.settings, services.clients)
 
 
-def _registers_then_fails(tenant: TenantServices) -> Catalog:
-    return _RegistersThenFails(Path(tenant.settings.warehouse_dir or ""))
+def _publishes_then_fails(tenant: TenantServices) -> Catalog:
+    return _PublishesThenFails(Path(tenant.settings.warehouse_dir or ""))
 
 
-class _RegistersThenFails(LocalCatalog):
-    """The local catalog, but registering fails once the table is in place (say, Glue times out)."""
+class _PublishesThenFails(LocalCatalog):
+    """The local catalog, but publishing fails once the partition is in place (say, Glue times out)."""
 
-    def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any], publication: Publication) -> None:
-        super().register(tenant_id, name, file_id, columns, publication)
+    def publish(
+        self, tenant_id: str, table: CatalogTable, columns: Sequence[Column], seq: int, publication: Publication
+    ) -> None:
+        super().publish(tenant_id, table, columns, seq, publication)
         raise RuntimeError("the catalog did not answer")
 
 
@@ -363,7 +412,7 @@ def test_a_delivery_that_fails_for_the_platform_counts_against_the_function_vers
     failed message is also the invocation's error, its only message: Lambda counts it too)."""
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_VERSION", "12")
-    install(_with_catalog(platform_services, _registers_then_fails))
+    install(_with_catalog(platform_services, _publishes_then_fails))
     ingestor = Ingestor(platform_services, client, app)
     _start(ingestor, "sales.csv", CSV)
     [message] = _messages(ingestor)
@@ -386,21 +435,19 @@ def _curated_versions(ingestor: Ingestor, file_id: str) -> list[str]:
     return [v["Key"] for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])]
 
 
-def test_a_last_delivery_that_fails_while_publishing_leaves_no_table_name_or_curated_copy(
+def test_a_last_delivery_that_fails_while_publishing_leaves_no_partition_table_or_curated_copy(
     platform_services: Services, client: Client, app: Any
 ) -> None:
-    install(_with_catalog(platform_services, _registers_then_fails))
+    install(_with_catalog(platform_services, _publishes_then_fails))
     ingestor = Ingestor(platform_services, client, app)
     file_id = _start(ingestor, "sales.csv", CSV)
-    ingestor.drain()  # every delivery fails in the catalog; the last ends the file FAILED
+    ingestor.drain()  # every delivery fails in the catalog, each in a partition of its own; the last ends FAILED
 
     record = ingestor.record(file_id)
     assert (record["status"], record["error"]["code"], record["table"]) == ("FAILED", "ingest_failed", None)
-    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {
-        "tables": [],
-        "next_token": None,
-    }
-    assert _file_items(ingestor, "TABLE#") == []
+    assert _tables_listed(ingestor) == {"tables": [], "next_token": None}
+    assert _table_items(ingestor) == []
+    assert ingestor.tenant.tables.entries_of(ingestor.account.tenant_id, file_id) == []
     assert _curated_versions(ingestor, file_id) == []
     assert _warehouse(ingestor) == []
     # The name is free again: a file of the same name gets it, not sales_2.
@@ -413,121 +460,155 @@ def test_a_last_delivery_that_fails_while_publishing_leaves_no_table_name_or_cur
 def test_a_delete_removes_what_an_ingest_that_failed_midway_left_behind(
     platform_services: Services, ingestor: Ingestor
 ) -> None:
-    install(_with_catalog(platform_services, _registers_then_fails))
+    install(_with_catalog(platform_services, _publishes_then_fails))
     ingestor.drain()  # the s3:TestEvent: the next message is the file's
     file_id = _start(ingestor, "sales.csv", CSV)
-    assert ingestor.pump.poll_once()  # the first delivery fails after taking the name; SQS will deliver it again
-    assert [item["name"]["S"] for item in _file_items(ingestor, "TABLE#")] == ["sales"]
+    assert ingestor.pump.poll_once()  # the first delivery fails after publishing; SQS will deliver it again
+    table = _table(ingestor, "sales")
+    assert (table.next_seq, table.pending, table.file_count) == (2, {1}, 0)  # its partition, hidden
+    assert ingestor.tenant.tables.entries_of(ingestor.account.tenant_id, file_id) == [
+        seq_entry("sales", table.table_id, 1)
+    ]
     [left] = _curated_versions(ingestor, file_id)
     assert re.fullmatch(rf"{curated_prefix(ingestor.account.tenant_id, file_id)}[0-9a-f]{{32}}/part-0\.parquet", left)
-    assert _warehouse(ingestor) == [file_id]
-    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {
-        "tables": [],
-        "next_token": None,
-    }
+    assert _warehouse(ingestor) == _partitions(table, 1)
+    assert _tables_listed(ingestor) == {"tables": [], "next_token": None}
 
     assert ingestor.api.call("DELETE", f"/files/{file_id}", token=ingestor.account.id_token).status == 204
-    assert (_file_items(ingestor, "FILE#"), _file_items(ingestor, "TABLE#")) == ([], [])
+    assert (_file_items(ingestor, "FILE#"), _table_items(ingestor)) == ([], [])
     assert _curated_versions(ingestor, file_id) == []
     assert _warehouse(ingestor) == []
 
 
-class _NameReleasedWhileRegistering(LocalCatalog):
-    """The local catalog, but while the first table is registered its name is released, as an
-    earlier attempt at the file that failed would release it."""
+class _PartitionWithdrawnWhilePublishing(LocalCatalog):
+    """The local catalog, but the first partition it publishes is hidden the moment it is in
+    place, as a withdrawal of the file's partitions begins with (`Tables.hide`)."""
 
-    released: ClassVar[list[str]] = []
+    withdrawn: ClassVar[list[str]] = []
 
     def __init__(self, tenant: TenantServices) -> None:
         super().__init__(Path(tenant.settings.warehouse_dir or ""))
-        self._names = tenant.table_names
+        self._tables = tenant.tables
 
-    def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any], publication: Publication) -> None:
-        super().register(tenant_id, name, file_id, columns, publication)
-        if not self.released:
-            self._names.release(tenant_id, name, file_id)
-            self.released.append(name)
+    def publish(
+        self, tenant_id: str, table: CatalogTable, columns: Sequence[Column], seq: int, publication: Publication
+    ) -> None:
+        super().publish(tenant_id, table, columns, seq, publication)
+        if not self.withdrawn:
+            entry = seq_entry(table.name, table.table_id, seq)
+            assert self._tables.hide(tenant_id, publication.file_id, entry) is not None
+            self.withdrawn.append(entry)
 
 
-def test_an_attempt_whose_table_name_was_released_under_it_is_delivered_again_and_publishes(
-    platform_services: Services, client: Client, app: Any, monkeypatch: pytest.MonkeyPatch
+def test_an_attempt_whose_partition_was_withdrawn_under_it_reads_the_file_again_into_another(
+    platform_services: Services, client: Client, app: Any, monkeypatch: pytest.MonkeyPatch, logs: list[dict[str, Any]]
 ) -> None:
-    monkeypatch.setattr(_NameReleasedWhileRegistering, "released", [])
-    install(_with_catalog(platform_services, _NameReleasedWhileRegistering))
+    monkeypatch.setattr(_PartitionWithdrawnWhilePublishing, "withdrawn", [])
+    install(_with_catalog(platform_services, _PartitionWithdrawnWhilePublishing))
     ingestor = Ingestor(platform_services, client, app)
     file_id = _start(ingestor, "sales.csv", CSV)
     ingestor.drain()
 
-    assert _NameReleasedWhileRegistering.released == ["sales"]
+    table = _table(ingestor, "sales")
+    assert _PartitionWithdrawnWhilePublishing.withdrawn == [seq_entry("sales", table.table_id, 1)]
+    assert [entry for entry in logs if entry["message"] == "message failed"] == []  # in the same delivery
     record = ingestor.record(file_id)
     assert (record["status"], record["table"], record["row_count"]) == ("READY", "sales", 2)
-    tables = ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body["tables"]
-    assert [(t["table"], t["file_id"]) for t in tables] == [("sales", file_id)]
+    tables = _tables_listed(ingestor)["tables"]
+    assert [(t["table"], t["file_id"], t["row_count"], t["file_count"]) for t in tables] == [("sales", file_id, 2, 1)]
     assert [item["name"]["S"] for item in _file_items(ingestor, "TABLE#")] == ["sales"]
+    # READY in partition 2; the withdrawn one is dropped and struck off everywhere.
+    listed = ingestor.tenant.tables.file_of(ingestor.account.tenant_id, table.table_id, file_id)
+    assert listed is not None
+    assert listed.seq == 2
+    assert (table.next_seq, table.pending, table.gone, table.file_count, table.row_count) == (3, set(), set(), 1, 2)
+    assert ingestor.tenant.tables.entries_of(ingestor.account.tenant_id, file_id) == [
+        seq_entry("sales", table.table_id, 2)
+    ]
+    assert _warehouse(ingestor) == _partitions(table, 2)
+    query = run_query(ingestor.api, ingestor.account, "SELECT sum(amount) AS total, count(*) AS n FROM sales")
+    assert (query["status"], query["rows"]) == ("SUCCEEDED", [[3.5, 2]])
 
 
-class _LooksAtTablesWhileRegistering(LocalCatalog):
-    """The local catalog, which asks GET /tables just before each table is registered."""
+class _LooksAtTablesWhilePublishing(LocalCatalog):
+    """The local catalog, which looks at the tenant's tables just after each partition is in place,
+    before its file is READY."""
 
     def __init__(self, tenant: TenantServices) -> None:
         super().__init__(Path(tenant.settings.warehouse_dir or ""))
-        self.look: Callable[[], list[dict[str, Any]]] = list
-        self.seen: list[list[dict[str, Any]]] = []
+        self.look: Callable[[], Any] = list
+        self.seen: list[Any] = []
 
-    def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any], publication: Publication) -> None:
+    def publish(
+        self, tenant_id: str, table: CatalogTable, columns: Sequence[Column], seq: int, publication: Publication
+    ) -> None:
+        super().publish(tenant_id, table, columns, seq, publication)
         self.seen.append(self.look())
-        super().register(tenant_id, name, file_id, columns, publication)
 
 
-def test_a_table_is_listed_only_while_its_file_is_ready(platform_services: Services, client: Client, app: Any) -> None:
-    looking: list[_LooksAtTablesWhileRegistering] = []
+def test_a_table_is_listed_only_while_it_has_a_ready_file(
+    platform_services: Services, client: Client, app: Any
+) -> None:
+    looking: list[_LooksAtTablesWhilePublishing] = []
 
-    def catalog_of(tenant: TenantServices) -> _LooksAtTablesWhileRegistering:
+    def catalog_of(tenant: TenantServices) -> _LooksAtTablesWhilePublishing:
         if not looking:  # one catalog, for it remembers what it saw
-            looking.append(_LooksAtTablesWhileRegistering(tenant))
+            looking.append(_LooksAtTablesWhilePublishing(tenant))
         return looking[0]
 
     install(_with_catalog(platform_services, catalog_of))
     ingestor = Ingestor(platform_services, client, app)
     catalog = catalog_of(ingestor.tenant)
-    catalog.look = lambda: ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body["tables"]
+
+    def look() -> tuple[list[tuple[str, int]], list[int]]:
+        """The tables listed (name, rows), and the partitions of `sales` not READY yet."""
+        listed = [(t["table"], t["row_count"]) for t in _tables_listed(ingestor)["tables"]]
+        return listed, sorted(_table(ingestor, "sales").pending)
+
+    catalog.look = look
     file_id = _start(ingestor, "sales.csv", CSV)
     ingestor.drain()
-    assert [t["row_count"] for t in catalog.look()] == [2]
+    assert look() == ([("sales", 2)], [])
 
     ingestor.services.clients.s3.put_object(
         Bucket=BUCKET, Key=raw_key(ingestor.account.tenant_id, file_id), Body=CSV + b"east,3\n"
     )
     ingestor.drain()
-    assert [t["row_count"] for t in catalog.look()] == [3]
-    # While the name was taken (first ingest) and while a new version was read, nothing was listed.
-    assert catalog.seen == [[], []]
+    assert look() == ([("sales", 3)], [])
+    # With the first file's partition in place but the file not READY, no table was listed; while a
+    # new version's partition waited, the table was its earlier version, READY.
+    assert catalog.seen == [([], [1]), ([("sales", 2)], [2])]
+
+    assert ingestor.api.call("DELETE", f"/files/{file_id}", token=ingestor.account.id_token).status == 204
+    assert _tables_listed(ingestor) == {"tables": [], "next_token": None}
 
 
-class _WaitsForAListingAfterTakingTheName(LocalCatalog):
-    """The local catalog, but registering waits until the tenant's tables have been listed."""
+class _WaitsForAListingAfterTakingAPartition(LocalCatalog):
+    """The local catalog, but publishing waits until the tenant's tables have been listed."""
 
     def __init__(self, tenant: TenantServices) -> None:
         super().__init__(Path(tenant.settings.warehouse_dir or ""))
-        self.name_taken = threading.Event()
+        self.partition_taken = threading.Event()
         self.listed = threading.Event()
 
-    def register(self, tenant_id: str, name: str, file_id: str, columns: list[Any], publication: Publication) -> None:
-        self.name_taken.set()
+    def publish(
+        self, tenant_id: str, table: CatalogTable, columns: Sequence[Column], seq: int, publication: Publication
+    ) -> None:
+        self.partition_taken.set()
         assert self.listed.wait(30)
-        super().register(tenant_id, name, file_id, columns, publication)
+        super().publish(tenant_id, table, columns, seq, publication)
 
 
-def test_a_name_taken_by_a_file_not_yet_ready_is_no_table_until_it_is(
+def test_a_table_made_by_a_file_not_yet_ready_is_no_table_until_it_is(
     platform_services: Services, client: Client, app: Any
 ) -> None:
-    """Ingest takes the name before it publishes; a listing in between must not offer the table
-    (nor fail on a name whose record says nothing of its columns yet)."""
-    waiting: list[_WaitsForAListingAfterTakingTheName] = []
+    """Ingest makes the table and takes its partition before it publishes; a listing in between
+    must not offer the table (nor fail on a table item with no column yet)."""
+    waiting: list[_WaitsForAListingAfterTakingAPartition] = []
 
-    def catalog_of(tenant: TenantServices) -> _WaitsForAListingAfterTakingTheName:
+    def catalog_of(tenant: TenantServices) -> _WaitsForAListingAfterTakingAPartition:
         if not waiting:
-            waiting.append(_WaitsForAListingAfterTakingTheName(tenant))
+            waiting.append(_WaitsForAListingAfterTakingAPartition(tenant))
         return waiting[0]
 
     services = _with_catalog(platform_services, catalog_of)
@@ -538,11 +619,13 @@ def test_a_name_taken_by_a_file_not_yet_ready_is_no_table_until_it_is(
     ingesting = threading.Thread(target=ingestor.drain)
     ingesting.start()
     try:
-        assert catalog.name_taken.wait(30)
+        assert catalog.partition_taken.wait(30)
         while_ingesting = ingestor.api.call("GET", "/tables", token=ingestor.account.id_token)
+        made = _table(ingestor, "sales")
     finally:
         catalog.listed.set()
         ingesting.join()
+    assert (made.columns, made.pending, made.file_count) == ((), {1}, 0)
     assert (while_ingesting.status, while_ingesting.body) == (200, {"tables": [], "next_token": None})
     reply = ingestor.api.call("GET", "/tables", token=ingestor.account.id_token)
     assert [(t["table"], t["file_id"], t["row_count"]) for t in reply.body["tables"]] == [("sales", file_id, 2)]
@@ -651,10 +734,11 @@ def test_objects_of_no_tenant_and_other_keys_are_skipped(ingestor: Ingestor, log
     assert "object of no known tenant: skipped" in skipped
 
 
-def test_a_new_version_of_a_ready_file_replaces_its_table_under_the_same_name(ingestor: Ingestor) -> None:
+def test_a_new_version_of_a_ready_file_replaces_its_rows_in_its_table(ingestor: Ingestor) -> None:
     file_id = _start(ingestor, "sales.csv", CSV)
     ingestor.drain()
     assert ingestor.record(file_id)["table"] == "sales"
+    first = _table(ingestor, "sales")
     ingestor.services.clients.s3.put_object(
         Bucket=BUCKET,
         Key=raw_key(ingestor.account.tenant_id, file_id),
@@ -663,8 +747,18 @@ def test_a_new_version_of_a_ready_file_replaces_its_table_under_the_same_name(in
     ingestor.drain()
     record = ingestor.record(file_id)
     assert (record["table"], record["row_count"], len(record["columns"])) == ("sales", 3, 3)
-    tables = ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body["tables"]
-    assert [(t["table"], t["row_count"]) for t in tables] == [("sales", 3)]
+    tables = _tables_listed(ingestor)["tables"]
+    assert [(t["table"], t["row_count"], t["file_count"]) for t in tables] == [("sales", 3, 1)]
+    # The same table, its rows now the new version's partition alone; the first one dropped.
+    table = _table(ingestor, "sales")
+    assert (table.table_id, table.next_seq, table.pending, table.gone) == (first.table_id, 3, set(), set())
+    assert ingestor.tenant.tables.entries_of(ingestor.account.tenant_id, file_id) == [
+        seq_entry("sales", table.table_id, 2)
+    ]
+    assert _warehouse(ingestor) == _partitions(table, 2)
+    assert sorted(ingestor.rows(record)) == [("a", 1, 2024), ("b", 2, 2025), ("c", 3, 2026)]
+    query = run_query(ingestor.api, ingestor.account, "SELECT sum(amount) AS total, count(*) AS n FROM sales")
+    assert (query["status"], query["rows"]) == ("SUCCEEDED", [[6, 3]])
     # The first version's curated copy went once the second was READY.
     assert _curated_versions(ingestor, file_id) == [f"{_claimed_folder(ingestor, file_id)}part-0.parquet"]
 
@@ -674,10 +768,9 @@ def test_a_new_version_of_a_ready_file_replaces_its_table_under_the_same_name(in
     ingestor.drain()
     record = ingestor.record(file_id)
     assert (record["status"], record["table"]) == ("FAILED", None)
-    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {
-        "tables": [],
-        "next_token": None,
-    }
+    # Its rows left the table, and the table went with its last file.
+    assert _tables_listed(ingestor) == {"tables": [], "next_token": None}
+    assert _table_items(ingestor) == []
     assert _warehouse(ingestor) == []
 
 
@@ -728,6 +821,11 @@ def test_an_older_versions_attempt_publishing_after_a_newer_one_leaves_the_newer
     assert sorted(ingestor.rows(record)) == [("a", 1, 2024), ("b", 2, 2025), ("c", 3, 2026)]
     query = run_query(ingestor.api, ingestor.account, "SELECT sum(amount) AS total, count(*) AS n FROM sales")
     assert (query["status"], query["rows"]) == ("SUCCEEDED", [[6, 3]])
+    # The older attempt took no partition, nor made a table: the table is the newer version's alone.
+    assert [item["name"]["S"] for item in _file_items(ingestor, "TABLE#")] == ["sales"]
+    table = _table(ingestor, "sales")
+    assert (table.next_seq, table.pending, table.gone, table.file_count, table.row_count) == (2, set(), set(), 1, 3)
+    assert _warehouse(ingestor) == _partitions(table, 1)
     # Only the newer attempt's curated copy is left.
     assert _curated_versions(ingestor, file_id) == [f"{_claimed_folder(ingestor, file_id)}part-0.parquet"]
 
@@ -778,9 +876,10 @@ def test_table_names_stay_unique_when_files_of_one_name_are_ingested_at_once(ing
 def test_deleting_a_ready_file_leaves_no_table_behind(ingestor: Ingestor) -> None:
     file_id = _start(ingestor, "sales.csv", CSV)
     ingestor.drain()
-    assert _warehouse(ingestor) == [file_id]
+    assert _warehouse(ingestor) == _partitions(_table(ingestor, "sales"), 1)
+    assert len(_table_items(ingestor)) == 3  # the table, its file and its content
     assert ingestor.api.call("DELETE", f"/files/{file_id}", token=ingestor.account.id_token).status == 204
-    assert _file_items(ingestor, "TABLE#") == []
+    assert _table_items(ingestor) == []
     assert _warehouse(ingestor) == []
     assert ingestor.stored_keys(f"tenants/{ingestor.account.tenant_id}/") == []
     assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {
@@ -880,18 +979,17 @@ def test_an_older_versions_attempt_publishing_after_a_newer_one_failed_leaves_no
 ) -> None:
     file_id = _start(ingestor, "sales.csv", CSV)
     [message] = _messages(ingestor)
-    # The newer version is blank, so FAILED; the older attempt takes the name it gave back.
+    # The newer version is blank, so FAILED; the older attempt goes on to add the file to a table.
     _ingest_with(ingestor, message, records=_NewVersionIngestedMeanwhile(ingestor, b" \n"))
 
     record = ingestor.record(file_id)
     assert (record["status"], record["error"]["code"], record["table"]) == ("FAILED", "empty_file", None)
-    assert ingestor.api.call("GET", "/tables", token=ingestor.account.id_token).body == {
-        "tables": [],
-        "next_token": None,
-    }
-    assert _file_items(ingestor, "TABLE#") == []
+    assert _tables_listed(ingestor) == {"tables": [], "next_token": None}
+    assert _table_items(ingestor) == []
     assert _curated_versions(ingestor, file_id) == []
     assert _warehouse(ingestor) == []
+    # The name is free: the next file of that name gets it, not sales_2.
+    assert ingestor.upload("sales.csv", CSV)["table"] == "sales"
 
 
 class _NewVersionLandsAfterTheFirstHead(_TenantObjects):
@@ -959,8 +1057,14 @@ class _CannotDeleteVersions(_TenantObjects):
         raise RuntimeError("S3 refused the delete")
 
 
+class _CannotDropPartitions(LocalCatalog):
+    def drop_partition(self, tenant_id: str, table: CatalogTable, seq: int) -> None:
+        raise RuntimeError("the catalog did not answer")
+
+
+@pytest.mark.parametrize("refused", ["curated copies", "catalog partitions"])
 def test_a_ready_file_stays_ready_when_its_earlier_copies_cannot_be_deleted(
-    platform_services: Services, ingestor: Ingestor, logs: list[dict[str, Any]]
+    platform_services: Services, ingestor: Ingestor, logs: list[dict[str, Any]], refused: str
 ) -> None:
     file_id = _start(ingestor, "sales.csv", CSV)
     ingestor.drain()
@@ -969,12 +1073,32 @@ def test_a_ready_file_stays_ready_when_its_earlier_copies_cannot_be_deleted(
     )
     [message] = _messages(ingestor)
     # The message succeeds: nothing to deliver again.
-    _ingest_with(ingestor, message, objects=_CannotDeleteVersions(ingestor))
+    if refused == "curated copies":
+        _ingest_with(ingestor, message, objects=_CannotDeleteVersions(ingestor))
+    else:
+        warehouse = Path(ingestor.services.settings.warehouse_dir or "")
+        _ingest_with(ingestor, message, catalog=_CannotDropPartitions(warehouse))
 
     record = ingestor.record(file_id)
     assert (record["status"], record["row_count"]) == ("READY", 1)
-    assert len(_curated_versions(ingestor, file_id)) == 2  # the first version's copy waits for the next
-    assert "earlier curated copies left in place" in [entry["message"] for entry in logs]
+    assert "earlier partitions or curated copies left in place" in [entry["message"] for entry in logs]
+    table = _table(ingestor, "sales")
+    entries = ingestor.tenant.tables.entries_of(ingestor.account.tenant_id, file_id)
+    if refused == "curated copies":
+        assert len(_curated_versions(ingestor, file_id)) == 2  # the first version's copy waits for the next
+        assert (table.gone, entries) == (set(), [seq_entry("sales", table.table_id, 2)])
+        assert _warehouse(ingestor) == _partitions(table, 2)
+    else:
+        # The first version's partition stays in the catalog, hidden, and listed for the next withdrawal.
+        assert (table.gone, entries) == ({1}, [seq_entry("sales", table.table_id, n) for n in (1, 2)])
+        assert _warehouse(ingestor) == _partitions(table, 1, 2)
+    assert (table.file_count, table.row_count) == (1, 1)
+    query = run_query(ingestor.api, ingestor.account, "SELECT region, count(*) AS n FROM sales GROUP BY region")
+    assert (query["status"], query["rows"]) == ("SUCCEEDED", [["west", 1]])
+
+    # Deleting the file takes down whatever was left.
+    assert ingestor.api.call("DELETE", f"/files/{file_id}", token=ingestor.account.id_token).status == 204
+    assert (_table_items(ingestor), _curated_versions(ingestor, file_id), _warehouse(ingestor)) == ([], [], [])
 
 
 class _StreamBreaksOnce(_TenantObjects):

@@ -1,21 +1,23 @@
 """Tables found by name: a query looks up only the tables its SQL names, and GET /tables pages
-through the names in order, whatever else the tenant holds; what a file took it gives back."""
+through the names in order, whatever else the tenant holds; the partitions a file took, it gives back."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from functools import cached_property
+from pathlib import Path
 from typing import Any, ClassVar
 
-import pytest
 from chalice.test import Client
 
 from chalicelib import keys
 from chalicelib.aws.dynamo import to_item, value
-from chalicelib.files.records import Status
-from chalicelib.files.tables import TableNames
+from chalicelib.catalog import Publication
+from chalicelib.files.tables import Table, Tables, seq_entry
+from chalicelib.ids import new_id
 from chalicelib.keys import raw_key
 from chalicelib.services import Services, TenantServices, install
+from chalicelib.times import now
 from tests.api import run_query, sign_up, upload_direct
 from tests.ingestor import Ingestor
 from tests.tenant_items import dynamodb_asked, seed_file, seed_tables
@@ -32,8 +34,8 @@ def _tables(ingestor: Ingestor, query: str = "") -> Any:
     return ingestor.api.call("GET", f"/tables{query}", token=ingestor.account.id_token)
 
 
-def _table_items(ingestor: Ingestor) -> list[tuple[str, str]]:
-    """The tenant's `TABLE#` items: (name, file id)."""
+def _table_items(ingestor: Ingestor) -> list[str]:
+    """The names of the tenant's `TABLE#` items, shown or not."""
     items = ingestor.services.clients.dynamodb.query(
         TableName=ingestor.services.settings.table_name,
         KeyConditionExpression="PK = :pk AND begins_with(SK, :sk)",
@@ -43,7 +45,26 @@ def _table_items(ingestor: Ingestor) -> list[tuple[str, str]]:
         },
         ConsistentRead=True,
     )["Items"]
-    return sorted((item["name"]["S"], item["file_id"]["S"]) for item in items)
+    return sorted(item["name"]["S"] for item in items)
+
+
+def _warehouse_tables(ingestor: Ingestor) -> list[str]:
+    """The ids of the tables in the tenant's folder of the local engine's warehouse."""
+    folder = Path(ingestor.services.settings.warehouse_dir or "") / ingestor.account.tenant_id / "tables"
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) if folder.exists() else []
+
+
+def _table_ids(ingestor: Ingestor, *names: str) -> list[str]:
+    tables = [ingestor.tenant.tables.get(ingestor.account.tenant_id, name) for name in names]
+    return sorted(table.table_id for table in tables if table is not None)
+
+
+def _no_file_ready(ingestor: Ingestor, name: str, held_as: str) -> None:
+    """A table item with no READY file, its one partition `pending` (its first file being
+    ingested, or an attempt that failed midway) or `gone` (its last file being withdrawn)."""
+    table = Table(name=name, table_id=new_id(), created_at=now(), created_by=new_id(), next_seq=2)
+    item = {**keys.table(ingestor.account.tenant_id, name), **table.to_fields(), held_as: {1}}
+    ingestor.services.clients.dynamodb.put_item(TableName=ingestor.services.settings.table_name, Item=to_item(item))
 
 
 def test_a_query_looks_up_the_tables_its_sql_names_and_nothing_else(ingestor: Ingestor) -> None:
@@ -56,7 +77,9 @@ def test_a_query_looks_up_the_tables_its_sql_names_and_nothing_else(ingestor: In
     assert submitted.status == 202, submitted
     assert asked.ranges_read() == []  # no listing of any kind
     looked_up = asked.keys_asked("BatchGetItem")
-    assert looked_up == ["TABLE#sales", f"FILE#{sales['file_id']}"]  # the CTE `orders` is no table
+    assert looked_up == ["TABLE#sales"]  # the CTE `orders` is no table
+    assert [key for key in asked.keys_asked("GetItem") if key.startswith(("TABLE", "FILE#"))] == []
+    assert sales["table"] == "sales"
     assert run_query(ingestor.api, ingestor.account, sql)["rows"] == [[2, 5]]
 
     # A name no table can have is refused as any unknown one, without being asked for.
@@ -67,18 +90,20 @@ def test_a_query_looks_up_the_tables_its_sql_names_and_nothing_else(ingestor: In
     assert refused.body["error"]["message"].startswith("Table '\"xxx")
     assert long_name not in str(asked.requests)
 
-    # A name taken by a file not READY (being ingested, or whose ingest failed midway) is no table.
-    seed_file(ingestor.services, ingestor.account.tenant_id, "pending", Status.PROCESSING)
-    refused = _submit(ingestor, "SELECT * FROM sales, pending")
-    assert (refused.status, refused.error_code) == (400, "forbidden_sql")
-    assert "Table 'pending' does not exist" in refused.body["error"]["message"]
+    # A table with no READY file (its first being ingested, or its last withdrawn) is no table.
+    _no_file_ready(ingestor, "pending", "pending")
+    _no_file_ready(ingestor, "withdrawn", "gone")
+    for name in ("pending", "withdrawn"):
+        refused = _submit(ingestor, f"SELECT * FROM sales, {name}")
+        assert (refused.status, refused.error_code) == (400, "forbidden_sql")
+        assert f"Table '{name}' does not exist" in refused.body["error"]["message"]
 
 
-def test_a_table_published_again_between_its_lookup_and_the_job_is_looked_up_again(
+def test_a_table_changed_between_its_lookup_and_the_job_is_looked_up_again(
     platform_services: Services, client: Client, app: Any
 ) -> None:
     _LookedUpEarlier.lookups = []
-    install(_with_table_names(platform_services, _LookedUpEarlier))
+    install(_with_tables(platform_services, _LookedUpEarlier))
     ingestor = Ingestor(platform_services, client, app)
     ingestor.upload("sales.csv", SALES)
     answer = run_query(ingestor.api, ingestor.account, "SELECT sum(amount) FROM sales")
@@ -87,30 +112,33 @@ def test_a_table_published_again_between_its_lookup_and_the_job_is_looked_up_aga
     assert _LookedUpEarlier.lookups == [["sales"], ["sales"]]
 
 
-class _LookedUpEarlier(TableNames):
-    """The tenant's table names, but the first lookup finds each table as an earlier ingest attempt
-    published it (as if the file was published again just after)."""
+class _LookedUpEarlier(Tables):
+    """The tenant's tables, but the first lookup finds each table as it stood a moment before its
+    last file was added (that file's partition still pending: read, it would give no rows)."""
 
     lookups: ClassVar[list[list[str]]] = []
 
-    def published(self, tenant_id: str, names: Any) -> dict[str, Any]:
+    def published(self, tenant_id: str, names: Any) -> dict[str, Table]:
         found = super().published(tenant_id, names)
         self.lookups.append(sorted(found))
         if len(self.lookups) == 1:
-            return {name: replace(table, version="an earlier attempt") for name, table in found.items()}
+            return {
+                name: replace(table, version=table.version - 1, pending=table.pending | {table.next_seq - 1})
+                for name, table in found.items()
+            }
         return found
 
 
-def _with_table_names(services: Services, names: type[TableNames]) -> Services:
-    class OtherNames(TenantServices):
+def _with_tables(services: Services, tables: type[Tables]) -> Services:
+    class OtherTables(TenantServices):
         @cached_property
-        def table_names(self) -> TableNames:
-            return names(self.clients.dynamodb, self.settings.table_name)
+        def tables(self) -> Tables:
+            return tables(self.clients.dynamodb, self.settings.table_name)
 
-    class WithNames(Services):
-        tenant_services = OtherNames
+    class WithTables(Services):
+        tenant_services = OtherTables
 
-    return WithNames(services.settings, services.clients)
+    return WithTables(services.settings, services.clients)
 
 
 def test_a_deleted_table_is_unknown_not_read(ingestor: Ingestor) -> None:
@@ -167,15 +195,16 @@ def test_a_page_of_tables_passes_over_names_that_are_no_table_and_reads_on_to_fi
 ) -> None:
     tenant_id = ingestor.account.tenant_id
     ready = [seed_file(ingestor.services, tenant_id, name) for name in ("a", "c", "e", "g", "i")]
-    for name in ("b", "d", "f"):  # names taken by files still being ingested, or whose ingest failed
-        seed_file(ingestor.services, tenant_id, name, Status.PROCESSING)
-    deleting = seed_file(ingestor.services, tenant_id, "h")
-    ingestor.services.clients.dynamodb.update_item(
-        TableName=ingestor.services.settings.table_name,
-        Key=to_item(keys.file(tenant_id, deleting.file_id)),
-        UpdateExpression="SET deleting = :true",
-        ExpressionAttributeValues={":true": value(True)},
-    )
+    for record in ready:  # the file each table last added, which `seed_file`'s items leave out
+        ingestor.services.clients.dynamodb.update_item(
+            TableName=ingestor.services.settings.table_name,
+            Key=to_item(keys.table(tenant_id, record.table or "")),
+            UpdateExpression="SET last_file_id = :file",
+            ExpressionAttributeValues={":file": value(record.file_id)},
+        )
+    for name in ("b", "d", "f"):  # tables whose first file is still being ingested, or failed midway
+        _no_file_ready(ingestor, name, "pending")
+    _no_file_ready(ingestor, "h", "gone")  # its last file being withdrawn
     pages, token = [], None
     while True:
         reply = _tables(ingestor, "?limit=2" + (f"&next_token={token}" if token else ""))
@@ -187,84 +216,78 @@ def test_a_page_of_tables_passes_over_names_that_are_no_table_and_reads_on_to_fi
     assert pages[:3] == [["a", "c"], ["e", "g"], ["i"]]  # full pages, in name order
     assert [name for page in pages for name in page] == ["a", "c", "e", "g", "i"]
     first = _tables(ingestor).body["tables"][0]
-    assert first == {"table": "a", "file_id": ready[0].file_id, "columns": ready[0].columns, "row_count": 1}
+    assert first == {
+        "table": "a",
+        "file_id": ready[0].file_id,
+        "columns": ready[0].columns,
+        "row_count": 1,
+        "file_count": 1,
+    }
 
 
-def test_deleting_a_file_gives_back_exactly_the_names_it_holds(ingestor: Ingestor) -> None:
+def test_deleting_a_file_withdraws_exactly_the_partitions_it_took(ingestor: Ingestor) -> None:
     sales = ingestor.upload("sales.csv", SALES)
     orders = ingestor.upload("orders.csv", SALES)
-    _holds_another_name(ingestor, sales["file_id"], "sales_9")  # as an attempt that died would leave it
-    assert _table_items(ingestor) == [
-        ("orders", orders["file_id"]),
-        ("sales", sales["file_id"]),
-        ("sales_9", sales["file_id"]),
-    ]
+    _took_another_partition(ingestor, sales, "sales_9")  # as an attempt that died would leave it
+    assert _table_items(ingestor) == ["orders", "sales", "sales_9"]
+    assert _warehouse_tables(ingestor) == _table_ids(ingestor, "orders", "sales", "sales_9")
     with dynamodb_asked(ingestor.services, ingestor.account.tenant_id) as asked:
         deleted = ingestor.api.call("DELETE", f"/files/{sales['file_id']}", token=ingestor.account.id_token)
     assert deleted.status == 204
-    assert _table_items(ingestor) == [("orders", orders["file_id"])]
-    assert asked.ranges_read() == []  # the names come from the file's own record
+    assert _table_items(ingestor) == ["orders"]
+    assert _warehouse_tables(ingestor) == _table_ids(ingestor, "orders")
+    assert asked.ranges_read() == []  # the partitions come from the file's own record
+    assert run_query(ingestor.api, ingestor.account, "SELECT count(*) FROM orders")["rows"] == [[2]]
+    assert orders["table"] == "orders"
 
 
-def test_a_file_that_fails_gives_back_exactly_the_names_it_holds(ingestor: Ingestor) -> None:
+def test_a_file_that_fails_withdraws_exactly_the_partitions_it_took(ingestor: Ingestor) -> None:
     sales = ingestor.upload("sales.csv", SALES)
-    orders = ingestor.upload("orders.csv", SALES)
-    _holds_another_name(ingestor, sales["file_id"], "sales_9")
+    ingestor.upload("orders.csv", SALES)
+    _took_another_partition(ingestor, sales, "sales_9")
     ingestor.services.clients.s3.put_object(
         Bucket=BUCKET, Key=raw_key(ingestor.account.tenant_id, sales["file_id"]), Body=b"a,b\n1\n"
     )
     with dynamodb_asked(ingestor.services, ingestor.account.tenant_id) as asked:
         ingestor.drain()
     assert ingestor.record(sales["file_id"])["status"] == "FAILED"
-    assert _table_items(ingestor) == [("orders", orders["file_id"])]
+    assert _table_items(ingestor) == ["orders"]
+    assert _warehouse_tables(ingestor) == _table_ids(ingestor, "orders")
     assert [prefix for prefix in asked.ranges_read() if "TABLE#" in prefix] == []
     assert [table["table"] for table in _tables(ingestor).body["tables"]] == ["orders"]
 
 
-def _holds_another_name(ingestor: Ingestor, file_id: str, name: str) -> None:
-    """Give the file one more name, as an ingest attempt takes one: its entry and its record's list."""
-    dynamodb, table = ingestor.services.clients.dynamodb, ingestor.services.settings.table_name
+def _took_another_partition(ingestor: Ingestor, record: dict[str, Any], name: str) -> None:
+    """Give the READY file one more partition, of table `name` (made for it), as an ingest attempt
+    takes one and publishes it: listed pending on the table and on the record, then cataloged."""
+    tenant = ingestor.tenant
+    claimed = tenant.records.get(ingestor.account.tenant_id, record["file_id"])
+    assert claimed is not None
+    assert claimed.ingest is not None
+    joined = tenant.tables.join(claimed, name, named=True)
+    assert joined is not None
+    own = tenant.tables.get(ingestor.account.tenant_id, record["table"])
+    assert own is not None
+    parts = tuple(sorted(ingestor.partition(record).glob("*.parquet")))
+    columns = [column.column for column in own.columns]
+    publication = Publication(record["file_id"], claimed.ingest.token, parts)
+    tenant.catalog.publish(ingestor.account.tenant_id, joined.table.in_catalog, columns, joined.seq, publication)
+
+
+def test_a_new_version_stays_in_its_table_and_the_record_lists_its_partition(ingestor: Ingestor) -> None:
+    sales = ingestor.upload("sales.csv", SALES)
     tenant_id = ingestor.account.tenant_id
-    dynamodb.put_item(TableName=table, Item=to_item({**keys.table(tenant_id, name), "name": name, "file_id": file_id}))
-    dynamodb.update_item(
-        TableName=table,
-        Key=to_item(keys.file(tenant_id, file_id)),
-        UpdateExpression="ADD table_names :name",
-        ExpressionAttributeValues={":name": value({name})},
-    )
-
-
-def test_a_record_stored_before_it_listed_its_names_is_read_queried_and_deleted_whole(ingestor: Ingestor) -> None:
-    sales = ingestor.upload("sales.csv", SALES)
-    orders = ingestor.upload("orders.csv", SALES)
-    dynamodb, table = ingestor.services.clients.dynamodb, ingestor.services.settings.table_name
-    key = to_item(keys.file(ingestor.account.tenant_id, sales["file_id"]))
-    dynamodb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE table_names")  # as it was stored
-    assert "table_names" not in dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
-
-    assert [table["table"] for table in _tables(ingestor).body["tables"]] == ["orders", "sales"]
-    assert ingestor.record(sales["file_id"]) == sales
-    assert run_query(ingestor.api, ingestor.account, "SELECT count(*) FROM sales")["rows"] == [[2]]
-    with dynamodb_asked(ingestor.services, ingestor.account.tenant_id) as asked:
-        deleted = ingestor.api.call("DELETE", f"/files/{sales['file_id']}", token=ingestor.account.id_token)
-    assert deleted.status == 204
-    assert _table_items(ingestor) == [("orders", orders["file_id"])]
-    assert asked.ranges_read() == []
-    # Its name is free again.
-    assert ingestor.upload("sales.csv", SALES)["table"] == "sales"
-
-
-@pytest.mark.parametrize("kept", [True, False])
-def test_a_new_version_keeps_its_name_and_the_record_knows_it(ingestor: Ingestor, kept: bool) -> None:
-    sales = ingestor.upload("sales.csv", SALES)
-    dynamodb, table = ingestor.services.clients.dynamodb, ingestor.services.settings.table_name
-    key = to_item(keys.file(ingestor.account.tenant_id, sales["file_id"]))
-    if not kept:  # stored before records listed their names
-        dynamodb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE table_names")
+    first = ingestor.tenant.tables.get(tenant_id, "sales")
+    assert first is not None
+    assert ingestor.tenant.tables.entries_of(tenant_id, sales["file_id"]) == [seq_entry("sales", first.table_id, 1)]
     ingestor.services.clients.s3.put_object(
-        Bucket=BUCKET, Key=raw_key(ingestor.account.tenant_id, sales["file_id"]), Body=b"region,amount\neast,4\n"
+        Bucket=BUCKET, Key=raw_key(tenant_id, sales["file_id"]), Body=b"region,amount\neast,4\n"
     )
     ingestor.drain()
     assert ingestor.record(sales["file_id"])["table"] == "sales"
-    item = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
-    assert item["table_names"] == {"SS": ["sales"]}
+    table = ingestor.tenant.tables.get(tenant_id, "sales")
+    assert table is not None
+    assert (table.table_id, table.file_count, table.row_count) == (first.table_id, 1, 1)
+    dynamodb, name = ingestor.services.clients.dynamodb, ingestor.services.settings.table_name
+    item = dynamodb.get_item(TableName=name, Key=to_item(keys.file(tenant_id, sales["file_id"])), ConsistentRead=True)
+    assert item["Item"]["table_seqs"] == {"SS": [seq_entry("sales", first.table_id, 2)]}

@@ -3,9 +3,13 @@ holds: `sales`, then `sales_N` from the name's own counter."""
 
 from __future__ import annotations
 
+import pytest
+
 from chalicelib import keys
-from chalicelib.aws.dynamo import to_item, value
+from chalicelib.aws.dynamo import to_item
+from chalicelib.files.tables import Table
 from chalicelib.ids import new_id
+from chalicelib.times import now
 from tests.api import upload_direct
 from tests.ingestor import Ingestor
 from tests.tenant_items import Asked, dynamodb_asked
@@ -13,34 +17,54 @@ from tests.tenant_items import Asked, dynamodb_asked
 CSV = b"region,amount\nnorth,1.5\nsouth,2\n"
 
 
+def _made(ingestor: Ingestor, name: str, created_by: str, file_count: int) -> None:
+    """A table item of that name, made by ingesting file `created_by`, holding `file_count` READY files."""
+    table = Table(name=name, table_id=new_id(), created_at=now(), created_by=created_by, file_count=file_count)
+    item = {**keys.table(ingestor.account.tenant_id, name), **table.to_fields()}
+    ingestor.services.clients.dynamodb.put_item(TableName=ingestor.services.settings.table_name, Item=to_item(item))
+
+
 def _taken(ingestor: Ingestor, names: list[str]) -> None:
-    """Names held by another file, as earlier uploads of the same name leave them."""
-    dynamodb, table = ingestor.services.clients.dynamodb, ingestor.services.settings.table_name
+    """Tables of another file, as earlier uploads of the same name leave them."""
     holder = new_id()
     for name in names:
-        item = {**keys.table(ingestor.account.tenant_id, name), "name": name, "file_id": holder}
-        dynamodb.put_item(TableName=table, Item=to_item(item))
+        _made(ingestor, name, holder, 1)
+
+
+def _counter(ingestor: Ingestor, base: str, last: int) -> None:
+    """The name's suffix counter, as earlier uploads of that name left it."""
+    ingestor.services.clients.dynamodb.put_item(
+        TableName=ingestor.services.settings.table_name,
+        Item=to_item({**keys.table_suffix(ingestor.account.tenant_id, base), "last_suffix": last}),
+    )
 
 
 def _names_tried(asked: Asked) -> list[str]:
-    """The table names ingest tried to take, in order."""
+    """The table names ingest tried to make, in order."""
     return [
-        item["Put"]["Item"]["name"]["S"]
+        params["Item"]["name"]["S"]
         for operation, params in asked.requests
-        if operation == "TransactWriteItems"
-        for item in params["TransactItems"]
-        if "Put" in item and item["Put"]["Item"]["SK"]["S"].startswith(keys.TABLE_PREFIX)
+        if operation == "PutItem" and params["Item"]["SK"]["S"].startswith(keys.TABLE_PREFIX)
     ]
 
 
-def test_the_1002nd_file_of_a_name_is_named_in_two_tries(ingestor: Ingestor) -> None:
-    tenant_id = ingestor.account.tenant_id
-    _taken(ingestor, ["sales", *(f"sales_{n}" for n in range(2, 1002))])
-    ingestor.services.clients.dynamodb.put_item(  # the name's counter, as those uploads left it
+def _table_names(ingestor: Ingestor) -> list[str]:
+    items = ingestor.services.clients.dynamodb.query(
         TableName=ingestor.services.settings.table_name,
-        Item=to_item({**keys.table_suffix(tenant_id, "sales"), "last_suffix": 1001}),
-    )
-    with dynamodb_asked(ingestor.services, tenant_id) as asked:
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :sk)",
+        ExpressionAttributeValues={
+            ":pk": {"S": keys.tenant_partition(ingestor.account.tenant_id)},
+            ":sk": {"S": keys.TABLE_PREFIX},
+        },
+        ConsistentRead=True,
+    )["Items"]
+    return sorted(item["name"]["S"] for item in items)
+
+
+def test_the_1002nd_file_of_a_name_is_named_in_two_tries(ingestor: Ingestor) -> None:
+    _taken(ingestor, ["sales", *(f"sales_{n}" for n in range(2, 1002))])
+    _counter(ingestor, "sales", 1001)
+    with dynamodb_asked(ingestor.services, ingestor.account.tenant_id) as asked:
         record = ingestor.upload("sales.csv", CSV)
     assert (record["status"], record["table"]) == ("READY", "sales_1002")
     assert _names_tried(asked) == ["sales", "sales_1002"]
@@ -63,22 +87,22 @@ def test_a_file_named_like_a_suffixed_name_is_stepped_over(ingestor: Ingestor) -
     assert _names_tried(asked) == ["sales", "sales_2", "sales_3"]
 
 
-def test_an_attempt_takes_back_a_name_its_file_already_holds(ingestor: Ingestor) -> None:
-    """An attempt that died after taking a name left it with the file: the next takes it again,
-    not one more name."""
+@pytest.mark.parametrize("made", ["sales", "sales_7"])
+def test_an_attempt_takes_back_a_table_an_earlier_attempt_at_its_file_made(ingestor: Ingestor, made: str) -> None:
+    """An attempt that died after making the file's table, before it took a partition of it, left
+    the table with no file: the next attempt takes it again, not one more name."""
     tenant_id = ingestor.account.tenant_id
-    _taken(ingestor, ["sales"])
-    dynamodb, table = ingestor.services.clients.dynamodb, ingestor.services.settings.table_name
     file_id = upload_direct(ingestor.api, ingestor.account, "sales.csv", CSV).body["file_id"]
-    dynamodb.put_item(
-        TableName=table, Item=to_item({**keys.table(tenant_id, "sales_7"), "name": "sales_7", "file_id": file_id})
-    )
-    dynamodb.update_item(
-        TableName=table,
-        Key=to_item(keys.file(tenant_id, file_id)),
-        UpdateExpression="ADD table_names :name",
-        ExpressionAttributeValues={":name": value({"sales_7"})},
-    )
+    if made != "sales":  # `sales` was another file's: the dead attempt took the counter's next suffix
+        _taken(ingestor, ["sales"])
+        _counter(ingestor, "sales", 7)
+    _made(ingestor, made, file_id, 0)
     ingestor.drain()
-    assert ingestor.record(file_id)["table"] == "sales_7"
-    assert dynamodb.get_item(TableName=table, Key=to_item(keys.table_suffix(tenant_id, "sales"))).get("Item") is None
+    record = ingestor.record(file_id)
+    assert (record["status"], record["table"]) == ("READY", made)
+    assert _table_names(ingestor) == sorted({"sales", made})
+    counter = ingestor.services.clients.dynamodb.get_item(
+        TableName=ingestor.services.settings.table_name, Key=to_item(keys.table_suffix(tenant_id, "sales"))
+    ).get("Item")
+    # No suffix handed out for it: the counter is as the dead attempt left it.
+    assert (counter or {}).get("last_suffix") == (None if made == "sales" else {"N": "7"})
