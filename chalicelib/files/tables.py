@@ -168,6 +168,7 @@ class Table:
             "next_seq": self.next_seq,
             "file_count": self.file_count,
             "row_count": self.row_count,
+            "last_file_id": self.last_file_id,
         }
 
 
@@ -362,30 +363,38 @@ class Tables:
 
         `named`: the table of exactly that name, made if there is none. Otherwise `name` is a base
         for a new table of the file's own: `name` if free, else `name_N`, N the next of the base's
-        suffix counter (2, 3, …), and the next again only if that very name is taken.
+        suffix counter (2, 3, …), and the next again only if that very name is taken. A new table's
+        item is made in the same write that takes its first partition and lists it on the record:
+        no table is ever made that its file's record does not list.
         """
         for _ in range(WRITE_TRIES):
-            table = self._named(claimed, name) if named else self._new(claimed, name)
-            joined = self._take_seq(claimed, table)
-            if joined is None and table.created_by == claimed.file_id:
-                self._remove_if_empty(claimed.tenant_id, table)  # made for a file that no longer comes
+            joined = self._join_named(claimed, name) if named else self._join_new(claimed, name)
             if joined is not False:
                 return joined
         raise RuntimeError(f"table {name} kept changing while a file was added to it")
 
-    def _named(self, claimed: FileRecord, name: str) -> Table:
-        return self._create(claimed.tenant_id, name, claimed.file_id) or self._must_get(claimed.tenant_id, name)
+    def _join_named(self, claimed: FileRecord, name: str) -> Joined | bool | None:
+        made = self._take_seq(
+            claimed, Table(name=name, table_id=new_id(), created_at=now(), created_by=claimed.file_id), new=True
+        )
+        if made is not False:
+            return made
+        existing = self.get(claimed.tenant_id, name)
+        return False if existing is None else self._take_seq(claimed, existing)
 
-    def _new(self, claimed: FileRecord, base: str) -> Table:
-        """A new table for the file: of its base name, or one of that base an earlier attempt at the
-        file made and did not get to add it to, or the base with the next suffix."""
-        for candidate in itertools.chain([base], self._suffixed(claimed.tenant_id, base)):
-            created = self._create(claimed.tenant_id, candidate, claimed.file_id)
-            if created is not None:
-                return created
+    def _join_new(self, claimed: FileRecord, base: str) -> Joined | bool | None:
+        """A new table of the file's own: one of that base an earlier attempt at the file made
+        (its record lists it) and did not get to make READY, else the base name, else the base with
+        the next suffix."""
+        own = sorted({name for name, _, _ in map(parse_entry, claimed.table_seqs) if _of_base(name, base)})
+        for candidate in itertools.chain(own, [base], self._suffixed(claimed.tenant_id, base)):
+            table = Table(name=candidate, table_id=new_id(), created_at=now(), created_by=claimed.file_id)
+            made = self._take_seq(claimed, table, new=True)
+            if made is not False:
+                return made
             existing = self.get(claimed.tenant_id, candidate)
             if existing is not None and existing.created_by == claimed.file_id and not existing.shown:
-                return existing
+                return self._take_seq(claimed, existing)
         raise AssertionError("the suffixes never run out")
 
     def _suffixed(self, tenant_id: str, base: str) -> Iterator[str]:
@@ -403,35 +412,29 @@ class Tables:
         )
         return int(from_item(response["Attributes"])["last_suffix"])
 
-    def _create(self, tenant_id: str, name: str, file_id: str) -> Table | None:
-        """A new table item of that name, made for the file; None if the name is a table's already."""
-        table = Table(name=name, table_id=new_id(), created_at=now(), created_by=file_id)
-        fields = {**keys.table(tenant_id, name), **table.to_fields()}
-        try:
-            self._dynamodb.put_item(
-                TableName=self._table, Item=to_item(fields), ConditionExpression="attribute_not_exists(PK)"
-            )
-        except self._dynamodb.exceptions.ConditionalCheckFailedException:
-            return None
-        return table
-
-    def _must_get(self, tenant_id: str, name: str) -> Table:
-        table = self.get(tenant_id, name)
-        if table is None:  # deleted between the two reads: made again on the next try
-            return Table(name=name, table_id="", created_at="")
-        return table
-
-    def _take_seq(self, claimed: FileRecord, table: Table) -> Joined | bool | None:
-        """Partition `next_seq` of the table, listed pending on the table and on the record in one
-        write; None if the claim is lost, False if the table changed meanwhile (try again)."""
+    def _take_seq(self, claimed: FileRecord, table: Table, *, new: bool = False) -> Joined | bool | None:
+        """Partition `next_seq` of the table (`new`: the table's item made with it, if the name is
+        free), listed pending on the table and on the record in one write; None if the claim is
+        lost, False if the table changed meanwhile or the name is taken (try again)."""
         assert claimed.ingest is not None
         seq = table.next_seq
         entry = seq_entry(table.name, table.table_id, seq)
-        items = [
-            {
+        key = to_item(keys.table(claimed.tenant_id, table.name))
+        taken: dict[str, Any]
+        if new:
+            made = {**keys.table(claimed.tenant_id, table.name), **table.to_fields(), "next_seq": seq + 1}
+            taken = {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(made) | {"pending": value({seq})},
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+        else:
+            taken = {
                 "Update": {
                     "TableName": self._table,
-                    "Key": to_item(keys.table(claimed.tenant_id, table.name)),
+                    "Key": key,
                     "UpdateExpression": "SET next_seq = :next ADD pending :seq",
                     "ConditionExpression": "table_id = :id AND next_seq = :current",
                     "ExpressionAttributeValues": {
@@ -441,24 +444,23 @@ class Tables:
                         ":current": value(seq),
                     },
                 }
-            },
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": to_item(keys.file(claimed.tenant_id, claimed.file_id)),
-                    "UpdateExpression": "ADD table_seqs :entry",
-                    "ConditionExpression": "attribute_exists(PK) AND deleting = :false AND ingest.#token = :token",
-                    "ExpressionAttributeNames": {"#token": "token"},
-                    "ExpressionAttributeValues": {
-                        ":entry": value({entry}),
-                        ":false": value(False),
-                        ":token": value(claimed.ingest.token),
-                    },
-                }
-            },
-        ]
+            }
+        listed = {
+            "Update": {
+                "TableName": self._table,
+                "Key": to_item(keys.file(claimed.tenant_id, claimed.file_id)),
+                "UpdateExpression": "ADD table_seqs :entry",
+                "ConditionExpression": "attribute_exists(PK) AND deleting = :false AND ingest.#token = :token",
+                "ExpressionAttributeNames": {"#token": "token"},
+                "ExpressionAttributeValues": {
+                    ":entry": value({entry}),
+                    ":false": value(False),
+                    ":token": value(claimed.ingest.token),
+                },
+            }
+        }
         try:
-            transact(self._dynamodb, items)
+            transact(self._dynamodb, [taken, listed])
         except TransactionCancelled as cancelled:
             if cancelled.failed(1):
                 return None
@@ -710,6 +712,11 @@ class Tables:
                 ConditionExpression="file_id = :file",
                 ExpressionAttributeValues={":file": value(held.file_id)},
             )
+
+
+def _of_base(name: str, base: str) -> bool:
+    """Whether `name` is `base`, or `base` with a number suffix (`sales_7` of `sales`)."""
+    return name == base or (name.startswith(f"{base}_") and name[len(base) + 1 :].isdigit())
 
 
 def merged_columns(

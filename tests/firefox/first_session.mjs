@@ -68,7 +68,13 @@ function named(page, name, role) {
   const what = `the ${role} "${name}"`;
   return {
     wait: () => explained(what, () => locator.wait()),
-    click: () => explained(what, () => locator.click()),
+    // Clicked through its handle: a locator's own click waits for checks Firefox ESR 140 never passes.
+    click: () =>
+      explained(what, async () => {
+        const handle = await locator.waitHandle();
+        await handle.click();
+        await handle.dispose();
+      }),
   };
 }
 
@@ -78,27 +84,46 @@ function named(page, name, role) {
  */
 async function labelled(page, text) {
   return explained(`the field labelled "${text}"`, async () => {
-    const handle = await page.waitForFunction(
-      (wanted) => [...document.querySelectorAll("label")].find((label) => label.textContent.trim() === wanted)?.control,
-      { timeout: WAIT_MS, polling: 100 },
+    const control = (wanted) =>
+      [...document.querySelectorAll("label")].find((label) => label.textContent.trim() === wanted)?.control;
+    await until(
+      page,
+      (wanted) => [...document.querySelectorAll("label")].some((label) => label.textContent.trim() === wanted && label.control),
       text,
     );
+    const handle = await page.evaluateHandle(control, text);
     return handle.asElement();
   });
 }
 
-/** Wait until `predicate(...args)`, run in the page, returns something truthy; that value. */
+/**
+ * Wait until `predicate(...args)`, run in the page, returns something truthy; that value. Asked
+ * again every 100 ms from here: puppeteer's own wait runs its poller in a way the console's CSP
+ * refuses in Firefox ESR 140.
+ */
 async function until(page, predicate, ...args) {
-  const handle = await page.waitForFunction(predicate, { timeout: WAIT_MS, polling: 100 }, ...args);
-  const value = await handle.jsonValue();
-  await handle.dispose();
-  return value;
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const value = await page.evaluate(predicate, ...args);
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`nothing after ${WAIT_MS / 1000} s`);
+    await new Promise((done) => setTimeout(done, 100));
+  }
 }
 
 // puppeteer's profile for Firefox already turns off updates, telemetry and the other background traffic.
 let browser;
 try {
-  browser = await puppeteer.launch({ browser: "firefox", executablePath: FIREFOX, headless: true, timeout: WAIT_MS });
+  // The window's own size, not an emulated viewport: puppeteer sets one with a command (a screen
+  // orientation) that Debian's Firefox ESR 140 does not know.
+  browser = await puppeteer.launch({
+    browser: "firefox",
+    executablePath: FIREFOX,
+    headless: true,
+    timeout: WAIT_MS,
+    defaultViewport: null,
+    args: ["--width=1280", "--height=860"],
+  });
 } catch (error) {
   process.stderr.write(`first_session: Firefox (${FIREFOX}) did not start: ${error.message ?? error}\n`);
   process.exit(1);
@@ -109,7 +134,6 @@ let rows = null;
 try {
   page = await browser.newPage();
   page.setDefaultTimeout(WAIT_MS);
-  await page.setViewport({ width: 1280, height: 860 });
   page.on("console", (message) => {
     if (message.type() === "error" && !EXPECTED_NOISE.test(message.text())) problems.push(`console: ${message.text()}`);
   });
@@ -124,8 +148,11 @@ try {
   const email = `firefox-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}@example.com`;
   await doing(`creating the account ${email}`, async () => {
     await named(page, "Create an account", "link").click();
-    await (await labelled(page, "Email")).asLocator().fill(email);
-    await (await labelled(page, "Password")).asLocator().fill(PASSWORD);
+    for (const [label, text] of [["Email", email], ["Password", PASSWORD]]) {
+      const field = await labelled(page, label);
+      await field.type(text);
+      await field.dispose();
+    }
     await named(page, "Create account", "button").click();
     await named(page, "Files", "heading").wait();
   });
