@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import keys
-from chalicelib.aws.dynamo import query_prefix, to_item
+from chalicelib.aws.dynamo import to_item
 from chalicelib.errors import BadRequest
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
@@ -113,9 +113,21 @@ class SearchIndex:
     ) -> tuple[list[str], str | None]:
         """Up to `limit` keys of the entries the search finds, in key order (`newest_first`: the
         reverse), after the key `after`; and the last one if more may follow."""
-        items = query_prefix(self._dynamodb, self._table, keys.tenant_partition(tenant_id), self._prefix)
+        pages = self._dynamodb.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": keys.tenant_partition(tenant_id)}, ":prefix": {"S": self._prefix}},
+            ConsistentRead=True,
+        )
+        # Read as DynamoDB sends them (every entry a string): thousands of entries, no conversion.
         found = sorted(
-            (key for item in items for key, line in item.items() if key not in ("PK", "SK") and search.finds(line)),
+            (
+                key
+                for page in pages
+                for item in page["Items"]
+                for key, line in item.items()
+                if key not in ("PK", "SK") and search.finds(line["S"])
+            ),
             reverse=newest_first,
         )
         if after is not None:
