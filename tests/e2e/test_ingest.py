@@ -30,7 +30,13 @@ def test_an_upload_becomes_a_typed_table_without_anyone_asking(running_platform:
     tables = api.call("GET", "/tables", token=account.id_token).body
     assert_conforms("GET", "/tables", 200, tables)
     assert tables["tables"] == [
-        {"table": "quoted_things", "file_id": record["file_id"], "columns": record["columns"], "row_count": 3}
+        {
+            "table": "quoted_things",
+            "file_id": record["file_id"],
+            "columns": record["columns"],
+            "row_count": 3,
+            "file_count": 1,
+        }
     ]
 
 
