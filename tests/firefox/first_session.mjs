@@ -29,6 +29,10 @@ document.addEventListener("securitypolicyviolation", (event) =>
 `;
 // The console shows the API's refusals to the user itself; a browser that logs them is not wrong.
 const EXPECTED_NOISE = /^Failed to load resource: the server responded with a status of 4\d\d/;
+// Firefox ESR 140 reports, now and then while a page loads, an error of puppeteer's own sandbox
+// reading an object of the page's (a security wrapper's refusal): no code of the console's own
+// objects can raise it.
+const AUTOMATION_NOISE = /^(Error: )?Permission denied to access property "length"$/;
 
 function usage(message) {
   process.stderr.write(`first_session: ${message}\nusage: node first_session.mjs <console-url> <csv-path> <sql>\n`);
@@ -137,7 +141,10 @@ try {
   page.on("console", (message) => {
     if (message.type() === "error" && !EXPECTED_NOISE.test(message.text())) problems.push(`console: ${message.text()}`);
   });
-  page.on("pageerror", (error) => problems.push(`uncaught: ${error.message ?? error}`));
+  page.on("pageerror", (error) => {
+    const message = error.message ?? String(error);
+    if (!AUTOMATION_NOISE.test(message)) problems.push(`uncaught (${step}): ${message}`);
+  });
   await page.evaluateOnNewDocument(REPORT_VIOLATIONS);
 
   await doing(`opening ${url}`, async () => {
