@@ -37,6 +37,7 @@ error) is ours.
 
 from __future__ import annotations
 
+import csv
 import errno
 import itertools
 import json
@@ -75,6 +76,9 @@ ROW_GROUP_SHARE = 8
 # may encode (Parquet also allows it on FIXED_LEN_BYTE_ARRAY: decimals, float16, UUIDs).
 READABLE_PARQUET_CODECS = ("UNCOMPRESSED", "SNAPPY", "GZIP", "ZSTD", "BROTLI", "LZ4", "LZ4_RAW")
 BYTE_STREAM_SPLIT_TYPES = ("FLOAT", "DOUBLE", "INT32", "INT64")
+INTEGER_BITS = {"TINYINT": 8, "SMALLINT": 16, "INTEGER": 32, "BIGINT": 64}
+INTEGER_TYPES = tuple(INTEGER_BITS)
+MISFIT = "sdp: no whole number in column "  # the error a whole-number column's cast raises
 # DuckDB names the first line of the batch of records it was reading when a JSON value did not fit.
 JSON_BATCH_LINES = 2048
 # The integer types a Parquet column may widen from, narrowest first.
@@ -286,7 +290,7 @@ class Converter:
         resampled = False
         while True:
             try:
-                rows = self._copy(_csv_reader(source, names, types, plan.options), destination)
+                rows = self._copy(_csv_reader(source, names, types, plan.options, plan.fixed), destination)
                 break
             except self._duckdb.ConversionException as error:
                 column = _converting_column(str(error))
@@ -303,6 +307,9 @@ class Converter:
                     raise FileProblem("malformed_file", _csv_problem(str(error))) from None
                 types[names.index(column)] = "VARCHAR"
             except self._duckdb.InvalidInputException as error:
+                if MISFIT in str(error):
+                    column = str(error).split(MISFIT, 1)[1].split()[0].strip("'\"")
+                    raise FileProblem("schema_mismatch", _not_whole(source, plan, column)) from None
                 if detected.encoding == "utf-8" and "Invalid unicode" in str(error):
                     raise NotUtf8(_csv_problem(str(error))) from None
                 raise FileProblem("malformed_file", _csv_problem(str(error))) from None
@@ -346,7 +353,7 @@ class Converter:
         line (where a value does not fit the table's type, the line in the whole file).
         """
         options = plan.options | {"header": plan.options["header"] and number == 0}
-        return self._copy(_csv_reader(piece, plan.names, plan.types, options), folder / part_name(number))
+        return self._copy(_csv_reader(piece, plan.names, plan.types, options, plan.fixed), folder / part_name(number))
 
     def csv_columns(self, plan: CsvPlan) -> list[Column]:
         originals: Sequence[str | None] = plan.originals or [None] * len(plan.names)
@@ -625,12 +632,60 @@ def part_name(number: int) -> str:
     return f"part-{number}.parquet"
 
 
-def _csv_reader(source: Path, names: list[str], types: list[str], options: dict[str, Any]) -> str:
-    """The strict read of a CSV file with the dialect and column types imposed: no sniffing."""
-    columns = "{" + ", ".join(f"{literal(n)}: {literal(t)}" for n, t in zip(names, types, strict=True)) + "}"
+def _csv_reader(
+    source: Path,
+    names: list[str],
+    types: list[str],
+    options: dict[str, Any],
+    fixed: Mapping[str, ColumnType] | None = None,
+) -> str:
+    """The strict read of a CSV file with the dialect and column types imposed: no sniffing. A
+    column the table (`fixed`) has as an integer is read as text and cast here, refusing what is no
+    whole number: DuckDB's reader rounds `12.5` into an integer column (DuckDB issue 25824)."""
+    whole = {name for name in names if fixed and name in fixed and fixed[name].storage in INTEGER_TYPES}
+    read = ["VARCHAR" if name in whole else kind for name, kind in zip(names, types, strict=True)]
+    columns = "{" + ", ".join(f"{literal(n)}: {literal(t)}" for n, t in zip(names, read, strict=True)) + "}"
+    selected = ", ".join(
+        _whole_number(name, fixed[name].storage) if fixed and name in whole else identifier(name) for name in names
+    )
     return (
-        f"SELECT * FROM read_csv({literal(str(source))}, columns = {columns}, auto_detect = false, "
+        f"SELECT {selected} FROM read_csv({literal(str(source))}, columns = {columns}, auto_detect = false, "
         f"strict_mode = true, null_padding = false, ignore_errors = false, {_options(options)})"
+    )
+
+
+def _not_whole(source: Path, plan: CsvPlan, column: str) -> str:
+    """Where `column` of a CSV first holds no whole number of its table's integer type (one with a
+    fraction, or out of its range), found by reading the file again in its dialect: the line, the
+    column and the value."""
+    position = plan.names.index(column)
+    misfit = f"which does not fit the table's type {plan.fixed[column].athena}."
+    bits = INTEGER_BITS[plan.fixed[column].storage]
+    with source.open(encoding=plan.options["encoding"], newline="") as text:
+        records = csv.reader(text, delimiter=plan.options["delim"], quotechar=plan.options["quote"], doublequote=True)
+        line = 1
+        for number, record in enumerate(records):
+            if not (number == 0 and plan.options["header"]) and position < len(record):
+                value = record[position].strip()
+                if value and not (
+                    _WHOLE.fullmatch(value) and len(value) < 24 and -(2 ** (bits - 1)) <= int(value) < 2 ** (bits - 1)
+                ):
+                    return f'Line {line}: column "{column}" holds {_shown(value, quoted=True)}, {misfit}'
+            line = records.line_num + 1
+    return f'Column "{column}" holds a value that is no whole number, {misfit}'
+
+
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+
+
+def _whole_number(name: str, storage: str) -> str:
+    """The column's text as a whole number of the type, or an error naming the column (MISFIT)."""
+    text = f"trim({identifier(name)})"
+    number = f"TRY_CAST({text} AS {storage})"
+    return (
+        f"CASE WHEN {identifier(name)} IS NULL THEN NULL "
+        f"WHEN regexp_full_match({text}, '[+-]?[0-9]+') AND {number} IS NOT NULL THEN {number} "
+        f"ELSE error({literal(MISFIT + name)}) END AS {identifier(name)}"
     )
 
 

@@ -140,10 +140,24 @@ def test_a_csv_read_in_pieces_has_the_tables_types_and_names_the_line_of_a_misfi
     )
 
 
-@pytest.mark.xfail(strict=True, reason="DuckDB's readers round a number with a fraction into an integer column")
-@pytest.mark.parametrize("data", [b"id,amount\n1,12.5\n", _lines({"id": 1, "amount": 12.5})], ids=["csv", "jsonl"])
-def test_a_number_with_a_fraction_does_not_fit_an_integer_column(database: ConversionDatabase, data: bytes) -> None:
-    assert "12.5" in _refused(database, data, {"amount": BIGINT})
+def test_a_csv_number_with_a_fraction_does_not_fit_an_integer_column(database: ConversionDatabase) -> None:
+    """DuckDB's reader would round it (DuckDB issue 25824): a table's integer column is read as text
+    and cast here, whole numbers only, and the line found in the file."""
+    data = b'id,amount,note\n1,12,a\n2, 7 ,"two\nlines"\n3,12.5,c\n'
+    assert _refused(database, data, {"amount": BIGINT}) == (
+        'Line 5: column "amount" holds "12.5", which does not fit the table\'s type bigint.'
+    )
+    converted, rows, _ = _read(database, b"id,amount\n1,-12\n2, 7 \n3,\n", {"amount": BIGINT})
+    assert converted.columns[1] == Column("amount", "amount", BIGINT)
+    assert sorted(rows) == [(1, -12), (2, 7), (3, None)]
+    assert _refused(database, b"id,amount\n1,99999999999999999999\n", {"amount": BIGINT}).startswith(
+        'Line 2: column "amount" holds "99999999999999999999"'
+    )
+
+
+@pytest.mark.xfail(strict=True, reason="DuckDB's JSON reader rounds a number with a fraction into an integer column")
+def test_a_json_number_with_a_fraction_does_not_fit_an_integer_column(database: ConversionDatabase) -> None:
+    assert "12.5" in _refused(database, _lines({"id": 1, "amount": 12.5}), {"amount": BIGINT})
 
 
 # JSON Lines ---------------------------------------------------------------------------------------
