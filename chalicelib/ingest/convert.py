@@ -11,7 +11,9 @@ table's columns, by clean name), imposed explicitly on the same strict read, nev
 compared; its other columns are typed as a new file's are, and the table's columns it lacks are
 simply not in its output. A CSV or TSV has them among its explicit column types: such a column is
 never widened nor sampled again, and a value that does not fit ends the file (schema_mismatch, with
-the line, the column and the value). JSON Lines are read with every field's type explicit, the
+the line, the column and the value). An integer column of the table is read as text and cast in
+the same pass, whole numbers of its range only (DuckDB's reader would round `12.5`); the file is read
+again only to find the line of one that is not. JSON Lines are read with every field's type explicit, the
 table's where it has the field (struct fields under the file's own names, since the reader matches
 them as written); DuckDB names only the first line of the batch it was reading, so the lines from
 there have those values cast one by one to name the line, the column and the value. A Parquet file
