@@ -14,7 +14,7 @@ never widened nor sampled again, and a value that does not fit ends the file (sc
 the line, the column and the value). An integer column of the table is read as text and cast in
 the same pass, whole numbers of its range only (DuckDB's reader would round `12.5`); the file is read
 again only to find the line of one that is not. JSON Lines are read with every field's type explicit, the
-table's where it has the field (struct fields under the file's own names, since the reader matches
+table's where it has the field (an integer field as its JSON text, cast here to whole numbers only) (struct fields under the file's own names, since the reader matches
 them as written); DuckDB names only the first line of the batch it was reading, so the lines from
 there have those values cast one by one to name the line, the column and the value. A Parquet file
 carries its own types: a column of the table's type is copied as it is, one that widens without loss
@@ -411,8 +411,16 @@ class Converter:
                     table_typed = self._table_typed_fields(relation, fixed)
                     reader = _json_reader(source, sample_size, None, _json_columns(relation, table_typed))
                     relation = self._within_budget(self._con.sql, f"SELECT * FROM {reader}")
-                return self._typed_copy(reader, relation, destination, fixed)
+                whole = {
+                    typed.name: _whole_json(identifier(original), typed.name, typed.table.storage)
+                    for original, typed in table_typed.items()
+                    if typed.read == "JSON"
+                }
+                return self._typed_copy(reader, relation, destination, fixed, whole)
             except self._duckdb.InvalidInputException as error:
+                if MISFIT in str(error):
+                    column = str(error).split(MISFIT, 1)[1].split()[0].strip("'\"")
+                    raise FileProblem("schema_mismatch", _not_whole_json(source, table_typed, column)) from None
                 self._refuse_json_mismatch(source, str(error), table_typed)
                 if "transform error" in str(error) and sample_size != -1:
                     sample_size = -1  # a later record has another type: infer from every record
@@ -455,7 +463,14 @@ class Converter:
         by their names in the file: the table's type of each, and that type as the reader is given it."""
         originals = list(relation.columns)
         return {
-            original: TableTyped(name, fixed[name], read_as(self._duckdb.sqltype(fixed[name].storage), inferred))
+            original: TableTyped(
+                name,
+                fixed[name],
+                # An integer field read as its JSON text and cast here (`_whole_json`): the reader rounds 2.5.
+                "JSON"
+                if fixed[name].storage in INTEGER_TYPES
+                else read_as(self._duckdb.sqltype(fixed[name].storage), inferred),
+            )
             for original, name, inferred in zip(originals, column_names(originals), relation.types, strict=True)
             if name in fixed
         }
@@ -800,6 +815,39 @@ def _json_reader(source: Path, sample_size: int, objects_as_rows_up_to: int | No
         f"sample_size = {sample_size}, maximum_object_size = {MAX_JSON_OBJECT_BYTES}, compression = 'none'"
         f"{rows}{typed})"
     )
+
+
+def _whole_json(field: str, name: str, storage: str) -> str:
+    """A JSON field's text as a whole number of the type, or an error naming the column (MISFIT)."""
+    number = f"TRY_CAST({field} AS {storage})"
+    return (
+        f"CASE WHEN {field} IS NULL OR json_type({field}) = 'NULL' THEN NULL "
+        f"WHEN json_type({field}) IN ('BIGINT', 'UBIGINT') AND {number} IS NOT NULL THEN {number} "
+        f"ELSE error({literal(MISFIT + name)}) END"
+    )
+
+
+def _not_whole_json(source: Path, table_typed: Mapping[str, TableTyped], column: str) -> str:
+    """Where the field of `column` first holds no whole number of its table's integer type, found
+    by reading the lines again: the line, the column and the value."""
+    original, typed = next((original, typed) for original, typed in table_typed.items() if typed.name == column)
+    bits = INTEGER_BITS[typed.table.storage]
+    misfit = f"which does not fit the table's type {typed.table.athena}."
+    with source.open("rb") as lines:
+        for number, text in enumerate(lines, start=1):
+            try:
+                record = json.loads(text)
+            except (ValueError, RecursionError):
+                continue
+            value = record.get(original) if isinstance(record, dict) else None
+            whole = (
+                isinstance(value, int) and not isinstance(value, bool) and -(2 ** (bits - 1)) <= value < 2 ** (bits - 1)
+            )
+            if value is not None and not whole:
+                return (
+                    f'Line {number}: column "{column}" holds {_shown(json.dumps(value, ensure_ascii=False))}, {misfit}'
+                )
+    return f'Column "{column}" holds a value that is no whole number, {misfit}'
 
 
 def _json_columns(relation: Any, table_typed: Mapping[str, TableTyped]) -> str:
