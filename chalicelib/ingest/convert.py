@@ -11,16 +11,17 @@ table's columns, by clean name), imposed explicitly on the same strict read, nev
 compared; its other columns are typed as a new file's are, and the table's columns it lacks are
 simply not in its output. A CSV or TSV has them among its explicit column types: such a column is
 never widened nor sampled again, and a value that does not fit ends the file (schema_mismatch, with
-the line, the column and the value). An integer column of the table is read as text and cast in
-the same pass, whole numbers of its range only (DuckDB's reader would round `12.5`); the file is read
-again only to find the line of one that is not. JSON Lines are read with every field's type explicit, the
-table's where it has the field (an integer field as its JSON text, cast here to whole numbers only) (struct fields under the file's own names, since the reader matches
-them as written); DuckDB names only the first line of the batch it was reading, so the lines from
-there have those values cast one by one to name the line, the column and the value. A Parquet file
-carries its own types: a column of the table's type is copied as it is, one that widens without loss
-(an integer to a wider integer, an integer or a real to a double) is cast, one holding no value at
+the line, the column and the value). An integer column of the table is read as text and cast in the
+same pass, whole numbers of its range only (DuckDB's reader would round `12.5`); the file is read
+again only to find the line of one that is not. JSON Lines are read with every field's type
+explicit, the table's where it has the field (struct fields under the file's own names, since the
+reader matches them as written; an integer field as its JSON text, cast here to whole numbers
+only); DuckDB names only the first line of the batch it was reading, so the lines from there have
+those values cast one by one to name the line, the column and the value. A Parquet file carries its
+own types: a column of the table's type is copied as it is, one that widens without loss (an
+integer to a wider integer, an integer or a real to a double) is cast, one holding no value at
 all is NULL of the table's type, and any other ends the file, with its first value and its row.
-What fits is what DuckDB's cast accepts: into an integer column it rounds a number with a fraction.
+Otherwise what fits a column is what DuckDB's cast accepts.
 
 Each conversion has its own connection to a database kept from file to file (ConversionDatabase),
 limited in memory (it spills to its own folder), with file access only to the folder the file's
