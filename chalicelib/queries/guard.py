@@ -30,6 +30,7 @@ from sqlglot.dialects import duckdb as _duckdb_dialect  # noqa: F401
 from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 from sqlglot.optimizer.scope import traverse_scope
 
+from chalicelib.catalog import SEQ_COLUMN
 from chalicelib.errors import BadRequest
 
 MAX_SQL_BYTES = 256 * 1024
@@ -64,7 +65,6 @@ def _unknown_table(name: str, kind: type[ForbiddenSql] = ForbiddenSql) -> Forbid
 # A table's clauses that a derived table in its place also takes.
 _TABLE_CLAUSES = ("sample", "laterals", "joins", "pivots")
 REAL_TABLE = "sdp_table"  # meta key: set on each table node the guard approved as the tenant's
-SEQ_COLUMN = "_seq"  # a table's partition column (chalicelib/catalog.py)
 # How the local engine reads a table's partitions: each its folder `_seq=N`, and the files'
 # columns matched by name (a file may lack a column others have). Nothing else may be asked of it.
 PARQUET_OPTIONS = ("hive_partitioning", "union_by_name")

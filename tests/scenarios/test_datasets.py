@@ -146,6 +146,28 @@ def test_deleting_the_last_file_removes_the_table(api: Api) -> None:
 
 
 @THROUGH_CHALICE
+def test_a_tables_files_page_with_tokens_of_that_table_only(api: Api) -> None:
+    account = sign_up(api)
+    ids = [ingested_table(api, account, f"{n}.csv", f"n\n{n}\n".encode(), table="t")["file_id"] for n in range(3)]
+    ingested_table(api, account, "other.csv", b"n\n9\n", table="u")
+    first = api.call("GET", "/tables/t?limit=2", token=account.id_token).body
+    assert [f["file_id"] for f in first["files"]] == ids[:2]
+    rest = api.call("GET", f"/tables/t?limit=2&next_token={first['next_token']}", token=account.id_token).body
+    assert ([f["file_id"] for f in rest["files"]], rest["next_token"]) == (ids[2:], None)
+    for path in (
+        f"/tables/u?limit=2&next_token={first['next_token']}",  # another table's files
+        f"/files?next_token={first['next_token']}",
+        "/tables/t?limit=0",
+        "/tables/t?limit=abc",
+    ):
+        reply = api.call("GET", path, token=account.id_token)
+        assert (reply.status, reply.error_code) in ((400, "invalid_token"), (400, "invalid_request")), path
+    for name in ("T", "a" * 300, "..", "t%00"):
+        reply = api.call("GET", f"/tables/{name}", token=account.id_token)
+        assert (reply.status, reply.error_code) == (404, "table_not_found"), name
+
+
+@THROUGH_CHALICE
 @pytest.mark.parametrize("table", ["", "Sales", "2024", "a-b", "sales.csv", "x" * 121, "___", "é"])
 def test_a_bad_table_name_is_400_on_every_upload_path(api: Api, table: str) -> None:
     account = sign_up(api)
