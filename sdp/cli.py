@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -30,8 +33,18 @@ from rich.progress import (
 from rich.table import Table
 
 from sdp.client import DEFAULT_URL, Client, __version__
-from sdp.errors import ApiError, FileFailed, NotFound, SdpError, SqlRefused
-from sdp.models import Column, File, Member, Record, TableDetail
+from sdp.errors import (
+    ApiError,
+    BudgetExceeded,
+    FileFailed,
+    NotFound,
+    PermissionDenied,
+    SdpError,
+    SqlRefused,
+    size_text,
+    utc_text,
+)
+from sdp.models import Column, Estimate, File, Member, Record, SavedQuery, TableDetail
 
 FORMATS = ("table", "csv", "json")
 ROLES = ("viewer", "analyst", "admin")
@@ -512,44 +525,82 @@ def _describe(found: TableDetail) -> None:
 # -- queries -----------------------------------------------------------------------------------------------------
 
 
+def _result_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--format, --output and --no-wait: where a query's result goes (`sdp query`, `sdp saved run`)."""
+    options = [
+        click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(FORMATS),
+            help="table for a terminal, csv when piped (default); json prints one object per row.",
+        ),
+        click.option(
+            "-o",
+            "--output",
+            type=click.Path(dir_okay=False, writable=True, path_type=Path),
+            help="Write the whole result to this file.",
+        ),
+        click.option("--no-wait", is_flag=True, help="Print the query id and return at once."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @cli.command()
 @click.argument("sql", required=False)
 @click.option(
     "-f", "--file", "sql_file", type=click.File("r", encoding="utf-8"), help="Read the SQL from a file (- for stdin)."
 )
+@_result_options
 @click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(FORMATS),
-    help="table for a terminal, csv when piped (default); json prints one object per row.",
+    "--dry-run",
+    is_flag=True,
+    help="Run nothing: say what the query would scan and cost, and whether it fits the scan budget.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Write the whole result to this file.",
-)
-@click.option("--no-wait", is_flag=True, help="Print the query id and return at once.")
+@click.option("--json", "as_json", is_flag=True, help="With --dry-run: print the estimate as JSON.")
 @pass_session
 def query(
-    session: Session, sql: str | None, sql_file: Any, output_format: str | None, output: Path | None, no_wait: bool
+    session: Session,
+    sql: str | None,
+    sql_file: Any,
+    output_format: str | None,
+    output: Path | None,
+    no_wait: bool,
+    dry_run: bool,
+    as_json: bool,
 ) -> None:
-    """Run a SQL query (Athena's dialect) over your tables."""
+    """Run a SQL query (Athena's dialect) over your tables; with --dry-run, estimate it instead."""
     if (sql is None) == (sql_file is None):
         raise click.UsageError("Give the SQL as an argument or with -f FILE, one of the two.")
+    if dry_run and (output_format or output or no_wait):
+        raise click.UsageError("--dry-run runs nothing: it takes no --format, --output or --no-wait (--json instead).")
+    if as_json and not dry_run:
+        raise click.UsageError("--json goes with --dry-run; a result is printed as JSON with --format json.")
     text = sql if sql is not None else sql_file.read()
     client = session.client
     try:
+        if dry_run:
+            _print_estimate(client.estimate(text), as_json)
+            return
         result = client.query(text, wait=False)
     except SqlRefused as refused:
         _report(refused)
         _point_at(text, refused)
         raise SystemExit(1) from None
+    except BudgetExceeded as over:
+        _refused_for_budget(over)
+    _follow(result, output_format, output, no_wait, f"Running query {result.query_id}…")
+
+
+def _follow(result: Any, output_format: str | None, output: Path | None, no_wait: bool, running: str) -> None:
+    """A submitted query: its id alone (`no_wait`), else its result where it was asked for, then its
+    stats (and whether an earlier result was reused) on stderr."""
     if no_wait:
         out.print(result.query_id)
         return
     try:
-        with err.status(f"Running query {result.query_id}…"):
+        with err.status(escape(running)):
             result.wait()
     except KeyboardInterrupt:
         result.cancel()
@@ -559,12 +610,61 @@ def query(
         _write_result(result, fmt, output)
     else:
         _print_result(result, fmt)
+    if result.query.reused:
+        err.print("Reused the result of an earlier identical query: nothing was scanned.", style="dim")
     stats = result.query.stats
     if stats is not None:
         err.print(
             f"{_count(stats.rows, 'row')} · {stats.runtime_ms / 1000:.2f} s · {decimal(stats.bytes_scanned)} scanned",
             style="dim",
         )
+
+
+def _refused_for_budget(over: BudgetExceeded) -> NoReturn:
+    _report(over)
+    err.print(
+        "`sdp query --dry-run` estimates a query without running it; `sdp usage` shows this month's scans, "
+        "and an admin can raise the budget with `sdp budget set`.",
+        style="dim",
+    )
+    raise SystemExit(1)
+
+
+def _usd(amount: float) -> str:
+    """Dollars with enough decimals to show a small amount's first two digits: $0.000048, $1.25."""
+    if amount <= 0:
+        return "$0.00"
+    if amount >= 0.01:
+        return f"${amount:,.2f}"
+    places = -math.floor(math.log10(amount)) + 1
+    return f"${amount:.{places}f}"
+
+
+def _print_estimate(estimate: Estimate, as_json: bool) -> None:
+    if as_json:
+        _print_json(estimate)
+        return
+    if estimate.remaining_scan_bytes is None:
+        budget = "no monthly scan budget set"
+    elif estimate.within_budget:
+        budget = f"within budget: {size_text(estimate.remaining_scan_bytes)} left until {utc_text(estimate.resets_at)}"
+    else:
+        budget = (
+            f"OVER BUDGET: {size_text(estimate.remaining_scan_bytes)} left until {utc_text(estimate.resets_at)}; "
+            "running it would be refused"
+        )
+    columns = "; ".join(f"{table}: {_names(names)}" for table, names in sorted(estimate.columns.items()))
+    fields = [
+        ("bytes to scan", size_text(estimate.bytes_to_scan)),
+        ("billed", size_text(estimate.billed_bytes) + " (whole MB, at least 10 MB a query)"),
+        ("estimated cost", _usd(estimate.estimated_cost_usd)),
+        ("tables", _names(estimate.tables) or "(none)"),
+        ("columns", columns or "(none)"),
+        ("budget", budget),
+    ]
+    for label, value in fields:
+        out.print(f"{label:>14}  {escape(value)}")
+    err.print("Dry run: nothing ran.", style="dim")
 
 
 def _write_result(result: Any, fmt: str, output: Path) -> None:
@@ -720,6 +820,304 @@ def remove_member(session: Session, member_ids: tuple[str, ...]) -> None:
         member = _member(session.client, who)
         session.client.remove_member(member.user_id)
         err.print(f"Removed {escape(member.email)}.")
+
+
+# -- usage and the scan budget -----------------------------------------------------------------------------------
+
+_SIZE = re.compile(r"\s*(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[a-z]*)\s*", re.IGNORECASE)
+# Decimal units as rich prints sizes (kB, MB, GB…) and binary ones (KiB, MiB, GiB…); a bare number is bytes.
+_UNITS = {"": 1, "b": 1, "byte": 1, "bytes": 1} | {
+    unit: scale
+    for power, prefix in enumerate("kmgtpe", start=1)
+    for unit, scale in ((f"{prefix}b", 1000**power), (f"{prefix}ib", 1024**power))
+}
+
+
+def parse_size(text: str) -> int:
+    """`50GB`, `1.5TiB`, `500 MB`, `1000000` as bytes (rounded down to a whole byte); ValueError otherwise."""
+    matched = _SIZE.fullmatch(text)
+    unit = matched.group("unit").lower() if matched else None
+    if matched is None or unit not in _UNITS:
+        raise ValueError(text)
+    return int(Decimal(matched.group("number")) * _UNITS[unit])
+
+
+class ScanBudget(click.ParamType):
+    """A monthly scan budget on the command line: a size (`50GB`, `1.5TiB`, bytes) or `none`."""
+
+    name = "BYTES|none"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        text = str(value)
+        if text.strip().lower() == "none":
+            return None
+        try:
+            return parse_size(text)
+        except ValueError:
+            self.fail(
+                f"{text!r} is not a size: give bytes (50000000000), a size with its unit "
+                "(50GB, 1.5TiB, 500MiB) or none for no budget.",
+                param,
+                ctx,
+            )
+
+
+def _left(limit: int, used: int) -> int:
+    return max(0, limit - used)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_session
+def usage(session: Session, as_json: bool) -> None:
+    """Your tenant's storage against its quotas, and this month's queries against its scan budget."""
+    found = session.client.usage()
+    if as_json:
+        _print_json(found)
+        return
+    budget, remaining = found.monthly_scan_budget_bytes, found.remaining_scan_bytes
+    _table(
+        ["USAGE", "USED", "LIMIT", "LEFT"],
+        [
+            [
+                "storage",
+                decimal(found.bytes_used),
+                decimal(found.quota_bytes),
+                decimal(_left(found.quota_bytes, found.bytes_used)),
+            ],
+            [
+                "files",
+                f"{found.file_count:,}",
+                f"{found.quota_files:,}",
+                f"{_left(found.quota_files, found.file_count):,}",
+            ],
+            [
+                f"scanned in {found.month}",
+                decimal(found.bytes_scanned),
+                decimal(budget) if budget is not None else "no budget",
+                decimal(remaining) if remaining is not None else "",
+            ],
+            [f"queries in {found.month}", f"{found.query_count:,}", "", ""],
+        ],
+        name="usage",
+    )
+    out.print(f"The month's scans and queries count from zero again {utc_text(found.resets_at)}.")
+
+
+@cli.group()
+def budget() -> None:
+    """The tenant's monthly scan budget: queries that would scan more than is left of it are refused."""
+
+
+@budget.command(name="set")
+@click.argument("size", metavar="BYTES|none", type=ScanBudget())
+@pass_session
+def set_budget(session: Session, size: int | None) -> None:
+    """Set the monthly scan budget (admins): a size such as 50GB, 1.5TiB or 1000000 (bytes), or none
+    to remove it. Sizes in kB, MB, GB, TB are powers of 1000; in KiB, MiB, GiB, TiB powers of 1024."""
+    try:
+        tenant = session.client.set_budget(size)
+    except PermissionDenied as error:
+        if error.code != "forbidden":
+            raise
+        raise PermissionDenied(
+            error.status,
+            error.code,
+            "Only an admin can set the tenant's scan budget: `sdp members` lists your tenant's admins.",
+            error.request_id,
+        ) from None
+    if tenant.monthly_scan_budget_bytes is None:
+        err.print(f"Removed the monthly scan budget of {escape(tenant.name)}: queries are not held to one.")
+    else:
+        err.print(
+            f"The monthly scan budget of {escape(tenant.name)} is now {size_text(tenant.monthly_scan_budget_bytes)}."
+        )
+
+
+# -- saved queries -----------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def saved() -> None:
+    """Queries saved under a name, for everyone in your tenant to list, show and run."""
+
+
+def _authors(client: Client) -> dict[str, str]:
+    """Each member's e-mail address by user id (none if the members cannot be listed)."""
+    try:
+        return {member.user_id: member.email for member in client.members()}
+    except ApiError:
+        return {}
+
+
+class _SavedQueries:
+    """The tenant's saved queries, listed once, to find one by its id or by its name."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._listed: list[SavedQuery] | None = None
+
+    @property
+    def listed(self) -> list[SavedQuery]:
+        if self._listed is None:
+            self._listed = list(self.client.saved_queries())
+        return self._listed
+
+    def find(self, id_or_name: str) -> SavedQuery:
+        """The saved query with this id, else the one with exactly this name; NotFound when none has it,
+        an `ambiguous_name` error naming each when several have that name."""
+        for entry in self.listed:
+            if entry.saved_query_id == id_or_name:
+                return entry
+        named = [entry for entry in self.listed if entry.name == id_or_name]
+        if len(named) == 1:
+            return named[0]
+        if not named:
+            raise NotFound(
+                404,
+                "saved_query_not_found",
+                f"No saved query has the id or name {id_or_name!r}: `sdp saved ls` lists them.",
+                None,
+            )
+        authors = _authors(self.client)
+        each = "; ".join(
+            f"{entry.saved_query_id} (by {authors.get(entry.author_id, entry.author_id)}, "
+            f"updated {_when(entry.updated_at)})"
+            for entry in named
+        )
+        raise SdpError(
+            f"{len(named)} saved queries are named {id_or_name!r}: {each}. Give the id of the one you mean.",
+            code="ambiguous_name",
+        )
+
+    def forget(self, entry: SavedQuery) -> None:
+        if self._listed is not None:
+            self._listed = [kept for kept in self._listed if kept.saved_query_id != entry.saved_query_id]
+
+
+def _forbidden(error: PermissionDenied, message: str) -> PermissionDenied:
+    """A 403 `forbidden` told in the command's words (another 403, such as no_tenant, keeps its own)."""
+    if error.code != "forbidden":
+        return error
+    return PermissionDenied(error.status, error.code, message, error.request_id)
+
+
+@saved.command(name="ls")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_session
+def list_saved(session: Session, as_json: bool) -> None:
+    """List your tenant's saved queries, newest first."""
+    found = list(session.client.saved_queries())
+    if as_json:
+        _print_json(found)
+        return
+    authors = _authors(session.client) if found else {}
+    _table(
+        ["ID", "NAME", "AUTHOR", "UPDATED (UTC)"],
+        ([s.saved_query_id, s.name, authors.get(s.author_id, s.author_id), _when(s.updated_at)] for s in found),
+        name="saved queries",
+        shrink="NAME",
+    )
+
+
+@saved.command(name="save")
+@click.argument("name")
+@click.argument("sql", required=False)
+@click.option(
+    "-f", "--file", "sql_file", type=click.File("r", encoding="utf-8"), help="Read the SQL from a file (- for stdin)."
+)
+@click.option("--description", help="What the query is for (at most 2,000 characters).")
+@pass_session
+def save_query(session: Session, name: str, sql: str | None, sql_file: Any, description: str | None) -> None:
+    """Save SQL under NAME for everyone in your tenant (analysts and admins); prints its id."""
+    if (sql is None) == (sql_file is None):
+        raise click.UsageError("Give the SQL as an argument or with -f FILE, one of the two.")
+    text = sql if sql is not None else sql_file.read()
+    try:
+        record = session.client.save_query(name, text, description)
+    except SqlRefused as refused:
+        _report(refused)
+        _point_at(text, refused)
+        raise SystemExit(1) from None
+    except PermissionDenied as error:
+        raise _forbidden(
+            error, "Only analysts and admins can save queries: a viewer can list, show and run them."
+        ) from None
+    err.print(f"Saved {escape(record.name)!r} as {record.saved_query_id}.")
+    out.print(record.saved_query_id)
+
+
+@saved.command(name="show")
+@click.argument("id_or_name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_session
+def show_saved(session: Session, id_or_name: str, as_json: bool) -> None:
+    """Show a saved query (ID_OR_NAME: its id, or its name if no other has it) and its SQL."""
+    record = _SavedQueries(session.client).find(id_or_name)
+    if as_json:
+        _print_json(record)
+        return
+    author = _authors(session.client).get(record.author_id)
+    fields = [
+        ("id", record.saved_query_id),
+        ("name", record.name),
+        ("description", record.description),
+        ("author", f"{author} ({record.author_id})" if author else record.author_id),
+        ("created", _when(record.created_at)),
+        ("updated", _when(record.updated_at)),
+    ]
+    for label, value in fields:
+        if value:
+            out.print(f"{label:>11}  {escape(value)}")
+    out.print()
+    out.print(escape(record.sql))
+
+
+@saved.command(name="run")
+@click.argument("id_or_name")
+@_result_options
+@pass_session
+def run_saved(session: Session, id_or_name: str, output_format: str | None, output: Path | None, no_wait: bool) -> None:
+    """Run a saved query (ID_OR_NAME: its id, or its name if no other has it); the result as `sdp query`
+    prints it."""
+    record = _SavedQueries(session.client).find(id_or_name)
+    try:
+        result = session.client.run_saved_query(record.saved_query_id, wait=False)
+    except SqlRefused as refused:
+        _report(refused, prefix=f"{record.name}: ")
+        _point_at(record.sql, refused)
+        raise SystemExit(1) from None
+    except BudgetExceeded as over:
+        _refused_for_budget(over)
+    _follow(result, output_format, output, no_wait, f"Running {record.name!r} as query {result.query_id}…")
+
+
+@saved.command(name="rm")
+@click.argument("ids_or_names", nargs=-1, required=True)
+@pass_session
+def remove_saved(session: Session, ids_or_names: tuple[str, ...]) -> None:
+    """Delete saved queries (each an id, or a name no other has), as their author or an admin."""
+    found = _SavedQueries(session.client)
+    failed = 0
+    for id_or_name in ids_or_names:
+        try:
+            record = found.find(id_or_name)
+            session.client.delete_saved_query(record.saved_query_id)
+        except PermissionDenied as error:
+            failed += 1
+            refused = _forbidden(error, "Only its author or an admin can delete a saved query.")
+            _report(refused, prefix=f"{id_or_name}: ")
+            continue
+        except SdpError as error:
+            failed += 1
+            _report(error, prefix=f"{id_or_name}: ")
+            continue
+        found.forget(record)
+        err.print(f"Deleted {escape(record.name)!r} ({record.saved_query_id}).")
+    if failed:
+        raise SystemExit(1)
 
 
 # -- running -----------------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from sdp.errors import (
     error_from_response,
 )
 from sdp.models import (
+    Estimate,
     File,
     Health,
     Me,
@@ -34,11 +35,14 @@ from sdp.models import (
     MultipartUpload,
     Query,
     Role,
+    SavedQuery,
     SignUp,
     StartedUpload,
     Table,
     TableDetail,
+    Tenant,
     Tokens,
+    Usage,
 )
 from sdp.version import VERSION
 
@@ -92,6 +96,12 @@ def _retryable(error: BaseException, safe: bool) -> bool:
 def _given(**values: str | None) -> dict[str, str]:
     """The parameters that were given (a search term or option left out is not sent)."""
     return {key: value for key, value in values.items() if value is not None}
+
+
+def _saved_path(saved_query_id: str) -> str:
+    if saved_query_id.strip(".") == "":  # no saved query has such an id, and the path would name another route
+        raise NotFound(404, "saved_query_not_found", f"No saved query has the id {saved_query_id!r}.", None)
+    return f"/saved-queries/{quote(saved_query_id, safe='')}"
 
 
 def _unreachable(url: str, error: httpx.TransportError) -> NetworkError:
@@ -302,6 +312,22 @@ class Client:
     def remove_member(self, user_id: str) -> None:
         self.call("DELETE", f"/tenant/members/{quote(user_id, safe='')}")
 
+    # -- usage and the scan budget ---------------------------------------------------------------------------
+
+    def usage(self) -> Usage:
+        """The tenant's storage against its quotas, and this month's queries against its scan budget."""
+        return self._record(Usage, self.call("GET", "/tenant/usage"))
+
+    def set_budget(self, budget_bytes: int | None) -> Tenant:
+        """Set the tenant's monthly scan budget in bytes, or remove it with None (admins; others get
+        `PermissionDenied`). A query whose estimate exceeds what is left of it is refused (`BudgetExceeded`)."""
+        if budget_bytes is not None and (isinstance(budget_bytes, bool) or not isinstance(budget_bytes, int)):
+            raise TypeError(f"A scan budget is a whole number of bytes or None, not {budget_bytes!r}.")
+        if budget_bytes is not None and budget_bytes < 0:
+            raise ValueError(f"A scan budget cannot be negative: {budget_bytes:,} bytes.")
+        body = {"monthly_scan_budget_bytes": budget_bytes}
+        return self._record(Tenant, self.call("PATCH", "/tenant", json=body, safe=True))
+
     # -- files and tables ------------------------------------------------------------------------------------
 
     def files(
@@ -432,6 +458,12 @@ class Client:
         result = QueryResult(self, self._record(Query, self.call("POST", "/queries", json={"sql": sql})))
         return result.wait() if wait else result
 
+    def estimate(self, sql: str) -> Estimate:
+        """What `sql` would scan and cost, and whether it fits the scan budget, without running it (a dry
+        run: nothing is stored). Refused SQL raises `SqlRefused` as for a real query."""
+        body = {"sql": sql, "dry_run": True}
+        return self._record(Estimate, self.call("POST", "/queries", json=body, safe=True))
+
     def query_result(self, query_id: str) -> QueryResult:
         """An earlier query of yours, by id."""
         from sdp.results import QueryResult
@@ -448,6 +480,45 @@ class Client:
     def cancel_query(self, query_id: str) -> Query:
         """Cancel a queued or running query; an ended one is left as it is."""
         return self._record(Query, self.call("DELETE", f"/queries/{quote(query_id, safe='')}"))
+
+    # -- saved queries ---------------------------------------------------------------------------------------
+
+    def saved_queries(self, page_size: int = 100) -> Iterator[SavedQuery]:
+        """The tenant's saved queries (every member's), newest first, page after page."""
+        return self._pages("/saved-queries", "saved_queries", SavedQuery, {"limit": page_size})
+
+    def saved_query(self, saved_query_id: str) -> SavedQuery:
+        """One saved query by its id. Raises `NotFound` (`saved_query_not_found`)."""
+        return self._record(SavedQuery, self.call("GET", _saved_path(saved_query_id)))
+
+    def save_query(self, name: str, sql: str, description: str | None = None) -> SavedQuery:
+        """Save `sql` under `name` for every member to see and run (analysts and admins; viewers get
+        `PermissionDenied`). The SQL is checked as a query's would be (`SqlRefused`)."""
+        body = {"name": name, "sql": sql} | _given(description=description)
+        return self._record(SavedQuery, self.call("POST", "/saved-queries", json=body))
+
+    def update_saved_query(
+        self, saved_query_id: str, name: str | None = None, sql: str | None = None, description: str | None = None
+    ) -> SavedQuery:
+        """Change a saved query's name, SQL or description (those given; None leaves one as it is), as its
+        author or an admin (others get `PermissionDenied`)."""
+        body = _given(name=name, sql=sql, description=description)
+        if not body:
+            raise ValueError("Give at least one of name, sql and description to change.")
+        return self._record(SavedQuery, self.call("PATCH", _saved_path(saved_query_id), json=body, safe=True))
+
+    def delete_saved_query(self, saved_query_id: str) -> None:
+        """Delete a saved query, as its author or an admin (others get `PermissionDenied`)."""
+        self.call("DELETE", _saved_path(saved_query_id))
+
+    def run_saved_query(self, saved_query_id: str, *, wait: bool = True) -> QueryResult:
+        """Run a saved query's SQL as a query of yours, as `query()` runs SQL: with `wait`, returns once it
+        has ended and raises `QueryFailed` unless it SUCCEEDED."""
+        from sdp.results import QueryResult
+
+        submitted = self.call("POST", f"{_saved_path(saved_query_id)}/run")
+        result = QueryResult(self, self._record(Query, submitted))
+        return result.wait() if wait else result
 
     def download(self, url: str, target: IO[bytes]) -> int:
         """Stream a presigned URL's bytes into `target`; how many there were. Failures are retried as for

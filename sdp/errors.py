@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -72,6 +74,46 @@ class Throttled(ApiError):
     """429: too many requests or queries at once; try again later."""
 
 
+class BudgetExceeded(Throttled):
+    """429 `budget_exceeded`: the query would scan more than is left of the tenant's monthly scan budget.
+    `remaining_scan_bytes` is what is left, `resets_at` when the budget starts again (UTC); the message
+    says both."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        request_id: str | None,
+        remaining_scan_bytes: int | None = None,
+        resets_at: datetime | None = None,
+    ) -> None:
+        self.remaining_scan_bytes = remaining_scan_bytes
+        self.resets_at = resets_at
+        told = [message.rstrip()] if message.strip() else ["The query would go over the monthly scan budget."]
+        if remaining_scan_bytes is not None:
+            told.append(f"{size_text(remaining_scan_bytes)} of this month's scan budget left.")
+        if resets_at is not None:
+            told.append(f"The budget resets {utc_text(resets_at)}.")
+        super().__init__(status, code, " ".join(told), request_id)
+
+
+def size_text(count: int) -> str:
+    """Bytes as a person reads them: `1.2 GB (1,234,567,890 bytes)`, `512 bytes`."""
+    if abs(count) < 1000:
+        return f"{count:,} byte" + ("" if count == 1 else "s")
+    power = min(6, int(math.log10(abs(count)) // 3))
+    unit = ("kB", "MB", "GB", "TB", "PB", "EB")[power - 1]
+    return f"{count / 1000**power:,.1f} {unit} ({count:,} bytes)"
+
+
+def utc_text(moment: datetime) -> str:
+    """A moment as `2027-01-01 00:00 UTC` (a moment without a zone is taken as UTC)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
 class Unavailable(ApiError):
     """5xx: the platform could not answer now (retried already where that was safe)."""
 
@@ -128,7 +170,21 @@ def error_from_response(response: httpx.Response) -> ApiError:
         message = f"{response.status_code} {response.reason_phrase} from {response.request.url.host}"
         request_id = None
     request_id = request_id or response.headers.get("x-request-id")
+    if code == "budget_exceeded":
+        return BudgetExceeded(response.status_code, code, message, request_id, *_budget_left(error))
     kind = _BY_CODE.get(code) or _BY_STATUS.get(response.status_code)
     if kind is None:
         kind = Unavailable if response.status_code >= 500 else ApiError
     return kind(response.status_code, code, message, request_id)
+
+
+def _budget_left(error: Any) -> tuple[int | None, datetime | None]:
+    """`remaining_scan_bytes` and `resets_at` from a budget_exceeded answer, None where missing or malformed."""
+    remaining = error.get("remaining_scan_bytes")
+    if isinstance(remaining, bool) or not isinstance(remaining, int):
+        remaining = None
+    try:
+        resets_at = datetime.fromisoformat(str(error["resets_at"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        resets_at = None
+    return remaining, resets_at

@@ -114,10 +114,63 @@ class Query(Record):
     completed_at: datetime | None = None
     stats: QueryStats | None = None
     error: Problem | None = None
+    # Served from an earlier identical query's result: nothing was scanned (stats.bytes_scanned 0).
+    reused: bool = False
 
     @property
     def finished(self) -> bool:
         return self.status in ("SUCCEEDED", "FAILED", "CANCELLED")
+
+
+class Estimate(Record):
+    """A dry run (`POST /queries` with `dry_run`): what the query would read and cost; nothing ran.
+    `billed_bytes` is `bytes_to_scan` rounded up to a whole MB, at least 10 MB (Athena's minimum);
+    `remaining_scan_bytes` is None when the tenant has no monthly scan budget."""
+
+    bytes_to_scan: int
+    billed_bytes: int
+    estimated_cost_usd: float
+    tables: list[str] = []
+    columns: dict[str, list[str]] = {}
+    within_budget: bool
+    remaining_scan_bytes: int | None = None
+    resets_at: datetime
+
+
+class Usage(Record):
+    """`GET /tenant/usage`: storage against its quotas and this month's queries against the scan budget
+    (`monthly_scan_budget_bytes` and `remaining_scan_bytes` None when there is no budget)."""
+
+    month: str
+    resets_at: datetime
+    bytes_used: int
+    quota_bytes: int
+    file_count: int
+    quota_files: int
+    bytes_scanned: int
+    monthly_scan_budget_bytes: int | None = None
+    remaining_scan_bytes: int | None = None
+    query_count: int
+
+
+class Tenant(Record):
+    """`PATCH /tenant`'s answer: the tenant and its monthly scan budget (None: no budget)."""
+
+    tenant_id: str
+    name: str
+    monthly_scan_budget_bytes: int | None = None
+
+
+class SavedQuery(Record):
+    """A query saved under a name, visible to every member of the tenant."""
+
+    saved_query_id: str
+    name: str
+    sql: str
+    description: str | None = None
+    author_id: str
+    created_at: datetime
+    updated_at: datetime
 
 
 class Member(Record):
