@@ -195,6 +195,10 @@ export class Api {
   runQuery(sql) {
     return this.request("POST", "/queries", { body: { sql } });
   }
+  /** What `sql` would scan and cost, and whether the month's budget allows it; nothing runs. */
+  estimateQuery(sql) {
+    return this.request("POST", "/queries", { body: { sql, dry_run: true } });
+  }
   query(queryId, { wait, maxRows, nextToken } = {}) {
     return this.request("GET", `/queries/${encodeURIComponent(queryId)}`, {
       query: { wait, max_rows: maxRows, next_token: nextToken },
@@ -220,6 +224,29 @@ export class Api {
   }
   removeMember(userId) {
     return this.request("DELETE", `/tenant/members/${encodeURIComponent(userId)}`);
+  }
+  /** Storage against its quotas and this month's scanning against the budget. */
+  usage() {
+    return this.request("GET", "/tenant/usage");
+  }
+  /** Bytes the tenant's queries may scan each month; null: no budget (admins only). */
+  setScanBudget(bytes) {
+    return this.request("PATCH", "/tenant", { body: { monthly_scan_budget_bytes: bytes } });
+  }
+  /** A page of the tenant's saved queries, newest first. */
+  savedQueries(nextToken) {
+    return this.request("GET", "/saved-queries", { query: { limit: 20, next_token: nextToken } });
+  }
+  saveQuery({ name, sql, description }) {
+    const body = description ? { name, sql, description } : { name, sql };
+    return this.request("POST", "/saved-queries", { body });
+  }
+  deleteSavedQuery(savedQueryId) {
+    return this.request("DELETE", `/saved-queries/${encodeURIComponent(savedQueryId)}`);
+  }
+  /** Runs the saved SQL: the new query's record, as runQuery's. */
+  runSavedQuery(savedQueryId) {
+    return this.request("POST", `/saved-queries/${encodeURIComponent(savedQueryId)}/run`);
   }
 }
 

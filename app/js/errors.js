@@ -4,12 +4,14 @@
 const POSITION = /\bline (\d+), column (\d+)\b/;
 
 export class ApiError extends Error {
-  constructor({ status = 0, code, message, requestId = null }) {
+  /** `details`: what else the error says besides its code, message and request id (budget_exceeded's remaining_scan_bytes, resets_at). */
+  constructor({ status = 0, code, message, requestId = null, details = {} }) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.requestId = requestId;
+    this.details = details;
     const position = POSITION.exec(message ?? "");
     this.line = position ? Number(position[1]) : null;
     this.column = position ? Number(position[2]) : null;
@@ -30,12 +32,8 @@ export async function errorFromResponse(response) {
   }
   const error = body && typeof body === "object" ? body.error : null;
   if (error && typeof error.code === "string" && typeof error.message === "string") {
-    return new ApiError({
-      status: response.status,
-      code: error.code,
-      message: error.message,
-      requestId: error.request_id ?? headerId,
-    });
+    const { code, message, request_id: requestId, ...details } = error;
+    return new ApiError({ status: response.status, code, message, requestId: requestId ?? headerId, details });
   }
   return new ApiError({
     status: response.status,

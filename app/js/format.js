@@ -36,3 +36,31 @@ export function formatTime(iso) {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? iso : date.toLocaleString("sv-SE");
 }
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** An ISO time's day in UTC, as "1 Jan" (with `year`, "1 Jan 2027"): when a month's budget starts again. */
+export function formatDay(iso, { year = false } = {}) {
+  const date = new Date(iso ?? "");
+  if (Number.isNaN(date.getTime())) return iso ?? "";
+  const day = `${date.getUTCDate()} ${MONTHS[date.getUTCMonth()]}`;
+  return year ? `${day} ${date.getUTCFullYear()}` : day;
+}
+
+/** US dollars: cents for a dollar or more, two significant digits under a cent ("$0.000048"). */
+export function formatUsd(amount) {
+  if (amount === null || amount === undefined || !Number.isFinite(amount)) return "";
+  if (amount === 0) return "$0";
+  if (amount >= 0.01) return `$${amount.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+  const digits = Math.max(2, 1 - Math.floor(Math.log10(amount)));
+  return `$${Number(amount.toPrecision(2)).toFixed(digits).replace(/0+$/, "")}`;
+}
+
+/** `part` of `whole` as a percentage for a person: "0%", "<1%", "37%", "100%" (more when over). */
+export function formatShare(part, whole) {
+  if (!whole || whole <= 0) return "";
+  const share = (part / whole) * 100;
+  if (share === 0) return "0%";
+  if (share < 1) return "<1%";
+  return `${Math.floor(share)}%`;
+}

@@ -1,5 +1,5 @@
 // The console: loads the platform's config.json, keeps the session, and shows one view at a time
-// (#/files, #/tables, #/tables/<name>, #/query, #/members).
+// (#/files, #/tables, #/tables/<name>, #/query, #/usage, #/members).
 
 import { Api } from "./api.js";
 import { ApiError, describe } from "./errors.js";
@@ -9,11 +9,13 @@ import { cancelUploads, filesView, uploading } from "./views/files.js";
 import { tablesView } from "./views/tables.js";
 import { queryView } from "./views/query.js";
 import { membersView } from "./views/members.js";
+import { usageView } from "./views/usage.js";
 
 const SIGNED_IN_VIEWS = new Map([
   ["files", ["Files", filesView]],
   ["tables", ["Tables", tablesView]],
   ["query", ["Query", queryView]],
+  ["usage", ["Usage", usageView]],
   ["members", ["Members", membersView]],
 ]);
 const ACCOUNT_TITLES = { signin: "Sign in", signup: "Create an account", confirm: "Confirm your account" };

@@ -1,23 +1,33 @@
-// Query: a SQL editor with completion, Run (Ctrl/Cmd+Enter), status with a timer and Cancel, the
-// result a page at a time with the whole of it as CSV, and the history to open or run again.
+// Query: a SQL editor with completion and a cost line under it (what the SQL would scan and cost),
+// Run (Ctrl/Cmd+Enter), status with a timer and Cancel, the result a page at a time with the whole
+// of it as CSV, the saved queries beside the editor, and the history to open or run again.
 
 import { h, show } from "../dom.js";
 import { createEditor } from "../editor.js";
 import { describe } from "../errors.js";
-import { formatBytes, formatCount, formatDuration, formatTime } from "../format.js";
+import { describeEstimate, estimateProblem, estimator } from "../estimate.js";
+import { formatBytes, formatCount, formatDay, formatDuration, formatTime } from "../format.js";
 import { FINISHED, PAGE_ROWS, queryFailure, rowsTable, waitForQuery } from "../results.js";
 import { withFreshFirstPage, withNextPage } from "../listing.js";
 import { DRAFT_KEY, errorRange, pointAt } from "../sql.js";
+import { savedQueriesPanel } from "./saved.js";
 
 const TIMER_MS = 100;
 
-export function queryView({ api, main, notify, clearNotice }) {
+// The API's refusals of a query that are about the SQL or the budget: said under the editor.
+const REFUSALS = new Set(["invalid_sql", "forbidden_sql", "budget_exceeded"]);
+
+export function queryView({ api, main, notify, clearNotice, me }) {
   const editorBox = h("div", { class: "editor" });
   const run = h("button", { type: "button", class: "primary", disabled: true }, "Run");
   const cancel = h("button", { type: "button", hidden: true }, "Cancel");
   const status = h("span", { role: "status", class: "query-status" });
   const timer = h("span", { class: "timer" });
   const refusal = h("div", { class: "refusal", hidden: true });
+  // Not a second role="status": the page's one status is the running query's.
+  const costLine = h("p", { class: "cost-line" });
+  const costWarning = h("p", { class: "cost-warning", hidden: true });
+  const cost = h("section", { class: "cost", "aria-label": "Cost estimate", "aria-live": "polite", "aria-atomic": "true", hidden: true }, costLine, costWarning);
   const results = h("section", { class: "results", "aria-label": "Result" });
   const history = h("tbody");
   const older = h("button", { type: "button", hidden: true }, "Show older queries");
@@ -29,12 +39,43 @@ export function queryView({ api, main, notify, clearNotice }) {
   let ticking = null;
   let left = false;
 
+  const estimate = estimator((sql) => api.estimateQuery(sql), showEstimate, {
+    pending: () => {
+      cost.classList.add("stale");
+      cost.setAttribute("aria-busy", "true");
+    },
+  });
+  const saved = savedQueriesPanel({
+    api,
+    me,
+    notify,
+    clearNotice,
+    sql: () => editor?.value() ?? "",
+    load: (query) => editor?.setValue(query.sql),
+    run: (query) => {
+      if (!editor) return;
+      editor.setValue(query.sql);
+      execute(query.sql, () => api.runSavedQuery(query.saved_query_id));
+    },
+    busy: () => run.disabled,
+  });
+
   show(
     main,
     h("h1", {}, "Query"),
-    editorBox,
-    h("div", { class: "toolbar" }, run, cancel, status, timer, h("span", { class: "hint" }, "Ctrl+Enter or ⌘+Enter runs")),
-    refusal,
+    h(
+      "div",
+      { class: "query-layout" },
+      h(
+        "div",
+        { class: "query-main" },
+        editorBox,
+        cost,
+        h("div", { class: "toolbar" }, run, cancel, status, timer, h("span", { class: "hint" }, "Ctrl+Enter or ⌘+Enter runs")),
+        refusal,
+      ),
+      saved.element,
+    ),
     results,
     h(
       "section",
@@ -62,12 +103,40 @@ export function queryView({ api, main, notify, clearNotice }) {
     }
   }
 
+  /** The dry run's answer for the editor's latest text, a quiet note if it was refused, or nothing. */
+  function showEstimate(outcome) {
+    cost.classList.remove("stale", "refused", "over");
+    cost.removeAttribute("aria-busy");
+    costWarning.hidden = true;
+    if (!outcome) {
+      cost.hidden = true;
+      costLine.textContent = "";
+      return;
+    }
+    cost.hidden = false;
+    const { answer, error } = outcome;
+    if (error || answer?.dry_run !== true) {
+      cost.classList.add("refused");
+      costLine.textContent = estimateProblem(error ?? new Error("the platform answered without an estimate."));
+      return;
+    }
+    const { line, warning } = describeEstimate(answer);
+    costLine.textContent = line;
+    if (warning) {
+      cost.classList.add("over");
+      costWarning.textContent = warning;
+      costWarning.hidden = false;
+    }
+  }
+
   function showRefusal(error, sql) {
     const { message, requestId } = describe(error);
     const range = error.line ? errorRange(sql, error.line, error.column) : null;
+    const budget = error.code === "budget_exceeded" ? budgetLeft(error.details ?? {}) : null;
     show(
       refusal,
       h("p", { class: "failure" }, message),
+      budget ? h("p", {}, budget, " ", h("a", { href: "#/usage" }, "See usage")) : null,
       range ? h("pre", { class: "point", "aria-label": `Line ${error.line}, column ${error.column}` }, pointAt(sql, error.line, error.column)) : null,
       requestId ? h("p", { class: "request-id" }, `Request id: ${requestId}`) : null,
     );
@@ -113,6 +182,7 @@ export function queryView({ api, main, notify, clearNotice }) {
         { class: "stats" },
         shown,
         ` · ${formatDuration(stats.runtime_ms ?? 0)} · ${formatBytes(stats.bytes_scanned ?? 0)} scanned`,
+        record.reused ? [" · ", h("span", { class: "reused", title: "The same query's earlier result, served again: nothing was scanned" }, "reused earlier result")] : null,
       ),
       h("div", { class: "actions" }, download),
       h("div", { class: "scroll" }, grid.table),
@@ -138,7 +208,8 @@ export function queryView({ api, main, notify, clearNotice }) {
     if (status.textContent !== text) status.textContent = text;
   }
 
-  async function execute(sql) {
+  /** Run `sql` (`start()` sends it: a plain query, or a saved query's run) and show how it ends. */
+  async function execute(sql, start = () => api.runQuery(sql)) {
     if (run.disabled) return; // one query at a time from here: Ctrl+Enter while one runs does nothing
     if (!sql.trim()) {
       showRefusal(new Error("Write a query first, e.g. SELECT * FROM your_table LIMIT 10."), sql);
@@ -153,7 +224,7 @@ export function queryView({ api, main, notify, clearNotice }) {
     current = null;
     status.textContent = "Submitting…";
     try {
-      const started = await api.runQuery(sql);
+      const started = await start();
       current = { queryId: started.query_id, nextToken: null };
       setStatus(started.status);
       refreshHistory();
@@ -166,7 +237,7 @@ export function queryView({ api, main, notify, clearNotice }) {
       showResult(record);
     } catch (error) {
       status.textContent = "";
-      if (error.code === "invalid_sql" || error.code === "forbidden_sql") showRefusal(error, sql);
+      if (REFUSALS.has(error.code)) showRefusal(error, sql);
       else notify(error);
     } finally {
       setRunning(false);
@@ -267,13 +338,17 @@ export function queryView({ api, main, notify, clearNotice }) {
   createEditor(editorBox, {
     doc: sessionStorage.getItem(DRAFT_KEY) ?? "",
     onRun: () => execute(editor.value()),
-    onChange: (text) => sessionStorage.setItem(DRAFT_KEY, text),
+    onChange: (text) => {
+      sessionStorage.setItem(DRAFT_KEY, text);
+      estimate(text);
+    },
   })
     .then(async (made) => {
       editor = made;
       if (left) return;
       run.disabled = false;
       editor.focus();
+      estimate(editor.value());
       const tables = await api.tables();
       editor.setTables(Object.fromEntries(tables.map((table) => [table.table, table.columns.map((column) => column.name)])));
     })
@@ -283,5 +358,15 @@ export function queryView({ api, main, notify, clearNotice }) {
   return () => {
     left = true;
     clearInterval(ticking);
+    estimate.stop();
+    saved.leave();
   };
+}
+
+/** What a budget_exceeded refusal adds: what is left of the month's budget and when it starts again. */
+export function budgetLeft({ remaining_scan_bytes: remaining, resets_at: resets }) {
+  const left = remaining === null || remaining === undefined ? null : `${formatBytes(remaining)} of this month's scanning budget is left`;
+  const again = resets ? `it resets on ${formatDay(resets, { year: true })}` : null;
+  if (!left && !again) return null;
+  return `${[left, again].filter(Boolean).join("; ")}.`.replace(/^./, (first) => first.toUpperCase());
 }
