@@ -76,8 +76,8 @@ class Throttled(ApiError):
 
 class BudgetExceeded(Throttled):
     """429 `budget_exceeded`: the query would scan more than is left of the tenant's monthly scan budget.
-    `remaining_scan_bytes` is what is left, `resets_at` when the budget starts again (UTC); the message
-    says both."""
+    `remaining_scan_bytes` is what is left, `resets_at` when the budget starts again (UTC): the message
+    says both, in words (`server_message` is the platform's own)."""
 
     def __init__(
         self,
@@ -90,12 +90,15 @@ class BudgetExceeded(Throttled):
     ) -> None:
         self.remaining_scan_bytes = remaining_scan_bytes
         self.resets_at = resets_at
-        told = [message.rstrip()] if message.strip() else ["The query would go over the monthly scan budget."]
-        if remaining_scan_bytes is not None:
-            told.append(f"{size_text(remaining_scan_bytes)} of this month's scan budget left.")
-        if resets_at is not None:
-            told.append(f"The budget resets {utc_text(resets_at)}.")
-        super().__init__(status, code, " ".join(told), request_id)
+        self.server_message = message
+        if remaining_scan_bytes is None or resets_at is None:  # not in the contract's shape: the platform's words
+            told = message
+        else:
+            told = (
+                f"The query would scan more than is left of this month's scan budget: {size_text(remaining_scan_bytes)}"
+                f" left until the budget resets {utc_text(resets_at)}."
+            )
+        super().__init__(status, code, told, request_id)
 
 
 def size_text(count: int) -> str:

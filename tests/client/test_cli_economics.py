@@ -198,9 +198,10 @@ def test_budget_exceeded_is_throttled_and_says_what_is_left_and_when_it_resets(
     assert over.remaining_scan_bytes == 1_048_576
     assert over.resets_at == datetime(2027, 1, 1, tzinfo=UTC)
     assert over.message == (
-        "This query would scan 2.1 GB; your tenant's monthly budget has 1.0 MB left. "
-        "1.0 MB (1,048,576 bytes) of this month's scan budget left. The budget resets 2027-01-01 00:00 UTC."
+        "The query would scan more than is left of this month's scan budget: 1.0 MB (1,048,576 bytes) left until "
+        "the budget resets 2027-01-01 00:00 UTC."
     )
+    assert over.server_message == "This query would scan 2.1 GB; your tenant's monthly budget has 1.0 MB left."
     assert len(fake.sent("POST", f"{API}/queries")) == 1  # never sent again: it would be refused again
 
 
@@ -459,14 +460,20 @@ def test_a_reused_result_is_said_on_stderr(fake: FakePlatform, capsys: pytest.Ca
 def test_a_query_over_budget_says_what_is_left_and_when_it_resets(
     fake: FakePlatform, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fake.route("POST", f"{API}/queries", budget_exceeded("This query would go over the monthly scan budget."))
+    fake.route("POST", f"{API}/queries", budget_exceeded())
     code, out, err = run(capsys, "query", "SELECT * FROM sales")
     assert (code, out) == (1, "")
     assert (
-        "error: budget_exceeded: This query would go over the monthly scan budget. 1.0 MB (1,048,576 bytes) of this "
-        "month's scan budget left. The budget resets 2027-01-01 00:00 UTC. (request id req-9)"
+        "error: budget_exceeded: The query would scan more than is left of this month's scan budget: 1.0 MB "
+        "(1,048,576 bytes) left until the budget resets 2027-01-01 00:00 UTC. (request id req-9)"
     ) in " ".join(err.split())
     assert "sdp query --dry-run" in err
+
+    # An answer without the two fields still says the platform's words.
+    fake.route("POST", f"{API}/queries", error(429, "budget_exceeded", "Over the budget.", "req-10"))
+    code, out, err = run(capsys, "query", "SELECT * FROM sales")
+    assert (code, out) == (1, "")
+    assert "error: budget_exceeded: Over the budget. (request id req-10)" in err
 
 
 # -- sdp saved ---------------------------------------------------------------------------------------------------
@@ -620,8 +627,8 @@ def test_saved_run_over_budget_or_of_sql_refused_now_exits_1(
     code, out, err = run(capsys, "saved", "run", "daily totals")
     assert (code, out) == (1, "")
     said = " ".join(err.split())
-    assert "error: budget_exceeded: The query would go over the monthly scan budget." in said
-    assert "1.0 MB (1,048,576 bytes) of this month's scan budget left. The budget resets 2027-01-01 00:00 UTC." in said
+    assert "error: budget_exceeded: The query would scan more than is left of this month's scan budget:" in said
+    assert "1.0 MB (1,048,576 bytes) left until the budget resets 2027-01-01 00:00 UTC." in said
 
     fake.route(
         "POST",
