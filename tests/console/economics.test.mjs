@@ -11,7 +11,7 @@ import { formatBytes, formatDay, formatShare, formatUsd } from "../../app/js/for
 import { FakeElement, MemoryStorage, apiError, byId, byLabel, byText, installFakeDom, jsonResponse, scriptedFetch, settle } from "./fakes.mjs";
 
 installFakeDom();
-const { budgetBytes, usageFigures, usageView } = await import("../../app/js/views/usage.js");
+const { budgetBytes, monthName, usageFigures, usageView } = await import("../../app/js/views/usage.js");
 const { canDelete, canSave, savedQueriesPanel, savedQueryProblem } = await import("../../app/js/views/saved.js");
 const { budgetLeft } = await import("../../app/js/views/query.js");
 
@@ -270,6 +270,9 @@ const USAGE = {
 };
 
 test("usage reads as figures in words", () => {
+  assert.equal(monthName("2026-12"), "December 2026");
+  assert.equal(monthName("2027-01"), "January 2027");
+  assert.equal(monthName("2027-13"), "2027-13");
   assert.deepEqual(usageFigures(USAGE), {
     storage: "1.5 KiB of 10 GiB (<1%)",
     files: "3 of 1,000 files (<1%)",
@@ -310,7 +313,7 @@ test("Usage shows storage and files against their quotas and the month's scannin
     figures.children.map((element) => element.textContent),
     ["Bytes scanned", "20 MiB", "Monthly budget", "100 MiB", "Remaining", "80 MiB", "Queries this month", "1,234", "Resets", "1 Jan 2027 (UTC)"],
   );
-  assert.ok(main.find(byText("h2", "Queries in 2026-12")));
+  assert.ok(main.find(byText("h2", "Queries in December 2026")));
   // A viewer sees no budget form.
   assert.deepEqual(main.findAll((element) => element.tagName === "FORM"), []);
   assert.ok(main.find(byText("p", "An admin sets the monthly scanning budget.")));

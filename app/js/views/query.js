@@ -82,10 +82,14 @@ export function queryView({ api, main, notify, clearNotice, me }) {
       { class: "history", "aria-label": "Query history" },
       h("h2", {}, "History"),
       h(
-        "table",
-        { class: "grid", "aria-label": "Query history" },
-        h("thead", {}, h("tr", {}, ["Submitted", "Status", "SQL", h("span", { class: "visually-hidden" }, "Actions")].map((title) => h("th", { scope: "col" }, title)))),
-        history,
+        "div",
+        { class: "wide" },
+        h(
+          "table",
+          { class: "grid", "aria-label": "Query history" },
+          h("thead", {}, h("tr", {}, ["Submitted", "Status", "SQL", h("span", { class: "visually-hidden" }, "Actions")].map((title) => h("th", { scope: "col" }, title)))),
+          history,
+        ),
       ),
       noHistory,
       older,
@@ -132,11 +136,13 @@ export function queryView({ api, main, notify, clearNotice, me }) {
   function showRefusal(error, sql) {
     const { message, requestId } = describe(error);
     const range = error.line ? errorRange(sql, error.line, error.column) : null;
-    const budget = error.code === "budget_exceeded" ? budgetLeft(error.details ?? {}) : null;
+    const overBudget = error.code === "budget_exceeded";
+    const budget = overBudget ? budgetLeft(error.details ?? {}) : null;
     show(
       refusal,
-      h("p", { class: "failure" }, message),
+      h("p", { class: "failure" }, overBudget ? "Not run: this query would scan more than is left of this month's scan budget." : message),
       budget ? h("p", {}, budget, " ", h("a", { href: "#/usage" }, "See usage")) : null,
+      overBudget ? h("p", { class: "said" }, message) : null,
       range ? h("pre", { class: "point", "aria-label": `Line ${error.line}, column ${error.column}` }, pointAt(sql, error.line, error.column)) : null,
       requestId ? h("p", { class: "request-id" }, `Request id: ${requestId}`) : null,
     );

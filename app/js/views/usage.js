@@ -28,6 +28,15 @@ export function budgetBytes(text, unit) {
   return { bytes };
 }
 
+const MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+
+/** "2026-12" as "December 2026" (as it is when it is not a month). */
+export function monthName(month) {
+  const parts = /^(\d{4})-(\d{2})$/.exec(month ?? "");
+  const name = parts ? MONTH_NAMES[Number(parts[2]) - 1] : undefined;
+  return name ? `${name} ${parts[1]}` : (month ?? "");
+}
+
 /** A meter named `label` for `value` of `max`, with what it shows in words beside it. */
 function meter(label, value, max, words) {
   const id = `meter-${label.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`;
@@ -87,7 +96,7 @@ export function usageView({ api, main, notify, clearNotice, me }) {
       h(
         "section",
         { class: "usage-card", "aria-labelledby": "usage-month" },
-        h("h2", { id: "usage-month" }, `Queries in ${usage.month}`),
+        h("h2", { id: "usage-month" }, `Queries in ${monthName(usage.month)}`),
         budget === null || budget === undefined
           ? h("p", {}, words.scanned)
           : meter("Scanned this month", usage.bytes_scanned, budget, words.scanned),
