@@ -656,7 +656,7 @@ def _print_estimate(estimate: Estimate, as_json: bool) -> None:
     columns = "; ".join(f"{table}: {_names(names)}" for table, names in sorted(estimate.columns.items()))
     fields = [
         ("bytes to scan", size_text(estimate.bytes_to_scan)),
-        ("billed", size_text(estimate.billed_bytes) + " (whole MB, at least 10 MB a query)"),
+        ("billed", f"{size_text(estimate.billed_bytes)}: whole MiB, 10 MiB at least"),
         ("estimated cost", _usd(estimate.estimated_cost_usd)),
         ("tables", _names(estimate.tables) or "(none)"),
         ("columns", columns or "(none)"),

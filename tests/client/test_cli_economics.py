@@ -368,7 +368,7 @@ def test_dry_run_prints_the_estimate_and_runs_nothing(fake: FakePlatform, capsys
     assert code == 0
     assert [line.strip() for line in out.splitlines()] == [
         "bytes to scan  123.5 kB (123,456 bytes)",
-        "billed  10.5 MB (10,485,760 bytes) (whole MB, at least 10 MB a query)",
+        "billed  10.5 MB (10,485,760 bytes): whole MiB, 10 MiB at least",
         "estimated cost  $0.000048",
         "tables  sales",
         "columns  sales: amount, region",

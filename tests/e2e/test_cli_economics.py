@@ -52,7 +52,7 @@ def test_dry_run_reads_only_named_columns_and_a_budget_refuses_a_query_until_rem
     assert "Dry run: nothing ran." in shown.stderr
     lines = dict(line.strip().split("  ", 1) for line in shown.stdout.splitlines())
     assert lines["bytes to scan"] == size_text(one["bytes_to_scan"])
-    assert lines["billed"] == size_text(one["billed_bytes"]) + " (whole MB, at least 10 MB a query)"
+    assert lines["billed"] == f"{size_text(one['billed_bytes'])}: whole MiB, 10 MiB at least"
     assert lines["estimated cost"].startswith("$0.0000")
     assert (lines["tables"], lines["columns"], lines["budget"]) == (
         "sales",
