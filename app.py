@@ -8,6 +8,7 @@ from chalicelib.routes.files import bp as files
 from chalicelib.routes.health import bp as health
 from chalicelib.routes.ingest import bp as ingest
 from chalicelib.routes.queries import bp as queries
+from chalicelib.routes.saved import bp as saved_queries
 from chalicelib.routes.tenant import bp as tenant
 from chalicelib.routes.uploads import bp as uploads
 
@@ -19,4 +20,5 @@ app.register_blueprint(tenant)
 app.register_blueprint(files)
 app.register_blueprint(uploads)
 app.register_blueprint(queries)
+app.register_blueprint(saved_queries)
 app.register_blueprint(ingest)

@@ -50,6 +50,16 @@ MATRIX = [
     Case("GET", "/queries/{query_id}", EVERYONE_200),
     Case("GET", "/queries/{query_id}/results.csv", EVERYONE_200),
     Case("DELETE", "/queries/{query_id}", {"viewer": 202, "analyst": 202, "admin": 202}),
+    Case("POST", "/saved-queries", dict.fromkeys(WRITERS, 201)),
+    Case("GET", "/saved-queries", EVERYONE_200),
+    Case("GET", "/saved-queries/{saved_query_id}", EVERYONE_200),
+    Case("POST", "/saved-queries/{saved_query_id}/run", {"viewer": 202, "analyst": 202, "admin": 202}),
+    # The admin's saved query: only an admin changes or deletes one another member saved...
+    Case("PATCH", "/saved-queries/{saved_query_id}", {"admin": 200}),
+    Case("DELETE", "/saved-queries/{saved_query_id}", {"admin": 204}),
+    # ...and their own, anyone who may save one (a viewer has none).
+    Case("PATCH", "/saved-queries/{own_saved_query_id}", dict.fromkeys(WRITERS, 200)),
+    Case("DELETE", "/saved-queries/{own_saved_query_id}", dict.fromkeys(WRITERS, 204)),
 ]
 
 PUBLIC = {("GET", "/health"), *(("POST", f"/auth/{step}") for step in ("signup", "confirm", "login", "refresh"))}
@@ -57,7 +67,13 @@ PUBLIC = {("GET", "/health"), *(("POST", f"/auth/{step}") for step in ("signup",
 
 def test_the_matrix_names_every_guarded_route(app: Any) -> None:
     declared = {(method, path) for path, methods in app.routes.items() for method in methods} - PUBLIC
-    named = {(case.method, case.route.replace("{own_file_id}", "{file_id}")) for case in MATRIX}
+    named = {
+        (
+            case.method,
+            case.route.replace("{own_file_id}", "{file_id}").replace("{own_saved_query_id}", "{saved_query_id}"),
+        )
+        for case in MATRIX
+    }
     assert named == declared
 
 
@@ -71,6 +87,9 @@ def _request(case: Case, actor: Account, ids: dict[str, str]) -> tuple[str, dict
         ("POST", "/uploads/{file_id}/complete"): {"json_body": {"parts": [{"part_number": 1, "etag": '"0"'}]}},
         ("POST", "/queries"): {"json_body": {"sql": "SELECT 1 AS one"}},
         ("POST", "/files"): {"raw": b"a,b\n1,2\n", "headers": {"Content-Type": "text/csv"}},
+        ("POST", "/saved-queries"): {"json_body": {"name": "mine", "sql": "SELECT 1 AS one"}},
+        ("PATCH", "/saved-queries/{saved_query_id}"): {"json_body": {"name": "renamed"}},
+        ("PATCH", "/saved-queries/{own_saved_query_id}"): {"json_body": {"name": "renamed"}},
     }
     arguments = bodies.get((case.method, case.route), {})
     if case.route == "/files":
@@ -92,6 +111,10 @@ def test_each_role_against_each_guarded_route(api: Api, role: str) -> None:
     wait_settled(api, admin, admins_file)
     own_query = run_query(api, actor, "SELECT 1 AS one")
     assert own_query["status"] == "SUCCEEDED", own_query
+    saved = {"name": "matrix", "sql": "SELECT 1 AS one"}
+    admins_saved = api.call("POST", "/saved-queries", json_body=saved, token=admin.id_token)
+    own_saved = api.call("POST", "/saved-queries", json_body=saved, token=writer.id_token)  # the viewer's: the admin's
+    assert (admins_saved.status, own_saved.status) == (201, 201), (admins_saved, own_saved)
 
     ids = {
         "user_id": target.user_id,
@@ -99,6 +122,8 @@ def test_each_role_against_each_guarded_route(api: Api, role: str) -> None:
         "own_file_id": own_file,
         "query_id": own_query["query_id"],
         "table": "admins",
+        "saved_query_id": admins_saved.body["saved_query_id"],
+        "own_saved_query_id": own_saved.body["saved_query_id"],
     }
     refused = []
     for case in MATRIX:
