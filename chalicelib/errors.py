@@ -19,6 +19,9 @@ class AppError(ChaliceUnhandledError):
     code: str = "internal_error"
     message: str = "Something went wrong on our side. Try again; quote the request id if it persists."
 
+    # Facts of the error a client acts on, in its body beside the message (budget_exceeded's reset time).
+    details: dict[str, Any] = {}  # noqa: RUF012 - never changed in place: an error sets its own
+
     def __init__(self, code: str | None = None, message: str | None = None) -> None:
         self.code = code or self.code
         self.message = message or self.message
@@ -95,7 +98,7 @@ _FRAMEWORK_ERRORS: dict[str, tuple[str, str]] = {
 
 def error_body(error: AppError, request_id: str) -> dict[str, Any]:
     """API.md's error shape."""
-    return {"error": {"code": error.code, "message": error.message, "request_id": request_id}}
+    return {"error": {**error.details, "code": error.code, "message": error.message, "request_id": request_id}}
 
 
 def from_framework(status: int, body: Any) -> AppError | None:

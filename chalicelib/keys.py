@@ -10,10 +10,14 @@ and the data bucket's object keys.
 | TENANT#{t}  | TABLE#{name}        | a table: its id, columns, counts and partitions (names unique per tenant) |
 | TENANT#{t}  | TABLE_FILE#{id}#{file} | a READY file of table `id`: its partition, rows and drift |
 | TENANT#{t}  | TABLE_SHA#{id}#{sha256} | a content table `id` holds, and the file that holds it |
+| TENANT#{t}  | TABLE_BYTES#{id}#{bucket} | a share of table `id`'s compressed bytes, one attribute per column |
 | TENANT#{t}  | TABLE_SUFFIX#{base} | the last suffix handed out to names of that base (`sales_7`) |
 | TENANT#{t}  | SEARCH#{bucket}     | a share of its files' search entries, one attribute each (files/search.py) |
 | TENANT#{t}  | TABLE_SEARCH#{bucket} | a share of its tables' search entries |
+| TENANT#{t}  | USAGE#{yyyy-mm}     | the tenant's queries and bytes scanned in a calendar month (UTC) |
+| TENANT#{t}  | REUSE#{user}#{sha256} | the table versions a member's query last ran over (Athena's result reuse) |
 | TENANT#{t}  | QUERY#{user}#{q}    | a query job (a user reads only their own: the key says whose) |
+| TENANT#{t}  | SAVED_QUERY#{id}    | a saved query, every member's to read and run (ids sort by time) |
 | USER#{user} | MEMBERSHIP          | the user's one membership: tenant, role |
 
 Every tenant item lives under `TENANT#{t}`, the partition the tenant-scoped IAM role may touch.
@@ -73,6 +77,11 @@ def table_sha(tenant_id: str, table_id: str, sha256: str) -> Key:
     return {"PK": tenant_partition(tenant_id), "SK": f"{TABLE_SHA_PREFIX}{table_id}#{sha256}"}
 
 
+def table_bytes(tenant_id: str, table_id: str, bucket: int) -> Key:
+    """One of the items a table's bytes per column are shared among (files/tables.py)."""
+    return {"PK": tenant_partition(tenant_id), "SK": f"{TABLE_BYTES_PREFIX}{table_id}#{bucket:02d}"}
+
+
 def search_bucket(tenant_id: str, prefix: str, bucket: int) -> Key:
     """One of a tenant's search index items (`prefix`: SEARCH_PREFIX or TABLE_SEARCH_PREFIX)."""
     return {"PK": tenant_partition(tenant_id), "SK": f"{prefix}{bucket:02d}"}
@@ -80,6 +89,20 @@ def search_bucket(tenant_id: str, prefix: str, bucket: int) -> Key:
 
 def query(tenant_id: str, user_id: str, query_id: str) -> Key:
     return {"PK": tenant_partition(tenant_id), "SK": f"{queries_of(user_id)}{query_id}"}
+
+
+def saved_query(tenant_id: str, saved_query_id: str) -> Key:
+    return {"PK": tenant_partition(tenant_id), "SK": f"{SAVED_QUERY_PREFIX}{saved_query_id}"}
+
+
+def usage(tenant_id: str, month: str) -> Key:
+    """The tenant's query usage in one calendar month (`2026-12`)."""
+    return {"PK": tenant_partition(tenant_id), "SK": f"USAGE#{month}"}
+
+
+def reuse_mark(tenant_id: str, user_id: str, statement_sha256: str) -> Key:
+    """What the member's query of that text last ran over."""
+    return {"PK": tenant_partition(tenant_id), "SK": f"REUSE#{user_id}#{statement_sha256}"}
 
 
 def queries_of(user_id: str) -> str:
@@ -94,9 +117,11 @@ TABLE_PREFIX = "TABLE#"
 TABLE_SUFFIX_PREFIX = "TABLE_SUFFIX#"
 TABLE_FILE_PREFIX = "TABLE_FILE#"
 TABLE_SHA_PREFIX = "TABLE_SHA#"
+TABLE_BYTES_PREFIX = "TABLE_BYTES#"
 SEARCH_PREFIX = "SEARCH#"
 TABLE_SEARCH_PREFIX = "TABLE_SEARCH#"
 QUERY_PREFIX = "QUERY#"
+SAVED_QUERY_PREFIX = "SAVED_QUERY#"
 
 
 def tenant_database(prefix: str, tenant_id: str) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +17,9 @@ from chalicelib.files.service import Files
 from chalicelib.files.store import FileStore, Quota
 from chalicelib.files.tables import Tables
 from chalicelib.pagination import PageTokens
+from chalicelib.queries.saved import SavedQueries, SavedQueryService
 from chalicelib.queries.store import QueryRecord, QueryStore
+from chalicelib.queries.usage import Month, UsageStore
 from chalicelib.settings import Settings, get_settings
 from chalicelib.tenancy.store import TenantStore
 
@@ -73,16 +77,40 @@ class TenantServices:
     @cached_property
     def queries(self) -> Queries:
         # Loaded on first use: the SQL guard brings sqlglot (~85 ms), needed only for queries.
+        from chalicelib.queries.cost import Pricing
         from chalicelib.queries.service import Queries
 
+        settings = self.settings
         return Queries(
-            QueryStore(self.clients.dynamodb, self.settings.table_name),
+            QueryStore(self.clients.dynamodb, settings.table_name),
             self.tables,
             self.engine,
+            self.usage,
+            database_prefix=settings.glue_database_prefix,
+            max_running=settings.max_running_queries,
+            retention_seconds=settings.query_retention_days * 86_400,
+            timeout_seconds=settings.query_timeout_seconds,
+            pricing=Pricing(settings.query_price_per_tb_usd, settings.query_minimum_billed_bytes),
+            this_month=lambda: self.this_month,
+        )
+
+    @property
+    def this_month(self) -> Month:
+        """The calendar month (UTC) queries count in now, by the platform's clock."""
+        return Month.of(self._platform.clock())
+
+    @cached_property
+    def usage(self) -> UsageStore:
+        """The tenant's queries and bytes scanned per month, and its scan budget."""
+        return UsageStore(self.clients.dynamodb, self.settings.table_name)
+
+    @cached_property
+    def saved_queries(self) -> SavedQueryService:
+        """The tenant's saved queries, their SQL judged by the guard against its tables."""
+        return SavedQueryService(
+            SavedQueries(self.clients.dynamodb, self.settings.table_name),
+            self.tables,
             database_prefix=self.settings.glue_database_prefix,
-            max_running=self.settings.max_running_queries,
-            retention_seconds=self.settings.query_retention_days * 86_400,
-            timeout_seconds=self.settings.query_timeout_seconds,
         )
 
     @cached_property
@@ -91,7 +119,7 @@ class TenantServices:
         settings = self.settings
         if settings.warehouse_dir is not None:
             return self._platform.local_engine
-        from chalicelib.queries.athena import AthenaEngine
+        from chalicelib.queries.athena import AthenaEngine, ReuseMarks
 
         return AthenaEngine(
             self.clients.athena,
@@ -100,6 +128,8 @@ class TenantServices:
             database_prefix=settings.glue_database_prefix,
             kms_key_arn=settings.data_key_arn,
             namespace=f"sdp-{settings.stage}",
+            reuse=ReuseMarks(self.clients.dynamodb, settings.table_name),
+            reuse_minutes=settings.query_reuse_minutes,
         )
 
     @cached_property
@@ -121,6 +151,8 @@ class Services:
     def __init__(self, settings: Settings, clients: AwsClients) -> None:
         self.settings = settings
         self.clients = clients
+        # What month a query counts in: tests put a clock of their own here.
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     @cached_property
     def tenants(self) -> TenantStore:
@@ -164,6 +196,7 @@ class Services:
         """Locally, DuckDB over the local warehouse (moto runs no SQL): one for every tenant, for it
         keeps each tenant's database and query threads; its result uploads use the tenant's session."""
         from chalicelib.queries.local import LocalEngine, QueryLimits
+        from chalicelib.queries.result_cache import ResultCache
 
         settings = self.settings
         limits = QueryLimits(
@@ -179,7 +212,8 @@ class Services:
         def record_end(record: QueryRecord, execution: Execution) -> QueryRecord:
             return self.for_tenant(record.tenant_id).queries.record_end(record, execution)
 
-        return LocalEngine(warehouse, results_of, settings.results_bucket, limits, record_end=record_end)
+        cache = ResultCache(warehouse, settings.query_reuse_cache_bytes, settings.query_reuse_minutes * 60)
+        return LocalEngine(warehouse, results_of, settings.results_bucket, limits, record_end=record_end, cache=cache)
 
     def close(self) -> None:
         """End background work started in this process (the local engine's queries), before the AWS

@@ -106,6 +106,14 @@ class Settings(BaseModel):
     query_memory_limit: str = Field(default="1GB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")
     # How long an ended query and its results are kept: the results bucket's lifecycle.
     query_retention_days: int = Field(default=7, ge=1)
+    # What a query is estimated to cost: Athena's price per TB (2^40 bytes) scanned, and the least
+    # it bills a query (each query's bytes are rounded up to a whole MB, 2^20 bytes).
+    query_price_per_tb_usd: float = Field(default=5.0, ge=0)
+    query_minimum_billed_bytes: int = Field(default=10 * MIB, ge=0)
+    # A query's result is reused for the same query of the same member over unchanged tables, up to
+    # this age (Athena's result reuse; locally a cache in each tenant's results folder, this big).
+    query_reuse_minutes: int = Field(default=60, ge=0, le=10080)  # Athena reuses a week-old result at most
+    query_reuse_cache_bytes: int = Field(default=1 * GIB, ge=0)
 
     # The release-check hook only: the function version (ARN) it checks before traffic shifts to it.
     checked_version: str | None = None

@@ -236,12 +236,14 @@ def ingested_table(api: Api, account: Account, name: str, data: bytes, table: st
 
 
 def run_query(api: Api, account: Account, sql: str, max_rows: int = 1000) -> dict[str, Any]:
-    """Submit SQL and wait for it to end; the query with its first page of rows. A 429 (the tenant
-    runs as many queries as it may) is retried after a pause, as a client should."""
+    """Submit SQL and wait for it to end; the query with its first page of rows. A 429 saying the
+    tenant runs as many queries as it may is retried after a pause, as a client should."""
     import time
 
     pause = 0.1
-    while (submitted := api.call("POST", "/queries", json_body={"sql": sql}, token=account.id_token)).status == 429:
+    while (submitted := api.call("POST", "/queries", json_body={"sql": sql}, token=account.id_token)).error_code == (
+        "too_many_queries"
+    ):
         time.sleep(pause)
         pause = min(pause * 2, 2.0)
     assert submitted.status == 202, submitted

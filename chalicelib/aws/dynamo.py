@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from chalicelib.errors import ServiceUnavailable
 
 BATCH_GET_KEYS = 100  # DynamoDB's most keys in one BatchGetItem
+BATCH_WRITE_ITEMS = 25  # and items in one BatchWriteItem
 
 
 @cache
@@ -163,6 +164,21 @@ def batch_get(
         else:
             raise ServiceUnavailable()
     return found
+
+
+def batch_delete(dynamodb: Any, table: str, keys: list[dict[str, str]], attempts: int = 6) -> None:
+    """Delete the items at `keys` (those that exist), 25 a request, what DynamoDB leaves
+    unprocessed asked again after a short wait; still left after `attempts` tries, ServiceUnavailable."""
+    for start in range(0, len(keys), BATCH_WRITE_ITEMS):
+        batch = [{"DeleteRequest": {"Key": to_item(key)}} for key in keys[start : start + BATCH_WRITE_ITEMS]]
+        request: dict[str, Any] = {table: batch}
+        for attempt in range(attempts):
+            request = dynamodb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+            if not request:
+                break
+            time.sleep(random.uniform(0.01, 0.05) * 2**attempt)  # noqa: S311 - jitter, not secrecy
+        else:
+            raise ServiceUnavailable()
 
 
 class TransactionCancelled(Exception):

@@ -51,7 +51,10 @@ class FileStore:
 
     def quota(self, tenant_id: str) -> Quota:
         """The tenant's quota: its own override, else the default."""
-        item = get_item(self._dynamodb, self._table, keys.tenant(tenant_id)) or {}
+        return self.quota_of(get_item(self._dynamodb, self._table, keys.tenant(tenant_id)) or {})
+
+    def quota_of(self, item: dict[str, Any]) -> Quota:
+        """The quota of the tenant whose item this is."""
         return Quota(
             bytes=item.get("quota_bytes", self._default_quota.bytes),
             files=item.get("quota_files", self._default_quota.files),

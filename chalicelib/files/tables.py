@@ -10,9 +10,12 @@ moves to `gone` in one write and leaves it once its partition is dropped. So a q
 partitions below `next_seq` that are neither pending nor gone (`Table.hidden`), as the item stood
 when the query was submitted: it sees each file whole, or not at all, and never twice.
 
-Beside it, one `TABLE_FILE#{table_id}#{file_id}` item per READY file (its partition, rows, drift)
-and one `TABLE_SHA#{table_id}#{sha256}` item per distinct content, whose condition refuses a file
-identical to one already in the table. The file's record lists every partition its attempts took
+Beside it, one `TABLE_FILE#{table_id}#{file_id}` item per READY file (its partition, rows, drift,
+and the compressed bytes of each of its columns), the table's bytes per column summed over its READY
+files in `TABLE_BYTES#{table_id}#{bucket}` items (written in the same transactions as the counts:
+what a query would scan is read from them, whatever the number of files), and one
+`TABLE_SHA#{table_id}#{sha256}` item per distinct content, whose condition refuses a file identical
+to one already in the table. The file's record lists every partition its attempts took
 (`table_seqs`), so that withdrawing the file reads one item.
 """
 
@@ -21,14 +24,16 @@ from __future__ import annotations
 import contextlib
 import itertools
 import re
+import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chalicelib import keys
 from chalicelib.aws.dynamo import (
     BATCH_GET_KEYS,
     TransactionCancelled,
+    batch_delete,
     batch_get,
     from_item,
     get_item,
@@ -38,6 +43,7 @@ from chalicelib.aws.dynamo import (
     value,
 )
 from chalicelib.catalog import CatalogTable
+from chalicelib.column_bytes import ColumnBytes
 from chalicelib.columns import Column, ColumnType
 from chalicelib.errors import BadRequest
 from chalicelib.files.records import FileRecord
@@ -49,6 +55,10 @@ from chalicelib.times import now
 TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,119}")
 # Tries at a write that other attempts at the same table keep getting in before.
 WRITE_TRIES = 20
+# A table's bytes per column are shared among this many items, each column in one of them by its
+# name: one update expression (4 KB at most) adds a file's bytes to every column of a bucket, and a
+# file of the widest table (5,000 columns) still writes fewer items than a transaction takes.
+BYTES_BUCKETS = 32
 
 
 class SchemaMoved(Exception):
@@ -184,6 +194,7 @@ class TableFile:
     sha256: str
     added_columns: tuple[str, ...] = ()
     missing_columns: tuple[str, ...] = ()
+    column_bytes: ColumnBytes = field(default_factory=dict)  # its curated copy's, per column
 
     def view(self) -> dict[str, Any]:
         return {
@@ -205,6 +216,7 @@ class TableFile:
             "sha256": self.sha256,
             "added_columns": list(self.added_columns),
             "missing_columns": list(self.missing_columns),
+            "column_bytes": self.column_bytes,
         }
 
     @classmethod
@@ -218,6 +230,7 @@ class TableFile:
             sha256=fields["sha256"],
             added_columns=tuple(fields.get("added_columns", ())),
             missing_columns=tuple(fields.get("missing_columns", ())),
+            column_bytes={name: int(size) for name, size in fields.get("column_bytes", {}).items()},
         )
 
 
@@ -537,7 +550,8 @@ class Tables:
                 "ExpressionAttributeValues": {":file": value(added.file_id)},
             }
         }
-        items = [settle, table_update, listed, content, *also]
+        sizes = _difference(added.column_bytes, replaced.column_bytes if replaced else {})
+        items = [settle, table_update, listed, content, *also, *self._add_bytes(tenant_id, table.table_id, sizes)]
         if tuple(columns) != table.columns:  # what a search of tables looks at changes with them
             items.append(self._index.put(tenant_id, table.name, entry([table.name], [c.view() for c in columns])))
         try:
@@ -556,6 +570,37 @@ class Tables:
         if replaced is not None and replaced.sha256 != added.sha256:
             self._release_content(tenant_id, table.table_id, replaced)
         return True
+
+    def _add_bytes(self, tenant_id: str, table_id: str, sizes: ColumnBytes) -> list[dict[str, Any]]:
+        """The updates adding `sizes` (negative: taking them off) to the table's bytes per column."""
+        buckets: dict[int, dict[str, int]] = {}
+        for column, size in sizes.items():
+            if size:
+                buckets.setdefault(_bytes_bucket(column), {})[column] = size
+        updates = []
+        for bucket, shares in sorted(buckets.items()):
+            names = {f"#c{n}": column for n, column in enumerate(shares)}
+            updates.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": to_item(keys.table_bytes(tenant_id, table_id, bucket)),
+                        "UpdateExpression": "ADD " + ", ".join(f"{name} :c{name[2:]}" for name in names),
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": {f":c{n}": value(size) for n, size in enumerate(shares.values())},
+                    }
+                }
+            )
+        return updates
+
+    def column_bytes(self, tenant_id: str, table_id: str, columns: Sequence[str]) -> ColumnBytes:
+        """The compressed bytes of each of `columns` over the table's READY files: a read of the
+        buckets those columns are in, however many files the table has."""
+        bucket_keys = [keys.table_bytes(tenant_id, table_id, n) for n in sorted({_bytes_bucket(c) for c in columns})]
+        totals: ColumnBytes = {}
+        for item in batch_get(self._dynamodb, self._table, bucket_keys):
+            totals |= {name: int(size) for name, size in item.items() if name not in ("PK", "SK")}
+        return {column: max(totals.get(column, 0), 0) for column in columns}
 
     # Withdrawing a file -------------------------------------------------------------------------
 
@@ -600,6 +645,7 @@ class Tables:
                         }
                     }
                 )
+                items += self._add_bytes(tenant_id, table_id, _difference({}, counted.column_bytes))
             table_update = {
                 "Update": {
                     "TableName": self._table,
@@ -672,6 +718,9 @@ class Tables:
             return False
         # Not in the same write: a search reads the table items it finds, and passes over one gone.
         self._dynamodb.update_item(**self._index.remove(tenant_id, table.name)["Update"])
+        # Every file's bytes were taken off: what is left in the buckets is zeros.
+        buckets = [keys.table_bytes(tenant_id, table.table_id, bucket) for bucket in range(BYTES_BUCKETS)]
+        batch_delete(self._dynamodb, self._table, buckets)
         return True
 
     def _refresh_last_file(self, tenant_id: str, table: Table, withdrawn: str) -> None:
@@ -712,6 +761,15 @@ class Tables:
                 ConditionExpression="file_id = :file",
                 ExpressionAttributeValues={":file": value(held.file_id)},
             )
+
+
+def _bytes_bucket(column: str) -> int:
+    return zlib.crc32(column.encode()) % BYTES_BUCKETS
+
+
+def _difference(added: ColumnBytes, taken: ColumnBytes) -> ColumnBytes:
+    """Per column, what `added` has more than `taken`."""
+    return {column: added.get(column, 0) - taken.get(column, 0) for column in added.keys() | taken.keys()}
 
 
 def _of_base(name: str, base: str) -> bool:

@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from chalicelib.catalog import Catalog, Publication
+from chalicelib.column_bytes import parquet_column_bytes
 from chalicelib.columns import ColumnType
 from chalicelib.files.objects import ObjectStore, StoredObject
 from chalicelib.files.published import withdraw, withdraw_entries
@@ -367,7 +368,15 @@ class Ingest:
             updated_at=now(),
         )
         listed = TableFile(
-            file_id, claimed.name, joined.seq, converted.row_count, ready.updated_at, fetched.sha256, added, missing
+            file_id,
+            claimed.name,
+            joined.seq,
+            converted.row_count,
+            ready.updated_at,
+            fetched.sha256,
+            added,
+            missing,
+            parquet_column_bytes(parts),
         )
         outcome = self._tables.commit(
             self._records.ready_update(claimed, ready),

@@ -1,4 +1,12 @@
-"""The Athena engine: the query runs in the stage's workgroup over the tenant's Glue database."""
+"""The Athena engine: the query runs in the stage's workgroup over the tenant's Glue database.
+
+Athena reuses an earlier result of the same query text in the workgroup (ResultReuseConfiguration)
+without asking whether the data changed. So reuse is asked for only when the member's previous run
+of this exact text read the same version of every table (a `REUSE#` mark, written at each start):
+versions only grow, so every run of the text since then read those versions too, and the result
+Athena finds (its latest of the text) is one of them. The text names the tenant's own database,
+so no result is reused across tenants.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +21,8 @@ from typing import Any
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as AwsConnectionError
 
+from chalicelib import keys
+from chalicelib.aws.dynamo import get_item, to_item
 from chalicelib.errors import Conflict, ServiceUnavailable
 from chalicelib.keys import glue_table, result_prefix, tenant_database
 from chalicelib.observability import logger
@@ -35,6 +45,7 @@ MAX_RESULTS = 1000
 # own trouble. The query (or the request for it) can simply be tried again.
 _BUSY = {"ThrottlingException", "TooManyRequestsException", "InternalServerException", "ServiceUnavailable"}
 _INVALID = "InvalidRequestException"  # about the query or its execution, in words a user can read
+MAX_REUSE_MINUTES = 10080  # the oldest result Athena reuses: a week
 
 
 class QueryEngineBusy(ServiceUnavailable):
@@ -57,6 +68,8 @@ class AthenaEngine:
         database_prefix: str,
         kms_key_arn: str | None,
         namespace: str,
+        reuse: ReuseMarks,
+        reuse_minutes: int,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -68,6 +81,8 @@ class AthenaEngine:
         self._database_prefix = database_prefix
         self._kms_key_arn = kms_key_arn
         self._namespace = namespace
+        self._reuse = reuse
+        self._reuse_minutes = reuse_minutes
 
     def known_id(self, query_id: str) -> str | None:
         return None  # Athena names the execution when it starts it
@@ -81,6 +96,7 @@ class AthenaEngine:
         encryption: dict[str, str] = {"EncryptionOption": "SSE_KMS" if self._kms_key_arn else "SSE_S3"}
         if self._kms_key_arn:
             encryption["KmsKey"] = self._kms_key_arn
+        reusable = self._reuse_minutes > 0 and self._reuse.ran_over_same(record, statement, tables)
         try:
             response = self._call(
                 "start_query_execution",
@@ -92,9 +108,13 @@ class AthenaEngine:
                     "EncryptionConfiguration": encryption,
                 },
                 WorkGroup=self._workgroup,
+                ResultReuseConfiguration={
+                    "ResultReuseByAgeConfiguration": {"Enabled": reusable, "MaxAgeInMinutes": self._reuse_minutes}
+                },
             )
         except ClientError as refused:
             raise QueryRejected(_refusal(refused, "Athena did not start the query")) from refused
+        self._reuse.ran(record, statement, tables)
         return response["QueryExecutionId"]
 
     def request_token(self, record: QueryRecord) -> str:
@@ -122,6 +142,7 @@ class AthenaEngine:
             ),
             bytes_scanned=int(statistics.get("DataScannedInBytes", 0)),
         )
+        reused = bool(statistics.get("ResultReuseInformation", {}).get("ReusedPreviousResult", False))
         reason = status.get("StateChangeReason", "")
         if "Bytes scanned limit" in reason:
             return Execution(QueryState.FAILED, stats, SCAN_LIMIT_EXCEEDED, started=started)
@@ -129,7 +150,7 @@ class AthenaEngine:
             return Execution(state, stats, error("query_failed", _plain_reason(reason)), started=started)
         if state is QueryState.SUCCEEDED:  # asked once: a query is settled when first seen ended
             stats = replace(stats, rows=self._output_rows(record))
-        return Execution(state, stats, started=started)
+        return Execution(state, stats, started=started, reused=reused)
 
     def _call(self, operation: str, **parameters: Any) -> dict[str, Any]:
         """One Athena call (botocore has retried it already); Athena being busy or out of reach is
@@ -217,6 +238,33 @@ class AthenaEngine:
         location = self._execution(record)["ResultConfiguration"]["OutputLocation"]
         bucket, _, key = location.removeprefix("s3://").partition("/")
         return bucket, key
+
+
+class ReuseMarks:
+    """What each member's query of a given text last ran over: its tables' ids and versions."""
+
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self._dynamodb = dynamodb
+        self._table = table
+
+    def ran_over_same(self, record: QueryRecord, statement: str, tables: dict[str, TableInfo]) -> bool:
+        """Whether the member's previous run of `statement` read the tables as they are now."""
+        mark = get_item(self._dynamodb, self._table, self._key(record, statement), projection="versions")
+        return mark is not None and list(mark["versions"]) == _versions(tables)
+
+    def ran(self, record: QueryRecord, statement: str, tables: dict[str, TableInfo]) -> None:
+        """Say that the member's run of `statement` over `tables` as they are now has started."""
+        expires = int(time.time()) + MAX_REUSE_MINUTES * 60  # DynamoDB's TTL removes it then
+        item = {**self._key(record, statement), "versions": _versions(tables), "expires_at": expires}
+        self._dynamodb.put_item(TableName=self._table, Item=to_item(item))
+
+    def _key(self, record: QueryRecord, statement: str) -> dict[str, str]:
+        digest = hashlib.sha256(statement.encode()).hexdigest()
+        return keys.reuse_mark(record.tenant_id, record.user_id, digest)
+
+
+def _versions(tables: dict[str, TableInfo]) -> list[str]:
+    return sorted(f"{table.table_id}:{table.version}" for table in tables.values())
 
 
 def _code(failure: ClientError) -> str:

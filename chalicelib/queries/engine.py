@@ -22,6 +22,7 @@ class TableInfo:
     version: int  # moves with every file added, replaced or deleted
     next_seq: int | None = None  # None: a table that is not partitioned (DuckDB's own)
     hidden: tuple[int, ...] = ()
+    read: tuple[str, ...] | None = None  # the columns the query reads (queries/reads.py); None: all
 
     @property
     def rows(self) -> TableRows:
@@ -43,6 +44,7 @@ class Execution:
     # The engine writes this end to the job itself (the local engine does, as the query ends), so
     # whoever reads it meanwhile need not.
     recorded_by_engine: bool = False
+    reused: bool = False  # answered with an earlier identical result
 
 
 @dataclass(frozen=True)

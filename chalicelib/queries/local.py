@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.catalog import SEQ_COLUMN, local_table_folder
+from chalicelib.column_bytes import bytes_of, parquet_column_bytes
 from chalicelib.files.objects import ObjectStore
 from chalicelib.keys import result_prefix
 from chalicelib.observability import logger
@@ -48,6 +49,7 @@ from chalicelib.queries.engine import (
 )
 from chalicelib.queries.guard import ForbiddenSql, Guarded
 from chalicelib.queries.host import HostFailure, HostLimits, QueryHost
+from chalicelib.queries.result_cache import Kept, ResultCache
 from chalicelib.queries.store import QueryRecord, QueryState, Stats
 from chalicelib.times import epoch_of
 
@@ -87,11 +89,14 @@ class LocalEngine:
         limits: QueryLimits,
         *,
         record_end: Callable[[QueryRecord, Execution], object],
+        cache: ResultCache | None = None,
         host: QueryHost | None = None,
     ) -> None:
         """`results`: a tenant id's results bucket, as that tenant's session reaches it.
-        `record_end`: writes a query's end to its job, called as the query ends."""
+        `record_end`: writes a query's end to its job, called as the query ends. `cache`: results
+        kept for reuse (None: none are)."""
         self._warehouse = warehouse
+        self._cache = cache or ResultCache(warehouse, max_bytes=0, max_age_seconds=0)
         self._results = results
         self._record_end = record_end
         self._results_bucket = results_bucket
@@ -152,6 +157,7 @@ class LocalEngine:
             saved.get("started"),
             saved.get("ended"),
             saved.get("recorded_by_engine", False),
+            saved.get("reused", False),
         )
 
     def wait(self, record: QueryRecord, seconds: float) -> None:
@@ -243,7 +249,15 @@ class LocalEngine:
     def _execute(
         self, record: QueryRecord, sql: str, tables: dict[str, TableInfo], folder: Path, started: float
     ) -> tuple[Execution, list[list[Any]]]:
-        """Have the host run the query; its outcome and its first rows."""
+        """Have the host run the query (or reuse an earlier identical result); its outcome and its
+        first rows."""
+        reuse_key = self._cache.key(record, sql, tables)
+        kept = self._cache.find(record.tenant_id, reuse_key)
+        if kept is not None:
+            self._cache.reuse(kept, folder / RESULT_PARQUET)
+            runtime = int((time.time() - started) * 1000)
+            stats = Stats(runtime_ms=runtime, bytes_scanned=0, rows=kept.rows)
+            return Execution(QueryState.SUCCEEDED, stats, None, kept.columns, reused=True), kept.head
         scanned = sum(self._read_bytes(record.tenant_id, table) for table in tables.values())
         if scanned > self._limits.scan_cutoff_bytes:  # Athena's workgroup cutoff, before reading
             return Execution(QueryState.FAILED, Stats(bytes_scanned=scanned), SCAN_LIMIT_EXCEEDED), []
@@ -269,6 +283,8 @@ class LocalEngine:
         columns = [{"name": name, "type": kind} for name, kind in outcome["columns"]]
         runtime = int((time.time() - started) * 1000)
         stats = Stats(runtime_ms=runtime, bytes_scanned=scanned, rows=outcome["rows"])
+        kept = Kept(folder / RESULT_PARQUET, columns, outcome["rows"], outcome["head"])
+        self._cache.keep(record.tenant_id, reuse_key, kept)
         return Execution(QueryState.SUCCEEDED, stats, None, columns), outcome["head"]
 
     def _end(self, record: QueryRecord, folder: Path, execution: Execution, head: list[list[Any]]) -> None:
@@ -340,13 +356,15 @@ class LocalEngine:
         return local_table_folder(self._warehouse, tenant_id, table.table_id) / "*" / "*.parquet"
 
     def _read_bytes(self, tenant_id: str, table: TableInfo) -> int:
-        """The bytes of the partitions a query of the table reads."""
-        total = 0
+        """What the query scans of the table, as Athena counts it: the compressed bytes of the
+        column chunks it reads (column_bytes.py), in the partitions it reads."""
+        files = []
         for path in local_table_folder(self._warehouse, tenant_id, table.table_id).glob(f"{SEQ_COLUMN}=*/*.parquet"):
             seq = int(path.parent.name.partition("=")[2])
             if table.next_seq is None or (seq < table.next_seq and seq not in table.hidden):
-                total += path.stat().st_size
-        return total
+                files.append(path)
+        sizes = parquet_column_bytes(files)
+        return bytes_of(list(sizes) if table.read is None else table.read, sizes)
 
     def _tenant_folder(self, record: QueryRecord) -> Path:
         """The one folder the tenant's database may read (and spill into)."""
@@ -368,6 +386,7 @@ class LocalEngine:
             "started": execution.started,
             "ended": execution.ended,
             "recorded_by_engine": execution.recorded_by_engine,
+            "reused": execution.reused,
             "head": head or [],
         }
         staging = folder / f".{STATE_FILE}.{threading.get_ident()}"

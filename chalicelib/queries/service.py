@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from chalicelib.auth.caller import Caller
@@ -11,8 +13,10 @@ from chalicelib.files.tables import Tables
 from chalicelib.ids import is_id, new_id
 from chalicelib.keys import tenant_database
 from chalicelib.observability import traced
+from chalicelib.queries.cost import Estimate, Pricing
 from chalicelib.queries.engine import Engine, Execution, Page, QueryRejected, TableInfo, error, timed_out
-from chalicelib.queries.guard import Guarded, parse
+from chalicelib.queries.guard import Guarded, Parsed, parse
+from chalicelib.queries.reads import columns_read
 from chalicelib.queries.store import (
     MAX_WAIT_SECONDS,
     QueryRecord,
@@ -21,6 +25,7 @@ from chalicelib.queries.store import (
     TablesChanged,
     TooManyQueries,
 )
+from chalicelib.queries.usage import BudgetExceeded, Month, UsageStore
 from chalicelib.times import iso_time, now
 
 
@@ -40,15 +45,21 @@ class Queries:
         jobs: QueryStore,
         tables: Tables,
         engine: Engine,
+        usage: UsageStore,
         *,
         database_prefix: str,
         max_running: int,
         retention_seconds: int,
         timeout_seconds: int,
+        pricing: Pricing,
+        this_month: Callable[[], Month],
     ) -> None:
         self._jobs = jobs
         self._tables = tables
         self._engine = engine
+        self._usage = usage
+        self._pricing = pricing
+        self._month = this_month  # the month (UTC) a query counts in now
         self._database_prefix = database_prefix
         self._max_running = max_running
         self._retention_seconds = retention_seconds
@@ -60,17 +71,51 @@ class Queries:
         Only the tables the SQL names are looked up, by name, so a submission costs the same
         however many tables the tenant has. The transaction that stores the job checks that each
         is still as looked up; if one changed in between, they are looked up again and what that
-        finds goes."""
+        finds goes. Where the tenant has a scan budget, a query whose estimate is more than what is
+        left of it is refused (BudgetExceeded) before anything is stored."""
         database = tenant_database(self._database_prefix, caller.tenant_id)
-        with traced("sql guard", stage="parse"):
-            parsed = parse(sql)
-            names = parsed.table_names(database)
+        parsed, names = self._parsed(sql, database)
+        month = self._month()
         tables = self._read(caller, names)
         try:
-            return self._start(caller, sql, parsed.guarded(tables, database), tables, checked=True)
+            return self._start(caller, sql, parsed.guarded(tables, database), tables, month, checked=True)
         except TablesChanged:
             tables = self._read(caller, names)
-            return self._start(caller, sql, parsed.guarded(tables, database), tables, checked=False)
+            return self._start(caller, sql, parsed.guarded(tables, database), tables, month, checked=False)
+
+    def estimate(self, caller: Caller, sql: str) -> Estimate:
+        """What the query would scan and cost, and whether the budget allows it; nothing runs.
+        SQL the guard refuses is refused as it would be for the query itself."""
+        database = tenant_database(self._database_prefix, caller.tenant_id)
+        parsed, names = self._parsed(sql, database)
+        tables = self._read(caller, names)
+        guarded = parsed.guarded(tables, database)
+        read = self._reading(guarded, tables)
+        # Judged as the engine would be given it, as a query would be. An engine's own refusal is no
+        # guard's: the query would start, and end FAILED saying why.
+        with traced("sql guard", stage="engine text"), contextlib.suppress(QueryRejected):
+            self._engine.statement(caller.tenant_id, guarded, read)
+        allowance = self._usage.allowance(caller.tenant_id, self._month())
+        columns = {name: table.read or () for name, table in read.items()}
+        return Estimate(columns, self._to_scan(caller.tenant_id, read), self._pricing, allowance)
+
+    def _parsed(self, sql: str, database: str) -> tuple[Parsed, list[str]]:
+        with traced("sql guard", stage="parse"):
+            parsed = parse(sql)
+            return parsed, parsed.table_names(database)
+
+    def _reading(self, guarded: Guarded, tables: dict[str, TableInfo]) -> dict[str, TableInfo]:
+        """The tables the query reads, each with the columns it reads of it."""
+        read = {name: tables[name] for name in sorted(guarded.tables)}
+        columns = columns_read(guarded, {name: [c["name"] for c in table.columns] for name, table in read.items()})
+        return {name: replace(table, read=columns[name]) for name, table in read.items()}
+
+    def _to_scan(self, tenant_id: str, read: dict[str, TableInfo]) -> int:
+        """The compressed bytes of the columns read, over the READY files of the tables read."""
+        return sum(
+            sum(self._tables.column_bytes(tenant_id, table.table_id, table.read or ()).values())
+            for table in read.values()
+        )
 
     def _read(self, caller: Caller, names: list[str]) -> dict[str, TableInfo]:
         return {
@@ -79,9 +124,21 @@ class Queries:
         }
 
     def _start(
-        self, caller: Caller, sql: str, guarded: Guarded, tables: dict[str, TableInfo], *, checked: bool
+        self,
+        caller: Caller,
+        sql: str,
+        guarded: Guarded,
+        tables: dict[str, TableInfo],
+        month: Month,
+        *,
+        checked: bool,
     ) -> QueryRecord:
-        read = {name: tables[name] for name in sorted(guarded.tables)}
+        read = self._reading(guarded, tables)
+        allowance = self._usage.allowance(caller.tenant_id, month)
+        if allowance.budget is not None:
+            to_scan = self._to_scan(caller.tenant_id, read)
+            if not allowance.allows(to_scan):
+                raise BudgetExceeded(to_scan, allowance)
         try:  # the engine's own text, judged again: what it is given is what was judged
             with traced("sql guard", stage="engine text"):
                 statement, refusal = self._engine.statement(caller.tenant_id, guarded, read), None
@@ -97,6 +154,7 @@ class Queries:
             submitted_at=now(),
             tables=sorted(guarded.tables),
             engine_id=self._engine.known_id(query_id),  # stored with the job: no second write to say it
+            usage_month=month.key,
         )
         unchanged = (
             [(table.name, table.table_id, table.version) for table in read.values()]
@@ -192,6 +250,7 @@ class Queries:
             stats=execution.stats,
             error=execution.error,
             columns=execution.columns,
+            reused=execution.reused,
             holds_slot=False,
             expires_at=int(ended_at) + self._retention_seconds,
         )

@@ -26,6 +26,7 @@ from chalicelib.aws.dynamo import (
 )
 from chalicelib.errors import TooManyRequests
 from chalicelib.files.tables import table_still
+from chalicelib.queries.usage import counted
 
 # GET /queries/{id}?wait=N holds the request up to N seconds for the query to end.
 MAX_WAIT_SECONDS = 20
@@ -66,6 +67,8 @@ class QueryRecord:
     holds_slot: bool = True
     columns: list[dict[str, str]] = field(default_factory=list)
     expires_at: int | None = None  # epoch seconds, set when it ends: DynamoDB's TTL removes it then
+    usage_month: str | None = None  # the month (UTC) the query counts in, as it was submitted
+    reused: bool = False  # answered with an earlier identical result, scanning nothing
 
     @property
     def expired(self) -> bool:
@@ -93,6 +96,7 @@ class QueryRecord:
             "completed_at": self.completed_at,
             "stats": asdict(self.stats) if self.stats else None,
             "error": self.error,
+            "reused": self.reused,
         }
         if page is not None:
             shown |= {"columns": page.columns, "rows": page.rows, "next_token": next_token}
@@ -147,6 +151,8 @@ class QueryStore:
                 for name, table_id, version in unchanged
             ),
         ]
+        if record.usage_month is not None:
+            items.append(counted(self._table, record.tenant_id, record.usage_month, "query_count", 1))
         try:
             transact(self._dynamodb, items)
         except TransactionCancelled as cancelled:
@@ -192,7 +198,7 @@ class QueryStore:
                 "TableName": self._table,
                 "Key": to_item(keys.query(record.tenant_id, record.user_id, record.query_id)),
                 "UpdateExpression": "SET #status = :status, completed_at = :at, stats = :stats, "
-                "#error = :error, #columns = :columns, holds_slot = :false, expires_at = :expires",
+                "#error = :error, #columns = :columns, holds_slot = :false, expires_at = :expires, reused = :reused",
                 "ConditionExpression": "holds_slot = :true",
                 "ExpressionAttributeNames": {"#status": "status", "#error": "error", "#columns": "columns"},
                 "ExpressionAttributeValues": {
@@ -202,6 +208,7 @@ class QueryStore:
                     ":error": value(record.error),
                     ":columns": value(record.columns),
                     ":expires": value(record.expires_at),
+                    ":reused": value(record.reused),
                     ":true": value(True),
                     ":false": value(False),
                 },
@@ -215,8 +222,13 @@ class QueryStore:
                 "ExpressionAttributeValues": {":minus_one": value(-1), ":job": value({_job(record)})},
             }
         }
+        items = [update, release]
+        scanned = record.stats.bytes_scanned if record.stats else 0
+        # What it scanned is counted, as Athena bills it: a failed query is not billed.
+        if record.usage_month is not None and scanned and record.status is not QueryState.FAILED:
+            items.append(counted(self._table, record.tenant_id, record.usage_month, "bytes_scanned", scanned))
         try:
-            transact(self._dynamodb, [update, release])
+            transact(self._dynamodb, items)
         except TransactionCancelled as cancelled:
             if cancelled.failed(0):
                 return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Blueprint, Response
+from pydantic import StrictBool
 
 from chalicelib.auth.identity import cognito_authorizer
 from chalicelib.bodies import RequestBody, parse_body
@@ -26,12 +27,15 @@ def rows_of(query_id: str) -> str:
 
 class SubmitBody(RequestBody):
     sql: str  # an empty one is refused SQL (invalid_sql), as the guard says of any query
+    dry_run: StrictBool = False  # only the estimate: nothing runs
 
 
 @bp.route("/queries", methods=["POST"], authorizer=cognito_authorizer)
 def submit_query() -> Response:
     caller, tenant = acting(bp.current_request)
     body = parse_body(bp.current_request, SubmitBody)
+    if body.dry_run:
+        return Response(body=tenant.queries.estimate(caller, body.sql).view(), status_code=200)
     record = tenant.queries.submit(caller, body.sql)
     return Response(body=record.view(), status_code=202)
 

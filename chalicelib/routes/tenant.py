@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 from chalice import Blueprint, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, StrictInt
 
 from chalicelib.auth.identity import cognito_authorizer
 from chalicelib.auth.roles import Action, Role
 from chalicelib.bodies import RequestBody, parse_body
 from chalicelib.fields import Email, Password
+from chalicelib.queries.usage import BUDGET, Allowance
 from chalicelib.routes.context import acting
 from chalicelib.services import services
 from chalicelib.tenancy import accounts
@@ -47,6 +50,11 @@ class ChangeRoleBody(RequestBody):
     role: Role
 
 
+class TenantBody(RequestBody):
+    # Required, and null to remove the budget: an absent key is a mistake, not "no budget".
+    monthly_scan_budget_bytes: Annotated[StrictInt, Field(ge=0)] | None
+
+
 @bp.route("/me", methods=["GET"], authorizer=cognito_authorizer)
 def me() -> dict[str, str]:
     caller, _ = acting(bp.current_request)
@@ -60,6 +68,37 @@ def me() -> dict[str, str]:
         role=caller.role,
     )
     return view.model_dump(mode="json")
+
+
+@bp.route("/tenant", methods=["PATCH"], authorizer=cognito_authorizer)
+def change_tenant() -> dict[str, Any]:
+    caller, tenant = acting(bp.current_request, Action.SET_BUDGET)
+    body = parse_body(bp.current_request, TenantBody)
+    item = tenant.usage.set_budget(caller.tenant_id, body.monthly_scan_budget_bytes)
+    return {
+        "tenant_id": caller.tenant_id,
+        "name": item.get("name", ""),
+        "monthly_scan_budget_bytes": item.get(BUDGET),
+    }
+
+
+@bp.route("/tenant/usage", methods=["GET"], authorizer=cognito_authorizer)
+def usage() -> dict[str, Any]:
+    caller, tenant = acting(bp.current_request)
+    item, month = tenant.usage.read(caller.tenant_id, tenant.this_month)
+    allowance, quota = Allowance.of(item, month), tenant.records.quota_of(item)
+    return {
+        "month": month.month.key,
+        "resets_at": month.month.resets_at,
+        "bytes_used": int(item.get("bytes_used", 0)),
+        "quota_bytes": quota.bytes,
+        "file_count": int(item.get("file_count", 0)),
+        "quota_files": quota.files,
+        "bytes_scanned": month.bytes_scanned,
+        "monthly_scan_budget_bytes": allowance.budget,
+        "remaining_scan_bytes": allowance.remaining,
+        "query_count": month.query_count,
+    }
 
 
 @bp.route("/tenant/members", methods=["GET"], authorizer=cognito_authorizer)

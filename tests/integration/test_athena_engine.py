@@ -20,10 +20,10 @@ from chalicelib import keys
 from chalicelib.aws.clients import AwsClients
 from chalicelib.aws.dynamo import to_item
 from chalicelib.keys import glue_table
-from chalicelib.queries.athena import AthenaEngine, QueryEngineBusy
+from chalicelib.queries.athena import AthenaEngine, QueryEngineBusy, ReuseMarks
 from chalicelib.queries.store import QueryRecord, QueryState
 from chalicelib.services import Services, install
-from tests.api import ChaliceApi, sign_up
+from tests.api import Account, ChaliceApi, add_member, sign_up
 from tests.ingestor import Ingestor
 
 KEY = "arn:aws:kms:us-east-1:123456789012:key/0000-1111"
@@ -118,7 +118,7 @@ METADATA = {
 SQL = "SELECT region, sum(amount) AS total FROM sales GROUP BY region"
 
 
-def _start_parameters(ingestor: Ingestor) -> tuple[dict[str, Any], Pinned, Pinned]:
+def _start_parameters(ingestor: Ingestor, *, reuse: bool = False) -> tuple[dict[str, Any], Pinned, Pinned]:
     """StartQueryExecution's exact parameters; the token and the output location are pinned to
     their shapes here and to the query's id once it is known."""
     tenant = ingestor.account.tenant_id
@@ -129,7 +129,8 @@ def _start_parameters(ingestor: Ingestor) -> tuple[dict[str, Any], Pinned, Pinne
     table = ingestor.tenant.tables.get(tenant, "sales")
     assert table is not None
     # The table read as the partitions its item shows (here its one file's), under its catalog name.
-    rows = f'SELECT "region", "amount" FROM "{database}"."{glue_table("sales", table.table_id)}" WHERE "_seq" < 2'
+    source = f'"{database}"."{glue_table("sales", table.table_id)}"'
+    rows = f'SELECT "region", "amount" FROM {source} WHERE "_seq" < {table.next_seq}'
     parameters = {
         "QueryString": f"SELECT region, SUM(amount) AS total FROM ({rows}) AS sales GROUP BY region",
         "ClientRequestToken": token,
@@ -139,6 +140,7 @@ def _start_parameters(ingestor: Ingestor) -> tuple[dict[str, Any], Pinned, Pinne
             "EncryptionConfiguration": {"EncryptionOption": "SSE_KMS", "KmsKey": KEY},
         },
         "WorkGroup": "sdp-dev",
+        "ResultReuseConfiguration": {"ResultReuseByAgeConfiguration": {"Enabled": reuse, "MaxAgeInMinutes": 60}},
     }
     return parameters, token, location
 
@@ -150,13 +152,49 @@ def _assert_pinned(ingestor: Ingestor, query_id: str, token: Pinned, location: P
     assert token.seen == [hashlib.sha256(f"sdp-dev:{tenant}:{query_id}".encode()).hexdigest()]
 
 
-def _submit(ingestor: Ingestor, stubber: Stubber, sql: str = SQL) -> str:
-    parameters, token, location = _start_parameters(ingestor)
+def _submit(
+    ingestor: Ingestor, stubber: Stubber, sql: str = SQL, *, reuse: bool = False, who: Account | None = None
+) -> str:
+    parameters, token, location = _start_parameters(ingestor, reuse=reuse)
     stubber.add_response("start_query_execution", {"QueryExecutionId": "exec-1"}, parameters)
-    reply = ingestor.api.call("POST", "/queries", json_body={"sql": sql}, token=ingestor.account.id_token)
+    reply = ingestor.api.call("POST", "/queries", json_body={"sql": sql}, token=(who or ingestor.account).id_token)
     assert reply.status == 202, reply
-    _assert_pinned(ingestor, reply.body["query_id"], token, location)
+    if who is None:
+        _assert_pinned(ingestor, reply.body["query_id"], token, location)
     return reply.body["query_id"]
+
+
+def test_athena_reuses_a_result_only_for_the_same_member_over_unchanged_tables(
+    athena: tuple[Ingestor, Stubber],
+) -> None:
+    ingestor, stubber = athena
+    _submit(ingestor, stubber, reuse=False)  # the first run of the text: nothing to reuse
+    again = _submit(ingestor, stubber, reuse=True)  # the same text over the same versions
+    reused = _execution("SUCCEEDED", scanned=0, runtime=40)
+    reused["QueryExecution"]["Statistics"]["ResultReuseInformation"] = {"ReusedPreviousResult": True}
+    stubber.add_response("get_query_execution", reused, {"QueryExecutionId": "exec-1"})
+    _output_rows(stubber, 2)
+    header = {
+        "ResultSet": {
+            "Rows": _rows(["region", "total"]),
+            "ResultSetMetadata": {"ColumnInfo": METADATA["ColumnInfo"][:2]},
+        }
+    }
+    stubber.add_response("get_query_results", header, {"QueryExecutionId": "exec-1", "MaxResults": 2})
+    record = ingestor.api.call("GET", f"/queries/{again}?max_rows=1", token=ingestor.account.id_token)
+    assert record.status == 200, record
+    assert record.body["reused"] is True
+    assert record.body["stats"]["bytes_scanned"] == 0
+
+    colleague = add_member(ingestor.api, ingestor.account, "analyst")
+    _submit(ingestor, stubber, reuse=False, who=colleague)  # never another member's result
+
+    more = ingestor.upload("sales_more.csv", b"region,amount\neast,4\n", table="sales")
+    _submit(ingestor, stubber, reuse=False)  # a file was added: the table's version moved
+    _submit(ingestor, stubber, reuse=True)
+    deleted = ingestor.api.call("DELETE", f"/files/{more['file_id']}", token=ingestor.account.id_token)
+    assert deleted.status == 204, deleted
+    _submit(ingestor, stubber, reuse=False)  # and moved again as the file went
 
 
 def test_a_query_runs_in_the_tenants_database_and_pages_come_back_typed(athena: tuple[Ingestor, Stubber]) -> None:
@@ -467,6 +505,8 @@ def _engine(stubbed: Any, clock: FakeClock) -> AthenaEngine:
         database_prefix="sdp_dev_",
         kms_key_arn=None,
         namespace="sdp-dev",
+        reuse=ReuseMarks(None, "unused"),  # only waits and asks here: nothing starts
+        reuse_minutes=60,
         sleep=clock.sleep,
         clock=clock.time,
     )

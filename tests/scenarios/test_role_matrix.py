@@ -29,6 +29,8 @@ WRITERS = ("analyst", "admin")
 MATRIX = [
     Case("GET", "/me", EVERYONE_200),
     Case("GET", "/tenant/members", EVERYONE_200),
+    Case("PATCH", "/tenant", {"admin": 200}),
+    Case("GET", "/tenant/usage", EVERYONE_200),
     Case("POST", "/tenant/members", {"admin": 201}),
     Case("PATCH", "/tenant/members/{user_id}", {"admin": 200}),
     Case("DELETE", "/tenant/members/{user_id}", {"admin": 204}),
@@ -83,6 +85,7 @@ def _request(case: Case, actor: Account, ids: dict[str, str]) -> tuple[str, dict
     bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("POST", "/tenant/members"): {"json_body": {"email": unique_email(), "role": "viewer", "password": PASSWORD}},
         ("PATCH", "/tenant/members/{user_id}"): {"json_body": {"role": "analyst"}},
+        ("PATCH", "/tenant"): {"json_body": {"monthly_scan_budget_bytes": None}},
         ("POST", "/uploads"): {"json_body": {"name": "small.csv", "size": 10}},
         ("POST", "/uploads/{file_id}/complete"): {"json_body": {"parts": [{"part_number": 1, "etag": '"0"'}]}},
         ("POST", "/queries"): {"json_body": {"sql": "SELECT 1 AS one"}},

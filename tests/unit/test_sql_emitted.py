@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from sqlglot import exp
 
 from chalicelib.keys import glue_table, tenant_database
-from chalicelib.queries.athena import AthenaEngine
+from chalicelib.queries.athena import AthenaEngine, ReuseMarks
 from chalicelib.queries.dialect import LocalLimitation
 from chalicelib.queries.engine import TableInfo
 from chalicelib.queries.guard import DUCKDB_FUNCTIONS, ForbiddenSql, Guarded, InvalidSql, duckdb_statement, guard
@@ -45,6 +45,8 @@ ATHENA = AthenaEngine(
     database_prefix="sdp_test",
     kms_key_arn=None,
     namespace="test",
+    reuse=ReuseMarks(None, "unused"),
+    reuse_minutes=0,
 )
 LOCAL = LocalEngine(WAREHOUSE, lambda _tenant: None, "results", QueryLimits(), record_end=lambda *_: None)  # type: ignore[arg-type,return-value]
 
