@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field
 
 from chalicelib.auth.identity import cognito_authorizer
 from chalicelib.auth.roles import Action, Role
 from chalicelib.bodies import RequestBody, parse_body
-from chalicelib.fields import Email, Password
+from chalicelib.fields import Email, JsonInt, Password
 from chalicelib.queries.usage import BUDGET, Allowance
 from chalicelib.routes.context import acting
 from chalicelib.services import services
@@ -50,9 +50,12 @@ class ChangeRoleBody(RequestBody):
     role: Role
 
 
+MAX_BUDGET_BYTES = 2**63 - 1  # a 64-bit count: more than anything can scan, and what clients can hold
+
+
 class TenantBody(RequestBody):
     # Required, and null to remove the budget: an absent key is a mistake, not "no budget".
-    monthly_scan_budget_bytes: Annotated[StrictInt, Field(ge=0)] | None
+    monthly_scan_budget_bytes: Annotated[JsonInt, Field(ge=0, le=MAX_BUDGET_BYTES)] | None
 
 
 @bp.route("/me", methods=["GET"], authorizer=cognito_authorizer)

@@ -138,6 +138,7 @@ def test_only_an_admin_sets_the_budget_and_every_member_reads_usage(api: Api, ad
         assert usage["bytes_used"] > 0
         assert usage["quota_files"] > 1
         assert usage["quota_bytes"] > usage["bytes_used"]
+    assert _set_budget(api, admin, 2048.0).body["monthly_scan_budget_bytes"] == 2048  # one JSON number
     cleared = _set_budget(api, admin, None)
     assert cleared.body["monthly_scan_budget_bytes"] is None
     assert _usage(api, viewer)["remaining_scan_bytes"] is None
@@ -148,7 +149,9 @@ def test_only_an_admin_sets_the_budget_and_every_member_reads_usage(api: Api, ad
     [
         {"monthly_scan_budget_bytes": -1},
         {"monthly_scan_budget_bytes": 1.5},
-        {"monthly_scan_budget_bytes": 10.0},
+        {"monthly_scan_budget_bytes": 10.5},
+        {"monthly_scan_budget_bytes": 2**63},
+        {"monthly_scan_budget_bytes": 10**40},
         {"monthly_scan_budget_bytes": "100"},
         {"monthly_scan_budget_bytes": True},
         {"monthly_scan_budget_bytes": [1]},
