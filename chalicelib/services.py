@@ -107,11 +107,7 @@ class TenantServices:
     @cached_property
     def saved_queries(self) -> SavedQueryService:
         """The tenant's saved queries, their SQL judged by the guard against its tables."""
-        return SavedQueryService(
-            SavedQueries(self.clients.dynamodb, self.settings.table_name),
-            self.tables,
-            database_prefix=self.settings.glue_database_prefix,
-        )
+        return SavedQueryService(SavedQueries(self.clients.dynamodb, self.settings.table_name), self.queries.judge)
 
     @cached_property
     def engine(self) -> Engine:

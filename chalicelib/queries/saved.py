@@ -8,6 +8,7 @@ any other, so it is judged again then, against the tables as they are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -16,9 +17,7 @@ from chalicelib.auth.caller import Caller
 from chalicelib.auth.roles import Action
 from chalicelib.aws.dynamo import from_item, get_item, query_page, to_item, value
 from chalicelib.errors import Forbidden, NotFound
-from chalicelib.files.tables import Tables
 from chalicelib.ids import is_id, new_id
-from chalicelib.keys import tenant_database
 from chalicelib.times import now
 
 NAME_MAX_LENGTH = 120
@@ -164,15 +163,16 @@ class SavedQueries:
 class SavedQueryService:
     """The tenant's saved queries as API.md describes them: who may do what, and the SQL guard."""
 
-    def __init__(self, store: SavedQueries, tables: Tables, *, database_prefix: str) -> None:
+    def __init__(self, store: SavedQueries, judge: Callable[[Caller, str], object]) -> None:
+        """`judge`: raises InvalidSql or ForbiddenSql for SQL a query submitted now could not run
+        (Queries.judge)."""
         self._store = store
-        self._tables = tables
-        self._database_prefix = database_prefix
+        self._judge = judge
 
     def create(self, caller: Caller, name: str, sql: str, description: str | None) -> SavedQuery:
         """Save `sql` under `name` as the caller's, once the guard passes it."""
         caller.require(Action.SAVE_QUERY)
-        self._guard(caller, sql)
+        self._judge(caller, sql)
         at = now()
         saved = SavedQuery(caller.tenant_id, new_id(), name.strip(), sql, description, caller.user_id, at, at)
         self._store.create(saved)
@@ -192,7 +192,7 @@ class SavedQueryService:
         """Change it (its author, or an admin); new SQL must pass the guard."""
         self._changeable(caller, saved_query_id)
         if changes.sql is not None:
-            self._guard(caller, changes.sql)
+            self._judge(caller, changes.sql)
         named = replace(changes, name=changes.name.strip()) if changes.name is not None else changes
         updated = self._store.update(caller.tenant_id, saved_query_id, named, now())
         if updated is None:  # deleted meanwhile
@@ -211,14 +211,3 @@ class SavedQueryService:
         if not (mine or caller.can(Action.CHANGE_ANY_SAVED_QUERY)):
             raise Forbidden(message="You may change only saved queries you wrote; an admin may change any.")
         return saved
-
-    def _guard(self, caller: Caller, sql: str) -> None:
-        """400 invalid_sql or forbidden_sql as POST /queries answers it: the SQL must be one
-        read-only query, and every table it reads one the tenant has now."""
-        # Loaded on first use: the guard brings sqlglot (~85 ms), which the API's cold start leaves out.
-        from chalicelib.queries.guard import parse
-
-        database = tenant_database(self._database_prefix, caller.tenant_id)
-        parsed = parse(sql)
-        names = parsed.table_names(database)
-        parsed.guarded(self._tables.published(caller.tenant_id, names).keys(), database)

@@ -86,18 +86,24 @@ class Queries:
     def estimate(self, caller: Caller, sql: str) -> Estimate:
         """What the query would scan and cost, and whether the budget allows it; nothing runs.
         SQL the guard refuses is refused as it would be for the query itself."""
+        read = self.judge(caller, sql)
+        allowance = self._usage.allowance(caller.tenant_id, self._month())
+        columns = {name: table.read or () for name, table in read.items()}
+        return Estimate(columns, self._to_scan(caller.tenant_id, read), self._pricing, allowance)
+
+    def judge(self, caller: Caller, sql: str) -> dict[str, TableInfo]:
+        """Judge `sql` as the query submitted now would be (InvalidSql, ForbiddenSql), running
+        nothing; the tables it reads, each with the columns it reads of it."""
         database = tenant_database(self._database_prefix, caller.tenant_id)
         parsed, names = self._parsed(sql, database)
         tables = self._read(caller, names)
         guarded = parsed.guarded(tables, database)
         read = self._reading(guarded, tables)
-        # Judged as the engine would be given it, as a query would be. An engine's own refusal is no
-        # guard's: the query would start, and end FAILED saying why.
+        # Judged as the engine would be given it. An engine's own refusal is no guard's: the query
+        # would start, and end FAILED saying why.
         with traced("sql guard", stage="engine text"), contextlib.suppress(QueryRejected):
             self._engine.statement(caller.tenant_id, guarded, read)
-        allowance = self._usage.allowance(caller.tenant_id, self._month())
-        columns = {name: table.read or () for name, table in read.items()}
-        return Estimate(columns, self._to_scan(caller.tenant_id, read), self._pricing, allowance)
+        return read
 
     def _parsed(self, sql: str, database: str) -> tuple[Parsed, list[str]]:
         with traced("sql guard", stage="parse"):
