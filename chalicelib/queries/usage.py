@@ -73,10 +73,20 @@ class BudgetExceeded(TooManyRequests):
     def __init__(self, estimate: int, allowance: Allowance) -> None:
         remaining, resets_at = allowance.remaining, allowance.month.resets_at
         super().__init__(
-            message=f"The query would scan about {estimate} bytes; {remaining} bytes are left of this month's "
-            f"scan budget, which resets at {resets_at}.",
+            message=f"The query would scan about {_size(estimate)}; {_size(remaining or 0)} is left of this "
+            f"month's scan budget, which resets at {resets_at}.",
         )
         self.details = {"remaining_scan_bytes": remaining, "resets_at": resets_at}
+
+
+def _size(count: int) -> str:
+    """Bytes as a person reads them: 148,093 bytes (145 KiB)."""
+    scaled, unit = float(count), "bytes"
+    for larger in ("KiB", "MiB", "GiB", "TiB", "PiB"):
+        if scaled < 1024:
+            break
+        scaled, unit = scaled / 1024, larger
+    return f"{count:,} bytes" if unit == "bytes" else f"{count:,} bytes ({scaled:.3g} {unit})"
 
 
 @dataclass(frozen=True)

@@ -194,7 +194,7 @@ def test_a_query_over_the_budget_is_refused_before_it_runs(api: Api, admin: Acco
     error = refused.body["error"]
     assert error["remaining_scan_bytes"] == note - 1
     assert error["resets_at"] == over["resets_at"]
-    assert str(note - 1) in error["message"]
+    assert f"{note - 1:,} bytes" in error["message"]
     assert over["resets_at"] in error["message"]
     assert api.call("GET", "/queries", token=admin.id_token).body["queries"] == []  # nothing stored
     assert _usage(api, admin)["query_count"] == 0

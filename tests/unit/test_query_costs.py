@@ -18,7 +18,7 @@ from chalicelib.queries.guard import guard
 from chalicelib.queries.reads import columns_read
 from chalicelib.queries.result_cache import Kept, ResultCache
 from chalicelib.queries.store import QueryRecord, QueryState
-from chalicelib.queries.usage import Allowance, Month
+from chalicelib.queries.usage import Allowance, BudgetExceeded, Month
 
 COLUMNS = {"sales": ["amount", "region", "day", "info"], "people": ["id", "name", "region"]}
 
@@ -166,3 +166,13 @@ def test_a_cache_of_no_size_keeps_nothing(tmp_path: Path) -> None:
     cache = ResultCache(tmp_path, max_bytes=0, max_age_seconds=600)
     cache.keep("T1", "k", Kept(_result(tmp_path, "r", 10), [], 0, []))
     assert cache.find("T1", "k") is None
+
+
+def test_a_budget_refusal_says_what_is_left_and_when_it_resets() -> None:
+    refused = BudgetExceeded(148_093, Allowance(Month(2026, 12), 52_429 + 1000, 1000))
+    assert refused.message == (
+        "The query would scan about 148,093 bytes (145 KiB); 52,429 bytes (51.2 KiB) is left of this month's "
+        "scan budget, which resets at 2027-01-01T00:00:00.000Z."
+    )
+    assert refused.details == {"remaining_scan_bytes": 52_429, "resets_at": "2027-01-01T00:00:00.000Z"}
+    assert "(" not in BudgetExceeded(10, Allowance(Month(2026, 12), 0, 0)).message.split(";")[0]
