@@ -176,3 +176,25 @@ def test_a_budget_refusal_says_what_is_left_and_when_it_resets() -> None:
     )
     assert refused.details == {"remaining_scan_bytes": 52_429, "resets_at": "2027-01-01T00:00:00.000Z"}
     assert "(" not in BudgetExceeded(10, Allowance(Month(2026, 12), 0, 0)).message.split(";")[0]
+
+
+def test_a_files_bytes_for_the_widest_table_fit_one_transaction() -> None:
+    from chalicelib.files.tables import BYTES_BUCKETS, Tables
+
+    widest = {f"column_{n:04d}_with_a_longer_name": n + 1 for n in range(5000)}  # ingest's column limit
+    updates = Tables(None, "platform")._add_bytes("T1", "TABLE1", widest)
+    assert len(updates) == BYTES_BUCKETS  # with the commit's own few items, under DynamoDB's 100
+    for update in updates:
+        expression = update["Update"]["UpdateExpression"]
+        assert len(expression.encode()) < 4096  # DynamoDB's limit on one expression
+    written = {
+        update["Update"]["ExpressionAttributeNames"][name]: int(value["N"])
+        for update in updates
+        for name, value in zip(
+            update["Update"]["ExpressionAttributeNames"],
+            update["Update"]["ExpressionAttributeValues"].values(),
+            strict=True,
+        )
+    }
+    assert written == widest
+    assert Tables(None, "platform")._add_bytes("T1", "TABLE1", {"a": 0}) == []  # nothing to add
