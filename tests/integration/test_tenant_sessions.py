@@ -118,6 +118,14 @@ def _scenario(recorder: Recorder, api: ChaliceApi, services: Services, app: Any)
         assert again["rows"] == [[2]], again
         api.call("GET", f"/queries/{query['query_id']}/results.csv", token=analyst.id_token)
         api.call("GET", "/queries", token=analyst.id_token)
+        estimate = {"sql": "SELECT amount FROM sales", "dry_run": True}
+        assert api.call("POST", "/queries", json_body=estimate, token=analyst.id_token).status == 200
+        budget = {"monthly_scan_budget_bytes": 10**9}
+        assert api.call("PATCH", "/tenant", json_body=budget, token=admin.id_token).status == 200
+        assert api.call("GET", "/tenant/usage", token=analyst.id_token).status == 200
+        saved = {"name": "totals", "sql": "SELECT sum(amount) AS total FROM sales"}
+        saved_id = api.call("POST", "/saved-queries", json_body=saved, token=analyst.id_token).body["saved_query_id"]
+        assert api.call("POST", f"/saved-queries/{saved_id}/run", token=analyst.id_token).status == 202
         assert api.call("DELETE", f"/files/{started.body['file_id']}", token=admin.id_token).status == 204
         assert api.call("DELETE", f"/files/{big.body['file_id']}", token=admin.id_token).status == 204
     return posts
