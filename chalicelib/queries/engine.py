@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,7 +23,21 @@ class TableInfo:
     version: int  # moves with every file added, replaced or deleted
     next_seq: int | None = None  # None: a table that is not partitioned (DuckDB's own)
     hidden: tuple[int, ...] = ()
-    read: tuple[str, ...] | None = None  # the columns the query reads (queries/reads.py); None: all
+    # The columns each of the query's references of the table reads (queries/reads.py); None: all, once.
+    reads: tuple[tuple[str, ...], ...] | None = None
+
+    @property
+    def columns_read(self) -> tuple[str, ...]:
+        """Every column some reference reads, in the table's order."""
+        names = {column for reference in self.reads or () for column in reference}
+        return tuple(column["name"] for column in self.columns if column["name"] in names)
+
+    def scanned(self, sizes: Mapping[str, int]) -> int:
+        """What reading the table as the query does costs, by each column's bytes (`sizes`):
+        every reference reads its own columns, as Athena scans the table once for each."""
+        if self.reads is None:
+            return sum(sizes.values())
+        return sum(sizes.get(column, 0) for reference in self.reads for column in reference)
 
     @property
     def rows(self) -> TableRows:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.catalog import SEQ_COLUMN, local_table_folder
-from chalicelib.column_bytes import bytes_of, parquet_column_bytes
+from chalicelib.column_bytes import ColumnBytes, column_bytes_by_file
 from chalicelib.files.objects import ObjectStore
 from chalicelib.keys import result_prefix
 from chalicelib.observability import logger
@@ -59,6 +60,7 @@ RESULT_CSV = "results.csv"
 # The job is stored (with this engine's id) just before `submit` saves the query's first state: a
 # request reading the job in between must see it QUEUED, not lost.
 SUBMITTING_SECONDS = 60
+FOOTERS_KEPT = 100_000  # partition files whose bytes per column are kept read
 _CANCELLED = "cancelled"  # why a query was told to stop
 _TIMED_OUT = "timed out"
 
@@ -110,6 +112,8 @@ class LocalEngine:
         self._publishing: dict[str, threading.Lock] = {}  # query id → held while its CSV is uploaded
         self._published: set[str] = set()
         self._closing = False  # set by close(): every query is cancelled from then on
+        # A partition file's path → its size and time, and its bytes per column (the oldest go first).
+        self._file_bytes: OrderedDict[str, tuple[tuple[int, int], ColumnBytes]] = OrderedDict()
 
     @property
     def host(self) -> QueryHost:
@@ -363,8 +367,33 @@ class LocalEngine:
             seq = int(path.parent.name.partition("=")[2])
             if table.next_seq is None or (seq < table.next_seq and seq not in table.hidden):
                 files.append(path)
-        sizes = parquet_column_bytes(files)
-        return bytes_of(list(sizes) if table.read is None else table.read, sizes)
+        return table.scanned(self._column_bytes(files))
+
+    def _column_bytes(self, files: list[Path]) -> ColumnBytes:
+        """The files' bytes per column, each file's footer read once: a partition's file is
+        written once and never changed (its size and time are checked all the same)."""
+        each: list[ColumnBytes] = []
+        unread: dict[str, tuple[int, int]] = {}
+        for path in files:
+            stat = path.stat()
+            written = (stat.st_mtime_ns, stat.st_size)
+            with self._lock:
+                known = self._file_bytes.get(str(path))
+            if known is not None and known[0] == written:
+                each.append(known[1])
+            else:
+                unread[str(path)] = written
+        for name, sizes in column_bytes_by_file([Path(name) for name in unread]).items():
+            each.append(sizes)
+            with self._lock:
+                self._file_bytes[name] = (unread[name], sizes)
+                while len(self._file_bytes) > FOOTERS_KEPT:
+                    self._file_bytes.popitem(last=False)
+        totals: ColumnBytes = {}
+        for sizes in each:
+            for column, size in sizes.items():
+                totals[column] = totals.get(column, 0) + size
+        return totals
 
     def _tenant_folder(self, record: QueryRecord) -> Path:
         """The one folder the tenant's database may read (and spill into)."""

@@ -1,10 +1,12 @@
-"""Which columns of each table a query reads: what Athena scans of a Parquet table, and so what a
+"""Which columns a query reads of each table, reference by reference: what Athena scans of a
+Parquet table (a table the query names twice, a self-join say, is scanned twice), and so what a
 query is estimated to cost and what the local engine counts as scanned.
 
-Read from the guarded query, generously: a column counts when the query names it anywhere,
-unqualified or through the table's name or alias (a struct's field counts for its column), and a
-bare `*` selecting from the table, or `t.*`, reads every column. A name the table has but the query
-means otherwise (an output alias) makes the figure larger, never smaller.
+Read from the guarded query's scopes, generously: in each scope, a column counts for a table the
+scope reads when the query names it, through the table's name or alias or unqualified (a struct's
+field counts for its column; a column a subquery takes from an outer scope counts there), and `*`
+selecting from the table, or `t.*`, reads every column. A name the table has but the query means
+otherwise (an output alias) makes the figure larger, never smaller.
 """
 
 from __future__ import annotations
@@ -12,43 +14,74 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from sqlglot import exp
-from sqlglot.optimizer.scope import traverse_scope
+from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from chalicelib.queries.guard import REAL_TABLE, Guarded
 
+# A table's columns each reference of it reads, in the order the query names the table.
+Reads = tuple[tuple[str, ...], ...]
 
-def columns_read(guarded: Guarded, columns_of: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
-    """For each table the query reads (`columns_of`: its columns, by table name), the columns it
-    reads, in the table's order."""
-    query = guarded.expression
+
+def columns_read(guarded: Guarded, columns_of: Mapping[str, Sequence[str]]) -> dict[str, Reads]:
+    """For each table the query reads (`columns_of`: its columns, by table name), what each of its
+    references reads, each in the table's order."""
     held = {table: {column.lower() for column in columns} for table, columns in columns_of.items()}
-    read: dict[str, set[str]] = {table: set() for table in columns_of}
-    names: dict[str, set[str]] = {table: {table} for table in columns_of}  # what the query calls each
-    for node in query.find_all(exp.Table):
-        table = node.meta.get(REAL_TABLE)
-        if table in names:
-            names[table].add(node.alias_or_name.lower())
-    for column in query.find_all(exp.Column):
-        parts = [part.name.lower() for part in column.parts]
-        for table, called in names.items():
-            if parts[0] in called and len(parts) > 1:
-                if isinstance(column.this, exp.Star):
-                    read[table] |= held[table]
-                elif parts[1] in held[table]:
-                    read[table].add(parts[1])
-            elif parts[0] in held[table]:
-                read[table].add(parts[0])
-    for join in query.find_all(exp.Join):
-        for using in join.args.get("using") or ():
-            for table in read:
-                if using.name.lower() in held[table]:
-                    read[table].add(using.name.lower())
-    for scope in traverse_scope(query):
-        if any(isinstance(selected, exp.Star) for selected in scope.expression.selects):
-            for source in scope.sources.values():
-                if isinstance(source, exp.Table) and source.meta.get(REAL_TABLE) in read:
-                    read[source.meta[REAL_TABLE]] |= held[source.meta[REAL_TABLE]]
+    references = [node for node in guarded.expression.find_all(exp.Table) if node.meta.get(REAL_TABLE) in held]
+    read: dict[int, set[str]] = {id(node): set() for node in references}
+    scopes = traverse_scope(guarded.expression)
+    inner = {id(scope.expression): _real_sources(scope, held) for scope in scopes}
+    for scope in scopes:
+        sources = inner[id(scope.expression)]
+        for alias, node in sources.items():
+            columns = held[node.meta[REAL_TABLE]]
+            read[id(node)] |= _read_in_scope(scope, alias, columns, len(sources) == 1, inner, held)
     return {
-        table: tuple(column for column in columns if column.lower() in read[table])
+        table: tuple(
+            tuple(column for column in columns if column.lower() in read[id(node)])
+            for node in references
+            if node.meta[REAL_TABLE] == table
+        )
         for table, columns in columns_of.items()
     }
+
+
+def _real_sources(scope: Scope, held: Mapping[str, set[str]]) -> dict[str, exp.Table]:
+    """The tenant's tables the scope reads from directly, by the name the scope calls each."""
+    return {
+        alias.lower(): source
+        for alias, source in scope.sources.items()
+        if isinstance(source, exp.Table) and source.meta.get(REAL_TABLE) in held
+    }
+
+
+def _read_in_scope(
+    scope: Scope,
+    alias: str,
+    columns: set[str],
+    only_source: bool,
+    inner: Mapping[int, Mapping[str, exp.Table]],
+    held: Mapping[str, set[str]],
+) -> set[str]:
+    """The columns of one table (called `alias` in the scope) that the scope reads. `inner`: each
+    scope's own tables, by its query's id: an unqualified column of a subquery that one of the
+    subquery's own tables has is that table's, not one of an outer scope's."""
+    read: set[str] = set()
+    for selected in scope.expression.selects:
+        if isinstance(selected, exp.Star):
+            return set(columns)
+        if isinstance(selected, exp.Column) and isinstance(selected.this, exp.Star) and selected.table.lower() == alias:
+            return set(columns)
+    for column in scope.columns:
+        parts = [part.name.lower() for part in column.parts]
+        if len(parts) > 1 and parts[0] == alias:
+            read |= {parts[1]} & columns
+        elif parts[0] in columns and (len(parts) == 1 or only_source or parts[0] not in scope.sources):
+            home = column.find_ancestor(exp.Select)
+            if home is not None and home is not scope.expression:
+                own = inner.get(id(home), {})
+                if any(parts[0] in held[table.meta[REAL_TABLE]] for table in own.values()):
+                    continue  # the subquery's own table's column
+            read.add(parts[0])  # unqualified, or a struct's field of an unqualified column
+    for join in scope.expression.args.get("joins") or ():
+        read |= {using.name.lower() for using in join.args.get("using") or ()} & columns
+    return read

@@ -88,7 +88,7 @@ class Queries:
         SQL the guard refuses is refused as it would be for the query itself."""
         read = self.judge(caller, sql)
         allowance = self._usage.allowance(caller.tenant_id, self._month())
-        columns = {name: table.read or () for name, table in read.items()}
+        columns = {name: table.columns_read for name, table in read.items()}
         return Estimate(columns, self._to_scan(caller.tenant_id, read), self._pricing, allowance)
 
     def judge(self, caller: Caller, sql: str) -> dict[str, TableInfo]:
@@ -114,12 +114,12 @@ class Queries:
         """The tables the query reads, each with the columns it reads of it."""
         read = {name: tables[name] for name in sorted(guarded.tables)}
         columns = columns_read(guarded, {name: [c["name"] for c in table.columns] for name, table in read.items()})
-        return {name: replace(table, read=columns[name]) for name, table in read.items()}
+        return {name: replace(table, reads=columns[name]) for name, table in read.items()}
 
     def _to_scan(self, tenant_id: str, read: dict[str, TableInfo]) -> int:
         """The compressed bytes of the columns read, over the READY files of the tables read."""
         return sum(
-            sum(self._tables.column_bytes(tenant_id, table.table_id, table.read or ()).values())
+            table.scanned(self._tables.column_bytes(tenant_id, table.table_id, table.columns_read))
             for table in read.values()
         )
 

@@ -74,11 +74,24 @@ def test_a_dry_run_estimates_from_the_columns_read_and_runs_nothing(api: Api, ad
 
 
 def test_the_estimate_is_what_the_local_engine_then_scans(api: Api, admin: Account) -> None:
-    for sql in ("SELECT code FROM notes", "SELECT id, note FROM notes WHERE code = 'c3'", "SELECT * FROM notes"):
+    self_join = "SELECT a.note, b.code FROM notes a JOIN notes b ON a.id = b.id"
+    for sql in (
+        "SELECT code FROM notes",
+        "SELECT id, note FROM notes WHERE code = 'c3'",
+        "SELECT * FROM notes",
+        self_join,
+        "SELECT note FROM notes WHERE id IN (SELECT id FROM notes WHERE code = 'c1')",
+    ):
         estimate = _estimate(api, admin, sql)
         ran = run_query(api, admin, sql)
         assert ran["status"] == "SUCCEEDED", ran
         assert ran["stats"]["bytes_scanned"] == estimate["bytes_to_scan"], sql
+    # A table read twice is scanned twice, each time for what that reference reads.
+    once = {
+        column: _estimate(api, admin, f"SELECT {column} FROM notes")["bytes_to_scan"]
+        for column in ("id", "note", "code")
+    }
+    assert _estimate(api, admin, self_join)["bytes_to_scan"] == once["note"] + once["id"] + once["code"] + once["id"]
 
 
 def test_the_estimate_follows_files_added_to_and_deleted_from_a_table(api: Api, admin: Account) -> None:
