@@ -57,7 +57,10 @@ def through_api(session: requests.Session, api: str, sql: str) -> dict[str, obje
     """The query's record, once it has SUCCEEDED, with its first page of rows."""
     submitted = session.post(f"{api}/queries", json={"sql": sql}, timeout=60)
     submitted.raise_for_status()
-    query_id = submitted.json()["query_id"]
+    record = submitted.json()
+    if record["status"] == "SUCCEEDED":  # answered with an earlier result as it was submitted
+        return record
+    query_id = record["query_id"]
     while True:
         record = session.get(f"{api}/queries/{query_id}?wait=20", timeout=60).json()
         if record["status"] == "SUCCEEDED":

@@ -1,11 +1,11 @@
 """The Athena engine: the query runs in the stage's workgroup over the tenant's Glue database.
 
 Athena reuses an earlier result of the same query text in the workgroup (ResultReuseConfiguration)
-without asking whether the data changed. So reuse is asked for only when the member's previous run
-of this exact text read the same version of every table (a `REUSE#` mark, written at each start):
-versions only grow, so every run of the text since then read those versions too, and the result
-Athena finds (its latest of the text) is one of them. The text names the tenant's own database,
-so no result is reused across tenants.
+without asking whether the data changed. So reuse is asked for only when the member ran the same
+query over the same version of every table before (a `REUSE#` mark of its reuse key, written at
+each start): versions only grow, so every run of the text since then read those versions too, and
+the result Athena finds (its latest of the text) is one of them. The text names the tenant's own
+database, so no result is reused across tenants.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class AthenaEngine:
         encryption: dict[str, str] = {"EncryptionOption": "SSE_KMS" if self._kms_key_arn else "SSE_S3"}
         if self._kms_key_arn:
             encryption["KmsKey"] = self._kms_key_arn
-        reusable = self._reuse_minutes > 0 and self._reuse.ran_over_same(record, statement, tables)
+        reusable = self._reuse_minutes > 0 and self._reuse.ran_before(record)
         try:
             response = self._call(
                 "start_query_execution",
@@ -114,8 +114,11 @@ class AthenaEngine:
             )
         except ClientError as refused:
             raise QueryRejected(_refusal(refused, "Athena did not start the query")) from refused
-        self._reuse.ran(record, statement, tables)
+        self._reuse.ran(record)
         return response["QueryExecutionId"]
+
+    def reused(self, record: QueryRecord) -> Execution | None:
+        return None  # Athena reuses a result as it starts the query, where submit asks it to
 
     def request_token(self, record: QueryRecord) -> str:
         """Athena's idempotency token: a retried start never runs a query twice. Namespaced by
@@ -241,30 +244,24 @@ class AthenaEngine:
 
 
 class ReuseMarks:
-    """What each member's query of a given text last ran over: its tables' ids and versions."""
+    """Which reuse keys (engine.reuse_key: the member, the query, its tables' versions) have run."""
 
     def __init__(self, dynamodb: Any, table: str) -> None:
         self._dynamodb = dynamodb
         self._table = table
 
-    def ran_over_same(self, record: QueryRecord, statement: str, tables: dict[str, TableInfo]) -> bool:
-        """Whether the member's previous run of `statement` read the tables as they are now."""
-        mark = get_item(self._dynamodb, self._table, self._key(record, statement), projection="versions")
-        return mark is not None and list(mark["versions"]) == _versions(tables)
+    def ran_before(self, record: QueryRecord) -> bool:
+        """Whether the member ran this query over these versions of its tables before."""
+        return record.reuse_key is not None and get_item(self._dynamodb, self._table, self._key(record)) is not None
 
-    def ran(self, record: QueryRecord, statement: str, tables: dict[str, TableInfo]) -> None:
-        """Say that the member's run of `statement` over `tables` as they are now has started."""
-        expires = int(time.time()) + MAX_REUSE_MINUTES * 60  # DynamoDB's TTL removes it then
-        item = {**self._key(record, statement), "versions": _versions(tables), "expires_at": expires}
-        self._dynamodb.put_item(TableName=self._table, Item=to_item(item))
+    def ran(self, record: QueryRecord) -> None:
+        """Say that the query has started (DynamoDB's TTL removes the mark once no result is that young)."""
+        if record.reuse_key is not None:
+            expires = int(time.time()) + MAX_REUSE_MINUTES * 60
+            self._dynamodb.put_item(TableName=self._table, Item=to_item(self._key(record) | {"expires_at": expires}))
 
-    def _key(self, record: QueryRecord, statement: str) -> dict[str, str]:
-        digest = hashlib.sha256(statement.encode()).hexdigest()
-        return keys.reuse_mark(record.tenant_id, record.user_id, digest)
-
-
-def _versions(tables: dict[str, TableInfo]) -> list[str]:
-    return sorted(f"{table.table_id}:{table.version}" for table in tables.values())
+    def _key(self, record: QueryRecord) -> dict[str, str]:
+        return keys.reuse_mark(record.tenant_id, record.user_id, record.reuse_key or "")
 
 
 def _code(failure: ClientError) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -73,6 +75,14 @@ class QueryRejected(Exception):
     """The engine refused to start the query for a reason of the query's own: it ends FAILED, saying why."""
 
 
+def reuse_key(user_id: str, guarded_sql: str, tables: Mapping[str, TableInfo]) -> str:
+    """What a result may be reused under: the member, the query as the guard passed it (written
+    back by sqlglot: spacing and keyword case do not matter) and the id and version of every table
+    it reads (a version moves whenever a file is added, replaced or deleted)."""
+    versions = sorted((table.table_id, table.version) for table in tables.values())
+    return hashlib.sha256(json.dumps([user_id, guarded_sql, versions]).encode()).hexdigest()
+
+
 class Engine(Protocol):
     def known_id(self, query_id: str) -> str | None:
         """The engine's id for a query, where it is known before the query starts (the local
@@ -82,6 +92,10 @@ class Engine(Protocol):
         """The SQL this engine runs for a guarded query over `tables` (those it reads), judged again
         as the engine reads it. Raises ForbiddenSql when that text is not what was judged, and
         QueryRejected when the engine cannot run the query."""
+
+    def reused(self, record: QueryRecord) -> Execution | None:
+        """The query's end at once, where the engine holds a result kept under its `reuse_key`
+        (put in place as its own); None where it must run (Athena decides as it starts it)."""
 
     def submit(self, record: QueryRecord, statement: str, tables: dict[str, TableInfo]) -> str:
         """Start `statement` (as `statement()` gave it) over `tables`; the engine's id for it. Returns

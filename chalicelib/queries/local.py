@@ -133,6 +133,21 @@ class LocalEngine:
             logger.exception("a query could not be translated for the local engine")
             raise LocalLimitation(f"The local engine could not translate the query: {failure}.") from None
 
+    def reused(self, record: QueryRecord) -> Execution | None:
+        """A result kept under the query's reuse key, put in place as the query's own, and the
+        query ended with it: it scans nothing, and nothing runs."""
+        kept = None if record.reuse_key is None else self._cache.find(record.tenant_id, record.reuse_key)
+        if kept is None:
+            return None
+        folder = self._folder(record)
+        folder.mkdir(parents=True, exist_ok=True)
+        self._cache.reuse(kept, folder / RESULT_PARQUET)
+        at = time.time()
+        stats = Stats(runtime_ms=0, bytes_scanned=0, rows=kept.rows)
+        execution = Execution(QueryState.SUCCEEDED, stats, None, kept.columns, at, at, reused=True)
+        self._save(folder, execution, kept.head)
+        return execution
+
     def submit(self, record: QueryRecord, statement: str, tables: dict[str, TableInfo]) -> str:
         folder = self._folder(record)
         folder.mkdir(parents=True, exist_ok=True)
@@ -255,13 +270,6 @@ class LocalEngine:
     ) -> tuple[Execution, list[list[Any]]]:
         """Have the host run the query (or reuse an earlier identical result); its outcome and its
         first rows."""
-        reuse_key = self._cache.key(record, sql, tables)
-        kept = self._cache.find(record.tenant_id, reuse_key)
-        if kept is not None:
-            self._cache.reuse(kept, folder / RESULT_PARQUET)
-            runtime = int((time.time() - started) * 1000)
-            stats = Stats(runtime_ms=runtime, bytes_scanned=0, rows=kept.rows)
-            return Execution(QueryState.SUCCEEDED, stats, None, kept.columns, reused=True), kept.head
         scanned = sum(self._read_bytes(record.tenant_id, table) for table in tables.values())
         if scanned > self._limits.scan_cutoff_bytes:  # Athena's workgroup cutoff, before reading
             return Execution(QueryState.FAILED, Stats(bytes_scanned=scanned), SCAN_LIMIT_EXCEEDED), []
@@ -287,8 +295,9 @@ class LocalEngine:
         columns = [{"name": name, "type": kind} for name, kind in outcome["columns"]]
         runtime = int((time.time() - started) * 1000)
         stats = Stats(runtime_ms=runtime, bytes_scanned=scanned, rows=outcome["rows"])
-        kept = Kept(folder / RESULT_PARQUET, columns, outcome["rows"], outcome["head"])
-        self._cache.keep(record.tenant_id, reuse_key, kept)
+        if record.reuse_key is not None:
+            kept = Kept(folder / RESULT_PARQUET, columns, outcome["rows"], outcome["head"])
+            self._cache.keep(record.tenant_id, record.reuse_key, kept)
         return Execution(QueryState.SUCCEEDED, stats, None, columns), outcome["head"]
 
     def _end(self, record: QueryRecord, folder: Path, execution: Execution, head: list[list[Any]]) -> None:

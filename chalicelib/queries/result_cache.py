@@ -1,9 +1,9 @@
 """The local engine's result reuse: what Athena's result reuse does in AWS.
 
-A SUCCEEDED query's result is kept under a key of the member, the exact statement the engine ran
-and the version of every table it read (a version moves with every file added, replaced or
+A SUCCEEDED query's result is kept under its reuse key (engine.reuse_key: the member, the query as
+guarded and the version of every table it read, which moves with every file added, replaced or
 deleted), in the tenant's own results folder: a later identical query of the same member over
-unchanged tables takes that result instead of running, and scans nothing. A member never reuses
+unchanged tables takes that result as it is submitted, instead of running, and scans nothing. A member never reuses
 another's result, nor a tenant another's (each tenant's cache is inside its own folder). Entries
 older than the reuse age are not used; the cache is held to its size in bytes, the least
 recently used entries going first.
@@ -11,19 +11,14 @@ recently used entries going first.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from chalicelib.queries.engine import TableInfo
-from chalicelib.queries.store import QueryRecord
 
 ENTRY = "entry.json"
 RESULT = "result.parquet"
@@ -50,11 +45,6 @@ class ResultCache:
     @property
     def enabled(self) -> bool:
         return self._max_bytes > 0 and self._max_age > 0
-
-    def key(self, record: QueryRecord, statement: str, tables: Mapping[str, TableInfo]) -> str:
-        versions = sorted((table.table_id, table.version) for table in tables.values())
-        seed = json.dumps([record.user_id, statement, versions])
-        return hashlib.sha256(seed.encode()).hexdigest()
 
     def find(self, tenant_id: str, key: str) -> Kept | None:
         """The result kept under `key`, if it is there and young enough."""

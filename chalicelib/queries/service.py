@@ -14,7 +14,16 @@ from chalicelib.ids import is_id, new_id
 from chalicelib.keys import tenant_database
 from chalicelib.observability import traced
 from chalicelib.queries.cost import Estimate, Pricing
-from chalicelib.queries.engine import Engine, Execution, Page, QueryRejected, TableInfo, error, timed_out
+from chalicelib.queries.engine import (
+    Engine,
+    Execution,
+    Page,
+    QueryRejected,
+    TableInfo,
+    error,
+    reuse_key,
+    timed_out,
+)
 from chalicelib.queries.guard import Guarded, Parsed, parse
 from chalicelib.queries.reads import columns_read
 from chalicelib.queries.store import (
@@ -140,16 +149,6 @@ class Queries:
         checked: bool,
     ) -> QueryRecord:
         read = self._reading(guarded, tables)
-        allowance = self._usage.allowance(caller.tenant_id, month)
-        if allowance.budget is not None:
-            to_scan = self._to_scan(caller.tenant_id, read)
-            if not allowance.allows(to_scan):
-                raise BudgetExceeded(to_scan, allowance)
-        try:  # the engine's own text, judged again: what it is given is what was judged
-            with traced("sql guard", stage="engine text"):
-                statement, refusal = self._engine.statement(caller.tenant_id, guarded, read), None
-        except QueryRejected as rejected:  # the query's own fault: it is recorded FAILED below
-            statement, refusal = "", rejected
         query_id = new_id()
         record = QueryRecord(
             tenant_id=caller.tenant_id,
@@ -161,12 +160,28 @@ class Queries:
             tables=sorted(guarded.tables),
             engine_id=self._engine.known_id(query_id),  # stored with the job: no second write to say it
             usage_month=month.key,
+            reuse_key=reuse_key(caller.user_id, guarded.expression.sql(dialect="athena"), read),
         )
         unchanged = (
             [(table.name, table.table_id, table.version) for table in read.values()]
             if checked and len(read) <= MAX_CHECKED_TABLES
             else []
         )
+        reused = self._engine.reused(record)
+        if reused is not None:  # scans nothing, so no budget can refuse it; it is stored ended
+            ended = self._ended(record, reused)
+            self._jobs.create(ended, self._max_running, unchanged)
+            return ended
+        allowance = self._usage.allowance(caller.tenant_id, month)
+        if allowance.budget is not None:
+            to_scan = self._to_scan(caller.tenant_id, read)
+            if not allowance.allows(to_scan):
+                raise BudgetExceeded(to_scan, allowance)
+        try:  # the engine's own text, judged again: what it is given is what was judged
+            with traced("sql guard", stage="engine text"):
+                statement, refusal = self._engine.statement(caller.tenant_id, guarded, read), None
+        except QueryRejected as rejected:  # the query's own fault: it is recorded FAILED below
+            statement, refusal = "", rejected
         try:
             self._jobs.create(record, self._max_running, unchanged)
         except TooManyQueries:

@@ -68,6 +68,7 @@ class QueryRecord:
     columns: list[dict[str, str]] = field(default_factory=list)
     expires_at: int | None = None  # epoch seconds, set when it ends: DynamoDB's TTL removes it then
     usage_month: str | None = None  # the month (UTC) the query counts in, as it was submitted
+    reuse_key: str | None = None  # what its result may be reused under (engine.reuse_key)
     reused: bool = False  # answered with an earlier identical result, scanning nothing
 
     @property
@@ -119,7 +120,8 @@ class QueryStore:
 
     def create(self, record: QueryRecord, max_running: int, unchanged: Sequence[tuple[str, str, int]] = ()) -> None:
         """Store a new job and take one of the tenant's slots, or neither: TooManyQueries when
-        the tenant has none left, TablesChanged when a table of `unchanged` has changed."""
+        the tenant has none left, TablesChanged when a table of `unchanged` has changed. A job
+        stored ended already (a reused result) takes no slot."""
         slot = {
             "Update": {
                 "TableName": self._table,
@@ -143,23 +145,19 @@ class QueryStore:
                 "ConditionExpression": "attribute_not_exists(PK)",
             }
         }
-        items = [
-            put,
-            slot,
-            *(
-                table_still(self._table, record.tenant_id, name, table_id, version)
-                for name, table_id, version in unchanged
-            ),
+        checks = [
+            table_still(self._table, record.tenant_id, name, table_id, version) for name, table_id, version in unchanged
         ]
+        items = [put, *checks, *([slot] if record.holds_slot else [])]
         if record.usage_month is not None:
             items.append(counted(self._table, record.tenant_id, record.usage_month, "query_count", 1))
         try:
             transact(self._dynamodb, items)
         except TransactionCancelled as cancelled:
-            if cancelled.failed(1):
-                raise TooManyQueries() from cancelled.error
-            if any(cancelled.failed(n) for n in range(2, len(items))):
+            if any(cancelled.failed(n) for n in range(1, 1 + len(checks))):
                 raise TablesChanged() from cancelled.error
+            if record.holds_slot and cancelled.failed(1 + len(checks)):
+                raise TooManyQueries() from cancelled.error
             raise
 
     def get(self, tenant_id: str, user_id: str, query_id: str) -> QueryRecord | None:

@@ -7,13 +7,15 @@ from typing import Any
 from chalice import Blueprint, Response
 from pydantic import StrictBool
 
+from chalicelib.auth.caller import Caller
 from chalicelib.auth.identity import cognito_authorizer
 from chalicelib.bodies import RequestBody, parse_body
 from chalicelib.errors import BadRequest
 from chalicelib.pagination import limit_of
 from chalicelib.queries.engine import Page
-from chalicelib.queries.store import MAX_WAIT_SECONDS, QueryState
+from chalicelib.queries.store import MAX_WAIT_SECONDS, QueryRecord, QueryState
 from chalicelib.routes.context import acting, listed
+from chalicelib.services import TenantServices
 
 bp = Blueprint(__name__)
 
@@ -37,7 +39,8 @@ def submit_query() -> Response:
     if body.dry_run:
         return Response(body=tenant.queries.estimate(caller, body.sql).view(), status_code=200)
     record = tenant.queries.submit(caller, body.sql)
-    return Response(body=record.view(), status_code=202)
+    # A query answered with an earlier result has ended already: its first page comes with it.
+    return Response(body=shown(caller, tenant, record, {}), status_code=202)
 
 
 @bp.route("/queries/{query_id}", methods=["GET"], authorizer=cognito_authorizer)
@@ -46,7 +49,13 @@ def get_query(query_id: str) -> dict[str, Any]:
     params = bp.current_request.query_params or {}
     max_rows = limit_of(params.get("max_rows"), default=1000, maximum=1000, name="max_rows")
     wait = limit_of(params.get("wait"), default=0, maximum=MAX_WAIT_SECONDS, minimum=0, name="wait")
-    record = tenant.queries.get(caller, query_id, wait=wait)
+    return shown(caller, tenant, tenant.queries.get(caller, query_id, wait=wait), params, max_rows)
+
+
+def shown(
+    caller: Caller, tenant: TenantServices, record: QueryRecord, params: dict[str, str], max_rows: int = 1000
+) -> dict[str, Any]:
+    """The query record; a SUCCEEDED one with its columns and a page of rows from `next_token`."""
     if record.status is not QueryState.SUCCEEDED:
         return record.view()
 
@@ -54,7 +63,7 @@ def get_query(query_id: str) -> dict[str, Any]:
         page = tenant.queries.page(record, position, max_rows)
         return page, page.position
 
-    page, token = tenant.tokens.paged(caller.tenant_id, rows_of(query_id), params.get("next_token"), rows)
+    page, token = tenant.tokens.paged(caller.tenant_id, rows_of(record.query_id), params.get("next_token"), rows)
     return record.view(page, token)
 
 

@@ -13,6 +13,7 @@ from chalicelib.auth.roles import Action
 from chalicelib.bodies import RequestBody, parse_body
 from chalicelib.queries.saved import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, NAME_PATTERN, Changes
 from chalicelib.routes.context import acting, listed
+from chalicelib.routes.queries import shown
 
 bp = Blueprint(__name__)
 
@@ -101,4 +102,4 @@ def run_saved_query(saved_query_id: str) -> Response:
     caller, tenant = acting(bp.current_request)
     saved = tenant.saved_queries.get(caller, saved_query_id)
     record = tenant.queries.submit(caller, saved.sql)  # guarded again, against the tables as they are now
-    return Response(body=record.view(), status_code=202)
+    return Response(body=shown(caller, tenant, record, {}), status_code=202)

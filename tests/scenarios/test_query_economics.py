@@ -227,15 +227,17 @@ def test_the_budget_counts_again_from_the_first_of_the_month(api: Api, platform_
     november = _usage(api, admin)
     assert (november["month"], november["remaining_scan_bytes"]) == ("2026-11", 0)
     assert november["resets_at"] == "2026-12-01T00:00:00.000Z"
-    refused = api.call("POST", "/queries", json_body={"sql": "SELECT note FROM notes"}, token=admin.id_token)
+    refused = api.call("POST", "/queries", json_body={"sql": "SELECT id FROM notes"}, token=admin.id_token)
     assert (refused.status, refused.error_code) == (429, "budget_exceeded")
     assert refused.body["error"]["resets_at"] == "2026-12-01T00:00:00.000Z"
+    # The query already run is answered with its result, scanning nothing: no budget refuses it.
+    assert run_query(api, admin, "SELECT note FROM notes")["reused"] is True
 
     platform_services.clock = lambda: datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
     december = _usage(api, admin)
     assert (december["month"], december["bytes_scanned"], december["query_count"]) == ("2026-12", 0, 0)
     assert december["remaining_scan_bytes"] == scanned
-    assert run_query(api, admin, "SELECT note FROM notes")["status"] == "SUCCEEDED"
+    assert run_query(api, admin, "SELECT id FROM notes")["status"] == "SUCCEEDED"
     platform_services.clock = lambda: datetime(2026, 12, 31, 23, 0, tzinfo=UTC)
     assert _usage(api, admin)["resets_at"] == "2027-01-01T00:00:00.000Z"
 
@@ -252,6 +254,11 @@ def test_the_same_query_over_unchanged_tables_reuses_its_result(api: Api, admin:
     assert again["rows"] == first["rows"]
     assert again["columns"] == first["columns"]
     assert run_query(api, admin, sql.replace("ORDER BY code", "ORDER BY n, code"))["reused"] is False
+    # Answered as it is submitted: the 202 holds the ended query and its first page.
+    at_once = api.call("POST", "/queries", json_body={"sql": sql.lower()}, token=admin.id_token)
+    assert at_once.status == 202, at_once
+    assert (at_once.body["status"], at_once.body["reused"]) == ("SUCCEEDED", True)
+    assert at_once.body["rows"] == first["rows"]
 
     added = ingested_table(api, admin, "more.csv", _wide_csv(10, start=ROWS), table="notes")
     grown = run_query(api, admin, sql)

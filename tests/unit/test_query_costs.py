@@ -13,11 +13,10 @@ import pytest
 
 from chalicelib.column_bytes import column_bytes_by_file, parquet_column_bytes
 from chalicelib.queries.cost import MB, TB, Pricing
-from chalicelib.queries.engine import TableInfo
+from chalicelib.queries.engine import TableInfo, reuse_key
 from chalicelib.queries.guard import guard
 from chalicelib.queries.reads import columns_read
 from chalicelib.queries.result_cache import Kept, ResultCache
-from chalicelib.queries.store import QueryRecord, QueryState
 from chalicelib.queries.usage import Allowance, BudgetExceeded, Month
 
 COLUMNS = {"sales": ["amount", "region", "day", "info"], "people": ["id", "name", "region"]}
@@ -133,25 +132,25 @@ def test_column_bytes_are_the_compressed_chunks_of_each_top_level_column(tmp_pat
     assert parquet_column_bytes([]) == {}
 
 
-def _record(user: str = "U1") -> QueryRecord:
-    return QueryRecord("T1", user, "Q1", "SELECT 1", QueryState.RUNNING, "2026-12-04T00:00:00.000Z")
-
-
 def _result(folder: Path, name: str, size: int) -> Path:
     path = folder / name
     path.write_bytes(os.urandom(size))
     return path
 
 
-def test_the_cache_keys_by_member_statement_and_table_versions(tmp_path: Path) -> None:
-    cache = ResultCache(tmp_path, max_bytes=10**6, max_age_seconds=60)
+def test_a_result_is_reused_under_the_member_the_guarded_query_and_the_table_versions() -> None:
     tables = {"t": TableInfo("t", "ID1", [], version=3)}
-    key = cache.key(_record(), "SELECT 1", tables)
-    assert key == cache.key(_record(), "SELECT 1", tables)
-    assert key != cache.key(_record("U2"), "SELECT 1", tables)
-    assert key != cache.key(_record(), "SELECT 2", tables)
-    assert key != cache.key(_record(), "SELECT 1", {"t": TableInfo("t", "ID1", [], version=4)})
-    assert key != cache.key(_record(), "SELECT 1", {"t": TableInfo("t", "ID2", [], version=3)})
+    key = reuse_key("U1", "SELECT 1", tables)
+    assert key == reuse_key("U1", "SELECT 1", {"t": TableInfo("t", "ID1", [], version=3, next_seq=9)})
+    assert key != reuse_key("U2", "SELECT 1", tables)
+    assert key != reuse_key("U1", "SELECT 2", tables)
+    assert key != reuse_key("U1", "SELECT 1", {"t": TableInfo("t", "ID1", [], version=4)})
+    assert key != reuse_key("U1", "SELECT 1", {"t": TableInfo("t", "ID2", [], version=3)})
+    # The guarded query as sqlglot writes it back: spacing and keyword case do not make another key.
+    written = [
+        guard(sql, ["t"], "db").expression.sql(dialect="athena") for sql in ("select  a FROM t", "SELECT a\nfrom t")
+    ]
+    assert written[0] == written[1]
 
 
 def test_the_cache_keeps_finds_and_ages_out_results(tmp_path: Path) -> None:
