@@ -10,31 +10,58 @@ window functions):
             at ingest
   scanned   POST /queries, then GET /queries/{id}?wait=20 until it has SUCCEEDED: stats.bytes_scanned,
             from the footers of the partitions the engine reads
+  plan      what DuckDB's own plan reads, independently of the column list both figures above come
+            from (chalicelib/queries/reads.py): the same query, written in DuckDB's dialect by sqlglot,
+            each table read as the engine reads it (`(SELECT <every column> FROM read_parquet('<table
+            folder>/*/*.parquet', hive_partitioning = true, union_by_name = true) WHERE "_seq" < N)`,
+            as chalicelib/queries/guard.py's TableRows.over and parquet_source build it), is given to
+            a DuckDB of this process as `EXPLAIN (FORMAT JSON)`. Each READ_PARQUET node of the plan is
+            one scan: it reads the columns of its "Projections" and those its pushed-down "Filters"
+            name. The figure is, over the scans, the compressed bytes of those columns' chunks in the
+            table's files (chalicelib.column_bytes.parquet_column_bytes). A plan with no READ_PARQUET
+            (DuckDB answering from the files' metadata), or a scan with no column, reads 0 bytes.
+
+Which table a scan reads: the plan does not name the files, so it is told by the columns. The two
+tables share only `region`. A scan is of the one table whose columns hold all of the scan's; where
+more than one does (the scan reads only `region`, or nothing), it is of a table of which the query
+names more references than the plan has scans already placed, in the order the query names them
+(a scan of only `region` in `events JOIN regions USING (region)` is of whichever table is left over;
+both such scans read `region` alone, so the order changes no figure); with no reference left, of the
+first table that fits (marked `?`). A scan that fits no table fails the run.
 
 Each text is run once and differs from every other, so no result is reused (the record must say
-`reused: false`). It prints a table of the two figures, each also as a share of the compressed size
-of all the tables' curated Parquet files (the sum of the files' sizes, measured here), and the
-worst deviation, and exits non-zero if any scanned figure is more than 10% away from its estimate.
+`reused: false`). It prints a table of the three figures, each also as a share of the compressed
+size of all the tables' curated Parquet files (the sum of the files' sizes, measured here), the
+columns each side reads, why the plan reads other columns than the estimate counts where it does,
+and the worst deviations; it exits non-zero if any scanned figure, or any plan figure, is more than
+10% away from its estimate.
 
 Usage: python bench/estimate.py [size in MiB, default 256]
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import duckdb
 import requests
+import sqlglot
+from sqlglot import exp
 
 import sdp
 from bench.data import MIB, generate_events_csv
-from chalicelib.catalog import local_table_folder
+from chalicelib.catalog import SEQ_COLUMN, local_table_folder
+from chalicelib.column_bytes import parquet_column_bytes
 from localplatform.runner import LocalPlatform
 
 PASSWORD = "Correct-Horse-9!"  # noqa: S105 - a throwaway local account
@@ -90,13 +117,6 @@ QUERIES = [
     ),
     ("small table, star", "SELECT * FROM {r} ORDER BY region"),
 ]
-# Queries that read one table twice: Athena scans it once per reference, the estimate (and the
-# local engine's count) once per table, with the columns of both. Each reference's own reads, as
-# dry runs of their own, give what Athena would count; printed, not judged.
-PER_REFERENCE = {
-    "self-join": ["SELECT id, quantity, region FROM {e}", "SELECT id, quantity FROM {e}"],
-    "scalar subquery": ["SELECT id, amount FROM {e}", "SELECT amount FROM {e}"],
-}
 
 
 def run_query(session: requests.Session, api: str, sql: str) -> dict[str, object]:
@@ -123,6 +143,157 @@ def table_ids(warehouse: Path, tenant_id: str) -> set[str]:
     """The ids of the tenant's tables in the local catalog (chalicelib/catalog.py)."""
     tables = local_table_folder(warehouse, tenant_id, "any").parent
     return {folder.name for folder in tables.iterdir()} if tables.is_dir() else set()
+
+
+def quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def partitions(folder: Path) -> dict[int, list[Path]]:
+    """A table's curated Parquet files, by the partition (`_seq=N`) each is in."""
+    found: dict[int, list[Path]] = {}
+    for path in sorted(folder.glob(f"{SEQ_COLUMN}=*/*.parquet")):
+        found.setdefault(int(path.parent.name.partition("=")[2]), []).append(path)
+    return found
+
+
+def table_source(folder: Path, columns: Sequence[str], next_seq: int) -> str:
+    """The local engine's read of a table's rows (guard.py: TableRows.over of parquet_source), as text."""
+    glob = str(folder / "*" / "*.parquet").replace("'", "''")
+    return (
+        f"SELECT {', '.join(map(quoted, columns))} FROM read_parquet('{glob}', hive_partitioning = true, "  # noqa: S608 - our own names, quoted
+        f"union_by_name = true) WHERE {quoted(SEQ_COLUMN)} < {next_seq}"
+    )
+
+
+def in_duckdb(sql: str, sources: Mapping[str, str]) -> tuple[str, list[str]]:
+    """The query in DuckDB's dialect with each table (`sources`: its name → its read) in its place,
+    named as the query names it; and the table of each reference, in the order the query names them."""
+    tree = sqlglot.parse_one(sql, read="athena")
+    references = []
+    for node in list(tree.find_all(exp.Table, bfs=False)):
+        name = node.name.lower()
+        if node.db or name not in sources:  # a CTE's name
+            continue
+        references.append(name)
+        derived = sqlglot.parse_one(sources[name], read="duckdb").subquery(node.alias or node.name)
+        for part in ("joins", "laterals", "pivots", "sample"):
+            if node.args.get(part):
+                derived.set(part, node.args[part])
+        node.replace(derived)
+    return tree.sql(dialect="duckdb"), references
+
+
+def _listed(value: object) -> list[str]:
+    """A plan's entry, a string (lines) or a list of them, as its lines."""
+    items = value if isinstance(value, list) else [value] if value else []
+    return [line.strip() for item in items for line in str(item).splitlines() if line.strip()]
+
+
+_STRING = re.compile(r"'(?:[^']|'')*'")
+_NAME = re.compile(r'"((?:[^"]|"")+)"|\b([A-Za-z_][A-Za-z0-9_]*)\b')
+
+
+def named_in(expression: str, columns: set[str]) -> set[str]:
+    """The columns (of `columns`) a filter of the plan names; what is inside a string literal is no name."""
+    names = set()
+    for match in _NAME.finditer(_STRING.sub("''", expression)):
+        names.add(match.group(1).replace('""', '"') if match.group(1) is not None else match.group(2))
+    return names & columns
+
+
+def plan_scans(
+    con: duckdb.DuckDBPyConnection, text: str, columns: set[str]
+) -> list[tuple[frozenset[str], frozenset[str]]]:
+    """The columns each READ_PARQUET of DuckDB's plan of `text` reads: its projections, and the
+    columns (of `columns`) its pushed-down filters name that it does not project."""
+    scans: list[tuple[frozenset[str], frozenset[str]]] = []
+
+    def walk(node: dict[str, object]) -> None:
+        info = node.get("extra_info") or {}
+        assert isinstance(info, dict)
+        if "READ_PARQUET" in str(node.get("name", "")) or info.get("Function") == "READ_PARQUET":
+            projected = set(_listed(info.get("Projections")))
+            filtered = {name for line in _listed(info.get("Filters")) for name in named_in(line, columns)}
+            scans.append((frozenset(projected), frozenset(filtered - projected)))
+        for child in node.get("children") or ():  # type: ignore[union-attr]
+            walk(child)
+
+    for _, plan in con.execute(f"EXPLAIN (FORMAT JSON) {text}").fetchall():
+        for root in json.loads(plan):
+            walk(root)
+    return scans
+
+
+def placed(
+    scans: Sequence[frozenset[str]], references: Sequence[str], columns_of: Mapping[str, set[str]]
+) -> list[tuple[str, frozenset[str], bool]]:
+    """Each scan's table (and whether it was a guess): the one table whose columns hold all the
+    scan's; where several do, a table of which the query names a reference not yet placed, in the
+    order the query names them; with none left, the first that fits (a guess)."""
+    left = Counter(references)
+    fits = []
+    for columns in scans:
+        tables = [name for name, held in columns_of.items() if columns <= held]
+        if not tables:
+            raise SystemExit(f"a scan of DuckDB's plan reads columns no table has all of: {sorted(columns)}")
+        fits.append(tables)
+        if len(tables) == 1:
+            left[tables[0]] -= 1
+    found = []
+    for columns, tables in zip(scans, fits, strict=True):
+        if len(tables) == 1:
+            found.append((tables[0], columns, False))
+            continue
+        open_ = [name for name in dict.fromkeys(references) if name in tables and left[name] > 0]
+        table = open_[0] if open_ else tables[0]
+        left[table] -= 1
+        found.append((table, columns, not open_))
+    return found
+
+
+FIGURES_DIFFER = (
+    "each table's columns the same in all, not reference by reference (the dry run lists a table's "
+    "columns in all; the estimate counts each reference's own)"
+)
+
+
+def plan_differs(
+    estimate: Mapping[str, object],
+    scans: Sequence[tuple[str, frozenset[str], bool]],
+    references: Sequence[str],
+    held: Mapping[str, set[str]],
+) -> list[str]:
+    """How DuckDB's plan reads a query's tables otherwise than its estimate counts, each with why it can."""
+    said = []
+    counted_of: Mapping[str, Sequence[str]] = estimate["columns"]  # type: ignore[assignment]
+    for table in held:
+        counted = set(counted_of.get(table, ()))
+        read = set().union(*(columns for name, columns, _ in scans if name == table))
+        if counted - read:
+            said.append(
+                f"{table}: counted, not read by DuckDB: {','.join(sorted(counted - read))} (the estimate counts "
+                "every column the query names, an output alias of a column's name or a column selected and "
+                "never used included; DuckDB drops what its plan proves unneeded)"
+            )
+        if read - counted:
+            said.append(
+                f"{table}: read by DuckDB, not counted: {','.join(sorted(read - counted))} (the column list "
+                "misses a column the query reads: the estimate is short)"
+            )
+        scanned = sum(1 for name, _, _ in scans if name == table)
+        named = references.count(table)
+        if scanned != named:
+            said.append(
+                f"{table}: named {named} time(s), scanned {scanned} time(s) (DuckDB can read one "
+                "reference in another number of scans: a CTE read once for two uses, a reference it removes, "
+                "a count answered from the metadata)"
+            )
+    return said
+
+
+def ratio(figure: int, estimate: int) -> str:
+    return f"{figure / estimate:.3f}" if estimate else ("=" if figure == 0 else "inf")
 
 
 def deviation(estimate: int, scanned: int) -> float:
@@ -176,46 +347,101 @@ def main() -> None:
             )
         total = sum(whole.values())
 
+        # What DuckDB's plan reads: each table as the engine reads it (every partition is READY, none
+        # hidden: N is the one after the last), its columns as the API lists them, its bytes per column
+        # from its files' footers.
+        columns_of: dict[str, list[str]] = {name: [c.name for c in client.table(name).columns] for name in curated}
+        sources, column_bytes = {}, {}
+        for name, path in curated.items():
+            found = partitions(path)
+            sources[name] = table_source(path, columns_of[name], max(found) + 1)
+            column_bytes[name] = parquet_column_bytes([part for parts in found.values() for part in parts])
+        held = {name: set(columns) for name, columns in columns_of.items()}
+        every_column = set().union(*held.values())
+
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {token}"
         texts = [sql.format(e=events, r=regions) for _, sql in QUERIES]
         assert len(set(texts)) == len(texts), "each text once: a repeated one would be reused"
         results = []
-        for (label, _), sql in zip(QUERIES, texts, strict=True):
-            estimate = dry_run(session, api, sql)
-            record = run_query(session, api, sql)
-            assert record["reused"] is False, record
-            scanned = record["stats"]["bytes_scanned"]
-            results.append((label, estimate, scanned, deviation(estimate["bytes_to_scan"], scanned)))
+        with duckdb.connect() as con:
+            for (label, _), sql in zip(QUERIES, texts, strict=True):
+                estimate = dry_run(session, api, sql)
+                record = run_query(session, api, sql)
+                assert record["reused"] is False, record
+                scanned = record["stats"]["bytes_scanned"]
+                text, references = in_duckdb(sql, sources)
+                each = plan_scans(con, text, every_column)
+                scans = placed([projected | filtered for projected, filtered in each], references, held)
+                plan = sum(column_bytes[table].get(column, 0) for table, columns, _ in scans for column in columns)
+                shown = [
+                    f"{table}{'?' if guess else ''}[{','.join(sorted(projected)) or ('' if filtered else '-')}"
+                    f"{'+' + ','.join(sorted(filtered)) if filtered else ''}]"
+                    for (table, _, guess), (projected, filtered) in zip(scans, each, strict=True)
+                ]
+                to_scan = estimate["bytes_to_scan"]
+                results.append(
+                    (
+                        label,
+                        estimate,
+                        scanned,
+                        plan,
+                        scans,
+                        references,
+                        deviation(to_scan, scanned),
+                        deviation(to_scan, plan),
+                        shown,
+                    )
+                )
 
         print(f"\nshare: of all curated Parquet files of the tables ({total:,} bytes, {total / MIB:.1f} MiB)")
-        heading = f"{'#':>2} {'query':32} {'estimate':>13} {'scanned':>13} {'ratio':>7} {'share':>7} {'billed MiB':>10}"
-        print(heading + "  columns")
-        for number, (label, estimate, scanned, _) in enumerate(results, 1):
-            to_scan = estimate["bytes_to_scan"]
-            ratio = f"{scanned / to_scan:.3f}" if to_scan else ("=" if scanned == 0 else "inf")
-            columns = "; ".join(f"{table}: {','.join(cols) or '-'}" for table, cols in estimate["columns"].items())
-            print(
-                f"{number:2} {label:32} {to_scan:13,} {scanned:13,} {ratio:>7} {to_scan / total:7.1%} "
-                f"{estimate['billed_bytes'] / MIB:10.0f}  {columns}"
-            )
-        worst = max(results, key=lambda result: result[3])
-        print("\nread once per reference, as Athena scans a table a query names twice:")
-        for label, parts in PER_REFERENCE.items():
-            [estimate] = [result[1]["bytes_to_scan"] for result in results if result[0] == label]
-            each = [dry_run(session, api, sql.format(e=events, r=regions))["bytes_to_scan"] for sql in parts]
-            print(
-                f"   {label:32} estimate {estimate:,}; per reference {' + '.join(f'{b:,}' for b in each)} = "
-                f"{sum(each):,} ({sum(each) / estimate:.2f}x)"
-            )
         print(
-            f"\nworst deviation: {worst[3]:.2%} ({worst[0]}: estimate {worst[1]['bytes_to_scan']:,}, "
-            f"scanned {worst[2]:,})"
+            f"{'#':>2} {'query':32} {'estimate':>13} {'scanned':>13} {'plan':>13} {'scanned/e':>9} "
+            f"{'plan/e':>7} {'share':>7} {'billed MiB':>10}"
         )
-        over = [result for result in results if result[3] > TOLERANCE]
-        if over:
-            raise SystemExit(f"{len(over)} of {len(results)} queries deviate by more than {TOLERANCE:.0%}")
-        print(f"all {len(results)} within {TOLERANCE:.0%}")
+        for number, (label, estimate, scanned, plan, *_) in enumerate(results, 1):
+            to_scan = estimate["bytes_to_scan"]
+            print(
+                f"{number:2} {label:32} {to_scan:13,} {scanned:13,} {plan:13,} {ratio(scanned, to_scan):>9} "
+                f"{ratio(plan, to_scan):>7} {to_scan / total:7.1%} {estimate['billed_bytes'] / MIB:10.0f}"
+            )
+
+        print("\ncolumns read: the estimate's, of each table (every reference's); DuckDB's plan's, scan by scan")
+        print("(after `+`: only in a pushed-down filter; `?`: the scan's table a guess)")
+        differing: list[tuple[int, str, list[str]]] = []
+        for number, (label, estimate, _, plan, scans, references, _, _, shown) in enumerate(results, 1):
+            counted = "; ".join(f"{table}: {','.join(cols) or '-'}" for table, cols in estimate["columns"].items())
+            named = ", ".join(f"{table} x{count}" for table, count in Counter(references).items())
+            print(f"{number:2} {label:32} estimate {counted} ({named})")
+            print(f"   {'':32} plan     {' '.join(shown) or 'no scan'}")
+            said = plan_differs(estimate, scans, references, held)
+            if said or plan != estimate["bytes_to_scan"]:
+                differing.append((number, label, said or [FIGURES_DIFFER]))
+        if differing:
+            print("\nwhere DuckDB's plan reads otherwise than the estimate counts, and why:")
+        else:
+            print(f"\nDuckDB's plan reads the columns the estimate counts, of each table, in all {len(results)}")
+        for number, label, said in differing:
+            print(f"{number:2} {label}: " + "\n   ".join(said))
+
+        worst = max(results, key=lambda result: result[6])
+        print(
+            f"\nworst deviation, scanned from the estimate: {worst[6]:.2%} ({worst[0]}: estimate "
+            f"{worst[1]['bytes_to_scan']:,}, scanned {worst[2]:,})"
+        )
+        worst = max(results, key=lambda result: result[7])
+        print(
+            f"worst deviation, DuckDB's plan from the estimate: {worst[7]:.2%} ({worst[0]}: estimate "
+            f"{worst[1]['bytes_to_scan']:,}, plan {worst[3]:,})"
+        )
+        over = [result for result in results if result[6] > TOLERANCE]
+        unplanned = [result for result in results if result[7] > TOLERANCE]
+        if over or unplanned:
+            raise SystemExit(
+                f"of {len(results)} queries, {len(over)} scanned and {len(unplanned)} DuckDB's plan "
+                f"deviate from the estimate by more than {TOLERANCE:.0%}"
+            )
+        print(f"all {len(results)} within {TOLERANCE:.0%}, both ways")
 
 
 if __name__ == "__main__":
