@@ -2,6 +2,9 @@
 Parquet table (a table the query names twice, a self-join say, is scanned twice), and so what a
 query is estimated to cost and what the local engine counts as scanned.
 
+A table read inside a `WITH` query counts once for each place the query reads that `WITH` query
+(none if it reads it nowhere): Athena (Trino) runs it again at each, as it inlines it.
+
 Read from the guarded query's scopes, generously: in each scope, a column counts for a table the
 scope reads when the query names it, through the table's name or alias or unqualified (a struct's
 field counts for its column; a column a subquery takes from an outer scope counts there), and `*`
@@ -11,7 +14,8 @@ otherwise (an output alias) makes the figure larger, never smaller.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, traverse_scope
@@ -35,14 +39,37 @@ def columns_read(guarded: Guarded, columns_of: Mapping[str, Sequence[str]]) -> d
         for alias, node in sources.items():
             columns = held[node.meta[REAL_TABLE]]
             read[id(node)] |= _read_in_scope(scope, alias, columns, len(sources) == 1, inner, held)
+    times = _times_read(guarded.expression)
     return {
         table: tuple(
             tuple(column for column in columns if column.lower() in read[id(node)])
             for node in references
             if node.meta[REAL_TABLE] == table
+            for _ in range(times(node))
         )
         for table, columns in columns_of.items()
     }
+
+
+def _times_read(query: exp.Expression) -> Callable[[exp.Expression], int]:
+    """How many times a part of the query is run: once, or, inside a `WITH` query, once for each
+    place the query reads that `WITH` query (each such place counted as often as it is run)."""
+    ctes = {cte.alias_or_name.lower(): cte for cte in query.find_all(exp.CTE)}
+    readers: dict[str, list[exp.Table]] = {name: [] for name in ctes}
+    for node in query.find_all(exp.Table):
+        name = node.name.lower()
+        if name in readers and REAL_TABLE not in node.meta and node.args.get("db") is None:
+            readers[name].append(node)
+
+    @functools.cache
+    def uses(name: str) -> int:
+        return sum(times(reader) for reader in readers[name])
+
+    def times(node: exp.Expression) -> int:
+        within = node.find_ancestor(exp.CTE)
+        return 1 if within is None else uses(within.alias_or_name.lower())
+
+    return times
 
 
 def _real_sources(scope: Scope, held: Mapping[str, set[str]]) -> dict[str, exp.Table]:

@@ -61,6 +61,16 @@ ALL_SALES = ("amount", "region", "day", "info")
         ),
         ("SELECT rank() OVER (PARTITION BY region ORDER BY day) FROM sales", {"sales": (("region", "day"),)}),
         ("SELECT amount FROM sales UNION ALL SELECT id FROM people", {"people": (("id",),), "sales": (("amount",),)}),
+        # A WITH query runs again wherever it is read (Athena inlines it), and not at all if nowhere.
+        (
+            "WITH c AS (SELECT amount, day FROM sales) SELECT x.amount FROM c AS x JOIN c AS y ON x.day = y.day",
+            {"sales": (("amount", "day"), ("amount", "day"))},
+        ),
+        (
+            "WITH c AS (SELECT amount FROM sales), d AS (SELECT amount FROM c) SELECT * FROM d, d AS e, people",
+            {"people": (("id", "name", "region"),), "sales": (("amount",), ("amount",))},
+        ),
+        ("WITH unused AS (SELECT amount FROM sales) SELECT name FROM people", {"people": (("name",),), "sales": ()}),
         (
             "SELECT amount FROM sales WHERE region IN (SELECT region FROM sales WHERE day IS NULL)",
             {"sales": (("amount", "region"), ("region", "day"))},
