@@ -48,8 +48,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -303,6 +304,60 @@ def deviation(estimate: int, scanned: int) -> float:
     return abs(scanned - estimate) / estimate if estimate else float("inf")
 
 
+class Measured(NamedTuple):
+    label: str
+    estimate: dict[str, Any]  # the dry run's answer
+    scanned: int  # the local engine's stats.bytes_scanned
+    plan: int  # what DuckDB's plan reads
+    scans: list[tuple[str, frozenset[str], bool]]  # each scan of the plan: its table, its columns, a guess
+    references: list[str]  # the table of each reference the query names
+    off_scanned: float  # scanned's deviation from the estimate
+    off_plan: float  # the plan's
+    shown: list[str]  # the plan's scans, as printed
+
+
+def measure(
+    dry_run: Callable[[str], dict[str, Any]],
+    run: Callable[[str], dict[str, Any]],
+    curated: Mapping[str, Path],
+    columns_of: Mapping[str, Sequence[str]],
+    names: Mapping[str, str],
+) -> list[Measured]:
+    """The three figures of each of QUERIES (`names`: its placeholders' tables), through `dry_run`
+    and `run` (the API's), and DuckDB's plan over the tables' curated folders (`curated`), each
+    read as the engine reads it (every partition READY: N the one after the last), its columns as
+    the API lists them (`columns_of`), its bytes per column from its files' footers."""
+    sources, column_bytes = {}, {}
+    for name, path in curated.items():
+        found = partitions(path)
+        sources[name] = table_source(path, columns_of[name], max(found) + 1)
+        column_bytes[name] = parquet_column_bytes([part for parts in found.values() for part in parts])
+    held = {name: set(columns) for name, columns in columns_of.items()}
+    every_column = set().union(*held.values())
+    texts = [sql.format(**names) for _, sql in QUERIES]
+    assert len(set(texts)) == len(texts), "each text once: a repeated one would be reused"
+    results = []
+    with duckdb.connect() as con:
+        for (label, _), sql in zip(QUERIES, texts, strict=True):
+            estimate = dry_run(sql)
+            record = run(sql)
+            assert record["reused"] is False, record
+            scanned = record["stats"]["bytes_scanned"]
+            text, references = in_duckdb(sql, sources)
+            each = plan_scans(con, text, every_column)
+            scans = placed([projected | filtered for projected, filtered in each], references, held)
+            plan = sum(column_bytes[table].get(column, 0) for table, columns, _ in scans for column in columns)
+            shown = [
+                f"{table}{'?' if guess else ''}[{','.join(sorted(projected)) or ('' if filtered else '-')}"
+                f"{'+' + ','.join(sorted(filtered)) if filtered else ''}]"
+                for (table, _, guess), (projected, filtered) in zip(scans, each, strict=True)
+            ]
+            to_scan = estimate["bytes_to_scan"]
+            off = (deviation(to_scan, scanned), deviation(to_scan, plan))
+            results.append(Measured(label, estimate, scanned, plan, scans, references, *off, shown))
+    return results
+
+
 def main() -> None:
     size_mib = int(sys.argv[1]) if len(sys.argv) > 1 else 256
     with tempfile.TemporaryDirectory(prefix="sdp-bench-") as folder, LocalPlatform(api_port=0, aws_port=0) as platform:
@@ -347,52 +402,17 @@ def main() -> None:
             )
         total = sum(whole.values())
 
-        # What DuckDB's plan reads: each table as the engine reads it (every partition is READY, none
-        # hidden: N is the one after the last), its columns as the API lists them, its bytes per column
-        # from its files' footers.
-        columns_of: dict[str, list[str]] = {name: [c.name for c in client.table(name).columns] for name in curated}
-        sources, column_bytes = {}, {}
-        for name, path in curated.items():
-            found = partitions(path)
-            sources[name] = table_source(path, columns_of[name], max(found) + 1)
-            column_bytes[name] = parquet_column_bytes([part for parts in found.values() for part in parts])
-        held = {name: set(columns) for name, columns in columns_of.items()}
-        every_column = set().union(*held.values())
-
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {token}"
-        texts = [sql.format(e=events, r=regions) for _, sql in QUERIES]
-        assert len(set(texts)) == len(texts), "each text once: a repeated one would be reused"
-        results = []
-        with duckdb.connect() as con:
-            for (label, _), sql in zip(QUERIES, texts, strict=True):
-                estimate = dry_run(session, api, sql)
-                record = run_query(session, api, sql)
-                assert record["reused"] is False, record
-                scanned = record["stats"]["bytes_scanned"]
-                text, references = in_duckdb(sql, sources)
-                each = plan_scans(con, text, every_column)
-                scans = placed([projected | filtered for projected, filtered in each], references, held)
-                plan = sum(column_bytes[table].get(column, 0) for table, columns, _ in scans for column in columns)
-                shown = [
-                    f"{table}{'?' if guess else ''}[{','.join(sorted(projected)) or ('' if filtered else '-')}"
-                    f"{'+' + ','.join(sorted(filtered)) if filtered else ''}]"
-                    for (table, _, guess), (projected, filtered) in zip(scans, each, strict=True)
-                ]
-                to_scan = estimate["bytes_to_scan"]
-                results.append(
-                    (
-                        label,
-                        estimate,
-                        scanned,
-                        plan,
-                        scans,
-                        references,
-                        deviation(to_scan, scanned),
-                        deviation(to_scan, plan),
-                        shown,
-                    )
-                )
+        columns_of = {name: [c.name for c in client.table(name).columns] for name in curated}
+        results = measure(
+            lambda sql: dry_run(session, api, sql),
+            lambda sql: run_query(session, api, sql),
+            curated,
+            columns_of,
+            {"e": events, "r": regions},
+        )
+        held = {name: set(columns) for name, columns in columns_of.items()}
 
         print(f"\nshare: of all curated Parquet files of the tables ({total:,} bytes, {total / MIB:.1f} MiB)")
         print(
