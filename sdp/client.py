@@ -498,11 +498,22 @@ class Client:
         return self._record(SavedQuery, self.call("POST", "/saved-queries", json=body))
 
     def update_saved_query(
-        self, saved_query_id: str, name: str | None = None, sql: str | None = None, description: str | None = None
+        self,
+        saved_query_id: str,
+        name: str | None = None,
+        sql: str | None = None,
+        description: str | None = None,
+        *,
+        clear_description: bool = False,
     ) -> SavedQuery:
-        """Change a saved query's name, SQL or description (those given; None leaves one as it is), as its
-        author or an admin (others get `PermissionDenied`)."""
-        body = _given(name=name, sql=sql, description=description)
+        """Change a saved query's name, SQL or description (those given; None leaves one as it is;
+        `clear_description` removes the description), as its author or an admin (others get
+        `PermissionDenied`)."""
+        if clear_description and description is not None:
+            raise ValueError("Give a new description or clear it, not both.")
+        body: dict[str, Any] = _given(name=name, sql=sql, description=description)
+        if clear_description:
+            body["description"] = None
         if not body:
             raise ValueError("Give at least one of name, sql and description to change.")
         return self._record(SavedQuery, self.call("PATCH", _saved_path(saved_query_id), json=body, safe=True))

@@ -228,9 +228,15 @@ def test_saved_queries_come_page_after_page_and_each_call_has_its_route(fake: Fa
     ]
     fake.route("PATCH", f"{API}/saved-queries/{DAILY_ID}", httpx.Response(200, json=SAVED[1]))
     client.update_saved_query(DAILY_ID, sql="SELECT 2")
-    assert sent_json(fake, "PATCH", f"{API}/saved-queries/{DAILY_ID}") == [{"sql": "SELECT 2"}]
+    client.update_saved_query(DAILY_ID, name="daily", clear_description=True)
+    assert sent_json(fake, "PATCH", f"{API}/saved-queries/{DAILY_ID}") == [
+        {"sql": "SELECT 2"},
+        {"name": "daily", "description": None},
+    ]
     with pytest.raises(ValueError, match="at least one"):
         client.update_saved_query(DAILY_ID)
+    with pytest.raises(ValueError, match="not both"):
+        client.update_saved_query(DAILY_ID, description="new", clear_description=True)
     fake.route("DELETE", f"{API}/saved-queries/{DAILY_ID}", httpx.Response(204))
     client.delete_saved_query(DAILY_ID)
     fake.route("GET", f"{API}/saved-queries/nosuch", error(404, "saved_query_not_found", "No saved query."))
