@@ -1,4 +1,5 @@
-"""The benchmarks' dataset: a generated CSV of events, the same for every benchmark."""
+"""The benchmarks' dataset: a generated CSV of events, the same for every benchmark; and what the
+benchmarks of the local platform share (an account, where its tables are)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "Correct-Horse-9!"  # noqa: S105 - a throwaway local account
 MIB = 1024 * 1024
 ROW_BYTES = 75  # about, as generated below
 
@@ -119,3 +121,23 @@ def measure(argv: list[str], environment: dict[str, str] | None = None, cwd: Pat
     if status != 0:
         raise SystemExit(f"{argv[:3]} failed with status {status}")
     return Run(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output)
+
+
+def signed_in(api: str) -> tuple[str, str]:
+    """A new account (bench@example.com) on the local platform at `api`, logged in: its ID token and
+    its tenant's id."""
+    import requests
+
+    account = {"email": "bench@example.com", "password": PASSWORD}
+    requests.post(f"{api}/auth/signup", json=account, timeout=60).raise_for_status()
+    token = requests.post(f"{api}/auth/login", json=account, timeout=60).json()["id_token"]
+    me = requests.get(f"{api}/me", headers={"Authorization": f"Bearer {token}"}, timeout=60).json()
+    return token, me["tenant_id"]
+
+
+def table_ids(warehouse: Path, tenant_id: str) -> set[str]:
+    """The ids of the tenant's tables in the local catalog (chalicelib/catalog.py)."""
+    from chalicelib.catalog import local_table_folder
+
+    tables = local_table_folder(warehouse, tenant_id, "any").parent
+    return {folder.name for folder in tables.iterdir()} if tables.is_dir() else set()

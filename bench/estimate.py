@@ -60,12 +60,11 @@ import sqlglot
 from sqlglot import exp
 
 import sdp
-from bench.data import MIB, generate_events_csv
+from bench.data import MIB, generate_events_csv, signed_in, table_ids
 from chalicelib.catalog import SEQ_COLUMN, local_table_folder
 from chalicelib.column_bytes import parquet_column_bytes
 from localplatform.runner import LocalPlatform
 
-PASSWORD = "Correct-Horse-9!"  # noqa: S105 - a throwaway local account
 TOLERANCE = 0.10
 REGIONS = "region,manager,target\nnorth,Ann,120\nsouth,Bo,80\neast,Cy,150\nwest,Di,95\n"
 
@@ -138,12 +137,6 @@ def dry_run(session: requests.Session, api: str, sql: str) -> dict[str, object]:
     if answer.status_code != 200:
         raise SystemExit(f"dry run answered {answer.status_code}: {answer.text}\n{sql}")
     return answer.json()
-
-
-def table_ids(warehouse: Path, tenant_id: str) -> set[str]:
-    """The ids of the tenant's tables in the local catalog (chalicelib/catalog.py)."""
-    tables = local_table_folder(warehouse, tenant_id, "any").parent
-    return {folder.name for folder in tables.iterdir()} if tables.is_dir() else set()
 
 
 def quoted(name: str) -> str:
@@ -366,12 +359,7 @@ def main() -> None:
         regions_csv = Path(folder) / "regions.csv"
         regions_csv.write_text(REGIONS)
         api = platform.api_url
-        requests.post(f"{api}/auth/signup", json={"email": "bench@example.com", "password": PASSWORD}, timeout=60)
-        login = requests.post(
-            f"{api}/auth/login", json={"email": "bench@example.com", "password": PASSWORD}, timeout=60
-        )
-        token = login.json()["id_token"]
-        me = requests.get(f"{api}/me", headers={"Authorization": f"Bearer {token}"}, timeout=60).json()
+        token, tenant_id = signed_in(api)
         warehouse = Path(os.environ["SDP_WAREHOUSE_DIR"])
         client = sdp.Client(api, token=token)
 
@@ -379,10 +367,10 @@ def main() -> None:
         curated: dict[str, Path] = {}
         started = time.perf_counter()
         for path in (events_csv, regions_csv):
-            before = table_ids(warehouse, me["tenant_id"])
+            before = table_ids(warehouse, tenant_id)
             record = client.upload(path, path.name)  # returns READY, or raises
-            [table_id] = table_ids(warehouse, me["tenant_id"]) - before
-            curated[record.table] = local_table_folder(warehouse, me["tenant_id"], table_id)
+            [table_id] = table_ids(warehouse, tenant_id) - before
+            curated[record.table] = local_table_folder(warehouse, tenant_id, table_id)
         events, regions = curated
         print(
             f"dataset: {events_csv.stat().st_size / MIB:.0f} MiB CSV, {rows:,} rows, and {regions} (4 rows), "

@@ -38,11 +38,10 @@ import duckdb
 import requests
 
 import sdp
-from bench.data import MIB, generate_events_csv
+from bench.data import MIB, generate_events_csv, signed_in, table_ids
 from chalicelib.catalog import local_table_folder
 from localplatform.runner import LocalPlatform
 
-PASSWORD = "Correct-Horse-9!"  # noqa: S105 - a throwaway local account
 AGGREGATE = (
     "SELECT region, count(*) AS n, sum(amount) AS total, avg(quantity) AS mean_quantity, max(day) AS last_day "
     "FROM {table} GROUP BY region ORDER BY region"
@@ -67,12 +66,6 @@ def through_api(session: requests.Session, api: str, sql: str) -> dict[str, obje
             return record
         if record["status"] != "RUNNING" and record["status"] != "QUEUED":
             raise SystemExit(f"query ended {record['status']}: {record['error']}")
-
-
-def table_ids(warehouse: Path, tenant_id: str) -> set[str]:
-    """The ids of the tenant's tables in the local catalog (chalicelib/catalog.py)."""
-    tables = local_table_folder(warehouse, tenant_id, "any").parent
-    return {folder.name for folder in tables.iterdir()} if tables.is_dir() else set()
 
 
 def raw_duckdb(curated: Path) -> list[tuple[object, ...]]:
@@ -101,12 +94,7 @@ def main() -> None:
         source = Path(folder) / "events.csv"
         rows = generate_events_csv(source, size_mib)
         api = platform.api_url
-        requests.post(f"{api}/auth/signup", json={"email": "bench@example.com", "password": PASSWORD}, timeout=60)
-        login = requests.post(
-            f"{api}/auth/login", json={"email": "bench@example.com", "password": PASSWORD}, timeout=60
-        )
-        token = login.json()["id_token"]
-        me = requests.get(f"{api}/me", headers={"Authorization": f"Bearer {token}"}, timeout=60).json()
+        token, tenant_id = signed_in(api)
 
         started = time.perf_counter()
         record = sdp.Client(api, token=token).upload(source, "events.csv")  # returns READY, or raises
@@ -116,8 +104,8 @@ def main() -> None:
         )
         # The table's id is no part of the API: its folder is the one the tenant's catalog holds.
         warehouse = Path(os.environ["SDP_WAREHOUSE_DIR"])
-        [table_id] = table_ids(warehouse, me["tenant_id"])
-        curated = local_table_folder(warehouse, me["tenant_id"], table_id)
+        [table_id] = table_ids(warehouse, tenant_id)
+        curated = local_table_folder(warehouse, tenant_id, table_id)
         parts = sorted(curated.glob("*/*.parquet"))
         print(f"curated Parquet: {sum(part.stat().st_size for part in parts) / MIB:.0f} MiB in {len(parts)} files")
 
